@@ -1,0 +1,57 @@
+//! The library's typed errors. Every error that comes from user input names the bad token.
+
+use std::io;
+use std::path::PathBuf;
+
+pub use crate::ports::PortSpecError;
+pub use crate::target::TargetError;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A port specification was invalid.
+    #[error(transparent)]
+    Ports(#[from] PortSpecError),
+    /// A target, exclusion or target file was invalid.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// `--show` named something that is not a port state.
+    #[error("invalid state `{0}` (expected open, closed, filtered or all)")]
+    BadStateName(String),
+    /// A timeout of zero was asked for.
+    #[error("invalid timeout `{0}`: it must be greater than zero")]
+    BadTimeout(String),
+    /// A concurrency window of zero was asked for.
+    #[error("invalid concurrency `{0}`: it must be at least 1")]
+    BadConcurrency(String),
+    /// After exclusions, nothing is left to scan.
+    #[error("nothing to scan: {0}")]
+    EmptyScan(&'static str),
+    /// The probe space (targets × ports) does not fit in 64 bits.
+    #[error("too many probes: {targets} targets × {ports} ports does not fit in 2^64")]
+    TooManyProbes {
+        /// Number of target addresses.
+        targets: u128,
+        /// Number of ports.
+        ports: u32,
+    },
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The scanner itself failed (no descriptors at all for a long time, runtime failure, …).
+    #[error("scan failed: {0}")]
+    Runtime(#[source] io::Error),
+}
+
+impl Error {
+    /// Whether this error comes from the user's input (exit code 2) rather than from the run.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, Error::Runtime(_))
+    }
+}

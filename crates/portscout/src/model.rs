@@ -1,0 +1,180 @@
+//! The values a scan produces: port states, the reasons behind them, and port results.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// The state of one TCP port, as nmap names it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortState {
+    /// The three-way handshake completed: something listens there.
+    Open,
+    /// The target answered the SYN with a RST: reachable, nothing listens.
+    Closed,
+    /// No answer after the timeout and every retry, or an ICMP error on the way.
+    Filtered,
+}
+
+impl PortState {
+    /// Every state, in the order outputs list them.
+    pub const ALL: [PortState; 3] = [PortState::Open, PortState::Closed, PortState::Filtered];
+
+    /// The lowercase name used in every output format (`open`, `closed`, `filtered`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+        }
+    }
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a port got its state: the answer (or the silence) that decided it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// The handshake completed (`syn-ack`).
+    SynAck,
+    /// The connection was refused by a RST (`conn-refused`).
+    ConnRefused,
+    /// A RST arrived after the connection looked established (`reset`).
+    Reset,
+    /// Nothing came back within the timeout, on every try (`no-response`).
+    NoResponse,
+    /// ICMP host unreachable, or no ARP/NDP answer for the host (`host-unreach`).
+    HostUnreach,
+    /// ICMP network unreachable, or no route (`net-unreach`).
+    NetUnreach,
+    /// ICMP administratively prohibited, or a local firewall rule (`admin-prohibited`).
+    AdminProhibited,
+    /// The kernel reported the host as down (`host-down`).
+    HostDown,
+    /// An error the scanner does not know how to read (`error`).
+    Error,
+}
+
+impl Reason {
+    /// The kebab-case name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SynAck => "syn-ack",
+            Reason::ConnRefused => "conn-refused",
+            Reason::Reset => "reset",
+            Reason::NoResponse => "no-response",
+            Reason::HostUnreach => "host-unreach",
+            Reason::NetUnreach => "net-unreach",
+            Reason::AdminProhibited => "admin-prohibited",
+            Reason::HostDown => "host-down",
+            Reason::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result for one probed `(address, port)`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PortResult {
+    /// The target address.
+    pub ip: IpAddr,
+    /// The target TCP port.
+    pub port: u16,
+    /// The state the scan decided.
+    pub state: PortState,
+    /// The answer behind the state.
+    pub reason: Reason,
+    /// Time from the probe that was answered to its answer; `None` when nothing answered.
+    pub rtt: Option<Duration>,
+}
+
+/// Which port states an output lists (`--show`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StateFilter {
+    /// List open ports.
+    pub open: bool,
+    /// List closed ports.
+    pub closed: bool,
+    /// List filtered ports.
+    pub filtered: bool,
+}
+
+impl StateFilter {
+    /// Only open ports (the default).
+    pub const OPEN: StateFilter = StateFilter {
+        open: true,
+        closed: false,
+        filtered: false,
+    };
+    /// Every state.
+    pub const ALL: StateFilter = StateFilter {
+        open: true,
+        closed: true,
+        filtered: true,
+    };
+
+    /// Whether results in `state` are listed.
+    pub fn shows(&self, state: PortState) -> bool {
+        match state {
+            PortState::Open => self.open,
+            PortState::Closed => self.closed,
+            PortState::Filtered => self.filtered,
+        }
+    }
+}
+
+impl Default for StateFilter {
+    fn default() -> Self {
+        StateFilter::OPEN
+    }
+}
+
+impl FromStr for StateFilter {
+    type Err = Error;
+
+    /// Parses `open,closed,filtered` (any non-empty subset, comma-separated) or `all`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let mut f = StateFilter {
+            open: false,
+            closed: false,
+            filtered: false,
+        };
+        for token in s.split(',') {
+            match token.trim() {
+                "all" => f = StateFilter::ALL,
+                "open" => f.open = true,
+                "closed" => f.closed = true,
+                "filtered" => f.filtered = true,
+                other => return Err(Error::BadStateName(other.to_string())),
+            }
+        }
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_filter_parses_lists_and_all() {
+        let f: StateFilter = "open,filtered".parse().unwrap();
+        assert!(f.open && f.filtered && !f.closed);
+        assert_eq!("all".parse::<StateFilter>().unwrap(), StateFilter::ALL);
+        assert!(
+            matches!("open,shut".parse::<StateFilter>(), Err(Error::BadStateName(t)) if t == "shut")
+        );
+        assert!("".parse::<StateFilter>().is_err());
+    }
+}
