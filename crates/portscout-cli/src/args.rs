@@ -1,0 +1,173 @@
+//! The command line, defined once with clap's derive API.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use portscout::output::Format;
+use portscout::ports::PortSet;
+use portscout::StateFilter;
+
+/// An exact, fast TCP port scanner. Scan only hosts you own or are allowed to scan.
+#[derive(Debug, Parser)]
+#[command(name = "portscout", version, about, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Targets: addresses, CIDR blocks (198.18.0.0/24, 2001:db8::/120), octet ranges
+    /// (198.18.8.10-39) or host names.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read targets from FILE (one or more per line, `#` comments; `-` for stdin). Also `-iL`.
+    #[arg(long = "input-list", value_name = "FILE")]
+    pub input_list: Option<PathBuf>,
+
+    /// Never scan these targets (comma-separated; repeatable).
+    #[arg(long, value_name = "LIST")]
+    pub exclude: Vec<String>,
+
+    /// Never scan the targets listed in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub exclude_file: Option<PathBuf>,
+
+    /// Ports to scan: 22,80,443 or 1-1024 or 22,8000-8100; `-p-` for all. Default: top 1000.
+    #[arg(short = 'p', long = "ports", value_name = "PORTS", allow_hyphen_values = true,
+          value_parser = parse_ports, conflicts_with = "top_ports")]
+    pub ports: Option<PortSet>,
+
+    /// Scan the N most common ports.
+    #[arg(long, value_name = "N")]
+    pub top_ports: Option<usize>,
+
+    /// Never scan these ports.
+    #[arg(long, value_name = "PORTS", allow_hyphen_values = true, value_parser = parse_ports)]
+    pub exclude_ports: Option<PortSet>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+
+    /// Port states to list: open, closed, filtered (comma-separated) or all.
+    #[arg(long, value_name = "STATES", default_value = "open", value_parser = parse_show)]
+    pub show: StateFilter,
+
+    /// Write results to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Wait this long for an answer to each probe, in milliseconds (or with a unit: 500ms, 2s).
+    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+
+    /// Send a probe that got no answer this many more times.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u8>,
+
+    /// Probes in flight at once (default: from the descriptor limit, at most 4096).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+
+    /// Worker threads, each with its own event loop (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+
+    /// Print nothing on standard error but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `--format` values.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Per-host tables, like nmap's normal output.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One JSON object per line, as results are found.
+    Ndjson,
+    /// Comma-separated values.
+    Csv,
+    /// One line per host, like nmap's -oG.
+    Grep,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Grep => Format::Grep,
+        }
+    }
+}
+
+const AFTER_HELP: &str = "\
+Exit status: 0 the scan completed, 1 it failed while running, 2 bad input (nothing was sent),
+130 interrupted (Ctrl-C).";
+
+/// Parses the process arguments, accepting nmap's `-iL FILE` spelling.
+pub fn parse() -> Args {
+    Args::parse_from(nmap_spellings(std::env::args_os()))
+}
+
+/// Rewrites nmap's multi-letter short options (`-iL`) into their long forms.
+pub fn nmap_spellings(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|a| if a == "-iL" { "--input-list".into() } else { a })
+        .collect()
+}
+
+fn parse_ports(s: &str) -> Result<PortSet, String> {
+    PortSet::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_show(s: &str) -> Result<StateFilter, String> {
+    s.parse().map_err(|e: portscout::Error| e.to_string())
+}
+
+/// Parses a timeout: whole milliseconds (`500`), or with a unit (`500ms`, `2s`). Must be > 0.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid timeout `{s}`: expected a positive number of milliseconds");
+    let (digits, scale) = if let Some(d) = s.strip_suffix("ms") {
+        (d, 1)
+    } else if let Some(d) = s.strip_suffix('s') {
+        (d, 1000)
+    } else {
+        (s, 1)
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let ms: u64 = digits.parse().map_err(|_| bad())?;
+    let ms = ms.checked_mul(scale).filter(|&ms| ms > 0).ok_or_else(bad)?;
+    Ok(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("500"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["0", "-5", "", "1.5", "abc", "0s", "99999999999999999999"] {
+            let err = parse_timeout(bad).unwrap_err();
+            assert!(err.contains(&format!("`{bad}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn nmap_input_list_spelling() {
+        let args = nmap_spellings(["portscout", "-iL", "t.txt"].map(Into::into));
+        assert_eq!(args[1], "--input-list");
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

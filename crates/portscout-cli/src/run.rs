@@ -1,0 +1,161 @@
+//! One run of the command: inputs → config → probe space → scan → sink.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use portscout::output::{self, ScanInfo, Summary};
+use portscout::ports::PortSet;
+use portscout::scan::{Scan, ScanConfig};
+use portscout::target::{self, Target};
+use portscout::{limits, PortState};
+
+use crate::args::Args;
+
+/// Bad input found by the binary itself (output file, …): exit 2, nothing sent.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// The exit code for an error: 2 for bad input, 1 for a failure while running.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<portscout::Error>() {
+            return if e.is_bad_input() { 2 } else { 1 };
+        }
+        if cause.is::<BadInput>() {
+            return 2;
+        }
+    }
+    1
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<()> {
+    let config = build_config(&args)?;
+    let mut out = open_output(&args)?;
+    if let Err(e) = limits::raise_nofile_limit() {
+        if !args.quiet {
+            eprintln!("warning: cannot raise the descriptor limit: {e}");
+        }
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the resolver")?;
+    let space = runtime.block_on(config.probe_space())?;
+    drop(runtime);
+
+    let info = ScanInfo { hosts: u128::from(space.hosts()), ports: space.ports().len() };
+    let started = Instant::now();
+    let mut summary = Summary { hosts: info.hosts, ..Summary::default() };
+    let result = (|| -> Result<()> {
+        out.begin(&info)?;
+        for result in Scan::with_space(&config, space) {
+            let result = result?;
+            match result.state {
+                PortState::Open => summary.open += 1,
+                PortState::Closed => summary.closed += 1,
+                PortState::Filtered => summary.filtered += 1,
+            }
+            out.result(&result)?;
+        }
+        summary.elapsed = started.elapsed();
+        out.end(&summary)?;
+        Ok(())
+    })();
+    match result {
+        // A reader that went away (`portscout … | head`) is not a failure.
+        Err(e) if is_broken_pipe(&e) => return Ok(()),
+        other => other?,
+    }
+    if !args.quiet {
+        let secs = summary.elapsed.as_secs_f64();
+        let probes = summary.open + summary.closed + summary.filtered;
+        eprintln!(
+            "portscout: {} host(s), {probes} probes in {secs:.2} s ({:.0} probes/s): {} open, {} closed, {} filtered",
+            summary.hosts,
+            probes as f64 / secs.max(1e-9),
+            summary.open,
+            summary.closed,
+            summary.filtered,
+        );
+    }
+    Ok(())
+}
+
+fn build_config(args: &Args) -> Result<ScanConfig> {
+    let mut tokens = args.targets.clone();
+    if let Some(path) = &args.input_list {
+        tokens.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
+    }
+    let targets = parse_targets(tokens.iter().map(String::as_str))?;
+    if targets.is_empty() {
+        return Err(portscout::Error::EmptyScan("no targets given").into());
+    }
+    let mut exclude = Vec::new();
+    for list in &args.exclude {
+        exclude.extend(target::parse_list(list).map_err(portscout::Error::from)?);
+    }
+    if let Some(path) = &args.exclude_file {
+        let tokens = target::read_target_file(path).map_err(portscout::Error::from)?;
+        exclude.extend(parse_targets(tokens.iter().map(String::as_str))?);
+    }
+    let ports = match (&args.ports, args.top_ports) {
+        (Some(ports), _) => ports.clone(),
+        (None, Some(n)) => PortSet::top(n).map_err(portscout::Error::from)?,
+        (None, None) => PortSet::top(1000).map_err(portscout::Error::from)?,
+    };
+    let mut builder = ScanConfig::builder().targets(targets).exclude(exclude).ports(ports);
+    if let Some(p) = &args.exclude_ports {
+        builder = builder.exclude_ports(p.clone());
+    }
+    if let Some(t) = args.timeout {
+        builder = builder.timeout(t);
+    }
+    if let Some(r) = args.retries {
+        builder = builder.retries(r);
+    }
+    if let Some(c) = args.concurrency {
+        builder = builder.concurrency(c as usize);
+    }
+    if let Some(w) = args.workers {
+        builder = builder.workers(w as usize);
+    }
+    Ok(builder.build()?)
+}
+
+fn parse_targets<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Vec<Target>> {
+    tokens
+        .map(|t| Target::parse(t).map_err(|e| portscout::Error::from(e).into()))
+        .collect()
+}
+
+fn open_output(args: &Args) -> Result<Box<dyn output::Sink + Send>> {
+    let writer: Box<dyn Write + Send> = match &args.output {
+        Some(path) => {
+            let file = File::create(path).map_err(|e| {
+                BadInput(format!("cannot write output file `{}`: {e}", path.display()))
+            })?;
+            Box::new(BufWriter::new(file))
+        }
+        None => Box::new(BufWriter::new(io::stdout())),
+    };
+    Ok(output::printer(args.format.into(), args.show, writer))
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
