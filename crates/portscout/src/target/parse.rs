@@ -330,6 +330,12 @@ mod tests {
         assert_eq!(s.range_count(), 256);
         assert_eq!(s.nth(255), Some(ip("198.18.255.1")));
 
+        // One range per combination of the first three octets.
+        let s = set(&Target::parse("10.*.*.1-2").unwrap());
+        assert_eq!(s.range_count(), 1 << 16);
+        assert_eq!(s.len(), 2 << 16);
+        assert_eq!(s.nth((2 << 16) - 1), Some(ip("10.255.255.2")));
+
         // Adjacent combinations merge.
         let t = Target::parse("198.18.*.*").unwrap();
         assert_eq!(t, Target::parse("198.18.0.0/16").unwrap());
