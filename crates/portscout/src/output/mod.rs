@@ -136,6 +136,26 @@ impl FromStr for Format {
 pub type ServiceLookup = fn(u16) -> Option<&'static str>;
 
 /// Makes the printer for `format`, listing the states in `show`, writing to `out`.
+///
+/// ```
+/// use std::time::Duration;
+/// use portscout::output::{printer, Format, ScanInfo, Summary};
+/// use portscout::{PortResult, PortState, Reason, StateFilter};
+///
+/// let mut sink = printer(Format::Ndjson, StateFilter::OPEN, Box::new(std::io::stdout()));
+/// sink.begin(&ScanInfo { hosts: 1, ports: 1 })?;
+/// sink.result(&PortResult {
+///     ip: "127.0.0.1".parse().unwrap(),
+///     port: 22,
+///     state: PortState::Open,
+///     reason: Reason::SynAck,
+///     rtt: Some(Duration::from_micros(210)),
+/// })?;
+/// sink.end(&Summary { hosts: 1, open: 1, ..Summary::default() })?;
+/// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21}
+/// // {"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0}
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn printer(
     format: Format,
     show: StateFilter,
@@ -252,7 +272,8 @@ impl Serialize for SummaryRecord<'_> {
     }
 }
 
-/// Turns a serde_json error (only ever an I/O error here) into an `io::Error`.
+/// Turns a serde_json error (only ever an I/O error here) into an `io::Error`, keeping the
+/// original error kind.
 pub(crate) fn json_err(e: serde_json::Error) -> io::Error {
     io::Error::from(e)
 }
