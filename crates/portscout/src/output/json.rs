@@ -26,8 +26,8 @@ impl JsonPrinter {
 }
 
 /// The whole document.
-struct Document<'a, H> {
-    hosts: H,
+struct Document<'a> {
+    hosts: Hosts<'a>,
     summary: &'a Summary,
 }
 
@@ -73,7 +73,7 @@ impl Serialize for Hosts<'_> {
     }
 }
 
-impl<H: Serialize> Serialize for Document<'_, H> {
+impl Serialize for Document<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Document", 2)?;
         st.serialize_field("hosts", &self.hosts)?;
