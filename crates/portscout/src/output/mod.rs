@@ -1,10 +1,37 @@
 //! Sinks: the one place results are written. One printer per format.
-//! (Interface stub: to be implemented.)
+//!
+//! The scanner calls [`Sink::begin`] once, [`Sink::result`] for every probed port (whatever
+//! `--show` says), then [`Sink::end`] once. Each printer lists the results whose state passes
+//! its [`StateFilter`] and only counts the others.
+//!
+//! * Streaming formats ([`Format::Ndjson`], [`Format::Csv`]) write each listed result as it
+//!   arrives and keep nothing per result.
+//! * Buffered formats ([`Format::Text`], [`Format::Json`], [`Format::Grep`]) keep the results
+//!   they will list (plus per-host counters) and write everything at [`Sink::end`], hosts
+//!   ascending by address (IPv4 before IPv6), ports ascending.
+//!
+//! Printers write only to the writer they are given, and report write errors as `Err`.
+//! The formats are described in `docs/output.md`.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::io::{self, Write};
+use std::net::IpAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
-use crate::model::{PortResult, StateFilter};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+use crate::model::{PortResult, PortState, Reason, StateFilter};
+
+mod csv;
+mod grep;
+mod json;
+mod ndjson;
+mod text;
+
+#[cfg(test)]
+mod tests;
 
 /// What a scan is about to do, given to a sink before the first result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,9 +69,10 @@ pub trait Sink {
 }
 
 /// An output format (`--format`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum Format {
-    /// Per-host tables, like nmap's normal output.
+    /// Per-host tables, like nmap's normal output (the default).
+    #[default]
     Text,
     /// One JSON document.
     Json,
@@ -56,11 +84,320 @@ pub enum Format {
     Grep,
 }
 
+impl Format {
+    /// Every format, in the order the CLI lists them.
+    pub const ALL: [Format; 5] = [
+        Format::Text,
+        Format::Json,
+        Format::Ndjson,
+        Format::Csv,
+        Format::Grep,
+    ];
+
+    /// The name used on the command line (`text`, `json`, `ndjson`, `csv`, `grep`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+            Format::Grep => "grep",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `--format` value that names no format.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format `{0}` (expected text, json, ndjson, csv or grep)")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    /// Parses a format name exactly as [`Format::as_str`] spells it.
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.to_string()))
+    }
+}
+
+/// A service-name lookup: the well-known name of a TCP port, if any.
+///
+/// The text and grep printers use [`crate::ports::service_name`] unless given another one
+/// through [`printer_with_services`].
+pub type ServiceLookup = fn(u16) -> Option<&'static str>;
+
 /// Makes the printer for `format`, listing the states in `show`, writing to `out`.
+///
+/// ```
+/// use std::time::Duration;
+/// use portscout::output::{printer, Format, ScanInfo, Summary};
+/// use portscout::{PortResult, PortState, Reason, StateFilter};
+///
+/// let mut sink = printer(Format::Ndjson, StateFilter::OPEN, Box::new(std::io::stdout()));
+/// sink.begin(&ScanInfo { hosts: 1, ports: 1 })?;
+/// sink.result(&PortResult {
+///     ip: "127.0.0.1".parse().unwrap(),
+///     port: 22,
+///     state: PortState::Open,
+///     reason: Reason::SynAck,
+///     rtt: Some(Duration::from_micros(210)),
+/// })?;
+/// sink.end(&Summary { hosts: 1, open: 1, ..Summary::default() })?;
+/// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21}
+/// // {"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0}
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn printer(
-    _format: Format,
-    _show: StateFilter,
-    _out: Box<dyn Write + Send>,
+    format: Format,
+    show: StateFilter,
+    out: Box<dyn Write + Send>,
 ) -> Box<dyn Sink + Send> {
-    todo!()
+    printer_with_services(format, show, out, crate::ports::service_name)
+}
+
+/// Like [`printer`], with the service-name lookup used by the text and grep formats (the
+/// other formats print no service names).
+pub fn printer_with_services(
+    format: Format,
+    show: StateFilter,
+    out: Box<dyn Write + Send>,
+    services: ServiceLookup,
+) -> Box<dyn Sink + Send> {
+    match format {
+        Format::Text => Box::new(text::TextPrinter::new(show, out, services)),
+        Format::Json => Box::new(json::JsonPrinter::new(show, out)),
+        Format::Ndjson => Box::new(ndjson::NdjsonPrinter::new(show, out)),
+        Format::Csv => Box::new(csv::CsvPrinter::new(show, out)),
+        Format::Grep => Box::new(grep::GrepPrinter::new(show, out, services)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers.
+
+/// A round-trip time in milliseconds, rounded to the microsecond, printed without trailing
+/// zeros (`0.21`, `1.5`, `12`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RttMs {
+    micros: u128,
+}
+
+impl RttMs {
+    pub(crate) fn new(rtt: Duration) -> RttMs {
+        RttMs {
+            micros: (rtt.as_nanos() + 500) / 1000,
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        self.micros as f64 / 1000.0
+    }
+}
+
+impl fmt::Display for RttMs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.micros % 1000 == 0 {
+            write!(f, "{}", self.micros / 1000)
+        } else {
+            // Rust prints the shortest representation that reads back to the same value,
+            // never in exponent form.
+            write!(f, "{}", self.as_f64())
+        }
+    }
+}
+
+impl Serialize for RttMs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.micros % 1000 == 0 {
+            match u64::try_from(self.micros / 1000) {
+                Ok(ms) => s.serialize_u64(ms),
+                Err(_) => s.serialize_f64(self.as_f64()),
+            }
+        } else {
+            s.serialize_f64(self.as_f64())
+        }
+    }
+}
+
+/// One port record, as ndjson and json write it (schema 1: the keys and their order are
+/// frozen).
+pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult);
+
+impl Serialize for PortRecord<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut st = s.serialize_struct("PortRecord", 6)?;
+        st.serialize_field("ip", &r.ip)?;
+        st.serialize_field("port", &r.port)?;
+        st.serialize_field("protocol", "tcp")?;
+        st.serialize_field("state", r.state.as_str())?;
+        st.serialize_field("reason", r.reason.as_str())?;
+        st.serialize_field("rtt_ms", &r.rtt.map(RttMs::new))?;
+        st.end()
+    }
+}
+
+/// The summary record, with (ndjson) or without (json) its `"type":"summary"` key.
+pub(crate) struct SummaryRecord<'a> {
+    pub(crate) summary: &'a Summary,
+    pub(crate) tagged: bool,
+}
+
+impl Serialize for SummaryRecord<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.summary;
+        let mut st = s.serialize_struct("Summary", 6)?;
+        if self.tagged {
+            st.serialize_field("type", "summary")?;
+        }
+        // u128 is not portable JSON; no scan has more than 2^64 hosts.
+        st.serialize_field("hosts", &u64::try_from(m.hosts).unwrap_or(u64::MAX))?;
+        st.serialize_field("open", &m.open)?;
+        st.serialize_field("closed", &m.closed)?;
+        st.serialize_field("filtered", &m.filtered)?;
+        st.serialize_field(
+            "elapsed_ms",
+            &u64::try_from(m.elapsed.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        st.end()
+    }
+}
+
+/// Turns a serde_json error (only ever an I/O error here) into an `io::Error`, keeping the
+/// original error kind.
+pub(crate) fn json_err(e: serde_json::Error) -> io::Error {
+    io::Error::from(e)
+}
+
+/// One listed result, as the buffered printers keep it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Listed {
+    pub(crate) port: u16,
+    pub(crate) state: PortState,
+    pub(crate) reason: Reason,
+    pub(crate) rtt: Option<Duration>,
+}
+
+impl Listed {
+    pub(crate) fn to_result(self, ip: IpAddr) -> PortResult {
+        PortResult {
+            ip,
+            port: self.port,
+            state: self.state,
+            reason: self.reason,
+            rtt: self.rtt,
+        }
+    }
+}
+
+/// What a buffered printer keeps for one host.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HostData {
+    /// The listed results, in arrival order (sorted at the end).
+    pub(crate) listed: Vec<Listed>,
+    /// How many results were not listed, per `(state, reason)`; a handful of entries at most.
+    pub(crate) hidden: Vec<(PortState, Reason, u64)>,
+}
+
+impl HostData {
+    /// Number of results seen for this host.
+    pub(crate) fn total(&self) -> u64 {
+        self.listed.len() as u64 + self.hidden_total()
+    }
+
+    /// Number of results not listed.
+    pub(crate) fn hidden_total(&self) -> u64 {
+        self.hidden.iter().map(|h| h.2).sum()
+    }
+
+    /// Number of results not listed in `state`.
+    pub(crate) fn hidden_in(&self, state: PortState) -> u64 {
+        self.hidden
+            .iter()
+            .filter(|h| h.0 == state)
+            .map(|h| h.2)
+            .sum()
+    }
+
+    /// The reasons behind the unlisted results in `state`, most frequent first.
+    pub(crate) fn hidden_reasons(&self, state: PortState) -> Vec<(Reason, u64)> {
+        let mut v: Vec<(Reason, u64)> = self
+            .hidden
+            .iter()
+            .filter(|h| h.0 == state)
+            .map(|h| (h.1, h.2))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+}
+
+/// The results a buffered printer keeps: listed results and counters, per host.
+#[derive(Clone, Debug)]
+pub(crate) struct Collector {
+    show: StateFilter,
+    /// Hosts ascending by address (`IpAddr` orders IPv4 before IPv6).
+    hosts: BTreeMap<IpAddr, HostData>,
+    /// Whether hosts with no listed result are kept (as counters only).
+    keep_empty: bool,
+}
+
+impl Collector {
+    pub(crate) fn new(show: StateFilter, keep_empty: bool) -> Collector {
+        Collector {
+            show,
+            hosts: BTreeMap::new(),
+            keep_empty,
+        }
+    }
+
+    pub(crate) fn add(&mut self, r: &PortResult) {
+        let listed = self.show.shows(r.state);
+        if !listed && !self.keep_empty {
+            return;
+        }
+        let host = self.hosts.entry(r.ip).or_default();
+        if listed {
+            host.listed.push(Listed {
+                port: r.port,
+                state: r.state,
+                reason: r.reason,
+                rtt: r.rtt,
+            });
+        } else if let Some(h) = host
+            .hidden
+            .iter_mut()
+            .find(|h| h.0 == r.state && h.1 == r.reason)
+        {
+            h.2 += 1;
+        } else {
+            host.hidden.push((r.state, r.reason, 1));
+        }
+    }
+
+    /// The hosts, ascending, each with its listed results sorted by port.
+    pub(crate) fn finish(&mut self) -> impl Iterator<Item = (&IpAddr, &HostData)> {
+        for host in self.hosts.values_mut() {
+            host.listed.sort_by_key(|l| l.port);
+        }
+        self.hosts.iter()
+    }
+}
+
+/// `"1 host"`, `"2 hosts"`.
+pub(crate) fn plural(n: impl fmt::Display + PartialEq + From<u8>, word: &str) -> String {
+    if n == From::from(1u8) {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }

@@ -1,24 +1,19 @@
 //! Targets: addresses, CIDR blocks, octet ranges, host names, target files and exclusions.
-//! (Interface stub: to be implemented.)
+//!
+//! A command line names targets as tokens; [`Target::parse`] reads one, [`parse_list`] reads
+//! an exclusion list, [`read_target_file`] reads the tokens of a target file, and [`resolve`]
+//! turns parsed targets into an [`AddrSet`], resolving host names on the way.
 
-use std::net::IpAddr;
-use std::path::Path;
+use std::io;
+use std::path::PathBuf;
 
-/// An inclusive range of addresses of one family.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct AddrRange {
-    /// First address.
-    pub start: IpAddr,
-    /// Last address (same family, not below `start`).
-    pub end: IpAddr,
-}
+mod addr_set;
+mod parse;
+mod resolve;
 
-/// A set of addresses, kept as sorted, disjoint ranges (IPv4 first, then IPv6).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AddrSet {
-    v4: Vec<(u32, u32)>,
-    v6: Vec<(u128, u128)>,
-}
+pub use addr_set::{AddrRange, AddrSet};
+pub use parse::parse_list;
+pub use resolve::{read_target_file, resolve};
 
 /// One parsed target token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,57 +30,30 @@ pub enum TargetError {
     /// Not an address, block, range or host name.
     #[error("invalid target `{0}`")]
     Invalid(String),
-}
-
-impl Target {
-    /// Parses one target token.
-    pub fn parse(_token: &str) -> Result<Target, TargetError> {
-        todo!()
-    }
-}
-
-impl AddrSet {
-    /// An empty set.
-    pub fn new() -> AddrSet {
-        AddrSet::default()
-    }
-    /// Adds a range.
-    pub fn insert(&mut self, _range: AddrRange) {
-        todo!()
-    }
-    /// The addresses in `self` and not in `other`.
-    pub fn difference(&self, _other: &AddrSet) -> AddrSet {
-        todo!()
-    }
-    /// Number of addresses.
-    pub fn len(&self) -> u128 {
-        todo!()
-    }
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty()
-    }
-    /// The `i`-th address (IPv4 ascending, then IPv6 ascending).
-    pub fn nth(&self, _i: u128) -> Option<IpAddr> {
-        todo!()
-    }
-    /// Whether `ip` is in the set.
-    pub fn contains(&self, _ip: IpAddr) -> bool {
-        todo!()
-    }
-}
-
-/// Splits an exclusion list (`--exclude a,b c`) into targets.
-pub fn parse_list(_list: &str) -> Result<Vec<Target>, TargetError> {
-    todo!()
-}
-
-/// Reads target tokens from a file (`-` for standard input): whitespace-separated, `#` comments.
-pub fn read_target_file(_path: &Path) -> Result<Vec<String>, TargetError> {
-    todo!()
-}
-
-/// Resolves host names (concurrently, through the system resolver) and collects every target.
-pub async fn resolve(_targets: &[Target]) -> Result<AddrSet, TargetError> {
-    todo!()
+    /// An IPv6 address with a zone id (`fe80::1%eth0`): zone ids are not supported.
+    #[error("invalid target `{0}`: IPv6 zone ids are not supported")]
+    ZoneId(String),
+    /// A CIDR block whose prefix length is not a number or is too long for its family.
+    #[error("invalid CIDR prefix in `{0}`")]
+    InvalidPrefix(String),
+    /// An nmap-style octet range with a value over 255, a reversed range or a malformed octet.
+    #[error("invalid octet range in `{0}`")]
+    InvalidOctetRange(String),
+    /// A host name that did not resolve, or resolved to no address.
+    #[error("cannot resolve host name `{name}`: {reason}")]
+    Unresolvable {
+        /// The host name, as written.
+        name: String,
+        /// Why, as the resolver put it.
+        reason: String,
+    },
+    /// A target file that could not be read (`-` is standard input).
+    #[error("cannot read target file `{path}`: {source}")]
+    ReadFile {
+        /// The file, as given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
 }

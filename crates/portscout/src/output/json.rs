@@ -1,0 +1,113 @@
+//! `json`: one compact JSON document, written at `end`.
+
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+
+use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
+
+use super::{json_err, Collector, HostData, PortRecord, ScanInfo, Sink, Summary, SummaryRecord};
+use crate::model::{PortResult, StateFilter};
+
+/// Keeps the listed results, then writes
+/// `{"hosts":[{"ip":…,"ports":[…]}…],"summary":{…}}` and a newline at `end`.
+pub(crate) struct JsonPrinter {
+    collector: Collector,
+    out: Box<dyn Write + Send>,
+}
+
+impl JsonPrinter {
+    pub(crate) fn new(show: StateFilter, out: Box<dyn Write + Send>) -> JsonPrinter {
+        JsonPrinter {
+            // Hosts with nothing listed are left out of the document.
+            collector: Collector::new(show, false),
+            out,
+        }
+    }
+}
+
+/// The whole document.
+struct Document<'a> {
+    hosts: Hosts<'a>,
+    summary: &'a Summary,
+}
+
+/// One host and its ports.
+struct HostRecord<'a> {
+    ip: IpAddr,
+    data: &'a HostData,
+}
+
+/// The `ports` array of one host.
+struct Ports<'a>(&'a HostRecord<'a>);
+
+impl Serialize for Ports<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let host = self.0;
+        let mut seq = s.serialize_seq(Some(host.data.listed.len()))?;
+        for l in &host.data.listed {
+            seq.serialize_element(&PortRecord(&l.to_result(host.ip)))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for HostRecord<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Host", 2)?;
+        st.serialize_field("ip", &self.ip)?;
+        st.serialize_field("ports", &Ports(self))?;
+        st.end()
+    }
+}
+
+/// The `hosts` array, serialized straight from the collector.
+struct Hosts<'a>(Vec<HostRecord<'a>>);
+
+impl Serialize for Hosts<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for h in &self.0 {
+            seq.serialize_element(h)?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Document", 2)?;
+        st.serialize_field("hosts", &self.hosts)?;
+        st.serialize_field(
+            "summary",
+            &SummaryRecord {
+                summary: self.summary,
+                tagged: false,
+            },
+        )?;
+        st.end()
+    }
+}
+
+impl Sink for JsonPrinter {
+    fn begin(&mut self, _info: &ScanInfo) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+        self.collector.add(result);
+        Ok(())
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        let hosts = Hosts(
+            self.collector
+                .finish()
+                .map(|(ip, data)| HostRecord { ip: *ip, data })
+                .collect(),
+        );
+        let mut w = BufWriter::new(&mut self.out);
+        serde_json::to_writer(&mut w, &Document { hosts, summary }).map_err(json_err)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+}

@@ -1,0 +1,52 @@
+//! `ndjson`: one JSON object per line, flushed after every line (schema 1, frozen).
+
+use std::io::{self, Write};
+
+use super::{json_err, PortRecord, ScanInfo, Sink, Summary, SummaryRecord};
+use crate::model::{PortResult, StateFilter};
+
+/// Writes one port record per listed result as it arrives, then one summary record.
+pub(crate) struct NdjsonPrinter {
+    show: StateFilter,
+    out: Box<dyn Write + Send>,
+    /// Scratch buffer for one line, reused: each line reaches `out` in one `write_all`.
+    line: Vec<u8>,
+}
+
+impl NdjsonPrinter {
+    pub(crate) fn new(show: StateFilter, out: Box<dyn Write + Send>) -> NdjsonPrinter {
+        NdjsonPrinter {
+            show,
+            out,
+            line: Vec::with_capacity(128),
+        }
+    }
+
+    fn write_line<T: serde::Serialize>(&mut self, value: &T) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, value).map_err(json_err)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        self.out.flush()
+    }
+}
+
+impl Sink for NdjsonPrinter {
+    fn begin(&mut self, _info: &ScanInfo) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+        if !self.show.shows(result.state) {
+            return Ok(());
+        }
+        self.write_line(&PortRecord(result))
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        self.write_line(&SummaryRecord {
+            summary,
+            tagged: true,
+        })
+    }
+}

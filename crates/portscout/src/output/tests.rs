@@ -1,0 +1,359 @@
+//! Tests for every printer: snapshots of a fixed fixture, and the contract's checks.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::model::{PortResult, PortState, Reason, StateFilter};
+
+/// A fixed service table, so that snapshots do not depend on `ports::service_name`.
+fn services(port: u16) -> Option<&'static str> {
+    match port {
+        22 => Some("ssh"),
+        80 => Some("http"),
+        _ => None,
+    }
+}
+
+fn r(ip: &str, port: u16, state: PortState, reason: Reason, rtt_ns: Option<u64>) -> PortResult {
+    PortResult {
+        ip: ip.parse::<IpAddr>().unwrap(),
+        port,
+        state,
+        reason,
+        rtt: rtt_ns.map(Duration::from_nanos),
+    }
+}
+
+/// Two IPv4 hosts and one IPv6 host, interleaved, every state, rtt present and absent.
+fn fixture() -> Vec<PortResult> {
+    use PortState::*;
+    use Reason::*;
+    vec![
+        r("2001:db8::1", 443, Filtered, NoResponse, None),
+        r("198.18.0.2", 443, Closed, ConnRefused, Some(123_456)),
+        r("198.18.0.1", 80, Open, SynAck, Some(12_000_000)),
+        r("2001:db8::1", 22, Open, SynAck, Some(1_500_000)),
+        r("198.18.0.1", 8080, Filtered, NoResponse, None),
+        r("198.18.0.2", 22, Closed, ConnRefused, Some(300_000)),
+        r("198.18.0.1", 22, Open, SynAck, Some(210_000)),
+        r("2001:db8::1", 80, Filtered, HostUnreach, Some(3_000_499)),
+        r("198.18.0.1", 443, Closed, Reset, Some(500)),
+        r("198.18.0.2", 80, Closed, ConnRefused, Some(250_000)),
+        r("198.18.0.1", 8443, Open, SynAck, None),
+    ]
+}
+
+fn summary_of(results: &[PortResult], hosts: u128) -> Summary {
+    let count = |s| results.iter().filter(|r| r.state == s).count() as u64;
+    Summary {
+        hosts,
+        open: count(PortState::Open),
+        closed: count(PortState::Closed),
+        filtered: count(PortState::Filtered),
+        elapsed: Duration::from_millis(412),
+    }
+}
+
+/// A writer whose bytes can be read after the printer that owns it is dropped.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn run_on(format: Format, show: StateFilter, results: &[PortResult], hosts: u128) -> String {
+    let buf = SharedBuf::default();
+    let mut p = printer_with_services(format, show, Box::new(buf.clone()), services);
+    p.begin(&ScanInfo { hosts, ports: 4 }).unwrap();
+    for res in results {
+        p.result(res).unwrap();
+    }
+    p.end(&summary_of(results, hosts)).unwrap();
+    drop(p);
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+fn run(format: Format, show: StateFilter) -> String {
+    run_on(format, show, &fixture(), 3)
+}
+
+#[test]
+fn text_show_open() {
+    insta::assert_snapshot!(run(Format::Text, StateFilter::OPEN));
+}
+
+#[test]
+fn text_show_all() {
+    insta::assert_snapshot!(run(Format::Text, StateFilter::ALL));
+}
+
+#[test]
+fn text_host_with_mixed_ignored_states() {
+    use PortState::*;
+    use Reason::*;
+    let results = [
+        r("198.18.0.10", 1, Closed, ConnRefused, Some(1000)),
+        r("198.18.0.10", 2, Filtered, NoResponse, None),
+        r("198.18.0.10", 3, Filtered, NoResponse, None),
+        r("198.18.0.9", 1, Filtered, NoResponse, None),
+        r("198.18.0.9", 2, Filtered, AdminProhibited, None),
+        r("198.18.0.9", 3, Filtered, NoResponse, None),
+        r("::1", 1, Open, SynAck, None),
+        r("::1", 2, Filtered, NoResponse, None),
+        r("::1", 3, Closed, ConnRefused, None),
+    ];
+    insta::assert_snapshot!(run_on(Format::Text, StateFilter::OPEN, &results, 3));
+}
+
+#[test]
+fn text_empty_scan() {
+    insta::assert_snapshot!(run_on(Format::Text, StateFilter::OPEN, &[], 0));
+}
+
+#[test]
+fn json_show_open() {
+    insta::assert_snapshot!(run(Format::Json, StateFilter::OPEN));
+}
+
+#[test]
+fn json_show_all() {
+    insta::assert_snapshot!(run(Format::Json, StateFilter::ALL));
+}
+
+#[test]
+fn ndjson_show_open() {
+    insta::assert_snapshot!(run(Format::Ndjson, StateFilter::OPEN));
+}
+
+#[test]
+fn ndjson_show_all() {
+    insta::assert_snapshot!(run(Format::Ndjson, StateFilter::ALL));
+}
+
+#[test]
+fn csv_show_open() {
+    insta::assert_snapshot!(run(Format::Csv, StateFilter::OPEN));
+}
+
+#[test]
+fn csv_show_all() {
+    insta::assert_snapshot!(run(Format::Csv, StateFilter::ALL));
+}
+
+#[test]
+fn grep_show_open() {
+    insta::assert_snapshot!(run(Format::Grep, StateFilter::OPEN));
+}
+
+#[test]
+fn grep_show_all() {
+    insta::assert_snapshot!(run(Format::Grep, StateFilter::ALL));
+}
+
+#[test]
+fn grep_show_closed_filtered() {
+    let show: StateFilter = "closed,filtered".parse().unwrap();
+    insta::assert_snapshot!(run(Format::Grep, show));
+}
+
+/// A writer that records every write and flush, in order.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Event>>>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Event {
+    Write(Vec<u8>),
+    Flush,
+}
+
+impl Write for Recorder {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().push(Event::Write(buf.to_vec()));
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap().push(Event::Flush);
+        Ok(())
+    }
+}
+
+#[test]
+fn ndjson_flushes_after_every_line() {
+    let rec = Recorder::default();
+    let mut p = printer(Format::Ndjson, StateFilter::ALL, Box::new(rec.clone()));
+    p.begin(&ScanInfo { hosts: 3, ports: 4 }).unwrap();
+    let results = fixture();
+    for (i, res) in results.iter().enumerate() {
+        p.result(res).unwrap();
+        // As soon as `result` returns, the line is written in full and flushed.
+        let events = rec.0.lock().unwrap().clone();
+        assert_eq!(events.last(), Some(&Event::Flush), "after result {i}");
+        let written: Vec<u8> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Write(b) => Some(b.clone()),
+                Event::Flush => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(written.iter().filter(|b| **b == b'\n').count(), i + 1);
+        assert_eq!(written.last(), Some(&b'\n'));
+    }
+    p.end(&summary_of(&results, 3)).unwrap();
+    let events = rec.0.lock().unwrap().clone();
+    assert_eq!(events.last(), Some(&Event::Flush));
+    // One flush per line, each right after that line's bytes.
+    let flushes = events.iter().filter(|e| **e == Event::Flush).count();
+    assert_eq!(flushes, results.len() + 1);
+}
+
+/// The keys of a JSON object, in the order they appear.
+struct Keys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Keys;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Keys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[test]
+fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
+    let out = run(Format::Ndjson, StateFilter::ALL);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), fixture().len() + 1);
+    let (summary, ports) = lines.split_last().unwrap();
+    for line in ports {
+        let keys: Keys = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            keys.0,
+            ["ip", "port", "protocol", "state", "reason", "rtt_ms"],
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["ip"].is_string() && v["port"].is_u64() && v["protocol"] == "tcp");
+        assert!(v["rtt_ms"].is_null() || v["rtt_ms"].is_number());
+    }
+    let keys: Keys = serde_json::from_str(summary).unwrap();
+    assert_eq!(
+        keys.0,
+        ["type", "hosts", "open", "closed", "filtered", "elapsed_ms"]
+    );
+}
+
+#[test]
+fn rtt_ms_is_rounded_to_the_microsecond_without_trailing_zeros() {
+    let cases = [
+        (210_000, "0.21"),
+        (1_500_000, "1.5"),
+        (12_000_000, "12"),
+        (123_456, "0.123"),
+        (123_500, "0.124"),
+        (499, "0"),
+        (500, "0.001"),
+        (1_999_999_500, "2000"),
+    ];
+    for (ns, want) in cases {
+        let rtt = RttMs::new(Duration::from_nanos(ns));
+        assert_eq!(rtt.to_string(), want, "{ns} ns (Display)");
+        assert_eq!(serde_json::to_string(&rtt).unwrap(), want, "{ns} ns (JSON)");
+    }
+}
+
+/// A writer that fails every write, or (with `fail_flush`) only flushes.
+struct Broken {
+    fail_flush: bool,
+}
+
+impl Write for Broken {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.fail_flush {
+            Ok(buf.len())
+        } else {
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "broken pipe"))
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if self.fail_flush {
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "broken pipe"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn write_errors_are_returned_not_panics() {
+    for fail_flush in [false, true] {
+        for format in Format::ALL {
+            let mut p = printer(format, StateFilter::ALL, Box::new(Broken { fail_flush }));
+            let results = fixture();
+            let mut failed = p.begin(&ScanInfo { hosts: 3, ports: 4 }).is_err();
+            for res in &results {
+                failed |= p.result(res).is_err();
+            }
+            let end = p.end(&summary_of(&results, 3));
+            failed |= end.is_err();
+            assert!(failed, "{format} (fail_flush: {fail_flush}) hid the error");
+            // A buffered format's only chance to report is `end`.
+            if matches!(format, Format::Text | Format::Json | Format::Grep) {
+                let e = end.unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{format}");
+            }
+        }
+    }
+}
+
+#[test]
+fn format_names_round_trip() {
+    for f in Format::ALL {
+        assert_eq!(f.as_str().parse::<Format>(), Ok(f));
+        assert_eq!(f.to_string(), f.as_str());
+    }
+    assert_eq!(Format::default(), Format::Text);
+    let err = "xml".parse::<Format>().unwrap_err();
+    assert_eq!(err, UnknownFormat("xml".to_string()));
+    assert!(err.to_string().contains("`xml`"));
+    assert!("JSON".parse::<Format>().is_err());
+}
+
+#[test]
+fn printers_only_write_to_their_writer() {
+    // Every format, every filter: output goes to the writer and nowhere else, and printing
+    // the default `service_name` lookup path works too.
+    for format in Format::ALL {
+        let buf = SharedBuf::default();
+        let mut p = printer(format, StateFilter::OPEN, Box::new(buf.clone()));
+        p.begin(&ScanInfo { hosts: 3, ports: 4 }).unwrap();
+        for res in fixture() {
+            p.result(&res).unwrap();
+        }
+        p.end(&summary_of(&fixture(), 3)).unwrap();
+        assert!(!buf.0.lock().unwrap().is_empty(), "{format}");
+    }
+}

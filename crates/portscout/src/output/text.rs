@@ -1,0 +1,176 @@
+//! `text` (the default): per-host tables like nmap's normal output, written at `end`.
+
+use std::io::{self, BufWriter, Write};
+
+use super::{plural, Collector, HostData, ScanInfo, ServiceLookup, Sink, Summary};
+use crate::model::{PortResult, PortState, Reason, StateFilter};
+
+/// What the SERVICE column shows for a port with no known service.
+pub(crate) const UNKNOWN_SERVICE: &str = "?";
+
+/// Keeps the listed results and per-host counters, then writes one block per host and a
+/// `Done:` line at `end`.
+pub(crate) struct TextPrinter {
+    collector: Collector,
+    out: Box<dyn Write + Send>,
+    services: ServiceLookup,
+}
+
+impl TextPrinter {
+    pub(crate) fn new(
+        show: StateFilter,
+        out: Box<dyn Write + Send>,
+        services: ServiceLookup,
+    ) -> TextPrinter {
+        TextPrinter {
+            collector: Collector::new(show, true),
+            out,
+            services,
+        }
+    }
+}
+
+/// `closed ports (conn-refused)` or `filtered ports (900 no-response, 100 host-unreach)`.
+fn hidden_state(host: &HostData, state: PortState) -> Option<String> {
+    let n = host.hidden_in(state);
+    if n == 0 {
+        return None;
+    }
+    let reasons = reason_list(&host.hidden_reasons(state));
+    Some(format!(
+        "{n} {state} {} ({reasons})",
+        plural_word(n, "port")
+    ))
+}
+
+/// `conn-refused` for a single reason, `900 no-response, 100 host-unreach` for several.
+fn reason_list(reasons: &[(Reason, u64)]) -> String {
+    if let [(reason, _)] = reasons {
+        return reason.as_str().to_string();
+    }
+    reasons
+        .iter()
+        .map(|(r, c)| format!("{c} {r}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn plural_word(n: u64, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
+fn write_host(
+    w: &mut impl Write,
+    ip: &std::net::IpAddr,
+    host: &HostData,
+    services: ServiceLookup,
+) -> io::Result<()> {
+    writeln!(w, "portscout report for {ip}")?;
+    if host.listed.is_empty() {
+        let total = host.total();
+        let states: Vec<PortState> = PortState::ALL
+            .into_iter()
+            .filter(|s| host.hidden_in(*s) > 0)
+            .collect();
+        if let [state] = states[..] {
+            let reasons = reason_list(&host.hidden_reasons(state));
+            writeln!(
+                w,
+                "All {total} scanned {} {state} ({reasons})",
+                if total == 1 { "port is" } else { "ports are" }
+            )?;
+        } else {
+            let counts = states
+                .iter()
+                .map(|s| format!("{} {s}", host.hidden_in(*s)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            writeln!(
+                w,
+                "All {total} scanned ports are in ignored states ({counts})"
+            )?;
+        }
+        return writeln!(w);
+    }
+
+    let hidden: Vec<String> = PortState::ALL
+        .into_iter()
+        .filter_map(|s| hidden_state(host, s))
+        .collect();
+    if !hidden.is_empty() {
+        writeln!(w, "Not shown: {}", hidden.join(", "))?;
+    }
+
+    let rows: Vec<[String; 4]> = host
+        .listed
+        .iter()
+        .map(|l| {
+            [
+                format!("{}/tcp", l.port),
+                l.state.as_str().to_string(),
+                services(l.port).unwrap_or(UNKNOWN_SERVICE).to_string(),
+                l.reason.as_str().to_string(),
+            ]
+        })
+        .collect();
+    let header = ["PORT", "STATE", "SERVICE", "REASON"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let write_row = |w: &mut dyn Write, cells: [&str; 4]| -> io::Result<()> {
+        write!(
+            w,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+        )?;
+        writeln!(w)
+    };
+    write_row(w, header)?;
+    for row in &rows {
+        write_row(w, [&row[0], &row[1], &row[2], &row[3]])?;
+    }
+    writeln!(w)
+}
+
+impl Sink for TextPrinter {
+    fn begin(&mut self, _info: &ScanInfo) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+        self.collector.add(result);
+        Ok(())
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        let services = self.services;
+        let mut w = BufWriter::new(&mut self.out);
+        for (ip, host) in self.collector.finish() {
+            write_host(&mut w, ip, host, services)?;
+        }
+        let ports = summary.open + summary.closed + summary.filtered;
+        writeln!(
+            w,
+            "Done: {}, {}: {} open, {} closed, {} filtered",
+            plural(summary.hosts, "host"),
+            plural(ports, "port"),
+            summary.open,
+            summary.closed,
+            summary.filtered
+        )?;
+        w.flush()
+    }
+}

@@ -1,0 +1,218 @@
+//! Reading target files and resolving targets into an [`AddrSet`].
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::path::Path;
+
+use tokio::task::JoinHandle;
+
+use super::{AddrSet, Target, TargetError};
+
+/// Reads target tokens from a file (`-` for standard input): whitespace-separated, `#` comments.
+///
+/// A `#` starts a comment that runs to the end of its line; blank lines are ignored. The tokens
+/// are returned as written, in order, for the caller to parse with [`Target::parse`]; an empty
+/// file gives an empty `Vec`. The file must be UTF-8. Any I/O failure is
+/// [`TargetError::ReadFile`], naming `path`.
+pub fn read_target_file(path: &Path) -> Result<Vec<String>, TargetError> {
+    let read_error = |source| TargetError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        io::stdin()
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(read_error)?
+    };
+    Ok(tokens(&text))
+}
+
+/// The tokens of a target file's text.
+fn tokens(text: &str) -> Vec<String> {
+    text.lines()
+        .flat_map(|line| {
+            let line = line.split_once('#').map_or(line, |(before, _)| before);
+            line.split_whitespace()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The address a host name stands for: its first IPv4 address, else its first IPv6 one.
+fn pick(addrs: impl Iterator<Item = IpAddr>) -> Option<IpAddr> {
+    let mut first_v6 = None;
+    for a in addrs {
+        if a.is_ipv4() {
+            return Some(a);
+        }
+        first_v6 = first_v6.or(Some(a));
+    }
+    first_v6
+}
+
+/// Resolves host names (concurrently, through the system resolver) and collects every target.
+///
+/// Literal ranges are collected as they are. Every distinct [`Target::Name`] is resolved in
+/// its own task with [`tokio::net::lookup_host`], all at once; so this must be awaited inside a
+/// Tokio runtime (any flavor), which the caller provides. Of the addresses a name resolves to,
+/// only one is scanned, as nmap does: the first IPv4 address, or if there is none the first
+/// IPv6 address.
+///
+/// A name that does not resolve, or resolves to no address, is
+/// [`TargetError::Unresolvable`]; when several fail, the error names the first of them in the
+/// order of `targets`.
+pub async fn resolve(targets: &[Target]) -> Result<AddrSet, TargetError> {
+    let mut set = AddrSet::new();
+    set.extend(targets.iter().flat_map(|t| match t {
+        Target::Addrs(ranges) => ranges.as_slice(),
+        Target::Name(_) => &[],
+    }));
+
+    let mut seen = HashSet::new();
+    let mut lookups: Vec<(String, JoinHandle<io::Result<Option<IpAddr>>>)> = Vec::new();
+    for t in targets {
+        if let Target::Name(name) = t {
+            if seen.insert(name.as_str()) {
+                let query = name.clone();
+                let handle = tokio::spawn(async move {
+                    let addrs = tokio::net::lookup_host((query.as_str(), 0)).await?;
+                    Ok(pick(addrs.map(|sa| sa.ip())))
+                });
+                lookups.push((name.clone(), handle));
+            }
+        }
+    }
+
+    let mut lookups = lookups.into_iter();
+    while let Some((name, handle)) = lookups.next() {
+        let reason = match handle.await {
+            Ok(Ok(Some(ip))) => {
+                set.insert(super::AddrRange::single(ip));
+                continue;
+            }
+            Ok(Ok(None)) => "no address found".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("resolver task failed: {e}"),
+        };
+        for (_, rest) in lookups {
+            rest.abort();
+        }
+        return Err(TargetError::Unresolvable { name, reason });
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::AddrRange;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A fresh path in the temporary directory (removed by the caller).
+    fn temp_path(tag: &str) -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        std::env::temp_dir().join(format!(
+            "portscout-target-{}-{tag}-{n}.txt",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn tokenizes_comments_and_blank_lines() {
+        let text = "# header\n\n198.18.0.1  198.18.0.2\t# trailing\n  \nexample.com#x\r\n::1\n#";
+        assert_eq!(
+            tokens(text),
+            ["198.18.0.1", "198.18.0.2", "example.com", "::1"]
+        );
+        assert!(tokens("").is_empty());
+        assert!(tokens("# only\n   \n").is_empty());
+    }
+
+    #[test]
+    fn reads_files() {
+        let path = temp_path("ok");
+        std::fs::write(&path, "10.0.0.1 # a\n\nlocalhost\n").unwrap();
+        let got = read_target_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(got.unwrap(), ["10.0.0.1", "localhost"]);
+
+        let empty = temp_path("empty");
+        std::fs::write(&empty, "").unwrap();
+        let got = read_target_file(&empty);
+        std::fs::remove_file(&empty).unwrap();
+        assert!(got.unwrap().is_empty());
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let path = temp_path("missing");
+        let e = read_target_file(&path).unwrap_err();
+        assert!(matches!(&e, TargetError::ReadFile { path: p, source }
+            if *p == path && source.kind() == io::ErrorKind::NotFound));
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!("cannot read target file `{}`: ", path.display())),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn picks_ipv4_first() {
+        let addrs = [ip("::1"), ip("10.0.0.2"), ip("10.0.0.1")];
+        assert_eq!(pick(addrs.into_iter()), Some(ip("10.0.0.2")));
+        assert_eq!(pick([ip("::2"), ip("::1")].into_iter()), Some(ip("::2")));
+        assert_eq!(pick(std::iter::empty()), None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolves_literals_and_localhost() {
+        let targets = [
+            Target::parse("198.18.0.0/30").unwrap(),
+            Target::parse("localhost").unwrap(),
+            Target::parse("2001:db8::1").unwrap(),
+            Target::parse("localhost").unwrap(),
+        ];
+        let set = resolve(&targets).await.unwrap();
+        let want: AddrSet = [
+            AddrRange::from_v4(0xc612_0000, 0xc612_0003),
+            AddrRange::single(ip("127.0.0.1")),
+            AddrRange::single(ip("2001:db8::1")),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(set, want);
+        assert!(resolve(&[]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn unresolvable_names_are_errors() {
+        let targets = [
+            Target::parse("127.0.0.1").unwrap(),
+            Target::parse("localhost").unwrap(),
+            Target::parse("nosuch.invalid").unwrap(),
+            Target::parse("other.invalid").unwrap(),
+        ];
+        let e = resolve(&targets).await.unwrap_err();
+        assert!(
+            matches!(&e, TargetError::Unresolvable { name, .. } if name == "nosuch.invalid"),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("cannot resolve host name `nosuch.invalid`: "),
+            "{msg}"
+        );
+    }
+}
