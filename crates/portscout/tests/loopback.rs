@@ -1,0 +1,82 @@
+//! Scans of this machine's loopback (v4 and v6) against listeners the test owns.
+//! Loopback only: nothing else is ever scanned here.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, TcpListener};
+use std::time::Duration;
+
+use portscout::ports::PortSet;
+use portscout::scan::{Scan, ScanConfig};
+use portscout::target::Target;
+use portscout::PortState;
+
+/// Binds `n` listeners on `ip` (kernel-chosen ports) and returns them with one port that
+/// was bound and released, so nothing listens there.
+fn listeners(ip: &str, n: usize) -> Option<(Vec<TcpListener>, u16)> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(TcpListener::bind((ip, 0)).ok()?);
+    }
+    let closed = TcpListener::bind((ip, 0)).ok()?.local_addr().ok()?.port();
+    Some((held, closed))
+}
+
+fn scan(ip: &str, ports: &PortSet) -> Vec<portscout::PortResult> {
+    let config = ScanConfig::builder()
+        .targets([Target::parse(ip).unwrap()])
+        .ports(ports.clone())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    Scan::start(&config).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+fn check_exact(ip: &str) {
+    let Some((held, closed)) = listeners(ip, 5) else {
+        eprintln!("skipping: cannot bind listeners on {ip} (no such loopback here)");
+        return;
+    };
+    let open: BTreeSet<u16> = held.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    let spec = open.iter().chain([&closed]).map(u16::to_string).collect::<Vec<_>>().join(",");
+    let ports = PortSet::parse(&spec).unwrap();
+    let results = scan(ip, &ports);
+
+    assert_eq!(results.len(), open.len() + 1, "one result per probed port: {results:?}");
+    let found: BTreeSet<u16> =
+        results.iter().filter(|r| r.state == PortState::Open).map(|r| r.port).collect();
+    assert_eq!(found, open, "open ports differ");
+    let closed_result = results.iter().find(|r| r.port == closed).unwrap();
+    assert_eq!(closed_result.state, PortState::Closed);
+    let ip: IpAddr = ip.parse().unwrap();
+    assert!(results.iter().all(|r| r.ip == ip));
+}
+
+#[test]
+fn exact_open_set_on_ipv4_loopback() {
+    check_exact("127.0.0.1");
+}
+
+#[test]
+fn exact_open_set_on_ipv6_loopback() {
+    check_exact("::1");
+}
+
+#[test]
+fn dropping_the_scan_stops_it() {
+    let config = ScanConfig::builder()
+        .targets([Target::parse("127.0.0.1").unwrap()])
+        .ports(PortSet::all())
+        .build()
+        .unwrap();
+    let mut scan = Scan::start(&config).unwrap();
+    let first = scan.next().unwrap().unwrap();
+    assert_eq!(first.ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+    drop(scan);
+    // The workers exit on their own; nothing to join. A new scan still works at once.
+    let ports = PortSet::parse("1").unwrap();
+    assert_eq!(scan_once(&ports), 1);
+}
+
+fn scan_once(ports: &PortSet) -> usize {
+    scan("127.0.0.1", ports).len()
+}
