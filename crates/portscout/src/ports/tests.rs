@@ -224,6 +224,12 @@ fn top_ports_follow_the_documented_construction() {
     assert_eq!(&TOP_PORTS[..6], &[80, 443, 22, 21, 23, 25]);
     // Every well-known port is somewhere in the list.
     assert!((1..=1023).all(|p| TOP_PORTS.contains(&p)));
+    // docs/top-ports.md quotes these numbers: update it when they change.
+    assert_eq!(
+        (RANKED.len(), REGISTERED.len(), TOP_PORTS.len()),
+        (184, 202, 1362)
+    );
+    assert_eq!(TOP_PORTS[999], 655);
 }
 
 #[test]
