@@ -112,7 +112,9 @@ pub fn parse() -> Args {
 }
 
 /// Rewrites nmap's multi-letter short options (`-iL`) into their long forms.
-pub fn nmap_spellings(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+pub fn nmap_spellings(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
     args.into_iter()
         .map(|a| if a == "-iL" { "--input-list".into() } else { a })
         .collect()

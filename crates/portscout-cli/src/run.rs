@@ -56,9 +56,15 @@ pub fn run(args: Args) -> Result<()> {
     let space = runtime.block_on(config.probe_space())?;
     drop(runtime);
 
-    let info = ScanInfo { hosts: u128::from(space.hosts()), ports: space.ports().len() };
+    let info = ScanInfo {
+        hosts: u128::from(space.hosts()),
+        ports: space.ports().len(),
+    };
     let started = Instant::now();
-    let mut summary = Summary { hosts: info.hosts, ..Summary::default() };
+    let mut summary = Summary {
+        hosts: info.hosts,
+        ..Summary::default()
+    };
     let result = (|| -> Result<()> {
         out.begin(&info)?;
         for result in Scan::with_space(&config, space) {
@@ -116,7 +122,10 @@ fn build_config(args: &Args) -> Result<ScanConfig> {
         (None, Some(n)) => PortSet::top(n).map_err(portscout::Error::from)?,
         (None, None) => PortSet::top(1000).map_err(portscout::Error::from)?,
     };
-    let mut builder = ScanConfig::builder().targets(targets).exclude(exclude).ports(ports);
+    let mut builder = ScanConfig::builder()
+        .targets(targets)
+        .exclude(exclude)
+        .ports(ports);
     if let Some(p) = &args.exclude_ports {
         builder = builder.exclude_ports(p.clone());
     }
@@ -145,7 +154,10 @@ fn open_output(args: &Args) -> Result<Box<dyn output::Sink + Send>> {
     let writer: Box<dyn Write + Send> = match &args.output {
         Some(path) => {
             let file = File::create(path).map_err(|e| {
-                BadInput(format!("cannot write output file `{}`: {e}", path.display()))
+                BadInput(format!(
+                    "cannot write output file `{}`: {e}",
+                    path.display()
+                ))
             })?;
             Box::new(BufWriter::new(file))
         }
@@ -156,6 +168,7 @@ fn open_output(args: &Args) -> Result<Box<dyn output::Sink + Send>> {
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
-        c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }

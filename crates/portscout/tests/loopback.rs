@@ -28,7 +28,10 @@ fn scan(ip: &str, ports: &PortSet) -> Vec<portscout::PortResult> {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    Scan::start(&config).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+    Scan::start(&config)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
 }
 
 fn check_exact(ip: &str) {
@@ -36,14 +39,29 @@ fn check_exact(ip: &str) {
         eprintln!("skipping: cannot bind listeners on {ip} (no such loopback here)");
         return;
     };
-    let open: BTreeSet<u16> = held.iter().map(|l| l.local_addr().unwrap().port()).collect();
-    let spec = open.iter().chain([&closed]).map(u16::to_string).collect::<Vec<_>>().join(",");
+    let open: BTreeSet<u16> = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let spec = open
+        .iter()
+        .chain([&closed])
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let ports = PortSet::parse(&spec).unwrap();
     let results = scan(ip, &ports);
 
-    assert_eq!(results.len(), open.len() + 1, "one result per probed port: {results:?}");
-    let found: BTreeSet<u16> =
-        results.iter().filter(|r| r.state == PortState::Open).map(|r| r.port).collect();
+    assert_eq!(
+        results.len(),
+        open.len() + 1,
+        "one result per probed port: {results:?}"
+    );
+    let found: BTreeSet<u16> = results
+        .iter()
+        .filter(|r| r.state == PortState::Open)
+        .map(|r| r.port)
+        .collect();
     assert_eq!(found, open, "open ports differ");
     let closed_result = results.iter().find(|r| r.port == closed).unwrap();
     assert_eq!(closed_result.state, PortState::Closed);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -59,12 +60,17 @@ impl Job {
     }
 }
 
+/// Results a worker collects before it hands them over. Batches are sent when full or as
+/// soon as no answer is ready at once, so results still flow as they are found, without one
+/// cross-thread wake-up per port.
+pub(crate) const BATCH: usize = 256;
+
 /// Runs one worker's slice to the end, sending every decided port to `results`.
 ///
 /// Returns early (with `Ok`) when the receiver is gone: the scan was dropped.
 pub(crate) async fn run_worker(
     spec: WorkerSpec,
-    results: mpsc::Sender<PortResult>,
+    results: mpsc::Sender<Vec<PortResult>>,
 ) -> Result<(), Error> {
     let WorkerSpec {
         space,
@@ -81,6 +87,7 @@ pub(crate) async fn run_worker(
     let mut credit = 0usize;
     let mut starved_since: Option<Instant> = None;
     let mut backoff = Duration::from_millis(1);
+    let mut batch: Vec<PortResult> = Vec::with_capacity(BATCH);
 
     loop {
         while in_flight.len() < cap {
@@ -99,6 +106,9 @@ pub(crate) async fn run_worker(
             in_flight.push(async move { (job, connect::probe(target, timeout).await) });
         }
         if in_flight.is_empty() {
+            if !flush(&results, &mut batch).await {
+                return Ok(());
+            }
             if again.is_empty() {
                 return Ok(());
             }
@@ -113,10 +123,19 @@ pub(crate) async fn run_worker(
             backoff = (backoff * 2).min(Duration::from_millis(100));
             continue;
         }
-        let done = tokio::select! {
-            biased;
-            _ = results.closed() => return Ok(()),
-            done = in_flight.next() => done,
+        let done = match in_flight.next().now_or_never() {
+            Some(done) => done,
+            None => {
+                // Nothing is ready: hand over what was found, then wait.
+                if !flush(&results, &mut batch).await {
+                    return Ok(());
+                }
+                tokio::select! {
+                    biased;
+                    _ = results.closed() => return Ok(()),
+                    done = in_flight.next() => done,
+                }
+            }
         };
         let Some((mut job, outcome)) = done else {
             continue;
@@ -162,16 +181,25 @@ pub(crate) async fn run_worker(
             let Some(target) = space.probe(job.index) else {
                 continue;
             };
-            let result = PortResult {
+            batch.push(PortResult {
                 ip: target.ip(),
                 port: target.port(),
                 state,
                 reason,
                 rtt,
-            };
-            if results.send(result).await.is_err() {
+            });
+            if batch.len() >= BATCH && !flush(&results, &mut batch).await {
                 return Ok(());
             }
         }
     }
+}
+
+/// Sends the batch, if any; false when the receiver is gone.
+async fn flush(results: &mpsc::Sender<Vec<PortResult>>, batch: &mut Vec<PortResult>) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+    results.send(full).await.is_ok()
 }

@@ -35,8 +35,8 @@ use crate::model::PortResult;
 use crate::space::ProbeSpace;
 use engine::WorkerSpec;
 
-/// Results buffered between the workers and the consumer.
-const RESULT_BUFFER: usize = 4096;
+/// Batches buffered between the workers and the consumer.
+const RESULT_BUFFER: usize = 64;
 
 /// A running scan: an iterator over its results, in the order they are found.
 ///
@@ -44,7 +44,8 @@ const RESULT_BUFFER: usize = 4096;
 /// closed channel, drop their in-flight probes (closing their sockets) and exit.
 pub struct Scan {
     space: Arc<ProbeSpace>,
-    results: mpsc::Receiver<PortResult>,
+    results: mpsc::Receiver<Vec<PortResult>>,
+    ready: std::vec::IntoIter<PortResult>,
     workers: Vec<JoinHandle<Result<(), Error>>>,
 }
 
@@ -99,6 +100,7 @@ impl Scan {
         Scan {
             space,
             results,
+            ready: Vec::new().into_iter(),
             workers,
         }
     }
@@ -126,9 +128,14 @@ impl Iterator for Scan {
     type Item = Result<PortResult, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.results.blocking_recv() {
-            Some(result) => Some(Ok(result)),
-            None => self.join_workers().map(Err),
+        loop {
+            if let Some(result) = self.ready.next() {
+                return Some(Ok(result));
+            }
+            match self.results.blocking_recv() {
+                Some(batch) => self.ready = batch.into_iter(),
+                None => return self.join_workers().map(Err),
+            }
         }
     }
 }
