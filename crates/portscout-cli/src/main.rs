@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match run::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", run::message(&err));
             ExitCode::from(run::exit_code(&err))
         }
     }

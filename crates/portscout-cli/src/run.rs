@@ -39,6 +39,19 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     1
 }
 
+/// The error and its causes on one line, skipping a cause whose text the message already holds
+/// (library errors often name their source in their own message).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
     let config = build_config(&args)?;
