@@ -1,0 +1,264 @@
+//! The command as a user runs it: bad input, exit codes, formats, output files.
+//! Scans here target only this machine's loopback, at listeners the test owns.
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn portscout() -> Command {
+    Command::cargo_bin("portscout").unwrap()
+}
+
+/// Each bad input exits 2 with `error: …` naming the bad token, before any scan.
+#[test]
+fn bad_input_exits_2_naming_the_token() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-p", "70000", "127.0.0.1"], "70000"),
+        (&["-p", "10-5", "127.0.0.1"], "10-5"),
+        (&["-p", "abc", "127.0.0.1"], "abc"),
+        (&["-p", "0", "127.0.0.1"], "`0`"),
+        (&["999.1.1.1"], "999.1.1.1"),
+        (&["198.18.0.0/33"], "198.18.0.0/33"),
+        (&["--timeout", "0", "127.0.0.1"], "`0`"),
+        (&["--timeout", "-5", "127.0.0.1"], "-5"),
+        (
+            &["-iL", "/nonexistent/targets.txt"],
+            "/nonexistent/targets.txt",
+        ),
+        (
+            &["--exclude-file", "/nonexistent/ex.txt", "127.0.0.1"],
+            "/nonexistent/ex.txt",
+        ),
+        (&["--show", "opne", "127.0.0.1"], "opne"),
+        (&["--exclude", "300.1.1.1", "127.0.0.1"], "300.1.1.1"),
+        (&["--exclude-ports", "x", "127.0.0.1"], "`x`"),
+        (&["--top-ports", "0", "127.0.0.1"], "`0`"),
+        (&["nosuch.invalid"], "nosuch.invalid"),
+        (&["--format", "yaml", "127.0.0.1"], "yaml"),
+        (
+            &["-o", "/nonexistent/dir/out.txt", "127.0.0.1"],
+            "/nonexistent/dir/out.txt",
+        ),
+        (&[], "no targets"),
+        (&["--exclude", "127.0.0.1", "127.0.0.1"], "nothing to scan"),
+    ];
+    for (args, token) in cases {
+        portscout()
+            .args(*args)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::starts_with("error: ").and(predicate::str::contains(*token)));
+    }
+}
+
+#[test]
+fn empty_target_file_is_bad_input() {
+    let dir = std::env::temp_dir().join(format!("portscout-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("empty.txt");
+    std::fs::write(&file, "# only a comment\n\n").unwrap();
+    portscout()
+        .arg("-iL")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no targets"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn hold_listeners(n: usize) -> (Vec<TcpListener>, BTreeSet<u16>) {
+    let held: Vec<_> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    (held, ports)
+}
+
+fn spec(ports: &BTreeSet<u16>) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn open_ports_in_ndjson(stdout: &[u8]) -> BTreeSet<u16> {
+    let mut open = BTreeSet::new();
+    for line in std::str::from_utf8(stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v.get("type").is_some() {
+            continue;
+        }
+        assert_eq!(v["protocol"], "tcp");
+        if v["state"] == "open" {
+            assert_eq!(v["reason"], "syn-ack");
+            open.insert(v["port"].as_u64().unwrap() as u16);
+        }
+    }
+    open
+}
+
+#[test]
+fn ndjson_lists_exactly_the_listeners_then_a_summary() {
+    let (_held, open) = hold_listeners(4);
+    let out = portscout()
+        .args(["127.0.0.1", "-p", &spec(&open), "--format", "ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(open_ports_in_ndjson(&out), open);
+    let last: serde_json::Value =
+        serde_json::from_str(std::str::from_utf8(&out).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["open"], 4);
+    assert!(last.get("port").is_none());
+}
+
+#[test]
+fn show_all_lists_every_probed_port() {
+    let (_held, open) = hold_listeners(2);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut ports = open.clone();
+    ports.insert(closed);
+    let out = portscout()
+        .args([
+            "127.0.0.1",
+            "-p",
+            &spec(&ports),
+            "--format",
+            "csv",
+            "--show",
+            "all",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("ip,port,protocol,state,reason,rtt_ms"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows
+        .iter()
+        .any(|r| r.starts_with(&format!("127.0.0.1,{closed},tcp,closed,conn-refused,"))));
+}
+
+#[test]
+fn text_is_the_default_and_stderr_carries_the_timing() {
+    let (_held, open) = hold_listeners(1);
+    let port = *open.iter().next().unwrap();
+    portscout()
+        .args(["127.0.0.1", "-p", &port.to_string()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("portscout report for 127.0.0.1"))
+        .stdout(predicate::str::contains(format!("{port}/tcp")))
+        .stdout(predicate::str::contains("probes/s").not())
+        .stderr(predicate::str::contains("probes/s"));
+}
+
+#[test]
+fn quiet_keeps_stderr_empty() {
+    let (_held, open) = hold_listeners(1);
+    portscout()
+        .args(["127.0.0.1", "-q", "-p", &spec(&open)])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+}
+
+#[test]
+fn output_file_gets_the_results_and_stdout_stays_empty() {
+    let (_held, open) = hold_listeners(2);
+    let path = std::env::temp_dir().join(format!("portscout-out-{}.ndjson", std::process::id()));
+    portscout()
+        .args(["127.0.0.1", "-p", &spec(&open), "--format", "ndjson", "-o"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_empty());
+    let written = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(open_ports_in_ndjson(&written), open);
+}
+
+#[test]
+fn target_file_names_and_exclusions_combine() {
+    let (_held, open) = hold_listeners(1);
+    let dir = std::env::temp_dir().join(format!("portscout-il-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("targets.txt");
+    std::fs::write(
+        &file,
+        "# loopback only\nlocalhost\n127.0.0.2 127.0.0.3 # two more\n",
+    )
+    .unwrap();
+    let out = portscout()
+        .args([
+            "-p",
+            &spec(&open),
+            "--format",
+            "ndjson",
+            "--show",
+            "all",
+            "--exclude",
+            "127.0.0.2",
+        ])
+        .arg("-iL")
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let ips: BTreeSet<String> = std::str::from_utf8(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("type").is_none())
+        .map(|v| v["ip"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ips,
+        BTreeSet::from(["127.0.0.1".to_string(), "127.0.0.3".to_string()])
+    );
+}
+
+#[test]
+fn a_closed_reader_is_not_an_error() {
+    // `portscout … | head -1`: the reader goes away; exit 0, no error message.
+    // pipefail: the pipeline's status is portscout's, not head's.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; {} 127.0.0.1 -p 1-5000 --show all --format csv | head -1",
+            env!("CARGO_BIN_EXE_portscout")
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ip,port,protocol,state,reason,rtt_ms\n"
+    );
+}
