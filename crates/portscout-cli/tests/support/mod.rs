@@ -1,0 +1,848 @@
+//! Network-namespace test fixtures for portscout's integration tests.
+//!
+//! Include with `mod support;` from a test in `crates/portscout-cli/tests/`.
+//!
+//! THE NETWORK RULE: everything here touches only loopback inside a namespace that the test
+//! created, or addresses in 198.18.0.0/15 (IPv6: 2001:db8::/32) that exist only on veth pairs
+//! between such namespaces. Every namespace, listener and nftables rule is removed when its RAII
+//! value is dropped, also when a test panics.
+//!
+//! Namespace tests need root. [`require_root`] says whether they can run; outside CI they skip
+//! with a message on stderr, under `CI` they fail instead of skipping.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Path of the portscout binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_portscout");
+
+/// How long one scanner run may take before it is killed and the test fails.
+pub const SCAN_DEADLINE: Duration = Duration::from_secs(300);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Serialises `ip netns add`: the first calls in a process race on mounting /run/netns.
+static NETNS_LOCK: Mutex<()> = Mutex::new(());
+
+fn next_id() -> usize {
+    COUNTER.fetch_add(1, Ordering::SeqCst)
+}
+
+/// True when running under CI (`CI` set, non-empty, not `false`/`0`).
+pub fn in_ci() -> bool {
+    match std::env::var("CI") {
+        Ok(v) => !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")),
+        Err(_) => false,
+    }
+}
+
+/// Skip (outside CI) or fail (under CI) with `why`. Returns false so callers can `return`.
+fn skip_or_fail(why: &str) -> bool {
+    if in_ci() {
+        panic!("CI is set but namespace tests cannot run: {why}");
+    }
+    eprintln!("skipping: {why}");
+    false
+}
+
+/// Whether namespace tests can run here: root and a working `ip netns`.
+///
+/// When they cannot, prints `skipping: ...` to stderr and returns false, except under CI,
+/// where it panics so that the tests never pass by skipping silently.
+pub fn require_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return skip_or_fail("needs root to create network namespaces");
+    }
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    let probe = PROBE.get_or_init(|| {
+        let name = format!("pst-probe-{}", std::process::id());
+        let _guard = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = quiet(Command::new("ip").args(["netns", "del", &name]));
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .map_err(|e| format!("cannot run `ip`: {e} (install iproute2)"))?;
+        let _ = quiet(Command::new("ip").args(["netns", "del", &name]));
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`ip netns add` is unusable here: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    });
+    match probe {
+        Ok(()) => true,
+        Err(why) => skip_or_fail(why),
+    }
+}
+
+/// Whether nftables tests can run: [`require_root`] and an `nft` binary.
+pub fn require_nft() -> bool {
+    if !require_root() {
+        return false;
+    }
+    match Command::new("nft").arg("--version").output() {
+        Ok(o) if o.status.success() => true,
+        _ => skip_or_fail("needs `nft` (apt-get install nftables)"),
+    }
+}
+
+/// Run a command with output discarded; true when it exited 0.
+fn quiet(cmd: &mut Command) -> bool {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Run a command that must succeed; panics with its stderr otherwise.
+fn must(cmd: &mut Command) -> Output {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    out
+}
+
+/// Run a command that must succeed, feeding `input` on stdin.
+fn must_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}\ninput:\n{input}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    out
+}
+
+/// Names of the network namespaces that `ip netns list` shows.
+pub fn netns_list() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("run ip netns list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+/// A network namespace that exists for the lifetime of this value (`ip netns del` on drop).
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Create `pst-<tag>-<pid>-<counter>` with `lo` up.
+    pub fn new(tag: &str) -> Netns {
+        let name = format!("pst-{tag}-{}-{}", std::process::id(), next_id());
+        Netns::named(&name)
+    }
+
+    /// Create a namespace with exactly this name, first deleting a stale one of the same name
+    /// left behind by a crashed earlier run.
+    pub fn named(name: &str) -> Netns {
+        assert!(
+            name.starts_with("pst-"),
+            "test namespaces are named pst-*: {name}"
+        );
+        {
+            let _guard = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            if Path::new("/run/netns").join(name).exists() {
+                eprintln!("removing stale namespace {name}");
+                let _ = quiet(Command::new("ip").args(["netns", "del", name]));
+            }
+            must(Command::new("ip").args(["netns", "add", name]));
+        }
+        // From here on Drop cleans up, also if bringing lo up fails.
+        let ns = Netns {
+            name: name.to_owned(),
+        };
+        must(Command::new("ip").args(["-n", name, "link", "set", "lo", "up"]));
+        ns
+    }
+
+    /// The namespace's name, as `ip netns` knows it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A command running `ip netns exec <name> <args...>`.
+    pub fn exec<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).args(args);
+        cmd
+    }
+
+    /// A command running `ip -n <name> <args...>` (iproute2 inside the namespace).
+    pub fn ip<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new("ip");
+        cmd.args(["-n", &self.name]).args(args);
+        cmd
+    }
+
+    /// Run `f` on a fresh thread that has first entered this namespace (`setns`). Sockets
+    /// created there belong to the namespace even after the thread ends. A panic in `f` is
+    /// propagated.
+    pub fn run_in<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = Path::new("/run/netns").join(&self.name);
+        std::thread::scope(|s| {
+            let handle = s.spawn(move || {
+                let file =
+                    File::open(&path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+                // SAFETY: a valid open namespace fd; setns only affects the calling thread,
+                // which is this fresh thread used for nothing else.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(
+                    rc,
+                    0,
+                    "setns({}): {}",
+                    path.display(),
+                    io::Error::last_os_error()
+                );
+                drop(file);
+                f()
+            });
+            match handle.join() {
+                Ok(v) => v,
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        })
+    }
+
+    /// Bind TCP listeners on `ip` at each of `ports` inside this namespace; see [`Listeners`].
+    pub fn listen(&self, ip: &str, ports: &[u16]) -> Listeners {
+        let ip: IpAddr = ip
+            .parse()
+            .unwrap_or_else(|e| panic!("bad listen address {ip}: {e}"));
+        assert_allowed_ip(ip, true);
+        let sockets = self.run_in(|| {
+            ports
+                .iter()
+                .map(|&p| {
+                    TcpListener::bind(SocketAddr::new(ip, p))
+                        .unwrap_or_else(|e| panic!("bind {ip}:{p} in {}: {e}", self.name))
+                })
+                .collect::<Vec<_>>()
+        });
+        Listeners::start(sockets)
+    }
+
+    /// Run the portscout binary in this namespace with `args`; see [`run_scan`].
+    pub fn scan<S: AsRef<str>>(&self, args: &[S]) -> ScanRun {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut cmd = self.exec([BIN]);
+        cmd.args(&args);
+        run_scan(cmd, &args)
+    }
+
+    /// Like [`Netns::scan`], but with the descriptor limit (`ulimit -n`) set to `nofile`.
+    pub fn scan_with_nofile<S: AsRef<str>>(&self, nofile: u32, args: &[S]) -> ScanRun {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+        let script = format!("ulimit -n {nofile} && exec \"$0\" \"$@\"");
+        let mut cmd = self.exec(["sh", "-c", &script, BIN]);
+        cmd.args(&args);
+        run_scan(cmd, &args)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let ok = quiet(Command::new("ip").args(["netns", "del", &self.name]));
+        if !ok && Path::new("/run/netns").join(&self.name).exists() {
+            eprintln!("warning: could not delete namespace {}", self.name);
+        }
+    }
+}
+
+/// Panic unless `ip` is one the tests may use: loopback, unspecified (for binding),
+/// 198.18.0.0/15 or 2001:db8::/32.
+pub fn assert_allowed_ip(ip: IpAddr, allow_unspecified: bool) {
+    let ok = match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || (allow_unspecified && v4.is_unspecified())
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback()
+                || (allow_unspecified && v6.is_unspecified())
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+        }
+    };
+    assert!(
+        ok,
+        "{ip} is outside the test ranges (loopback, 198.18.0.0/15, 2001:db8::/32)"
+    );
+}
+
+/// TCP listeners inside a namespace, the ground truth of the tests. A background thread accepts
+/// and immediately drops connections so that accept queues never fill. Dropping the value stops
+/// the thread and closes the sockets.
+pub struct Listeners {
+    addrs: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listeners {
+    fn start(sockets: Vec<TcpListener>) -> Listeners {
+        let addrs = sockets
+            .iter()
+            .map(|s| s.local_addr().expect("local_addr"))
+            .collect();
+        for s in &sockets {
+            s.set_nonblocking(true).expect("set_nonblocking");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || accept_loop(sockets, stop2));
+        Listeners {
+            addrs,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The listening ports.
+    pub fn ports(&self) -> BTreeSet<u16> {
+        self.addrs.iter().map(|a| a.port()).collect()
+    }
+
+    /// The bound addresses.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+}
+
+fn accept_loop(sockets: Vec<TcpListener>, stop: Arc<AtomicBool>) {
+    let mut fds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    while !stop.load(Ordering::SeqCst) {
+        // SAFETY: fds is a valid array of fds.len() pollfd structs, whose descriptors stay open
+        // while `sockets` lives.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 50) };
+        if n <= 0 {
+            continue;
+        }
+        for (pfd, sock) in fds.iter_mut().zip(&sockets) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            pfd.revents = 0;
+            // Drain the accept queue; connections are dropped (closed) at once.
+            while let Ok((conn, _)) = sock.accept() {
+                drop(conn);
+            }
+        }
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A veth pair between a scanner namespace and a target namespace, with test addresses.
+pub struct VethPair {
+    scanner_ns: String,
+    target_ns: String,
+    scanner_if: String,
+    target_if: String,
+}
+
+impl VethPair {
+    /// Create a veth pair with one end in each namespace, assign `scanner_cidr` (e.g.
+    /// `198.18.7.1/24`) and `target_cidr` (e.g. `198.18.7.2/24`), and bring both links up.
+    pub fn new(scanner: &Netns, target: &Netns, scanner_cidr: &str, target_cidr: &str) -> Self {
+        let id = next_id();
+        // ≤15 chars: "pv" + pid in hex (≤6) + "s"/"t" + id.
+        let base = format!("pv{:x}", std::process::id());
+        let scanner_if = format!("{base}s{id}");
+        let target_if = format!("{base}t{id}");
+        assert!(scanner_if.len() <= 15 && target_if.len() <= 15);
+        // Created directly inside the namespaces: the root namespace never sees them.
+        must(Command::new("ip").args([
+            "link",
+            "add",
+            &scanner_if,
+            "netns",
+            scanner.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &target_if,
+            "netns",
+            target.name(),
+        ]));
+        let pair = VethPair {
+            scanner_ns: scanner.name().to_owned(),
+            target_ns: target.name().to_owned(),
+            scanner_if,
+            target_if,
+        };
+        pair.add_scanner_addr(scanner_cidr);
+        pair.add_target_addr(target_cidr);
+        must(&mut scanner.ip(["link", "set", &pair.scanner_if, "up"]));
+        must(&mut target.ip(["link", "set", &pair.target_if, "up"]));
+        pair
+    }
+
+    fn add_addr(ns: &str, ifname: &str, cidr: &str) {
+        let ip: IpAddr = cidr
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_else(|e| panic!("bad address {cidr}: {e}"));
+        assert_allowed_ip(ip, false);
+        let mut cmd = Command::new("ip");
+        cmd.args(["-n", ns]);
+        if ip.is_ipv6() {
+            cmd.args(["-6", "addr", "add", cidr, "dev", ifname, "nodad"]);
+        } else {
+            cmd.args(["addr", "add", cidr, "dev", ifname]);
+        }
+        must(&mut cmd);
+    }
+
+    /// Add another address (IPv4, or IPv6 with `nodad`) to the scanner end.
+    pub fn add_scanner_addr(&self, cidr: &str) {
+        Self::add_addr(&self.scanner_ns, &self.scanner_if, cidr);
+    }
+
+    /// Add another address (IPv4, or IPv6 with `nodad`) to the target end.
+    pub fn add_target_addr(&self, cidr: &str) {
+        Self::add_addr(&self.target_ns, &self.target_if, cidr);
+    }
+
+    /// Add IPv6 addresses to both ends, e.g. `2001:db8:7::1/64` and `2001:db8:7::2/64`.
+    pub fn add_ipv6(&self, scanner_cidr: &str, target_cidr: &str) {
+        self.add_scanner_addr(scanner_cidr);
+        self.add_target_addr(target_cidr);
+    }
+
+    /// Interface names (scanner end, target end).
+    pub fn ifnames(&self) -> (&str, &str) {
+        (&self.scanner_if, &self.target_if)
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        // Deleting one end deletes both; fails harmlessly if the namespace is already gone.
+        let _ = quiet(Command::new("ip").args([
+            "-n",
+            &self.scanner_ns,
+            "link",
+            "del",
+            &self.scanner_if,
+        ]));
+    }
+}
+
+/// nftables rules in a namespace, deleted on drop (they would also die with the namespace).
+pub struct NftRules {
+    ns: String,
+    chain: String,
+}
+
+/// In `target`, drop incoming TCP packets to destination ports `lo..=hi` (table `inet pstest`,
+/// input hook), so the scanner sees those ports as filtered.
+pub fn nft_drop_ports(target: &Netns, lo: u16, hi: u16) -> NftRules {
+    assert!(lo <= hi);
+    let chain = format!("in{}", next_id());
+    let script = format!(
+        "add table inet pstest\n\
+         add chain inet pstest {chain} {{ type filter hook input priority 0; policy accept; }}\n\
+         add rule inet pstest {chain} tcp dport {lo}-{hi} drop\n"
+    );
+    must_with_stdin(&mut target.exec(["nft", "-f", "-"]), &script);
+    NftRules {
+        ns: target.name().to_owned(),
+        chain,
+    }
+}
+
+impl Drop for NftRules {
+    fn drop(&mut self) {
+        let script = format!(
+            "flush chain inet pstest {c}\ndelete chain inet pstest {c}\n",
+            c = self.chain
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        if let Ok(mut child) = child {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(script.as_bytes());
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One finished run of the scanner.
+#[derive(Debug)]
+pub struct ScanRun {
+    /// The arguments given to portscout.
+    pub args: Vec<String>,
+    /// Exit code (None when killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl ScanRun {
+    /// Panic (with stderr) unless the scanner exited 0.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "portscout {:?} exited {:?}\nstderr:\n{}\nstdout (first 2000 chars):\n{}",
+            self.args,
+            self.code,
+            self.stderr,
+            self.stdout.chars().take(2000).collect::<String>()
+        );
+        self
+    }
+
+    /// The ndjson port records as `(ip, port, state)`.
+    pub fn records(&self) -> Vec<(IpAddr, u16, String)> {
+        parse_ndjson(&self.stdout)
+    }
+
+    /// Ports of `ip` reported with `state`.
+    pub fn ports(&self, ip: &str, state: &str) -> BTreeSet<u16> {
+        let ip: IpAddr = ip.parse().expect("ip");
+        ports_with_state(&self.records(), ip, state)
+    }
+}
+
+/// Run a prepared scanner command, killing it after [`SCAN_DEADLINE`].
+pub fn run_scan(mut cmd: Command, args: &[String]) -> ScanRun {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if start.elapsed() > SCAN_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("portscout {args:?} still running after {SCAN_DEADLINE:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    ScanRun {
+        args: args.to_vec(),
+        code: status.code(),
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+        elapsed,
+    }
+}
+
+/// Parse ndjson scanner output into `(ip, port, state)`, skipping records with a `"type"` key
+/// (summary and other meta records) and blank lines. Panics on a line that is not a JSON object
+/// or a port record without ip/port/state.
+pub fn parse_ndjson(stdout: &str) -> Vec<(IpAddr, u16, String)> {
+    let mut recs = Vec::new();
+    for (i, line) in stdout.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("ndjson line {}: {e}: {line}", i + 1));
+        let obj = v
+            .as_object()
+            .unwrap_or_else(|| panic!("ndjson line {} is not an object: {line}", i + 1));
+        if obj.contains_key("type") {
+            continue;
+        }
+        let ip: IpAddr = obj
+            .get("ip")
+            .and_then(|x| x.as_str())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("ndjson line {}: no valid \"ip\": {line}", i + 1));
+        let port = obj
+            .get("port")
+            .and_then(|x| x.as_u64())
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_else(|| panic!("ndjson line {}: no valid \"port\": {line}", i + 1));
+        let state = obj
+            .get("state")
+            .and_then(|x| x.as_str())
+            .unwrap_or_else(|| panic!("ndjson line {}: no \"state\": {line}", i + 1))
+            .to_owned();
+        recs.push((ip, port, state));
+    }
+    recs
+}
+
+/// Ports of `ip` with `state` among `records`.
+pub fn ports_with_state(
+    records: &[(IpAddr, u16, String)],
+    ip: IpAddr,
+    state: &str,
+) -> BTreeSet<u16> {
+    records
+        .iter()
+        .filter(|(i, _, s)| *i == ip && s == state)
+        .map(|(_, p, _)| *p)
+        .collect()
+}
+
+/// Assert `actual == expected`, naming the missing and extra ports.
+#[track_caller]
+pub fn assert_port_set(what: &str, actual: &BTreeSet<u16>, expected: &BTreeSet<u16>) {
+    if actual == expected {
+        return;
+    }
+    let missing: Vec<u16> = expected.difference(actual).copied().collect();
+    let extra: Vec<u16> = actual.difference(expected).copied().collect();
+    panic!(
+        "{what}: port set differs\n  missing ({}): {}\n  extra ({}): {}\n  expected {} ports, got {}",
+        missing.len(),
+        summarize(&missing),
+        extra.len(),
+        summarize(&extra),
+        expected.len(),
+        actual.len()
+    );
+}
+
+/// Up to 50 ports, then a count of the rest.
+fn summarize(ports: &[u16]) -> String {
+    let shown: Vec<String> = ports.iter().take(50).map(u16::to_string).collect();
+    let mut s = format!("[{}]", shown.join(", "));
+    if ports.len() > 50 {
+        s.push_str(&format!(" ... and {} more", ports.len() - 50));
+    }
+    s
+}
+
+/// Self-tests of the fixtures; they do not need the scanner.
+mod self_tests {
+    use super::*;
+    use std::net::TcpStream;
+
+    fn connect(addr: &str) -> io::Result<TcpStream> {
+        let sa: SocketAddr = addr.parse().expect("addr");
+        TcpStream::connect_timeout(&sa, Duration::from_millis(500))
+    }
+
+    #[test]
+    fn fixture_parse_ndjson_skips_meta_records() {
+        let out = concat!(
+            "{\"ip\":\"198.18.0.2\",\"port\":443,\"protocol\":\"tcp\",\"state\":\"open\",",
+            "\"reason\":\"syn-ack\",\"rtt_ms\":0.21}\n",
+            "\n",
+            "{\"ip\":\"::1\",\"port\":22,\"protocol\":\"tcp\",\"state\":\"filtered\"}\n",
+            "{\"type\":\"summary\",\"open\":1}\n",
+        );
+        let recs = parse_ndjson(out);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(
+            recs[0],
+            ("198.18.0.2".parse().unwrap(), 443, "open".to_owned())
+        );
+        let v6 = ports_with_state(&recs, "::1".parse().unwrap(), "filtered");
+        assert_eq!(v6, BTreeSet::from([22]));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the test ranges")]
+    fn fixture_refuses_non_test_addresses() {
+        assert_allowed_ip("10.0.0.1".parse().unwrap(), true);
+    }
+
+    #[test]
+    fn fixture_allows_test_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "::1",
+            "198.18.0.2",
+            "198.19.255.1",
+            "2001:db8:7::2",
+        ] {
+            assert_allowed_ip(ip.parse().unwrap(), false);
+        }
+    }
+
+    #[test]
+    fn fixture_netns_removed_on_drop() {
+        if !require_root() {
+            return;
+        }
+        let ns = Netns::new("selfdrop");
+        let name = ns.name().to_owned();
+        assert!(netns_list().contains(&name), "{name} not in ip netns list");
+        let out = must(&mut ns.ip(["-br", "link", "show", "lo"]));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("UNKNOWN")
+                || String::from_utf8_lossy(&out.stdout).contains("UP")
+        );
+        drop(ns);
+        assert!(
+            !netns_list().contains(&name),
+            "{name} still exists after drop"
+        );
+    }
+
+    #[test]
+    fn fixture_stale_namespace_is_replaced() {
+        if !require_root() {
+            return;
+        }
+        let name = format!("pst-stale-{}-{}", std::process::id(), next_id());
+        must(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns::named(&name);
+        assert_eq!(ns.name(), name);
+        drop(ns);
+        assert!(!netns_list().contains(&name));
+    }
+
+    #[test]
+    fn fixture_listener_accepts_in_namespace() {
+        if !require_root() {
+            return;
+        }
+        let ns = Netns::new("selflisten");
+        let l4 = ns.listen("127.0.0.1", &[22, 40000, 65535]);
+        let l6 = ns.listen("::1", &[8080]);
+        assert_eq!(l4.ports(), BTreeSet::from([22, 40000, 65535]));
+        ns.run_in(|| {
+            // Many connections to one port: the accept thread keeps the queue drained.
+            for _ in 0..300 {
+                connect("127.0.0.1:40000").expect("connect to listener");
+            }
+            connect("127.0.0.1:22").expect("connect 22");
+            connect("[::1]:8080").expect("connect ::1");
+            let e = connect("127.0.0.1:23").expect_err("nothing listens on 23");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        });
+        drop(l4);
+        drop(l6);
+        ns.run_in(|| {
+            let e = connect("127.0.0.1:22").expect_err("listener dropped");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        });
+    }
+
+    #[test]
+    fn fixture_veth_and_nft_drop() {
+        if !require_nft() {
+            return;
+        }
+        let scanner = Netns::new("selfscan");
+        let target = Netns::new("selftgt");
+        let veth = VethPair::new(&scanner, &target, "198.18.250.1/24", "198.18.250.2/24");
+        veth.add_ipv6("2001:db8:250::1/64", "2001:db8:250::2/64");
+        let _l = target.listen("0.0.0.0", &[80, 40500]);
+        let _l6 = target.listen("2001:db8:250::2", &[443]);
+        scanner.run_in(|| {
+            connect("198.18.250.2:80").expect("connect over veth");
+            connect("198.18.250.2:40500").expect("connect before nft");
+            connect("[2001:db8:250::2]:443").expect("connect over veth v6");
+            let e = connect("198.18.250.2:81").expect_err("closed port");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        });
+        let rules = nft_drop_ports(&target, 40000, 41000);
+        scanner.run_in(|| {
+            let e = connect("198.18.250.2:40500").expect_err("dropped port");
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+            connect("198.18.250.2:80").expect("port outside the drop range");
+        });
+        drop(rules);
+        scanner.run_in(|| {
+            connect("198.18.250.2:40500").expect("rules removed on drop");
+        });
+        // The root namespace never sees the veth.
+        let root_links = must(Command::new("ip").args(["-br", "link"]));
+        let (s_if, t_if) = veth.ifnames();
+        let text = String::from_utf8_lossy(&root_links.stdout);
+        assert!(!text.contains(s_if) && !text.contains(t_if));
+    }
+}
