@@ -80,7 +80,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let result = (|| -> Result<()> {
         out.begin(&info)?;
-        for result in Scan::with_space(&config, space) {
+        for result in Scan::with_space(&config, space)? {
             let result = result?;
             match result.state {
                 PortState::Open => summary.open += 1,

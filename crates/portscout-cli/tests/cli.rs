@@ -262,3 +262,64 @@ fn a_closed_reader_is_not_an_error() {
         "ip,port,protocol,state,reason,rtt_ms\n"
     );
 }
+
+/// True when a plain blocking connect to `ip:port` reaches a listener (not itself).
+fn really_listening(ip: std::net::IpAddr, port: u16) -> bool {
+    let addr = std::net::SocketAddr::new(ip, port);
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1))
+        .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+}
+
+/// The seed's `asyncio_gather.py` reads "no descriptor free" as "closed" and loses every open
+/// port. Here the window (1000) is far above what 64 descriptors allow, so `socket()` fails
+/// with EMFILE again and again: that must be back-pressure, and the result still exact.
+///
+/// The host loopback is shared (other tests run in parallel), so the listeners sit on an
+/// address of their own, 127.77.x.1, and an open port that is not ours counts as invented only
+/// if a plain connect finds nothing listening there.
+#[test]
+fn descriptor_exhaustion_is_back_pressure_not_closed() {
+    let ip: std::net::IpAddr = format!("127.77.{}.1", std::process::id() % 250)
+        .parse()
+        .unwrap();
+    let held: Vec<_> = (0..6)
+        .map(|_| TcpListener::bind((ip, 0)).unwrap())
+        .collect();
+    let open: BTreeSet<u16> = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let first = open.first().unwrap().saturating_sub(1500).max(1);
+    let last = open.last().unwrap().saturating_add(1500);
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec {} {ip} -p {first}-{last} --concurrency 1000 --format ndjson --show all",
+            env!("CARGO_BIN_EXE_portscout")
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found = open_ports_in_ndjson(&out.stdout);
+    let missed: Vec<_> = open.difference(&found).collect();
+    assert!(missed.is_empty(), "missed open ports {missed:?}");
+    let invented: Vec<_> = found
+        .difference(&open)
+        .filter(|&&p| !really_listening(ip, p))
+        .collect();
+    assert!(invented.is_empty(), "invented open ports {invented:?}");
+    let results = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"type\""))
+        .count();
+    assert_eq!(
+        results,
+        usize::from(last - first) + 1,
+        "one result per probed port"
+    );
+}

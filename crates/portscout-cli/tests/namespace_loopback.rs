@@ -57,6 +57,34 @@ fn loopback_full_scan_exact_with_128_fds() {
     );
 }
 
+/// 128 descriptors and a window of 1000: `socket()` fails with EMFILE throughout the scan.
+/// Back-pressure, not "closed": still exactly the listeners.
+#[test]
+fn loopback_full_scan_exact_when_the_window_exceeds_descriptors() {
+    if !require_root() {
+        return;
+    }
+    let ns = Netns::new("loemf");
+    let listeners = ns.listen("127.0.0.1", LOOPBACK_PORTS);
+    let scan = ns.scan_with_nofile(
+        128,
+        &[
+            "127.0.0.1",
+            "-p-",
+            "--format",
+            "ndjson",
+            "--concurrency",
+            "1000",
+        ],
+    );
+    scan.assert_success();
+    assert_port_set(
+        "`ulimit -n 128; portscout 127.0.0.1 -p- --concurrency 1000`",
+        &scan.ports("127.0.0.1", "open"),
+        &listeners.ports(),
+    );
+}
+
 /// IPv6 loopback: listeners on ::1, scan ::1 ports 1-5000.
 #[test]
 fn loopback_ipv6_scan_exact() {

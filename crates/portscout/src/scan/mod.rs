@@ -56,11 +56,13 @@ impl Scan {
     pub fn start(config: &ScanConfig) -> Result<Scan, Error> {
         let runtime = current_thread_runtime()?;
         let space = runtime.block_on(config.probe_space())?;
-        Ok(Scan::with_space(config, space))
+        Scan::with_space(config, space)
     }
 
     /// Starts scanning a probe space that is already known.
-    pub fn with_space(config: &ScanConfig, space: ProbeSpace) -> Scan {
+    ///
+    /// Fails only if the workers' runtimes or threads cannot be created.
+    pub fn with_space(config: &ScanConfig, space: ProbeSpace) -> Result<Scan, Error> {
         let space = Arc::new(space);
         let window = config.concurrency.unwrap_or_else(|| {
             usize::try_from(limits::descriptor_budget())
@@ -70,39 +72,36 @@ impl Scan {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = config.workers.unwrap_or(cores).min(window).max(1);
         let (tx, results) = mpsc::channel(RESULT_BUFFER);
-        let handles = (0..workers)
-            .map(|k| {
-                let spec = WorkerSpec {
-                    space: Arc::clone(&space),
-                    first: k as u64,
-                    step: workers as u64,
-                    window: window.div_ceil(workers),
-                    timeout: config.timeout,
-                    retries: config.retries,
-                };
-                let tx = tx.clone();
-                std::thread::Builder::new()
-                    .name(format!("portscout-worker-{k}"))
-                    .spawn(move || {
-                        let runtime = current_thread_runtime()?;
-                        runtime.block_on(engine::run_worker(spec, tx))
-                    })
-            })
-            .collect::<Result<Vec<_>, io::Error>>();
-        let workers = match handles {
-            Ok(handles) => handles,
-            Err(e) => {
-                // No thread could be started: report it as the scan's only item.
-                let failed = std::thread::spawn(move || Err(Error::Runtime(e)));
-                vec![failed]
-            }
-        };
-        Scan {
+        // Every worker's runtime (its epoll and wake-up descriptors) exists before any worker
+        // opens a probe socket: otherwise a busy first worker could take the descriptors a
+        // later worker's runtime needs.
+        let runtimes = (0..workers)
+            .map(|_| current_thread_runtime())
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut handles = Vec::with_capacity(workers);
+        for (k, runtime) in runtimes.into_iter().enumerate() {
+            let spec = WorkerSpec {
+                space: Arc::clone(&space),
+                first: k as u64,
+                step: workers as u64,
+                window: window.div_ceil(workers),
+                timeout: config.timeout,
+                retries: config.retries,
+            };
+            let tx = tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("portscout-worker-{k}"))
+                .spawn(move || runtime.block_on(engine::run_worker(spec, tx)))
+                .map_err(Error::Runtime)?;
+            handles.push(handle);
+        }
+        let workers = handles;
+        Ok(Scan {
             space,
             results,
             ready: Vec::new().into_iter(),
             workers,
-        }
+        })
     }
 
     /// The probe space being scanned.
