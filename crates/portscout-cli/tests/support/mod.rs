@@ -710,7 +710,8 @@ mod self_tests {
 
     fn connect(addr: &str) -> io::Result<TcpStream> {
         let sa: SocketAddr = addr.parse().expect("addr");
-        TcpStream::connect_timeout(&sa, Duration::from_millis(500))
+        // 3 s: room for one SYN retransmit (1 s) if a loaded machine lets the backlog fill.
+        TcpStream::connect_timeout(&sa, Duration::from_secs(3))
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ pub(crate) struct WorkerSpec {
 
 #[derive(Copy, Clone, Debug)]
 struct Job {
-    index: u64,
+    target: SocketAddr,
     /// Retries already spent on no-response.
     retried: u8,
     /// Attempts that said nothing about the port.
@@ -50,9 +51,9 @@ struct Job {
 }
 
 impl Job {
-    fn new(index: u64) -> Job {
+    fn new(target: SocketAddr) -> Job {
         Job {
-            index,
+            target,
             retried: 0,
             silent: 0,
             confirming: false,
@@ -93,17 +94,15 @@ pub(crate) async fn run_worker(
         while in_flight.len() < cap {
             let job = match again.pop_front() {
                 Some(job) => job,
-                None if next < space.len() => {
-                    let job = Job::new(next);
-                    next = next.saturating_add(step);
-                    job
-                }
-                None => break,
+                None => match space.probe(next) {
+                    Some(target) => {
+                        next = next.saturating_add(step);
+                        Job::new(target)
+                    }
+                    None => break,
+                },
             };
-            let Some(target) = space.probe(job.index) else {
-                continue;
-            };
-            in_flight.push(async move { (job, connect::probe(target, timeout).await) });
+            in_flight.push(async move { (job, connect::probe(job.target, timeout).await) });
         }
         if in_flight.is_empty() {
             if !flush(&results, &mut batch).await {
@@ -178,12 +177,9 @@ pub(crate) async fn run_worker(
             credit = 0;
         }
         if let Some((state, reason, rtt)) = decided {
-            let Some(target) = space.probe(job.index) else {
-                continue;
-            };
             batch.push(PortResult {
-                ip: target.ip(),
-                port: target.port(),
+                ip: job.target.ip(),
+                port: job.target.port(),
                 state,
                 reason,
                 rtt,
