@@ -239,22 +239,28 @@ fn target_file_names_and_exclusions_combine() {
     );
 }
 
-#[test]
-fn a_closed_reader_is_not_an_error() {
-    // `portscout … | head -1`: the reader goes away; exit 0, no error message.
-    // pipefail: the pipeline's status is portscout's, not head's.
+/// Runs a bash script with `$PORTSCOUT` set to the binary; asserts it succeeded.
+fn run_bash(script: &str) -> std::process::Output {
     let out = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!(
-            "set -o pipefail; {} 127.0.0.1 -p 1-5000 --show all --format csv | head -1",
-            env!("CARGO_BIN_EXE_portscout")
-        ))
+        .arg(script)
+        .env("PORTSCOUT", env!("CARGO_BIN_EXE_portscout"))
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{script}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn a_closed_reader_is_not_an_error() {
+    // `portscout … | head -1`: the reader goes away; exit 0, no error message.
+    // pipefail: the pipeline's status is portscout's, not head's.
+    let out = run_bash(
+        "set -o pipefail; $PORTSCOUT 127.0.0.1 -p 1-5000 --show all --format csv | head -1",
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
     assert_eq!(
@@ -291,19 +297,9 @@ fn descriptor_exhaustion_is_back_pressure_not_closed() {
         .collect();
     let first = open.first().unwrap().saturating_sub(1500).max(1);
     let last = open.last().unwrap().saturating_add(1500);
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 64 && exec {} {ip} -p {first}-{last} --concurrency 1000 --format ndjson --show all",
-            env!("CARGO_BIN_EXE_portscout")
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_bash(&format!(
+        "ulimit -n 64 && exec $PORTSCOUT {ip} -p {first}-{last} --concurrency 1000 --format ndjson --show all"
+    ));
     let found = open_ports_in_ndjson(&out.stdout);
     let missed: Vec<_> = open.difference(&found).collect();
     assert!(missed.is_empty(), "missed open ports {missed:?}");
