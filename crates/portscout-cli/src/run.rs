@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use portscout::output::{self, ScanInfo, Summary};
 use portscout::ports::PortSet;
 use portscout::scan::{Scan, ScanConfig};
@@ -62,25 +62,22 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the resolver")?;
-    let space = runtime.block_on(config.probe_space())?;
-    drop(runtime);
-
+    // Elapsed time covers name resolution too, as nmap's does.
+    let started = Instant::now();
+    // Resolves names and removes exclusions, then starts the workers.
+    let scan = Scan::start(&config)?;
+    let space = scan.space();
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
         ports: space.ports().len(),
     };
-    let started = Instant::now();
     let mut summary = Summary {
         hosts: info.hosts,
         ..Summary::default()
     };
     let result = (|| -> Result<()> {
         out.begin(&info)?;
-        for result in Scan::with_space(&config, space)? {
+        for result in scan {
             let result = result?;
             match result.state {
                 PortState::Open => summary.open += 1,

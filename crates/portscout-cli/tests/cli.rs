@@ -11,6 +11,11 @@ fn portscout() -> Command {
     Command::cargo_bin("portscout").unwrap()
 }
 
+/// Runs the command, asserts it succeeded, and returns its standard output.
+fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    cmd.assert().success().get_output().stdout.clone()
+}
+
 /// Each bad input exits 2 with `error: …` naming the bad token, before any scan.
 #[test]
 fn bad_input_exits_2_naming_the_token() {
@@ -107,13 +112,7 @@ fn open_ports_in_ndjson(stdout: &[u8]) -> BTreeSet<u16> {
 #[test]
 fn ndjson_lists_exactly_the_listeners_then_a_summary() {
     let (_held, open) = hold_listeners(4);
-    let out = portscout()
-        .args(["127.0.0.1", "-p", &spec(&open), "--format", "ndjson"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(portscout().args(["127.0.0.1", "-p", &spec(&open), "--format", "ndjson"]));
     assert_eq!(open_ports_in_ndjson(&out), open);
     let last: serde_json::Value =
         serde_json::from_str(std::str::from_utf8(&out).unwrap().lines().last().unwrap()).unwrap();
@@ -132,21 +131,15 @@ fn show_all_lists_every_probed_port() {
         .port();
     let mut ports = open.clone();
     ports.insert(closed);
-    let out = portscout()
-        .args([
-            "127.0.0.1",
-            "-p",
-            &spec(&ports),
-            "--format",
-            "csv",
-            "--show",
-            "all",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(portscout().args([
+        "127.0.0.1",
+        "-p",
+        &spec(&ports),
+        "--format",
+        "csv",
+        "--show",
+        "all",
+    ]));
     let text = String::from_utf8(out).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("ip,port,protocol,state,reason,rtt_ms"));
@@ -207,24 +200,21 @@ fn target_file_names_and_exclusions_combine() {
         "# loopback only\nlocalhost\n127.0.0.2 127.0.0.3 # two more\n",
     )
     .unwrap();
-    let out = portscout()
-        .args([
-            "-p",
-            &spec(&open),
-            "--format",
-            "ndjson",
-            "--show",
-            "all",
-            "--exclude",
-            "127.0.0.2",
-        ])
-        .arg("-iL")
-        .arg(&file)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        portscout()
+            .args([
+                "-p",
+                &spec(&open),
+                "--format",
+                "ndjson",
+                "--show",
+                "all",
+                "--exclude",
+                "127.0.0.2",
+            ])
+            .arg("-iL")
+            .arg(&file),
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     let ips: BTreeSet<String> = std::str::from_utf8(&out)
         .unwrap()
@@ -323,14 +313,11 @@ fn descriptor_exhaustion_is_back_pressure_not_closed() {
 #[test]
 fn target_list_from_stdin() {
     let (_held, open) = hold_listeners(1);
-    let out = portscout()
-        .args(["-iL", "-", "-p", &spec(&open), "--format", "ndjson"])
-        .write_stdin("# from a pipe\n127.0.0.1\n")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        portscout()
+            .args(["-iL", "-", "-p", &spec(&open), "--format", "ndjson"])
+            .write_stdin("# from a pipe\n127.0.0.1\n"),
+    );
     assert_eq!(open_ports_in_ndjson(&out), open);
 }
 

@@ -1,29 +1,14 @@
 //! `json`: one compact JSON document, written at `end`.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
 
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
-use super::{json_err, Collector, HostData, PortRecord, ScanInfo, Sink, Summary, SummaryRecord};
-use crate::model::{PortResult, StateFilter};
+use super::{json_err, Collector, HostData, PortRecord, ServiceLookup, Summary, SummaryRecord};
 
-/// Keeps the listed results, then writes
-/// `{"hosts":[{"ip":…,"ports":[…]}…],"summary":{…}}` and a newline at `end`.
-pub(crate) struct JsonPrinter {
-    collector: Collector,
-    out: Box<dyn Write + Send>,
-}
-
-impl JsonPrinter {
-    pub(crate) fn new(show: StateFilter, out: Box<dyn Write + Send>) -> JsonPrinter {
-        JsonPrinter {
-            // Hosts with nothing listed are left out of the document.
-            collector: Collector::new(show, false),
-            out,
-        }
-    }
-}
+/// Hosts with nothing listed are left out of the document (counted in `summary` only).
+pub(crate) const KEEP_EMPTY: bool = false;
 
 /// The whole document.
 struct Document<'a> {
@@ -88,26 +73,19 @@ impl Serialize for Document<'_> {
     }
 }
 
-impl Sink for JsonPrinter {
-    fn begin(&mut self, _info: &ScanInfo) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
-        self.collector.add(result);
-        Ok(())
-    }
-
-    fn end(&mut self, summary: &Summary) -> io::Result<()> {
-        let hosts = Hosts(
-            self.collector
-                .finish()
-                .map(|(ip, data)| HostRecord { ip: *ip, data })
-                .collect(),
-        );
-        let mut w = BufWriter::new(&mut self.out);
-        serde_json::to_writer(&mut w, &Document { hosts, summary }).map_err(json_err)?;
-        w.write_all(b"\n")?;
-        w.flush()
-    }
+/// Writes `{"hosts":[{"ip":…,"ports":[…]}…],"summary":{…}}` and a newline.
+pub(crate) fn render(
+    w: &mut dyn Write,
+    collector: &mut Collector,
+    summary: &Summary,
+    _services: ServiceLookup,
+) -> io::Result<()> {
+    let hosts = Hosts(
+        collector
+            .finish()
+            .map(|(ip, data)| HostRecord { ip: *ip, data })
+            .collect(),
+    );
+    serde_json::to_writer(&mut *w, &Document { hosts, summary }).map_err(json_err)?;
+    w.write_all(b"\n")
 }

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -173,11 +173,29 @@ pub fn printer_with_services(
     services: ServiceLookup,
 ) -> Box<dyn Sink + Send> {
     match format {
-        Format::Text => Box::new(text::TextPrinter::new(show, out, services)),
-        Format::Json => Box::new(json::JsonPrinter::new(show, out)),
+        Format::Text => Box::new(Buffered::new(
+            show,
+            text::KEEP_EMPTY,
+            text::render,
+            out,
+            services,
+        )),
+        Format::Json => Box::new(Buffered::new(
+            show,
+            json::KEEP_EMPTY,
+            json::render,
+            out,
+            services,
+        )),
         Format::Ndjson => Box::new(ndjson::NdjsonPrinter::new(show, out)),
         Format::Csv => Box::new(csv::CsvPrinter::new(show, out)),
-        Format::Grep => Box::new(grep::GrepPrinter::new(show, out, services)),
+        Format::Grep => Box::new(Buffered::new(
+            show,
+            grep::KEEP_EMPTY,
+            grep::render,
+            out,
+            services,
+        )),
     }
 }
 
@@ -338,6 +356,52 @@ impl HostData {
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v
+    }
+}
+
+/// Writes a buffered format from the collected hosts at the end of the scan.
+type Render = fn(&mut dyn Write, &mut Collector, &Summary, ServiceLookup) -> io::Result<()>;
+
+/// The buffered formats (text, json, grep): they collect while the scan runs and write
+/// everything at `end`, through their `render` function.
+struct Buffered {
+    collector: Collector,
+    render: Render,
+    out: Box<dyn Write + Send>,
+    services: ServiceLookup,
+}
+
+impl Buffered {
+    fn new(
+        show: StateFilter,
+        keep_empty: bool,
+        render: Render,
+        out: Box<dyn Write + Send>,
+        services: ServiceLookup,
+    ) -> Buffered {
+        Buffered {
+            collector: Collector::new(show, keep_empty),
+            render,
+            out,
+            services,
+        }
+    }
+}
+
+impl Sink for Buffered {
+    fn begin(&mut self, _info: &ScanInfo) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+        self.collector.add(result);
+        Ok(())
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        let mut w = BufWriter::new(&mut self.out);
+        (self.render)(&mut w, &mut self.collector, summary, self.services)?;
+        w.flush()
     }
 }
 

@@ -1,34 +1,15 @@
 //! `text` (the default): per-host tables like nmap's normal output, written at `end`.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
-use super::{plural, Collector, HostData, ScanInfo, ServiceLookup, Sink, Summary};
-use crate::model::{PortResult, PortState, Reason, StateFilter};
+use super::{plural, Collector, HostData, ServiceLookup, Summary};
+use crate::model::{PortState, Reason};
 
 /// What the SERVICE column shows for a port with no known service.
 pub(crate) const UNKNOWN_SERVICE: &str = "?";
 
-/// Keeps the listed results and per-host counters, then writes one block per host and a
-/// `Done:` line at `end`.
-pub(crate) struct TextPrinter {
-    collector: Collector,
-    out: Box<dyn Write + Send>,
-    services: ServiceLookup,
-}
-
-impl TextPrinter {
-    pub(crate) fn new(
-        show: StateFilter,
-        out: Box<dyn Write + Send>,
-        services: ServiceLookup,
-    ) -> TextPrinter {
-        TextPrinter {
-            collector: Collector::new(show, true),
-            out,
-            services,
-        }
-    }
-}
+/// Hosts with nothing listed still get a block ("All N scanned ports are …").
+pub(crate) const KEEP_EMPTY: bool = true;
 
 /// `closed ports (conn-refused)` or `filtered ports (900 no-response, 100 host-unreach)`.
 fn hidden_state(host: &HostData, state: PortState) -> Option<String> {
@@ -64,7 +45,7 @@ fn plural_word(n: u64, word: &str) -> String {
 }
 
 fn write_host(
-    w: &mut impl Write,
+    w: &mut dyn Write,
     ip: &std::net::IpAddr,
     host: &HostData,
     services: ServiceLookup,
@@ -145,32 +126,24 @@ fn write_host(
     writeln!(w)
 }
 
-impl Sink for TextPrinter {
-    fn begin(&mut self, _info: &ScanInfo) -> io::Result<()> {
-        Ok(())
+/// Writes one block per host and a `Done:` line.
+pub(crate) fn render(
+    w: &mut dyn Write,
+    collector: &mut Collector,
+    summary: &Summary,
+    services: ServiceLookup,
+) -> io::Result<()> {
+    for (ip, host) in collector.finish() {
+        write_host(w, ip, host, services)?;
     }
-
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
-        self.collector.add(result);
-        Ok(())
-    }
-
-    fn end(&mut self, summary: &Summary) -> io::Result<()> {
-        let services = self.services;
-        let mut w = BufWriter::new(&mut self.out);
-        for (ip, host) in self.collector.finish() {
-            write_host(&mut w, ip, host, services)?;
-        }
-        let ports = summary.open + summary.closed + summary.filtered;
-        writeln!(
-            w,
-            "Done: {}, {}: {} open, {} closed, {} filtered",
-            plural(summary.hosts, "host"),
-            plural(ports, "port"),
-            summary.open,
-            summary.closed,
-            summary.filtered
-        )?;
-        w.flush()
-    }
+    let ports = summary.open + summary.closed + summary.filtered;
+    writeln!(
+        w,
+        "Done: {}, {}: {} open, {} closed, {} filtered",
+        plural(summary.hosts, "host"),
+        plural(ports, "port"),
+        summary.open,
+        summary.closed,
+        summary.filtered
+    )
 }
