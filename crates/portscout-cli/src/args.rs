@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use portscout::output::Format;
 use portscout::ports::PortSet;
+use portscout::scan::Engine;
 use portscout::StateFilter;
 
 /// An exact, fast TCP port scanner. Scan only hosts you own or are allowed to scan.
@@ -66,9 +67,18 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: Option<u32>,
 
-    /// Worker threads, each with its own event loop (default: one per core).
+    /// Worker threads: event loops for sharded (default: one per core), blocking threads for
+    /// threads (default: 64).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
+
+    /// Engine: auto (the fastest here: sharded), threads, async or sharded.
+    #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = parse_engine)]
+    pub engine: Engine,
+
+    /// Stop once N open ports are found, print them, and exit 0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_open: Option<u64>,
 
     /// Print nothing on standard error but errors.
     #[arg(short, long)]
@@ -122,6 +132,10 @@ pub fn nmap_spellings(
 
 fn parse_ports(s: &str) -> Result<PortSet, String> {
     PortSet::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_engine(s: &str) -> Result<Engine, String> {
+    s.parse().map_err(|e: portscout::Error| e.to_string())
 }
 
 fn parse_show(s: &str) -> Result<StateFilter, String> {

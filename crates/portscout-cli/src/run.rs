@@ -85,6 +85,10 @@ pub fn run(args: Args) -> Result<()> {
                 PortState::Filtered => summary.filtered += 1,
             }
             out.result(&result)?;
+            if args.max_open.is_some_and(|max| summary.open >= max) {
+                // Enough: leaving the loop drops the scan, which stops its workers.
+                break;
+            }
         }
         summary.elapsed = started.elapsed();
         out.end(&summary)?;
@@ -133,6 +137,7 @@ fn build_config(args: &Args) -> Result<ScanConfig> {
         (None, None) => PortSet::top(1000).map_err(portscout::Error::from)?,
     };
     let mut builder = ScanConfig::builder()
+        .engine(args.engine)
         .targets(targets)
         .exclude(exclude)
         .ports(ports);

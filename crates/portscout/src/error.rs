@@ -24,6 +24,12 @@ pub enum Error {
     /// A concurrency window of zero was asked for.
     #[error("invalid concurrency `{0}`: it must be at least 1")]
     BadConcurrency(String),
+    /// `--engine` named no engine.
+    #[error("invalid engine `{0}` (expected auto, threads, async or sharded)")]
+    BadEngine(String),
+    /// Options that contradict each other.
+    #[error("conflicting options: {0}")]
+    Conflict(&'static str),
     /// After exclusions, nothing is left to scan.
     #[error("nothing to scan: {0}")]
     EmptyScan(&'static str),

@@ -2,20 +2,23 @@
 //!
 //! References: RFC 793 (TCP, §3.4 establishing a connection, simultaneous open), RFC 1122
 //! §4.2.3.9 (ICMP errors reported to TCP), `connect(2)`, `socket(2)` and `tcp(7)` for errno
-//! values, and mio's `TcpStream::connect` documentation for the steps that decide a
-//! non-blocking connect has finished (writable, then `SO_ERROR`, then `getpeername`).
+//! values. mio's `TcpStream::connect` documentation reads a finished non-blocking connect with
+//! `SO_ERROR` then `getpeername`; this prober asks `connect(2)` itself a second time, which
+//! gives the same answer in one call and leaves a refused socket ready for reuse.
 //!
 //! # How each kernel outcome is read
 //!
-//! This table is implemented by [`classify_error`] and [`probe`]; it is the only place a
-//! connect result becomes a port state.
+//! This table is implemented by [`classify_error`] and [`classify_established`]; it is the
+//! only place a connect result becomes a port state. A connect is read by calling `connect(2)`
+//! again (see [`Connector`]): success or `EISCONN` means the handshake completed, `EALREADY`
+//! means it is still under way, any other error is the connection's own error.
 //!
 //! | kernel outcome | outcome | state / reason |
 //! |---|---|---|
-//! | writable, `SO_ERROR` 0, `getpeername` ok, local ≠ peer | decided | `open` / `syn-ack` |
+//! | connected (`connect` again: 0 or `EISCONN`), local ≠ peer | decided | `open` / `syn-ack` |
 //! | same, but local IP = peer IP (target is this host) | confirm once more | `open` / `syn-ack` if the second connect is open too |
 //! | local address = peer address (self-connection, RFC 793 simultaneous open) | retry | — (never open) |
-//! | `getpeername` → `ENOTCONN` (spurious wake-up) | keep waiting | — |
+//! | `connect` again → `EALREADY` (spurious wake-up, or no answer yet) | keep waiting | — |
 //! | `ECONNREFUSED` (RST answered the SYN) | decided | `closed` / `conn-refused` |
 //! | `ECONNRESET` | decided | `closed` / `reset` |
 //! | no answer before the timeout, or `ETIMEDOUT` | no response | `filtered` / `no-response` after every retry |
@@ -29,12 +32,11 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::time::Instant;
 
 use super::Outcome;
 use crate::model::{PortState, Reason};
@@ -86,50 +88,260 @@ pub fn classify_established(local: SocketAddr, peer: SocketAddr, rtt: Duration) 
     }
 }
 
-/// Sends one connect probe to `target` and waits at most `timeout` for its answer.
+/// Opens connect probes and keeps one spare socket per address family for reuse.
 ///
-/// The socket is closed when this returns (or when the future is dropped).
-pub async fn probe(target: SocketAddr, timeout: Duration) -> Outcome {
-    let start = Instant::now();
-    let socket = match Socket::new(
-        Domain::for_address(target),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    ) {
-        Ok(s) => s,
-        Err(e) => return classify_error(&e, start.elapsed()),
-    };
-    match socket.connect(&SockAddr::from(target)) {
-        Ok(()) => return established(&socket, start.elapsed()),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return classify_error(&e, start.elapsed()),
-    }
-    // SAFETY: `socket` owns its descriptor and moves into the `AsyncFd`, which owns it
-    // until it is dropped; nothing else closes or replaces it meanwhile.
-    let fd = match unsafe { AsyncFd::register_with_interest(socket, Interest::WRITABLE) } {
-        Ok(fd) => fd,
-        Err(e) => return classify_error(&e.into_parts().1, start.elapsed()),
-    };
-    let deadline = start + timeout;
-    loop {
-        let mut guard = match tokio::time::timeout_at(deadline, fd.writable()).await {
-            Err(_elapsed) => return Outcome::NoResponse,
-            Ok(Err(e)) => return classify_error(&e, start.elapsed()),
-            Ok(Ok(guard)) => guard,
-        };
-        let rtt = start.elapsed();
-        match fd.get_ref().take_error() {
-            Ok(Some(e)) | Err(e) => return classify_error(&e, rtt),
-            Ok(None) => {}
+/// A socket whose connect was refused is disconnected by the kernel (`tcp_disconnect`, which
+/// also releases its source port) and may connect again, so a closed port costs two
+/// `connect(2)` calls and nothing else: no `socket(2)`, no `close(2)`, no event-loop
+/// registration. Only refused and reset attempts return their socket to the spare slot;
+/// every other socket is closed.
+///
+/// The second `connect(2)` right after `EINPROGRESS` is how a non-blocking connect is read
+/// without waiting (Stevens, UNIX Network Programming §16.3): `EALREADY` means still in progress, `EISCONN` or success means established, any
+/// other error is the connection's error, as `SO_ERROR` would report it. On loopback and on a
+/// local veth the kernel handles the whole handshake inside the first call, so the second
+/// one decides.
+#[derive(Debug)]
+pub struct Connector {
+    mode: Mode,
+    spare: [Option<Spare>; 2],
+}
+
+#[derive(Copy, Clone, Debug)]
+enum Mode {
+    NonBlocking,
+    /// Blocking sockets that wait at most this long per `connect(2)` call (`SO_SNDTIMEO`).
+    Blocking { slice: Duration },
+}
+
+#[derive(Debug)]
+struct Spare {
+    socket: Socket,
+    /// The `SO_SNDTIMEO` it carries (blocking mode).
+    send_timeout: Option<Duration>,
+}
+
+/// The result of starting a non-blocking probe.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The kernel answered at once.
+    Done(Outcome),
+    /// The handshake is under way; wait with [`Pending::wait`].
+    Pending(Pending),
+}
+
+/// A connect in progress.
+#[derive(Debug)]
+pub struct Pending {
+    socket: Socket,
+    target: SockAddr,
+    start: Instant,
+}
+
+/// What a repeated `connect(2)` says about the connection.
+enum Check {
+    InProgress,
+    Established,
+    Failed(io::Error),
+}
+
+/// The longest a blocking `connect(2)` waits before the thread looks at the clock and at
+/// cancellation again.
+const BLOCKING_SLICE: Duration = Duration::from_millis(100);
+
+impl Connector {
+    /// A connector for event loops: non-blocking sockets, answered through [`Attempt`].
+    pub fn nonblocking() -> Connector {
+        Connector {
+            mode: Mode::NonBlocking,
+            spare: [None, None],
         }
-        match fd.get_ref().peer_addr() {
-            Ok(_) => return established(fd.get_ref(), rtt),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => guard.clear_ready(),
-            Err(e) => return classify_error(&e, rtt),
+    }
+
+    /// A connector for threads: blocking sockets, used through [`Connector::probe_blocking`].
+    pub fn blocking() -> Connector {
+        Connector {
+            mode: Mode::Blocking {
+                slice: BLOCKING_SLICE,
+            },
+            spare: [None, None],
+        }
+    }
+
+    /// Starts a probe of `target` on a non-blocking socket.
+    pub fn start(&mut self, target: SocketAddr) -> Attempt {
+        let start = Instant::now();
+        let Spare { socket, .. } = match self.take(target) {
+            Ok(spare) => spare,
+            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
+        };
+        let addr = SockAddr::from(target);
+        match socket.connect(&addr) {
+            Ok(()) => return Attempt::Done(established(&socket, start.elapsed())),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
+        }
+        match check(&socket, &addr) {
+            Check::InProgress => Attempt::Pending(Pending {
+                socket,
+                target: addr,
+                start,
+            }),
+            Check::Established => Attempt::Done(established(&socket, start.elapsed())),
+            Check::Failed(e) => Attempt::Done(self.failed(socket, None, &e, start.elapsed())),
+        }
+    }
+
+    /// Gives back the socket of a finished [`Pending::wait`] for reuse.
+    pub fn recycle(&mut self, socket: Socket) {
+        let slot = usize::from(socket.domain().ok() == Some(Domain::IPV6));
+        self.spare[slot] = Some(Spare {
+            socket,
+            send_timeout: None,
+        });
+    }
+
+    /// Probes `target` on a blocking socket, waiting until `deadline` at most.
+    ///
+    /// Waits in slices of at most 100 ms. After each slice that brought no answer it calls
+    /// `keep_waiting`; when that returns false the probe ends as [`Outcome::NoResponse`], so a
+    /// dropped scan stops promptly (and the caller can hand over results meanwhile).
+    pub fn probe_blocking(
+        &mut self,
+        target: SocketAddr,
+        deadline: Instant,
+        mut keep_waiting: impl FnMut() -> bool,
+    ) -> Outcome {
+        let start = Instant::now();
+        let slice = match self.mode {
+            Mode::Blocking { slice } => slice,
+            Mode::NonBlocking => Duration::ZERO,
+        };
+        let Spare {
+            socket,
+            mut send_timeout,
+        } = match self.take(target) {
+            Ok(spare) => spare,
+            Err(e) => return classify_error(&e, start.elapsed()),
+        };
+        let addr = SockAddr::from(target);
+        let mut first = true;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || (!first && !keep_waiting()) {
+                return Outcome::NoResponse;
+            }
+            first = false;
+            // SO_SNDTIMEO has a granularity of one tick and 0 means "forever": at least 1 ms.
+            let wait = left.min(slice).max(Duration::from_millis(1));
+            if send_timeout != Some(wait) {
+                if let Err(e) = socket.set_write_timeout(Some(wait)) {
+                    return classify_error(&e, start.elapsed());
+                }
+                send_timeout = Some(wait);
+            }
+            // A blocking connect that runs out of time returns EINPROGRESS, and calling it again
+            // on the connecting socket (EALREADY) waits again: the slices add up to one attempt.
+            match socket.connect(&addr) {
+                Ok(()) => return established(&socket, start.elapsed()),
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EISCONN) => return established(&socket, start.elapsed()),
+                    Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {}
+                    _ => return self.failed(socket, send_timeout, &e, start.elapsed()),
+                },
+            }
+        }
+    }
+
+    /// A socket for `target`'s family: the spare one, or a new one.
+    fn take(&mut self, target: SocketAddr) -> io::Result<Spare> {
+        let slot = usize::from(target.is_ipv6());
+        if let Some(spare) = self.spare[slot].take() {
+            return Ok(spare);
+        }
+        let ty = match self.mode {
+            Mode::NonBlocking => Type::STREAM.nonblocking(),
+            Mode::Blocking { .. } => Type::STREAM,
+        };
+        let socket = Socket::new(Domain::for_address(target), ty.cloexec(), Some(Protocol::TCP))?;
+        Ok(Spare {
+            socket,
+            send_timeout: None,
+        })
+    }
+
+    /// Classifies a failed connect and keeps the socket when the kernel has reset it.
+    fn failed(
+        &mut self,
+        socket: Socket,
+        send_timeout: Option<Duration>,
+        err: &io::Error,
+        rtt: Duration,
+    ) -> Outcome {
+        if matches!(
+            err.raw_os_error(),
+            Some(libc::ECONNREFUSED | libc::ECONNRESET)
+        ) {
+            let slot = usize::from(socket.domain().ok() == Some(Domain::IPV6));
+            self.spare[slot] = Some(Spare {
+                socket,
+                send_timeout,
+            });
+        }
+        classify_error(err, rtt)
+    }
+}
+
+impl Pending {
+    /// When the probe was sent.
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
+    /// Waits for the answer until `deadline`. Returns the outcome, and the socket when it can
+    /// be reused (give it to [`Connector::recycle`]).
+    ///
+    /// Must run on a tokio runtime with I/O and time enabled. Dropping the future closes the
+    /// socket.
+    pub async fn wait(self, deadline: Instant) -> (Outcome, Option<Socket>) {
+        let Pending {
+            socket,
+            target,
+            start,
+        } = self;
+        // SAFETY: `socket` owns its descriptor and moves into the `AsyncFd`, which owns it
+        // until it is dropped or taken back with `into_inner`; nothing else closes or replaces
+        // it meanwhile.
+        let fd = match unsafe { AsyncFd::register_with_interest(socket, Interest::WRITABLE) } {
+            Ok(fd) => fd,
+            Err(e) => return (classify_error(&e.into_parts().1, start.elapsed()), None),
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        loop {
+            let mut guard = match tokio::time::timeout_at(deadline, fd.writable()).await {
+                Err(_elapsed) => return (Outcome::NoResponse, None),
+                Ok(Err(e)) => return (classify_error(&e, start.elapsed()), None),
+                Ok(Ok(guard)) => guard,
+            };
+            let rtt = start.elapsed();
+            match check(fd.get_ref(), &target) {
+                Check::InProgress => guard.clear_ready(),
+                Check::Established => return (established(fd.get_ref(), rtt), None),
+                Check::Failed(e) => {
+                    let reusable = matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNREFUSED | libc::ECONNRESET)
+                    );
+                    drop(guard);
+                    let socket = reusable.then(|| fd.into_inner());
+                    return (classify_error(&e, rtt), socket);
+                }
+            }
         }
     }
 }
 
+/// Reads a completed handshake from the socket's two ends.
 fn established(socket: &Socket, rtt: Duration) -> Outcome {
     let ends = socket
         .local_addr()
@@ -140,6 +352,30 @@ fn established(socket: &Socket, rtt: Duration) -> Outcome {
             _ => Outcome::Retry,
         },
         Err(e) => classify_error(&e, rtt),
+    }
+}
+
+/// Asks a connecting socket how its connect went, by calling `connect(2)` again.
+fn check(socket: &Socket, target: &SockAddr) -> Check {
+    match socket.connect(target) {
+        Ok(()) => Check::Established,
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EISCONN) => Check::Established,
+            Some(libc::EALREADY | libc::EINPROGRESS | libc::EINTR) => Check::InProgress,
+            _ => Check::Failed(e),
+        },
+    }
+}
+
+/// Sends one connect probe to `target` and waits at most `timeout` for its answer, on a fresh
+/// socket that is closed when this returns (or when the future is dropped).
+///
+/// Must run on a tokio runtime with I/O and time enabled.
+pub async fn probe(target: SocketAddr, timeout: Duration) -> Outcome {
+    let deadline = Instant::now() + timeout;
+    match Connector::nonblocking().start(target) {
+        Attempt::Done(outcome) => outcome,
+        Attempt::Pending(pending) => pending.wait(deadline).await.0,
     }
 }
 

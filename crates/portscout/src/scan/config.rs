@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::Engine;
 use crate::error::Error;
 use crate::ports::PortSet;
 use crate::space::ProbeSpace;
@@ -25,6 +26,7 @@ pub struct ScanConfig {
     pub(crate) retries: u8,
     pub(crate) concurrency: Option<usize>,
     pub(crate) workers: Option<usize>,
+    pub(crate) engine: Engine,
 }
 
 /// Builds a [`ScanConfig`]; [`ScanConfigBuilder::build`] validates it.
@@ -47,6 +49,7 @@ impl ScanConfig {
                 retries: DEFAULT_RETRIES,
                 concurrency: None,
                 workers: None,
+                engine: Engine::Auto,
             },
         }
     }
@@ -59,6 +62,11 @@ impl ScanConfig {
     /// Retries of a probe that got no answer.
     pub fn retries(&self) -> u8 {
         self.retries
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Resolves host names (through the system resolver), removes exclusions and returns the
@@ -115,9 +123,17 @@ impl ScanConfigBuilder {
         self
     }
 
-    /// Sets the number of worker threads (default: one per core).
+    /// Sets the number of worker threads: event loops for the sharded engine (default: one
+    /// per core), blocking threads for the threads engine (default: 64). The async engine
+    /// has one.
     pub fn workers(mut self, workers: usize) -> Self {
         self.config.workers = Some(workers);
+        self
+    }
+
+    /// Sets the engine (default: [`Engine::Auto`]).
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.config.engine = engine;
         self
     }
 
@@ -135,6 +151,11 @@ impl ScanConfigBuilder {
         }
         if c.workers == Some(0) {
             return Err(Error::BadConcurrency("0 workers".into()));
+        }
+        if c.engine == Engine::Async && c.workers.is_some_and(|w| w > 1) {
+            return Err(Error::Conflict(
+                "the async engine runs one event loop; --workers applies to threads and sharded",
+            ));
         }
         if c.ports.is_empty() {
             c.ports = PortSet::top(1000)?;

@@ -18,95 +18,145 @@
 
 mod config;
 mod engine;
+mod event_loop;
+mod job;
+mod threads;
 
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use futures_util::Stream;
 use tokio::sync::mpsc;
 
 pub use config::{
     ScanConfig, ScanConfigBuilder, DEFAULT_MAX_WINDOW, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
 };
+pub use engine::Engine;
 
 use crate::error::Error;
 use crate::limits;
 use crate::model::PortResult;
 use crate::space::ProbeSpace;
-use engine::WorkerSpec;
 
 /// Batches buffered between the workers and the consumer.
 const RESULT_BUFFER: usize = 64;
 
-/// A running scan: an iterator over its results, in the order they are found.
+/// Results a worker collects before it hands them over. Batches are sent when full or as
+/// soon as the worker would wait, so results still flow as they are found, without one
+/// cross-thread wake-up per port.
+pub(crate) const BATCH: usize = 256;
+
+/// What a worker needs to know: its slice of the probe space (indices `first, first + step,
+/// …`), its share of the window, and the timing.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerSpec {
+    pub space: Arc<ProbeSpace>,
+    pub first: u64,
+    pub step: u64,
+    pub window: usize,
+    pub timeout: Duration,
+    pub retries: u8,
+}
+
+/// A running scan: its results, in the order they are found, as a blocking [`Iterator`] or as
+/// a [`Stream`].
 ///
-/// Every probed port yields one result. Dropping the scan stops it: workers notice the
-/// closed channel, drop their in-flight probes (closing their sockets) and exit.
+/// Every probed port yields one result. Dropping the scan stops it: the workers see the
+/// closed channel, drop their in-flight probes (closing their sockets) and exit, within
+/// about 100 ms (the longest a blocking `connect` waits between looks).
 pub struct Scan {
     space: Arc<ProbeSpace>,
+    engine: Engine,
     results: mpsc::Receiver<Vec<PortResult>>,
     ready: std::vec::IntoIter<PortResult>,
     workers: Vec<JoinHandle<Result<(), Error>>>,
 }
 
 impl Scan {
-    /// Resolves the targets and starts scanning, on one thread per worker.
+    /// Resolves the targets and starts scanning with the configured engine.
     ///
-    /// Must not be called from within an async runtime (it blocks while resolving names).
+    /// Must not be called from within an async runtime (it blocks while resolving names); in
+    /// async code, resolve with [`ScanConfig::probe_space`] and call [`Scan::with_space`].
     pub fn start(config: &ScanConfig) -> Result<Scan, Error> {
         let runtime = current_thread_runtime()?;
         let space = runtime.block_on(config.probe_space())?;
         Scan::with_space(config, space)
     }
 
-    /// Starts scanning a probe space that is already known.
+    /// Starts scanning a probe space that is already known. Does not block.
     ///
     /// Fails only if the workers' runtimes or threads cannot be created.
     pub fn with_space(config: &ScanConfig, space: ProbeSpace) -> Result<Scan, Error> {
         let space = Arc::new(space);
+        let engine = config.engine.resolve();
         let window = config.concurrency.unwrap_or_else(|| {
             usize::try_from(limits::descriptor_budget())
                 .unwrap_or(usize::MAX)
                 .min(DEFAULT_MAX_WINDOW)
         });
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let workers = config.workers.unwrap_or(cores).min(window).max(1);
-        let (tx, results) = mpsc::channel(RESULT_BUFFER);
-        // Every worker's runtime (its epoll and wake-up descriptors) exists before any worker
-        // opens a probe socket: otherwise a busy first worker could take the descriptors a
-        // later worker's runtime needs.
-        let runtimes = (0..workers)
-            .map(|_| current_thread_runtime())
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut handles = Vec::with_capacity(workers);
-        for (k, runtime) in runtimes.into_iter().enumerate() {
-            let spec = WorkerSpec {
-                space: Arc::clone(&space),
-                first: k as u64,
-                step: workers as u64,
-                window: window.div_ceil(workers),
-                timeout: config.timeout,
-                retries: config.retries,
-            };
-            let tx = tx.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("portscout-worker-{k}"))
-                .spawn(move || runtime.block_on(engine::run_worker(spec, tx)))
-                .map_err(Error::Runtime)?;
-            handles.push(handle);
+        let workers = match engine {
+            Engine::Async => 1,
+            Engine::Threads => config.workers.unwrap_or(threads::DEFAULT_THREADS),
+            Engine::Sharded | Engine::Auto => config.workers.unwrap_or(cores),
         }
-        let workers = handles;
+        .min(window)
+        .max(1);
+        let (tx, results) = mpsc::channel(RESULT_BUFFER);
+        let spec = |k: usize| WorkerSpec {
+            space: Arc::clone(&space),
+            first: k as u64,
+            step: workers as u64,
+            window: window.div_ceil(workers),
+            timeout: config.timeout,
+            retries: config.retries,
+        };
+        let mut handles = Vec::with_capacity(workers);
+        if engine == Engine::Threads {
+            for k in 0..workers {
+                let (spec, tx) = (spec(k), tx.clone());
+                handles.push(spawn(k, move || threads::run_thread(spec, &tx))?);
+            }
+        } else {
+            // Every worker's runtime (its epoll and wake-up descriptors) exists before any
+            // worker opens a probe socket: otherwise a busy first worker could take the
+            // descriptors a later worker's runtime needs.
+            let runtimes = (0..workers)
+                .map(|_| current_thread_runtime())
+                .collect::<Result<Vec<_>, _>>()?;
+            for (k, runtime) in runtimes.into_iter().enumerate() {
+                let (spec, tx) = (spec(k), tx.clone());
+                handles.push(spawn(k, move || {
+                    runtime.block_on(event_loop::run_worker(spec, tx))
+                })?);
+            }
+        }
         Ok(Scan {
             space,
+            engine,
             results,
             ready: Vec::new().into_iter(),
-            workers,
+            workers: handles,
         })
     }
 
     /// The probe space being scanned.
     pub fn space(&self) -> &ProbeSpace {
         &self.space
+    }
+
+    /// The engine running the scan (never [`Engine::Auto`]: the one it chose).
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The number of worker threads (event loops or blocking threads).
+    pub fn workers(&self) -> usize {
+        self.workers.len()
     }
 
     fn join_workers(&mut self) -> Option<Error> {
@@ -123,9 +173,21 @@ impl Scan {
     }
 }
 
+fn spawn(
+    k: usize,
+    work: impl FnOnce() -> Result<(), Error> + Send + 'static,
+) -> Result<JoinHandle<Result<(), Error>>, Error> {
+    std::thread::Builder::new()
+        .name(format!("portscout-w{k}"))
+        .spawn(work)
+        .map_err(Error::Runtime)
+}
+
 impl Iterator for Scan {
     type Item = Result<PortResult, Error>;
 
+    /// Blocks until the next result. Must not be called from within an async runtime (use
+    /// the [`Stream`] there).
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(result) = self.ready.next() {
@@ -139,10 +201,29 @@ impl Iterator for Scan {
     }
 }
 
+impl Stream for Scan {
+    type Item = Result<PortResult, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(result) = this.ready.next() {
+                return Poll::Ready(Some(Ok(result)));
+            }
+            match this.results.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(batch)) => this.ready = batch.into_iter(),
+                // Every worker has dropped its sender, so each has returned: joining is quick.
+                Poll::Ready(None) => return Poll::Ready(this.join_workers().map(Err)),
+            }
+        }
+    }
+}
+
 impl Drop for Scan {
     fn drop(&mut self) {
         self.results.close();
-        // Workers see the closed channel at their next wake-up and exit; don't wait for them.
+        // Workers see the closed channel at their next look and exit; don't wait for them.
     }
 }
 

@@ -1,0 +1,159 @@
+//! One port's probe attempts, and what each outcome leads to. Shared by every engine, so the
+//! engines differ only in how they wait, never in what they decide.
+
+use std::net::SocketAddr;
+
+use crate::model::{PortResult, PortState, Reason};
+use crate::probe::Outcome;
+
+/// Attempts that said nothing about the port (self-connections, interrupted calls) before
+/// the port is reported `filtered`/`error`.
+pub(crate) const MAX_SILENT_RETRIES: u8 = 32;
+
+/// A port being probed, with the attempts spent on it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Job {
+    pub target: SocketAddr,
+    /// Retries already spent on no-response.
+    retried: u8,
+    /// Attempts that said nothing about the port.
+    silent: u8,
+    /// The last attempt completed a handshake with this host itself; this one confirms it.
+    confirming: bool,
+}
+
+/// What to do after an attempt.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// The port is decided.
+    Report(PortResult),
+    /// Probe again at once (a confirmation, a self-connection, an interrupted call).
+    Again,
+    /// Probe again after the probes already queued (a retry after no response).
+    Retry,
+    /// The scanner is short of descriptors or buffers: probe again once others finish.
+    Backpressure,
+}
+
+impl Job {
+    /// A job that has made no attempt yet.
+    pub fn new(target: SocketAddr) -> Job {
+        Job {
+            target,
+            retried: 0,
+            silent: 0,
+            confirming: false,
+        }
+    }
+
+    /// Records one attempt's outcome; `retries` is how often a silent port is probed again.
+    pub fn next(&mut self, outcome: Outcome, retries: u8) -> Next {
+        let report = |state, reason, rtt| {
+            Next::Report(PortResult {
+                ip: self.target.ip(),
+                port: self.target.port(),
+                state,
+                reason,
+                rtt,
+            })
+        };
+        match outcome {
+            Outcome::Decided { state, reason, rtt } => report(state, reason, rtt),
+            Outcome::OpenUnconfirmed { rtt } if self.confirming => {
+                report(PortState::Open, Reason::SynAck, Some(rtt))
+            }
+            Outcome::OpenUnconfirmed { .. } => {
+                self.confirming = true;
+                Next::Again
+            }
+            Outcome::NoResponse if self.retried < retries => {
+                self.retried += 1;
+                Next::Retry
+            }
+            Outcome::NoResponse => report(PortState::Filtered, Reason::NoResponse, None),
+            Outcome::Retry if self.silent < MAX_SILENT_RETRIES => {
+                self.silent += 1;
+                Next::Again
+            }
+            Outcome::Retry => report(PortState::Filtered, Reason::Error, None),
+            Outcome::Backpressure => Next::Backpressure,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const RTT: Duration = Duration::from_micros(80);
+
+    fn job() -> Job {
+        Job::new("127.0.0.1:8080".parse().unwrap())
+    }
+
+    fn state_of(next: Next) -> Option<(PortState, Reason)> {
+        match next {
+            Next::Report(r) => Some((r.state, r.reason)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_open_port_on_this_host_needs_two_handshakes() {
+        let mut j = job();
+        assert_eq!(j.next(Outcome::OpenUnconfirmed { rtt: RTT }, 1), Next::Again);
+        assert_eq!(
+            state_of(j.next(Outcome::OpenUnconfirmed { rtt: RTT }, 1)),
+            Some((PortState::Open, Reason::SynAck))
+        );
+    }
+
+    #[test]
+    fn a_refusal_after_an_unconfirmed_open_is_closed() {
+        let mut j = job();
+        j.next(Outcome::OpenUnconfirmed { rtt: RTT }, 1);
+        let refused = Outcome::Decided {
+            state: PortState::Closed,
+            reason: Reason::ConnRefused,
+            rtt: Some(RTT),
+        };
+        assert_eq!(
+            state_of(j.next(refused, 1)),
+            Some((PortState::Closed, Reason::ConnRefused))
+        );
+    }
+
+    #[test]
+    fn silence_is_retried_then_filtered() {
+        let mut j = job();
+        assert_eq!(j.next(Outcome::NoResponse, 2), Next::Retry);
+        assert_eq!(j.next(Outcome::NoResponse, 2), Next::Retry);
+        assert_eq!(
+            state_of(j.next(Outcome::NoResponse, 2)),
+            Some((PortState::Filtered, Reason::NoResponse))
+        );
+    }
+
+    #[test]
+    fn backpressure_never_decides_and_never_counts() {
+        let mut j = job();
+        for _ in 0..1000 {
+            assert_eq!(j.next(Outcome::Backpressure, 0), Next::Backpressure);
+        }
+        assert_eq!(j, job());
+    }
+
+    #[test]
+    fn endless_self_connections_end_as_an_error() {
+        let mut j = job();
+        for _ in 0..MAX_SILENT_RETRIES {
+            assert_eq!(j.next(Outcome::Retry, 0), Next::Again);
+        }
+        assert_eq!(
+            state_of(j.next(Outcome::Retry, 0)),
+            Some((PortState::Filtered, Reason::Error))
+        );
+    }
+}
