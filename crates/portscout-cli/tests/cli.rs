@@ -46,6 +46,12 @@ fn bad_input_exits_2_naming_the_token() {
             &["-o", "/nonexistent/dir/out.txt", "127.0.0.1"],
             "/nonexistent/dir/out.txt",
         ),
+        (&["--engine", "fast", "127.0.0.1"], "fast"),
+        (
+            &["--engine", "async", "--workers", "4", "127.0.0.1"],
+            "--workers",
+        ),
+        (&["--max-open", "0", "127.0.0.1"], "0"),
         (&[], "no targets"),
         (&["--exclude", "127.0.0.1", "127.0.0.1"], "nothing to scan"),
     ];
@@ -347,4 +353,108 @@ fn ctrl_c_ends_the_scan_with_sigint() {
     );
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+}
+
+/// A listener on a free port in 10000–20000, so that a scan from there to 65535 is long.
+fn low_listener() -> TcpListener {
+    (10000..20000)
+        .find_map(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+        .expect("a free port in 10000-20000")
+}
+
+/// `--max-open 1` stops at the first open port: one open record, exit 0, and far fewer
+/// records than ports in the range (the scan did not run to the end).
+#[test]
+fn max_open_stops_after_that_many_open_ports() {
+    let listener = low_listener();
+    let port = listener.local_addr().unwrap().port();
+    for engine in ["auto", "threads", "async", "sharded"] {
+        let out = stdout_of(portscout().args([
+            "127.0.0.1",
+            "-p",
+            &format!("{port}-65535"),
+            "--max-open",
+            "1",
+            "--format",
+            "ndjson",
+            "--show",
+            "all",
+            "--engine",
+            engine,
+        ]));
+        let text = String::from_utf8(out).unwrap();
+        let open: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(r#""state":"open""#))
+            .collect();
+        assert_eq!(open.len(), 1, "--engine {engine}: {open:?}");
+        let records = text.lines().count();
+        assert!(
+            records < 10_000,
+            "--engine {engine}: {records} records for {} ports: it did not stop",
+            65536 - u32::from(port)
+        );
+        assert!(text.lines().last().unwrap().contains(r#""type":"summary""#));
+    }
+}
+
+/// ndjson lines appear as ports are found: the open port's line arrives while another probe
+/// still waits out its 20 s timeout.
+#[test]
+fn ndjson_streams_results_before_the_scan_ends() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command as StdCommand, Stdio};
+    use std::time::Duration;
+
+    let (held, open) = hold_listeners(1);
+    let open_port = *open.first().unwrap();
+    // A listener with a full accept queue: SYNs to it get no answer, so its probe waits.
+    let silent = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    silent.bind(&any.into()).unwrap();
+    silent.listen(0).unwrap();
+    let silent_addr = silent.local_addr().unwrap().as_socket().unwrap();
+    let _filler = std::net::TcpStream::connect(silent_addr).unwrap();
+
+    for engine in ["auto", "threads", "async", "sharded"] {
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("portscout"))
+            .args([
+                "127.0.0.1",
+                "-p",
+                &format!("{open_port},{}", silent_addr.port()),
+                "--format",
+                "ndjson",
+                "--timeout",
+                "20s",
+                "--retries",
+                "0",
+                "-q",
+                "--engine",
+                engine,
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(10));
+        let still_running = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        let line = line.unwrap_or_else(|_| panic!("--engine {engine}: no line within 10 s"));
+        assert!(
+            line.contains(&format!(r#""port":{open_port},"#)) && line.contains(r#""open""#),
+            "--engine {engine}: {line}"
+        );
+        assert!(
+            still_running,
+            "--engine {engine}: the scan had already ended"
+        );
+    }
+    drop(held);
 }

@@ -111,7 +111,9 @@ pub struct Connector {
 enum Mode {
     NonBlocking,
     /// Blocking sockets that wait at most this long per `connect(2)` call (`SO_SNDTIMEO`).
-    Blocking { slice: Duration },
+    Blocking {
+        slice: Duration,
+    },
 }
 
 #[derive(Debug)]
@@ -263,7 +265,11 @@ impl Connector {
             Mode::NonBlocking => Type::STREAM.nonblocking(),
             Mode::Blocking { .. } => Type::STREAM,
         };
-        let socket = Socket::new(Domain::for_address(target), ty.cloexec(), Some(Protocol::TCP))?;
+        let socket = Socket::new(
+            Domain::for_address(target),
+            ty.cloexec(),
+            Some(Protocol::TCP),
+        )?;
         Ok(Spare {
             socket,
             send_timeout: None,

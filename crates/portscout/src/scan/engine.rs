@@ -32,7 +32,12 @@ pub enum Engine {
 
 impl Engine {
     /// Every engine, `auto` first.
-    pub const ALL: [Engine; 4] = [Engine::Auto, Engine::Threads, Engine::Async, Engine::Sharded];
+    pub const ALL: [Engine; 4] = [
+        Engine::Auto,
+        Engine::Threads,
+        Engine::Async,
+        Engine::Sharded,
+    ];
 
     /// The engine's name, as `--engine` takes it.
     pub fn as_str(self) -> &'static str {

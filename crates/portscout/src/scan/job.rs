@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn an_open_port_on_this_host_needs_two_handshakes() {
         let mut j = job();
-        assert_eq!(j.next(Outcome::OpenUnconfirmed { rtt: RTT }, 1), Next::Again);
+        assert_eq!(
+            j.next(Outcome::OpenUnconfirmed { rtt: RTT }, 1),
+            Next::Again
+        );
         assert_eq!(
             state_of(j.next(Outcome::OpenUnconfirmed { rtt: RTT }, 1)),
             Some((PortState::Open, Reason::SynAck))

@@ -62,8 +62,8 @@ pub(crate) struct WorkerSpec {
     pub retries: u8,
 }
 
-/// A running scan: its results, in the order they are found, as a blocking [`Iterator`] or as
-/// a [`Stream`].
+/// A running scan: its results, in the order they are found, as a blocking [`Iterator`] (or as
+/// a [`Stream`] through [`Scan::into_stream`]).
 ///
 /// Every probed port yields one result. Dropping the scan stops it: the workers see the
 /// closed channel, drop their in-flight probes (closing their sockets) and exit, within
@@ -144,6 +144,12 @@ impl Scan {
         })
     }
 
+    /// The results as a [`Stream`], for async code. Works on any executor: the workers run
+    /// on their own threads.
+    pub fn into_stream(self) -> ScanStream {
+        ScanStream(self)
+    }
+
     /// The probe space being scanned.
     pub fn space(&self) -> &ProbeSpace {
         &self.space
@@ -201,11 +207,22 @@ impl Iterator for Scan {
     }
 }
 
-impl Stream for Scan {
+/// A running scan as a [`Stream`] of its results, in the order they are found: the async
+/// form of [`Scan`], made by [`Scan::into_stream`]. Dropping it stops the scan.
+pub struct ScanStream(Scan);
+
+impl ScanStream {
+    /// The scan behind the stream.
+    pub fn scan(&self) -> &Scan {
+        &self.0
+    }
+}
+
+impl Stream for ScanStream {
     type Item = Result<PortResult, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+        let this = &mut self.get_mut().0;
         loop {
             if let Some(result) = this.ready.next() {
                 return Poll::Ready(Some(Ok(result)));

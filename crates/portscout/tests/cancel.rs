@@ -1,0 +1,75 @@
+//! Dropping a scan stops it: in-flight probes are cancelled, their sockets closed, and no
+//! worker thread is left behind.
+//!
+//! Loopback only. Probes that hang without root: a listener whose accept queue is full drops
+//! every further SYN (Linux `tcp_conn_request`), so a connect to it waits for its timeout.
+//! This file holds this one test, so that the process's thread and descriptor counts are not
+//! disturbed by other tests running at the same time.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{config, silent, Silent};
+
+use portscout::scan::{Engine, Scan};
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+fn worker_threads() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("portscout-w"))
+        .count()
+}
+
+/// Waits up to `limit` for `done`, polling.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}
+
+#[test]
+fn dropping_a_scan_closes_its_sockets_and_ends_its_workers() {
+    let silent: Vec<Silent> = (0..40).map(|_| silent()).collect();
+    let spec = silent
+        .iter()
+        .map(|s| s.port.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    // With a 60 s timeout, nothing but the drop can end these probes within the test.
+    let timeout = Duration::from_secs(60);
+    for engine in [Engine::Threads, Engine::Async, Engine::Sharded] {
+        let fds_before = open_fds();
+        assert_eq!(worker_threads(), 0, "{engine}: workers left from before");
+        let scan = Scan::start(&config(engine, &spec, timeout)).unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || open_fds() >= fds_before + 40),
+            "{engine}: the probes never got under way ({} fds, {} before)",
+            open_fds(),
+            fds_before
+        );
+        drop(scan);
+        assert!(
+            eventually(Duration::from_secs(5), || worker_threads() == 0),
+            "{engine}: {} workers still running 5 s after the drop",
+            worker_threads()
+        );
+        assert!(
+            eventually(Duration::from_secs(5), || open_fds() <= fds_before),
+            "{engine}: {} descriptors open 5 s after the drop, {fds_before} before",
+            open_fds()
+        );
+    }
+}
