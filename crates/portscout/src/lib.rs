@@ -8,9 +8,50 @@
 //! | [`target`], [`ports`] | parse what to scan (addresses, blocks, ranges, names; port specs) |
 //! | [`scan::ScanConfig`] | everything a scan needs, validated once, before any socket exists |
 //! | [`space`] | targets × ports as a lazy index space (never a list) |
-//! | [`scan`] | workers, each an event loop with a bounded in-flight window |
+//! | [`scan`] | the engines: workers that drive the prober over the space, and the results |
 //! | [`probe`] | one probe and the single table that turns its answer into a [`PortState`] |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
+//!
+//! # From the seed to these types
+//!
+//! portscout began as notes on CPython's async machinery that end in one port scanner built
+//! four ways (`shared/seeds/`, section 6). Each idea there has one home here:
+//!
+//! | seed idea | here | what it buys |
+//! |---|---|---|
+//! | generator: lazy values, O(1) memory | [`space::ProbeSpace`]: `probe(i)` computes the i-th `(address, port)` | a /16 × 65535 ports is 4 billion probes in 160 bytes; shards and resume positions are just indices |
+//! | coroutine | one probe: [`probe::connect::Pending::wait`], a future that waits for one handshake | a waiting probe costs a socket and a small task, not a thread |
+//! | event loop (`asyncio.gather`) | [`scan::Engine::Async`]: one tokio runtime, a bounded in-flight window | the window is sized from free descriptors and shrinks on `EMFILE`: back-pressure, never a lost port (the seed's `asyncio_gather.py` found none of its 9 open ports) |
+//! | async generator with `max` | [`scan::ScanStream`] (a `Stream`) and [`scan::Scan`] (an `Iterator`): results as they are found | take what you need (`.take(1)`, `--max-open`) and drop the rest: dropping stops the scan and closes its sockets |
+//! | thread pool (`ThreadPoolExecutor`) | [`scan::Engine::Threads`]: at most 64 OS threads, one blocking `connect` each | the seed's design, exact |
+//! | subinterpreters: isolated parallel interpreters | [`scan::Engine::Sharded`]: one runtime per core, each owning a disjoint slice of the probe space and its own sockets | parallel with no locks on the probe path; results merge over one channel |
+//!
+//! Every engine drives the same prober ([`probe::connect::Connector`]) and decides each port
+//! with the same rules ([`probe::connect`]'s table), so every engine gives the same results.
+//!
+//! # Examples
+//!
+//! Runnable programs in `examples/` (each scans this machine's loopback only):
+//! `scan_loopback` (the blocking iterator), `first_open` (the stream, stopped after the first
+//! open port), `engines` (the seed's experiment: one scan, each engine, timed) and
+//! `probe_space` (the lazy index space; sends nothing).
+//!
+//! ```no_run
+//! use portscout::ports::PortSet;
+//! use portscout::scan::{Engine, Scan, ScanConfig};
+//! use portscout::target::Target;
+//!
+//! let config = ScanConfig::builder()
+//!     .engine(Engine::Sharded)
+//!     .targets([Target::parse("127.0.0.1")?])
+//!     .ports(PortSet::parse("1-1024")?)
+//!     .build()?;
+//! for result in Scan::start(&config)? {
+//!     let result = result?;
+//!     println!("{}:{} {}", result.ip, result.port, result.state);
+//! }
+//! # Ok::<(), portscout::Error>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod error;
