@@ -132,6 +132,13 @@ pub enum Attempt {
     Pending(Pending),
 }
 
+/// A socket whose connect was refused, ready to connect again (see [`Connector::recycle`]).
+#[derive(Debug)]
+pub struct Reusable {
+    socket: Socket,
+    v6: bool,
+}
+
 /// A connect in progress.
 #[derive(Debug)]
 pub struct Pending {
@@ -190,15 +197,16 @@ impl Connector {
                 start,
             }),
             Check::Established => Attempt::Done(established(&socket, start.elapsed())),
-            Check::Failed(e) => Attempt::Done(self.failed(socket, None, &e, start.elapsed())),
+            Check::Failed(e) => {
+                Attempt::Done(self.failed(target, socket, None, &e, start.elapsed()))
+            }
         }
     }
 
     /// Gives back the socket of a finished [`Pending::wait`] for reuse.
-    pub fn recycle(&mut self, socket: Socket) {
-        let slot = usize::from(socket.domain().ok() == Some(Domain::IPV6));
-        self.spare[slot] = Some(Spare {
-            socket,
+    pub fn recycle(&mut self, reusable: Reusable) {
+        self.spare[usize::from(reusable.v6)] = Some(Spare {
+            socket: reusable.socket,
             send_timeout: None,
         });
     }
@@ -249,7 +257,7 @@ impl Connector {
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EISCONN) => return established(&socket, start.elapsed()),
                     Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {}
-                    _ => return self.failed(socket, send_timeout, &e, start.elapsed()),
+                    _ => return self.failed(target, socket, send_timeout, &e, start.elapsed()),
                 },
             }
         }
@@ -279,6 +287,7 @@ impl Connector {
     /// Classifies a failed connect and keeps the socket when the kernel has reset it.
     fn failed(
         &mut self,
+        target: SocketAddr,
         socket: Socket,
         send_timeout: Option<Duration>,
         err: &io::Error,
@@ -288,8 +297,7 @@ impl Connector {
             err.raw_os_error(),
             Some(libc::ECONNREFUSED | libc::ECONNRESET)
         ) {
-            let slot = usize::from(socket.domain().ok() == Some(Domain::IPV6));
-            self.spare[slot] = Some(Spare {
+            self.spare[usize::from(target.is_ipv6())] = Some(Spare {
                 socket,
                 send_timeout,
             });
@@ -309,7 +317,7 @@ impl Pending {
     ///
     /// Must run on a tokio runtime with I/O and time enabled. Dropping the future closes the
     /// socket.
-    pub async fn wait(self, deadline: Instant) -> (Outcome, Option<Socket>) {
+    pub async fn wait(self, deadline: Instant) -> (Outcome, Option<Reusable>) {
         let Pending {
             socket,
             target,
@@ -339,7 +347,11 @@ impl Pending {
                         Some(libc::ECONNREFUSED | libc::ECONNRESET)
                     );
                     drop(guard);
-                    let socket = reusable.then(|| fd.into_inner());
+                    let v6 = target.is_ipv6();
+                    let socket = reusable.then(|| Reusable {
+                        socket: fd.into_inner(),
+                        v6,
+                    });
                     return (classify_error(&e, rtt), socket);
                 }
             }
