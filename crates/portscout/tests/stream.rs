@@ -53,3 +53,14 @@ fn a_scan_is_a_stream_with_the_same_results_as_the_iterator() {
         assert_eq!(summary(&iterated), want, "{engine}: iterator");
     }
 }
+
+#[test]
+fn starting_a_blocking_scan_inside_a_runtime_is_an_error_not_a_panic() {
+    let config = config(Engine::Auto, "1", Duration::from_millis(300));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let outcome = runtime.block_on(async { Scan::start(&config).map(|_| ()) });
+    let err = outcome.unwrap_err();
+    assert!(err.to_string().contains("with_space"), "{err}");
+}

@@ -79,9 +79,15 @@ pub struct Scan {
 impl Scan {
     /// Resolves the targets and starts scanning with the configured engine.
     ///
-    /// Must not be called from within an async runtime (it blocks while resolving names); in
+    /// Blocks while it resolves names, so inside an async runtime it returns an error; in
     /// async code, resolve with [`ScanConfig::probe_space`] and call [`Scan::with_space`].
     pub fn start(config: &ScanConfig) -> Result<Scan, Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Runtime(io::Error::other(
+                "Scan::start blocks and was called inside an async runtime; \
+                 use ScanConfig::probe_space(), Scan::with_space() and Scan::into_stream() there",
+            )));
+        }
         let runtime = current_thread_runtime()?;
         let space = runtime.block_on(config.probe_space())?;
         Scan::with_space(config, space)
