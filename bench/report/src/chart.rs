@@ -1,0 +1,255 @@
+//! The chart: median wall time per scenario (groups) and tool (bars), on a log scale.
+//!
+//! Drawn with plotters' SVG backend only. Without the `ttf` feature plotters measures text with
+//! a built-in estimate instead of reading system fonts, and the SVG names a generic
+//! `sans-serif` family that the viewer resolves, so nothing here depends on installed fonts.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::{summarise, Run, Summary};
+
+/// Width and height of the chart in pixels.
+pub const SIZE: (u32, u32) = (1200, 560);
+
+/// One bar: a completed median, or the time limit a tool never finished within.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bar {
+    /// Median wall time of the completed runs, in seconds.
+    Median(f64),
+    /// Every run was killed at the limit: at least this many seconds.
+    TimedOut(f64),
+}
+
+impl Bar {
+    fn secs(&self) -> f64 {
+        match self {
+            Bar::Median(s) | Bar::TimedOut(s) => *s,
+        }
+    }
+}
+
+/// The bars per scenario, in first-appearance order: `(scenario, [(tool, bar)])`. A tool with
+/// neither a completed nor a timed-out run (it only failed) has no bar.
+pub fn bars(runs: &[Run]) -> Vec<(String, Vec<(String, Bar)>)> {
+    let mut out: Vec<(String, Vec<(String, Bar)>)> = Vec::new();
+    for s in summarise(runs) {
+        let bar = match (s.median_wall(), s.timeout_wall()) {
+            (Some(m), _) => Some(Bar::Median(m)),
+            (None, Some(t)) => Some(Bar::TimedOut(t)),
+            (None, None) => None,
+        };
+        let Summary { scenario, tool, .. } = s;
+        if out.last().map(|(sc, _)| sc != &scenario).unwrap_or(true) {
+            out.push((scenario, Vec::new()));
+        }
+        if let Some(bar) = bar {
+            out.last_mut().expect("pushed above").1.push((tool, bar));
+        }
+    }
+    out
+}
+
+/// Writes the grouped bar chart to `path`.
+pub fn write_svg(runs: &[Run], path: &std::path::Path) -> Result<(), String> {
+    let groups = bars(runs);
+    let mut tools: Vec<String> = Vec::new();
+    for (_, bs) in &groups {
+        for (t, _) in bs {
+            if !tools.contains(t) {
+                tools.push(t.clone());
+            }
+        }
+    }
+    let all: Vec<f64> = groups
+        .iter()
+        .flat_map(|(_, bs)| bs.iter().map(|(_, b)| b.secs()))
+        .filter(|s| *s > 0.0)
+        .collect();
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = all.iter().copied().fold(0.0, f64::max);
+    let (lo, hi) = if all.is_empty() {
+        (0.01, 1.0)
+    } else {
+        (
+            10f64.powf((lo / 1.5).log10().floor()),
+            10f64.powf((hi * 3.0).log10().ceil()),
+        )
+    };
+    draw(&groups, &tools, lo, hi, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn draw(
+    groups: &[(String, Vec<(String, Bar)>)],
+    tools: &[String],
+    lo: f64,
+    hi: f64,
+    path: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = groups.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Median wall time per scenario and tool (log scale; hollow bar = timed out)",
+            ("sans-serif", 24),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..n, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("seconds")
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 16))
+        .y_label_formatter(&|v| {
+            if *v >= 1.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v}")
+            }
+        })
+        .draw()?;
+
+    let colour = |t: &str| {
+        let i = tools.iter().position(|x| x == t).unwrap_or(0);
+        Palette99::pick(i).to_rgba()
+    };
+    for tool in tools {
+        let c = colour(tool);
+        let mut rects = Vec::new();
+        let mut values = Vec::new();
+        for (g, (_, bs)) in groups.iter().enumerate() {
+            let Some(j) = bs.iter().position(|(t, _)| t == tool) else {
+                continue;
+            };
+            let w = 0.84 / bs.len() as f64;
+            let x0 = g as f64 + 0.08 + j as f64 * w;
+            let x1 = x0 + w * 0.9;
+            let (style, top) = match &bs[j].1 {
+                Bar::Median(s) => (c.filled(), *s),
+                Bar::TimedOut(s) => (c.stroke_width(2), *s),
+            };
+            rects.push(Rectangle::new([(x0, lo), (x1, top)], style));
+            let text = match &bs[j].1 {
+                Bar::Median(s) if *s < 10.0 => format!("{s:.2}"),
+                Bar::Median(s) => format!("{s:.0}"),
+                Bar::TimedOut(s) => format!(">{s:.0}"),
+            };
+            values.push(((x0 + x1) / 2.0, top, text));
+        }
+        chart
+            .draw_series(rects)?
+            .label(tool.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        // The value above each bar.
+        let small = ("sans-serif", 13)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Bottom));
+        chart.draw_series(
+            values
+                .into_iter()
+                .map(|(x, y, t)| Text::new(t, (x, y), small.clone())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()?;
+
+    // Scenario names under their groups (the x axis itself has no numeric labels).
+    let label = ("sans-serif", 20).into_font().color(&BLACK);
+    for (g, (name, _)) in groups.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(g as f64 + 0.5, lo));
+        root.draw(&Text::new(
+            name.clone(),
+            (px - 4 * name.len() as i32, py + 10),
+            label.clone(),
+        ))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+
+    fn run(scenario: &str, tool: &str, status: Status, wall: f64) -> Run {
+        Run {
+            scenario: scenario.into(),
+            round: 1,
+            tool: tool.into(),
+            status,
+            exit_code: 0,
+            wall_s: wall,
+            user_s: 0.0,
+            sys_s: 0.0,
+            max_rss_kb: 0,
+            open_expected: 0,
+            open_found: 0,
+            open_missed: 0,
+            open_invented: 0,
+            filtered_reported: false,
+            filtered_expected: 0,
+            filtered_found: 0,
+            filtered_missed: 0,
+            filtered_invented: 0,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn bars_group_by_scenario_and_keep_timeouts() {
+        let runs = vec![
+            run("S1", "a", Status::Ok, 1.0),
+            run("S1", "b", Status::Failed, 0.1),
+            run("S4", "a", Status::Ok, 2.0),
+            run("S4", "b", Status::Timeout, 120.0),
+            run("S1", "a", Status::Ok, 3.0),
+        ];
+        assert_eq!(
+            bars(&runs),
+            vec![
+                ("S1".to_string(), vec![("a".to_string(), Bar::Median(2.0))]),
+                (
+                    "S4".to_string(),
+                    vec![
+                        ("a".to_string(), Bar::Median(2.0)),
+                        ("b".to_string(), Bar::TimedOut(120.0)),
+                    ]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn writes_an_svg_file() {
+        let runs = vec![
+            run("S1", "portscout-auto", Status::Ok, 0.75),
+            run("S1", "nmap", Status::Ok, 1.2),
+            run("S4", "nmap", Status::Timeout, 120.0),
+        ];
+        let dir = std::env::temp_dir().join(format!("psbr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("chart.svg");
+        write_svg(&runs, &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+        for text in ["S1", "S4", "portscout-auto", "nmap"] {
+            assert!(
+                svg.contains(&format!("\n{text}\n</text>")),
+                "no label {text}"
+            );
+        }
+    }
+}
