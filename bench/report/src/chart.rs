@@ -10,7 +10,26 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::{summarise, Run, Summary};
 
 /// Width and height of the chart in pixels.
-pub const SIZE: (u32, u32) = (1200, 560);
+pub const SIZE: (u32, u32) = (1400, 600);
+
+/// Room on the right for the legend, in pixels.
+const LEGEND_W: i32 = 230;
+
+/// Dark enough for a hollow (timed-out) bar to show; portscout's engines come first.
+const PALETTE: [(u8, u8, u8); 12] = [
+    (214, 39, 40),
+    (255, 127, 14),
+    (188, 130, 20),
+    (140, 86, 75),
+    (31, 119, 180),
+    (44, 160, 44),
+    (148, 103, 189),
+    (23, 190, 207),
+    (227, 119, 194),
+    (127, 127, 127),
+    (0, 0, 128),
+    (0, 100, 0),
+];
 
 /// One bar: a completed median, or the time limit a tool never finished within.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,12 +95,21 @@ pub fn write_svg(runs: &[Run], path: &std::path::Path) -> Result<(), String> {
             10f64.powf((hi * 3.0).log10().ceil()),
         )
     };
-    draw(&groups, &tools, lo, hi, path).map_err(|e| format!("{}: {e}", path.display()))
+    // Colours follow every tool that ran, bars or not, so a tool keeps its colour when another
+    // one fails.
+    let mut all_tools: Vec<String> = Vec::new();
+    for r in runs {
+        if !all_tools.contains(&r.tool) {
+            all_tools.push(r.tool.clone());
+        }
+    }
+    draw(&groups, &tools, &all_tools, lo, hi, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn draw(
     groups: &[(String, Vec<(String, Bar)>)],
     tools: &[String],
+    all_tools: &[String],
     lo: f64,
     hi: f64,
     path: &std::path::Path,
@@ -95,6 +123,7 @@ fn draw(
             ("sans-serif", 24),
         )
         .margin(12)
+        .margin_right(LEGEND_W)
         .x_label_area_size(36)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..n, (lo..hi).log_scale())?;
@@ -115,8 +144,9 @@ fn draw(
         .draw()?;
 
     let colour = |t: &str| {
-        let i = tools.iter().position(|x| x == t).unwrap_or(0);
-        Palette99::pick(i).to_rgba()
+        let i = all_tools.iter().position(|x| x == t).unwrap_or(0);
+        let (r, g, b) = PALETTE[i % PALETTE.len()];
+        RGBColor(r, g, b)
     };
     for tool in tools {
         let c = colour(tool);
@@ -141,10 +171,7 @@ fn draw(
             };
             values.push(((x0 + x1) / 2.0, top, text));
         }
-        chart
-            .draw_series(rects)?
-            .label(tool.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        chart.draw_series(rects)?;
         // The value above each bar.
         let small = ("sans-serif", 13)
             .into_font()
@@ -156,13 +183,21 @@ fn draw(
                 .map(|(x, y, t)| Text::new(t, (x, y), small.clone())),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .draw()?;
+    // The legend, in the right-hand margin so that it never hides a bar.
+    let legend_font = ("sans-serif", 16).into_font().color(&BLACK);
+    let lx = SIZE.0 as i32 - LEGEND_W + 12;
+    for (i, tool) in tools.iter().enumerate() {
+        let y = 60 + 24 * i as i32;
+        root.draw(&Rectangle::new(
+            [(lx, y - 6), (lx + 14, y + 6)],
+            colour(tool).filled(),
+        ))?;
+        root.draw(&Text::new(
+            tool.clone(),
+            (lx + 22, y),
+            legend_font.clone().pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
 
     // Scenario names under their groups (the x axis itself has no numeric labels).
     let label = ("sans-serif", 20).into_font().color(&BLACK);

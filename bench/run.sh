@@ -1,0 +1,562 @@
+#!/usr/bin/env bash
+# The benchmark: scenarios S1-S6 of ../shared/SCENARIOS.md, portscout (every engine) against
+# nmap, RustScan, the seed's Python scanners and a one-thread blocking connect() loop in C.
+#
+#   sudo bash bench/run.sh            # everything, defaults below (about 10-15 minutes)
+#
+# It needs root: it builds its own network namespaces, veth pairs, listeners (the ground truth)
+# and nftables rules, and removes all of them on exit, also on failure or Ctrl-C. It scans
+# nothing but loopback inside those namespaces and 198.18.0.0/15 addresses that exist only on
+# its own veth pairs. Results (results.csv, table.md, chart.svg, env.txt, commands.txt, raw/)
+# go to bench/results/<UTC time>/; the table is printed at the end.
+#
+# Options:
+#   -n RUNS             runs per tool in every scenario (default: s1-s3,s6 5; s4,s5 3)
+#   --runs s4=2,s5=1    runs for single scenarios (after -n)
+#   --scenario LIST     which scenarios, e.g. s1,s3 (default: s1,s2,s3,s4,s5,s6)
+#   --engines LIST      portscout engines (default: "auto threads async sharded")
+#   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds")
+#   --seeds DIR         the seed's Python scanners (default: ../shared/seed-scanners)
+#   --time-limit SEC    per-run time limit; a run killed there is recorded as timed out (120)
+#   --slow SEC          a tool whose run takes longer (or times out) is not run again in that
+#                       scenario (default 30)
+#   --no-install        do not install missing peers (nmap, rustscan, gcc): skip them
+#   --no-build          use the existing release binary; --bin PATH uses PATH
+#   --out DIR           results folder (default bench/results/<UTC time>)
+#   --setup-only        build the scenarios, check the ground truth with plain connects, tear down
+#   -h, --help          this text
+set -euo pipefail
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+# ---------------------------------------------------------------- options
+declare -A RUNS=([s1]=5 [s2]=5 [s3]=5 [s4]=3 [s5]=3 [s6]=5)
+SCENARIOS="s1 s2 s3 s4 s5 s6"
+ENGINES="auto threads async sharded"
+PEERS="nmap rustscan floor seeds"
+SEEDS=""
+LIMIT=120
+SLOW=30
+INSTALL=1
+BUILD=1
+BIN=""
+OUT=""
+SETUP_ONLY=0
+
+posint() { case "$2" in ''|*[!0-9]*|0) echo "$1 needs a positive whole number, not '$2'" >&2; exit 2 ;; esac; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -n) posint -n "${2:-}"; for s in "${!RUNS[@]}"; do RUNS[$s]=$2; done; shift 2 ;;
+        --runs)
+            for kv in ${2//,/ }; do
+                k=${kv%%=*}; v=${kv#*=}
+                [ -n "${RUNS[$k]:-}" ] || { echo "--runs: unknown scenario '$k'" >&2; exit 2; }
+                posint "--runs $k" "$v"; RUNS[$k]=$v
+            done
+            shift 2 ;;
+        --scenario|--scenarios)
+            SCENARIOS=""
+            for s in ${2//,/ }; do
+                s=${s,,}
+                [ -n "${RUNS[$s]:-}" ] || { echo "--scenario: unknown scenario '$s'" >&2; exit 2; }
+                SCENARIOS="$SCENARIOS $s"
+            done
+            shift 2 ;;
+        --engines) ENGINES=${2//,/ }; shift 2 ;;
+        --peers) PEERS=${2//,/ }; shift 2 ;;
+        --seeds) SEEDS="$2"; shift 2 ;;
+        --time-limit) posint --time-limit "${2:-}"; LIMIT="$2"; shift 2 ;;
+        --slow) posint --slow "${2:-}"; SLOW="$2"; shift 2 ;;
+        --no-install) INSTALL=0; shift ;;
+        --no-build) BUILD=0; shift ;;
+        --bin) BIN="$2"; BUILD=0; shift 2 ;;
+        --out) OUT="$2"; shift 2 ;;
+        --setup-only) SETUP_ONLY=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+for p in $PEERS; do
+    case "$p" in nmap|rustscan|floor|seeds) ;; *) echo "--peers: unknown peer '$p'" >&2; exit 2 ;; esac
+done
+for e in $ENGINES; do
+    case "$e" in *[!a-z0-9_-]*|'') echo "--engines: bad engine name '$e'" >&2; exit 2 ;; esac
+done
+
+if [ "$(id -u)" != 0 ]; then
+    echo "bench/run.sh needs root (network namespaces, nftables): sudo bash bench/run.sh" >&2
+    exit 1
+fi
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+[ -n "$SEEDS" ] || SEEDS="$REPO/../shared/seed-scanners"
+# sudo resets PATH: find cargo and cargo-installed tools (rustscan) anyway.
+for d in "${CARGO_HOME:-$HOME/.cargo}/bin" "/root/.cargo/bin"; do
+    case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
+done
+if [ -n "${SUDO_USER:-}" ]; then
+    d=$(getent passwd "$SUDO_USER" | cut -d: -f6)/.cargo/bin
+    case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
+fi
+export PATH
+
+has() { case " $2 " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+say() { echo "$*" >&2; }
+
+# ---------------------------------------------------------------- names and cleanup
+ID=$$
+NS_LO="pst-b${ID}-lo"                     # S1, S2, S6
+NS_3S="pst-b${ID}-3s"; NS_3T="pst-b${ID}-3t"
+NS_4S="pst-b${ID}-4s"; NS_4T="pst-b${ID}-4t"
+NS_5S="pst-b${ID}-5s"; NS_5T="pst-b${ID}-5t"
+ALL_NS=("$NS_LO" "$NS_3S" "$NS_3T" "$NS_4S" "$NS_4T" "$NS_5S" "$NS_5T")
+veth() { echo "pvb${ID}$1"; }             # <= 15 chars: pid_max is at most 7 digits
+WORK=$(mktemp -d /tmp/pst-bench.XXXXXX)
+LISTENER_PIDS=()
+RUN_PID=""
+
+kill_ns_procs() {
+    # Everything running inside our namespaces is ours: listeners and a tool still running when
+    # the script was interrupted (GNU timeout puts the tool in its own process group, so Ctrl-C
+    # does not reach it).
+    local sig=$1 ns pids
+    for ns in "${ALL_NS[@]}"; do
+        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        [ -n "$pids" ] && kill "-$sig" $pids 2>/dev/null || true
+    done
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ -n "$RUN_PID" ] && kill "$RUN_PID" 2>/dev/null || true
+    kill_ns_procs TERM
+    sleep 0.2
+    kill_ns_procs KILL
+    for pid in "${LISTENER_PIDS[@]:-}" $RUN_PID; do
+        [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+    done
+    # Rules and veths go with their namespaces; remove them explicitly anyway.
+    for ns in "$NS_3T" "$NS_4T" "$NS_5T"; do
+        ip netns exec "$ns" nft delete table inet pstbench 2>/dev/null || true
+    done
+    ip -n "$NS_3S" link del "$(veth 3s)" 2>/dev/null || true
+    ip -n "$NS_4S" link del "$(veth 4s)" 2>/dev/null || true
+    ip -n "$NS_5S" link del "$(veth 5s)" 2>/dev/null || true
+    for ns in "${ALL_NS[@]}"; do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- tools
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2 || return 1
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null >&2
+}
+# What the benchmark itself needs is always installed when missing.
+command -v ip >/dev/null || apt_install iproute2
+command -v nft >/dev/null || apt_install nftables
+command -v python3 >/dev/null || apt_install python3
+command -v timeout >/dev/null || apt_install coreutils
+command -v prlimit >/dev/null && command -v setpriv >/dev/null || apt_install util-linux
+[ -x /usr/bin/time ] || apt_install time
+PY=$(python3 -c 'import sys; print(sys.executable)')   # the real interpreter, not a pyenv shim
+
+# Peers: installed when missing unless --no-install; else skipped with a line saying so.
+peer_missing() {   # NAME HOW
+    if [ "$INSTALL" = 0 ]; then
+        say "skipping $1: not installed (--no-install; would run: $2)"
+        return 1
+    fi
+    say "installing $1: $2"
+    return 0
+}
+if [ "$SETUP_ONLY" = 0 ]; then
+    if has nmap "$PEERS" && ! command -v nmap >/dev/null; then
+        if peer_missing nmap "apt-get install -y nmap"; then
+            apt_install nmap || say "skipping nmap: apt-get install nmap failed"
+        fi
+    fi
+    if has rustscan "$PEERS" && ! command -v rustscan >/dev/null; then
+        if peer_missing rustscan "cargo install --locked rustscan (compiles for a few minutes)"; then
+            cargo install --locked rustscan >&2 || say "skipping rustscan: cargo install failed"
+        fi
+    fi
+    if has floor "$PEERS" && ! command -v gcc >/dev/null; then
+        if peer_missing "floor (needs gcc)" "apt-get install -y gcc"; then
+            apt_install gcc || say "skipping floor: apt-get install gcc failed"
+        fi
+    fi
+    command -v nmap >/dev/null || PEERS=${PEERS//nmap/}
+    command -v rustscan >/dev/null || PEERS=${PEERS//rustscan/}
+    command -v gcc >/dev/null || PEERS=${PEERS//floor/}
+    if has seeds "$PEERS" && ! [ -f "$SEEDS/threads.py" ]; then
+        say "skipping the seed scripts: none in $SEEDS (--seeds DIR)"
+        PEERS=${PEERS//seeds/}
+    fi
+
+    if [ "$BUILD" = 1 ]; then
+        say "building portscout (release)..."
+        cargo build --release -q -p portscout-cli >&2
+    fi
+    TD="${CARGO_TARGET_DIR:-$REPO/target}"
+    case "$TD" in /*) ;; *) TD="$REPO/$TD" ;; esac
+    [ -n "$BIN" ] || BIN="$TD/release/portscout"
+    [ -x "$BIN" ] || { say "no portscout binary at $BIN"; exit 1; }
+    say "building the report (portscout-bench-report)..."
+    cargo build --release -q -p portscout-bench-report >&2
+    REPORT="$TD/release/portscout-bench-report"
+    if has floor "$PEERS"; then
+        gcc -O2 -Wall -o "$WORK/floor" "$REPO/bench/floor.c"
+    fi
+    # Until the CLI has --engine, the default engine runs without the flag and every other
+    # engine's run fails (and is recorded as failed).
+    ENGINE_FLAG=0
+    "$BIN" --help 2>/dev/null | grep -q -- '--engine' && ENGINE_FLAG=1
+    [ "$ENGINE_FLAG" = 1 ] || say "note: $BIN has no --engine option: portscout-auto runs the default engine without it; other engines will fail"
+fi
+
+# ---------------------------------------------------------------- ground truth
+LO_ADDR=127.0.0.1
+LO_PORTS="22 80 443 8080 31337 33333 45678 55555 65535"   # 33333 45678 55555: ephemeral range
+R_ADDR=198.18.0.2
+R_PORTS="22 80 443 8080 31337 45678 65535"
+DROP_LO=40000
+DROP_HI=41000
+S5_SILENT="198.18.0.201 198.18.0.202"
+S5_PORTS="22 80 443"
+
+# A listener process: binds ADDR:PORT for each port, accepts and closes at once.
+LISTENER_PY='
+import select, socket, sys
+addr, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+socks = []
+for p in ports:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, p))
+    s.listen(4096)
+    socks.append(s)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        try:
+            s.accept()[0].close()
+        except OSError:
+            pass
+'
+
+new_ns() {
+    ip netns del "$1" 2>/dev/null || true   # stale one from a crashed run with the same pid
+    ip netns add "$1"
+    ip -n "$1" link set lo up
+}
+
+# start_listeners NS ADDR PORTS...: start one listener process and wait until all listen.
+start_listeners() {
+    local ns=$1 addr=$2; shift 2
+    ip netns exec "$ns" "$PY" -c "$LISTENER_PY" "$addr" "$@" &
+    LISTENER_PIDS+=("$!")
+    local want=$# got i
+    for i in $(seq 100); do
+        got=$(ip netns exec "$ns" ss -Hltn 2>/dev/null | wc -l)
+        [ "$got" -ge "$want" ] && return 0
+        kill -0 "${LISTENER_PIDS[-1]}" 2>/dev/null || { say "listener in $ns died"; exit 1; }
+        sleep 0.05
+    done
+    say "listeners in $ns not ready"
+    exit 1
+}
+
+# pair N PREFIX: scanner ns NS_<N>S and target ns NS_<N>T joined by a veth pair.
+pair() {
+    local scan=$1 tgt=$2 vs=$3 vt=$4 scan_addr=$5
+    new_ns "$scan"
+    new_ns "$tgt"
+    ip link add "$vs" netns "$scan" type veth peer name "$vt" netns "$tgt"
+    ip -n "$scan" addr add "$scan_addr" dev "$vs"
+    ip -n "$scan" link set "$vs" up
+    ip -n "$tgt" link set "$vt" up
+}
+
+nft_target() {   # NS EXTRA_RULE...
+    local ns=$1; shift
+    {
+        echo "add table inet pstbench"
+        echo "add chain inet pstbench input { type filter hook input priority 0; policy accept; }"
+        echo "add rule inet pstbench input tcp dport $DROP_LO-$DROP_HI counter drop"
+        for r in "$@"; do echo "add rule inet pstbench input $r"; done
+    } | ip netns exec "$ns" nft -f -
+}
+
+truth() {   # FILE TARGETS LO HI OPEN_PAIRS FILTERED_TRIPLES  (space-separated ip:port, ip:lo:hi)
+    "$PY" - "$@" <<'EOF'
+import json, sys
+path, targets, lo, hi, opens, filt = sys.argv[1:7]
+json.dump({
+    "targets": targets.split(),
+    "ports": [int(lo), int(hi)],
+    "open": [[a, int(p)] for a, p in (x.split(":") for x in opens.split()) if int(lo) <= int(p) <= int(hi)],
+    "filtered": [[a, int(l), int(h)] for a, l, h in (x.split(":") for x in filt.split())],
+}, open(path, "w"))
+EOF
+}
+
+LO_UP=0
+setup_lo() {
+    [ "$LO_UP" = 1 ] && return 0
+    new_ns "$NS_LO"
+    # shellcheck disable=SC2086
+    start_listeners "$NS_LO" "$LO_ADDR" $LO_PORTS
+    check "$NS_LO" 0.5 "$LO_ADDR:$(echo $LO_PORTS | tr ' ' ',')" "$LO_ADDR:1000" ""
+    LO_UP=1
+}
+
+setup_remote() {   # 3|4: S3, or S3 plus 10% SYN loss
+    local n=$1 scan tgt
+    if [ "$n" = 3 ]; then scan=$NS_3S; tgt=$NS_3T; else scan=$NS_4S; tgt=$NS_4T; fi
+    pair "$scan" "$tgt" "$(veth "${n}s")" "$(veth "${n}t")" 198.18.0.1/24
+    ip -n "$tgt" addr add "$R_ADDR/24" dev "$(veth "${n}t")"
+    if [ "$n" = 3 ]; then
+        nft_target "$tgt"
+    else
+        # 10% of connection-opening SYNs (retransmissions included) vanish.
+        nft_target "$tgt" "tcp flags & (syn | ack) == syn numgen random mod 100 < 10 counter drop"
+    fi
+    # shellcheck disable=SC2086
+    start_listeners "$tgt" 0.0.0.0 $R_PORTS
+    # With loss, a plain connect may need the kernel's SYN retransmission (1 s, 3 s...).
+    local t=0.5; [ "$n" = 4 ] && t=4
+    check "$scan" "$t" "$R_ADDR:$(echo $R_PORTS | tr ' ' ',')" "$R_ADDR:1000" "$R_ADDR:$DROP_LO"
+}
+
+S5_TARGETS="$WORK/s5-targets.txt"
+setup_s5() {
+    pair "$NS_5S" "$NS_5T" "$(veth 5s)" "$(veth 5t)" 198.18.0.1/23
+    local i vt
+    vt=$(veth 5t)
+    for i in $(seq 1 254); do echo "addr add 198.18.1.$i/23 dev $vt"; done | ip -n "$NS_5T" -batch -
+    # shellcheck disable=SC2086
+    start_listeners "$NS_5T" 0.0.0.0 $S5_PORTS
+    { for i in $(seq 1 254); do echo "198.18.1.$i"; done; for a in $S5_SILENT; do echo "$a"; done; } >"$S5_TARGETS"
+    check "$NS_5S" 0.5 "198.18.1.1:22,80,443 198.18.1.254:22,80,443" "198.18.1.127:1000" \
+        "$(echo $S5_SILENT | sed 's/ /:22 /g'):22"
+}
+
+# check NS TIMEOUT OPEN CLOSED SILENT: plain connects from NS. OPEN is "addr:p,p addr:p", CLOSED
+# one addr:port that must be refused, SILENT addr:port that must get no answer (or unreachable).
+check() {
+    ip netns exec "$1" "$PY" - "$2" "$3" "$4" "$5" <<'EOF' >&2
+import socket, sys
+t, opens, closed, silent = float(sys.argv[1]), sys.argv[2].split(), sys.argv[3], sys.argv[4].split()
+def probe(a, p):
+    s = socket.socket(); s.settimeout(t)
+    try:
+        s.connect((a, int(p))); return "open"
+    except ConnectionRefusedError:
+        return "closed"
+    except (socket.timeout, OSError):
+        return "filtered"
+    finally:
+        s.close()
+bad = [f"{a}:{p}" for x in opens for a, ps in [x.split(":")] for p in ps.split(",") if probe(a, p) != "open"]
+assert not bad, f"listeners not reachable: {bad}"
+a, p = closed.split(":"); assert probe(a, p) == "closed", f"{closed} not closed"
+for x in silent:
+    a, p = x.split(":"); assert probe(a, p) == "filtered", f"{x} answered"
+print(f"ok: listeners open ({', '.join(opens)}), {closed} closed"
+      + (f", {' '.join(silent)} silent" if silent else ""))
+EOF
+}
+
+S_TRUTH() { echo "$WORK/truth-$1.json"; }
+setup_scenario() {
+    case "$1" in
+        s1|s2|s6) setup_lo ;;
+        s3) setup_remote 3 ;;
+        s4) setup_remote 4 ;;
+        s5) setup_s5 ;;
+    esac
+    local lo_open r_open s5_open="" s5_filt="" a
+    lo_open=$(for p in $LO_PORTS; do printf '%s:%s ' "$LO_ADDR" "$p"; done)
+    r_open=$(for p in $R_PORTS; do printf '%s:%s ' "$R_ADDR" "$p"; done)
+    case "$1" in
+        s1|s6) truth "$(S_TRUTH "$1")" "$LO_ADDR" 1 65535 "$lo_open" "" ;;
+        s2) truth "$(S_TRUTH s2)" "$LO_ADDR" 30000 65535 "$lo_open" "" ;;
+        s3|s4) truth "$(S_TRUTH "$1")" "$R_ADDR" 1 65535 "$r_open" "$R_ADDR:$DROP_LO:$DROP_HI" ;;
+        s5)
+            for a in $(seq 1 254); do for p in $S5_PORTS; do s5_open="$s5_open 198.18.1.$a:$p"; done; done
+            for a in $S5_SILENT; do s5_filt="$s5_filt $a:1:1024"; done
+            truth "$(S_TRUTH s5)" "$(tr '\n' ' ' <"$S5_TARGETS")" 1 1024 "$s5_open" "$s5_filt" ;;
+    esac
+}
+
+# ---------------------------------------------------------------- what each scenario runs
+scen_ns() { case "$1" in s1|s2|s6) echo "$NS_LO" ;; s3) echo "$NS_3S" ;; s4) echo "$NS_4S" ;; s5) echo "$NS_5S" ;; esac; }
+scen_range() { case "$1" in s2) echo "30000 65535" ;; s5) echo "1 1024" ;; *) echo "1 65535" ;; esac; }
+scen_addr() { case "$1" in s1|s2|s6) echo "$LO_ADDR" ;; s3|s4) echo "$R_ADDR" ;; s5) echo "" ;; esac; }
+
+scen_tools() {
+    local s=$1 t="" e
+    for e in $ENGINES; do t="$t portscout-$e"; done
+    case "$s" in s1|s2|s6) has floor "$PEERS" && t="$t floor" ;; esac
+    has nmap "$PEERS" && t="$t nmap"
+    has rustscan "$PEERS" && t="$t rustscan"
+    if [ "$s" = s2 ] && has seeds "$PEERS"; then
+        for e in threads asyncio_gather async_generator subinterpreters; do
+            [ -f "$SEEDS/$e.py" ] && t="$t seed-$e"
+        done
+    fi
+    echo $t
+}
+
+# tool_cmd SCEN TOOL: sets CMD (array) and PARSER.
+tool_cmd() {
+    local s=$1 tool=$2 lo hi addr
+    read -r lo hi <<<"$(scen_range "$s")"
+    addr=$(scen_addr "$s")
+    local targets=("$addr")
+    case "$tool" in
+        portscout-*)
+            local e=${tool#portscout-}
+            [ "$s" = s5 ] && targets=(-iL "$S5_TARGETS")
+            CMD=("$BIN" "${targets[@]}" -p "$lo-$hi" --format ndjson --show "open,filtered" -q)
+            if [ "$ENGINE_FLAG" = 1 ] || [ "$e" != auto ]; then CMD+=(--engine "$e"); fi
+            PARSER=portscout ;;
+        nmap)
+            [ "$s" = s5 ] && targets=(-iL "$S5_TARGETS")
+            CMD=(nmap -sT -n -Pn -p "$lo-$hi" "${targets[@]}" -oX "$OUTFILE.out.xml" -oG -)
+            PARSER=nmap ;;
+        rustscan)
+            [ "$s" = s5 ] && addr=$S5_TARGETS
+            CMD=(rustscan -a "$addr" -r "$lo-$hi" -g -n --no-banner)
+            # --ulimit raises the descriptor limit; S6 is about living within 256.
+            [ "$s" = s6 ] || CMD+=(--ulimit 5000)
+            PARSER=rustscan ;;
+        floor)
+            CMD=("$WORK/floor" "$addr" "$lo" "$hi")
+            PARSER=floor ;;
+        seed-*)
+            CMD=("$PY" "$SEEDS/${tool#seed-}.py")
+            PARSER=seed ;;
+    esac
+}
+
+# ---------------------------------------------------------------- measuring
+CSV=""
+# run_one SCEN ROUND TOOL -> appends a CSV row; sets LAST_STATUS and LAST_WALL
+run_one() {
+    local s=$1 round=$2 tool=$3 ns rc=0 t0 t1 wall status note=""
+    ns=$(scen_ns "$s")
+    OUTFILE="$OUTDIR/raw/$s-$tool-$round"
+    local tf="$WORK/time" err="$OUTFILE.err"
+    tool_cmd "$s" "$tool"
+    local wrap=()
+    # S6: a hard limit of 256 descriptors, and no CAP_SYS_RESOURCE, so even root cannot raise it.
+    [ "$s" = s6 ] && wrap=(prlimit --nofile=256:256 setpriv --bounding-set -sys_resource --)
+    [ "$round" = 1 ] && echo "$s $tool: ${wrap[*]} ${CMD[*]}" >>"$OUTDIR/commands.txt"
+    rm -f "$tf" "$OUTFILE.out.xml"
+    t0=$(date +%s%N)
+    ip netns exec "$ns" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
+        timeout -k 5 "$LIMIT" "${wrap[@]}" "${CMD[@]}" >"$OUTFILE.out" 2>"$err" </dev/null &
+    RUN_PID=$!
+    wait "$RUN_PID" || rc=$?
+    RUN_PID=""
+    t1=$(date +%s%N)
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    local user=0 sys=0 rss=0 line
+    line=$(tail -n1 "$tf" 2>/dev/null || true)
+    # shellcheck disable=SC2086
+    if [[ "$line" =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]]; then set -- $line; user=$2; sys=$3; rss=$4; fi
+    if [ "$rc" = 0 ]; then
+        status=ok
+    elif [ "$rc" = 124 ] || { [ "$rc" = 137 ] && awk -v w="$wall" -v l="$LIMIT" 'BEGIN { exit !(w >= l) }'; }; then
+        status=timeout; note="killed at the ${LIMIT} s limit"
+    else
+        status=failed
+        # The first line that names an error, else the last line: never a comma (CSV).
+        note=$( { grep -i -m1 'error' "$err" || grep -v '^[[:space:]]*$' "$err" | tail -n1; } 2>/dev/null \
+            | tr -d ',\r' | tr '\t' ' ' | cut -c1-120 || true)
+        [ -n "$note" ] || note="exit $rc"
+    fi
+    local acc
+    acc=$("$PY" "$REPO/bench/score.py" "$PARSER" "$OUTFILE.out" "$(S_TRUTH "$s")" | tr '\t' ',')
+    echo "${s^^},$round,$tool,$status,$rc,$wall,$user,$sys,$rss,$acc,$note" >>"$CSV"
+    IFS=, read -r oe _ om oi fr _ _ fm fi_ <<<"$acc"
+    local facc=""
+    [ "$fr" = 1 ] && facc=" filtered missed/invented $fm/$fi_"
+    say "  ${s^^} $tool: $status ${wall}s cpu $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')s rss ${rss}KB; open missed/invented $om/$oi of $oe$facc${note:+ ($note)}"
+    LAST_STATUS=$status
+    LAST_WALL=$wall
+}
+
+# ---------------------------------------------------------------- main
+for s in $SCENARIOS; do
+    say "setting up ${s^^}..."
+    setup_scenario "$s"
+done
+if [ "$SETUP_ONLY" = 1 ]; then
+    say "setup ok; namespaces: $(ip netns list | awk '{print $1}' | grep "^pst-b${ID}-" | tr '\n' ' ')"
+    exit 0
+fi
+
+[ -n "$OUT" ] || OUT="$REPO/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
+OUTDIR=$OUT
+mkdir -p "$OUTDIR/raw"
+CSV="$OUTDIR/results.csv"
+echo "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,open_expected,open_found,open_missed,open_invented,filtered_reported,filtered_expected,filtered_found,filtered_missed,filtered_invented,note" >"$CSV"
+: >"$OUTDIR/commands.txt"
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "kernel: $(uname -sr); cores: $(nproc); memory: $(free -m | awk '/^Mem:/ {print $2}') MiB"
+    echo "portscout: $("$BIN" --version 2>&1 | head -n1) ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?'))"
+    echo "engines: $ENGINES (--engine flag: $([ "$ENGINE_FLAG" = 1 ] && echo yes || echo no))"
+    command -v nmap >/dev/null && echo "nmap: $(nmap --version | head -n1)"
+    command -v rustscan >/dev/null && echo "rustscan: $(rustscan --version 2>&1 | head -n1)"
+    has floor "$PEERS" && echo "floor: $(gcc --version | head -n1), -O2"
+    echo "python: $("$PY" --version 2>&1) ($PY)"
+    echo "descriptor limit: $(ulimit -n) (S6: 256)"
+    echo "scenarios: $SCENARIOS; runs: $(for s in $SCENARIOS; do printf '%s=%s ' "$s" "${RUNS[$s]}"; done)"
+    echo "time limit: $LIMIT s per run; slow: $SLOW s; peers: $PEERS"
+} >"$OUTDIR/env.txt"
+sed 's/^/  /' "$OUTDIR/env.txt" >&2
+
+START=$(date +%s)
+for s in $SCENARIOS; do
+    read -r -a tools <<<"$(scen_tools "$s")"
+    n=${#tools[@]}
+    declare -A done_with=()
+    say "${s^^}: ${RUNS[$s]} round(s) of: ${tools[*]}"
+    for round in $(seq "${RUNS[$s]}"); do
+        for k in $(seq 0 $((n - 1))); do
+            tool=${tools[$(((k + round - 1) % n))]}   # the order rotates every round
+            [ -n "${done_with[$tool]:-}" ] && continue
+            run_one "$s" "$round" "$tool"
+            if [ "$LAST_STATUS" = timeout ] || awk -v w="$LAST_WALL" -v l="$SLOW" 'BEGIN { exit !(w > l) }'; then
+                [ "$round" -lt "${RUNS[$s]}" ] && say "  note: $tool took ${LAST_WALL}s in ${s^^}; not run again there (--slow $SLOW)"
+                done_with[$tool]=1
+            fi
+        done
+    done
+    if [ "$s" = s4 ]; then
+        say "  S4 loss rule: $(ip netns exec "$NS_4T" nft list chain inet pstbench input | grep -o 'numgen.*counter packets [0-9]*' | sed 's/.*packets/dropped/') SYNs in all"
+    fi
+    unset done_with
+done
+say "measured in $(( $(date +%s) - START )) s"
+
+"$REPORT" "$CSV" "$OUTDIR" >"$WORK/table"
+[ -n "${SUDO_UID:-}" ] && chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUTDIR" 2>/dev/null || true
+echo
+cat "$WORK/table"
+echo
+echo "results: $OUTDIR (results.csv, table.md, chart.svg, env.txt, commands.txt, raw/)"

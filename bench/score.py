@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Score one benchmark run against the ground truth (used by bench/run.sh).
+
+    score.py PARSER OUTPUT TRUTH.json
+
+PARSER says how to read OUTPUT (the tool's standard output):
+
+  portscout  ndjson, one {"ip","port","state",...} per line, a last {"type":"summary"}
+  nmap       OUTPUT.xml (written with -oX) when it parses; else the -oG lines in OUTPUT
+  rustscan   greppable lines "ADDR -> [p,p,...]"
+  floor      one open port per line (bench/floor.c), for the single target address
+  seed       "Port N is open" lines (the seed's Python scripts), for the single target
+
+TRUTH.json: {"targets": [ip...], "ports": [lo, hi], "open": [[ip, port]...],
+             "filtered": [[ip, lo, hi]...]}.
+
+Prints nine tab-separated numbers: open_expected open_found open_missed open_invented
+filtered_reported filtered_expected filtered_found filtered_missed filtered_invented.
+Open ports are (address, port) pairs; a port outside the scanned range or on an address not
+scanned counts as invented. filtered_reported is 1 for tools that list filtered ports.
+"""
+
+import json
+import os
+import re
+import sys
+
+REPORTS_FILTERED = {"portscout", "nmap"}
+
+
+def parse_portscout(path, truth):
+    got = {"open": set(), "filtered": set()}
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if "type" in r or r.get("state") not in got:
+                continue
+            got[r["state"]].add((r["ip"], int(r["port"])))
+    return got
+
+
+def port_ranges(spec):
+    for rng in filter(None, spec.split(",")):
+        a, _, b = rng.partition("-")
+        yield from range(int(a), int(b or a) + 1)
+
+
+def parse_nmap(path, truth):
+    got = {"open": set(), "filtered": set()}
+    lo, hi = truth["ports"]
+    xml_path = path + ".xml"
+    root = None
+    if os.path.exists(xml_path):
+        import xml.etree.ElementTree as ET
+
+        try:
+            root = ET.parse(xml_path).getroot()
+        except ET.ParseError:
+            root = None  # killed mid-write: fall back to -oG
+    if root is not None:
+        # -oG folds the most common states into "Ignored State"; the XML names them all,
+        # extraports included (<extrareasons ports="40000-41000">).
+        for host in root.iter("host"):
+            addr = next(
+                (a.get("addr") for a in host.iter("address") if a.get("addrtype") in ("ipv4", "ipv6")),
+                None,
+            )
+            if addr is None:
+                continue
+            listed = set()
+            for port in host.iter("port"):
+                st = port.find("state")
+                p = int(port.get("portid"))
+                listed.add(p)
+                if st is not None and st.get("state") in got:
+                    got[st.get("state")].add((addr, p))
+            extras = list(host.iter("extraports"))
+            for extra in extras:
+                state = extra.get("state")
+                reasons = list(extra.iter("extrareasons"))
+                with_ports = [r for r in reasons if r.get("ports")]
+                if with_ports:
+                    for r in with_ports:
+                        for p in port_ranges(r.get("ports")):
+                            listed.add(p)
+                            if state in got:
+                                got[state].add((addr, p))
+                elif len(extras) == 1 and state in got:
+                    # Old nmap without the ports attribute: one group is everything unlisted.
+                    got[state].update((addr, p) for p in range(lo, hi + 1) if p not in listed)
+        return got
+    with open(path, errors="replace") as f:
+        for line in f:
+            if not (line.startswith("Host:") and "Ports:" in line):
+                continue
+            addr = line.split()[1]
+            field = line.split("Ports:", 1)[1].split("\t")[0]
+            for item in field.split(","):
+                parts = item.strip().split("/")
+                if len(parts) > 1 and parts[1] in got:
+                    got[parts[1]].add((addr, int(parts[0])))
+    return got
+
+
+def parse_rustscan(path, truth):
+    got = {"open": set(), "filtered": set()}
+    pat = re.compile(r"^(\S+) -> \[([0-9,\s]*)\]")
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = pat.match(line.strip())
+            if m:
+                for p in filter(None, (x.strip() for x in m.group(2).split(","))):
+                    got["open"].add((m.group(1), int(p)))
+    return got
+
+
+def parse_lines(regex):
+    pat = re.compile(regex)
+
+    def parse(path, truth):
+        (addr,) = truth["targets"]
+        got = {"open": set(), "filtered": set()}
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = pat.match(line.strip())
+                if m:
+                    got["open"].add((addr, int(m.group(1))))
+        return got
+
+    return parse
+
+
+PARSERS = {
+    "portscout": parse_portscout,
+    "nmap": parse_nmap,
+    "rustscan": parse_rustscan,
+    "floor": parse_lines(r"^(\d+)$"),
+    "seed": parse_lines(r"^Port (\d+) is open$"),
+}
+
+
+def main():
+    parser, path, truth_path = sys.argv[1:4]
+    with open(truth_path) as f:
+        truth = json.load(f)
+    want_open = {(a, int(p)) for a, p in truth["open"]}
+    want_filtered = set()
+    for a, lo, hi in truth["filtered"]:
+        want_filtered.update((a, p) for p in range(lo, hi + 1))
+    got = PARSERS[parser](path, truth) if os.path.exists(path) else {"open": set(), "filtered": set()}
+    fields = [
+        len(want_open),
+        len(got["open"]),
+        len(want_open - got["open"]),
+        len(got["open"] - want_open),
+        int(parser in REPORTS_FILTERED),
+        len(want_filtered),
+        len(got["filtered"]),
+        len(want_filtered - got["filtered"]),
+        len(got["filtered"] - want_filtered),
+    ]
+    print("\t".join(map(str, fields)))
+
+
+if __name__ == "__main__":
+    main()
