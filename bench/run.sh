@@ -129,7 +129,9 @@ kill_ns_procs() {
 
 cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    # A second Ctrl-C (or TERM) must not cut the cleanup short.
+    trap - EXIT
+    trap '' INT TERM
     [ -n "$RUN_PID" ] && kill "$RUN_PID" 2>/dev/null || true
     kill_ns_procs TERM
     sleep 0.2
