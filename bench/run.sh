@@ -550,7 +550,9 @@ for s in $SCENARIOS; do
         done
     done
     if [ "$s" = s4 ]; then
-        say "  S4 loss rule: $(ip netns exec "$NS_4T" nft list chain inet pstbench input | grep -o 'numgen.*counter packets [0-9]*' | sed 's/.*packets/dropped/') SYNs in all"
+        line="S4 loss rule: $(ip netns exec "$NS_4T" nft list chain inet pstbench input | grep -o 'numgen.*counter packets [0-9]*' | sed 's/.*packets/dropped/') SYNs in all"
+        say "  $line"
+        echo "$line" >>"$OUTDIR/env.txt"
     fi
     unset done_with
 done

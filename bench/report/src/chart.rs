@@ -38,33 +38,33 @@ pub enum Bar {
     Median(f64),
     /// Every run was killed at the limit: at least this many seconds.
     TimedOut(f64),
+    /// Every run failed: no time to show, only the word.
+    Failed,
 }
 
 impl Bar {
-    fn secs(&self) -> f64 {
+    fn secs(&self) -> Option<f64> {
         match self {
-            Bar::Median(s) | Bar::TimedOut(s) => *s,
+            Bar::Median(s) | Bar::TimedOut(s) => Some(*s),
+            Bar::Failed => None,
         }
     }
 }
 
-/// The bars per scenario, in first-appearance order: `(scenario, [(tool, bar)])`. A tool with
-/// neither a completed nor a timed-out run (it only failed) has no bar.
+/// The bars per scenario, in first-appearance order: `(scenario, [(tool, bar)])`.
 pub fn bars(runs: &[Run]) -> Vec<(String, Vec<(String, Bar)>)> {
     let mut out: Vec<(String, Vec<(String, Bar)>)> = Vec::new();
     for s in summarise(runs) {
         let bar = match (s.median_wall(), s.timeout_wall()) {
-            (Some(m), _) => Some(Bar::Median(m)),
-            (None, Some(t)) => Some(Bar::TimedOut(t)),
-            (None, None) => None,
+            (Some(m), _) => Bar::Median(m),
+            (None, Some(t)) => Bar::TimedOut(t),
+            (None, None) => Bar::Failed,
         };
         let Summary { scenario, tool, .. } = s;
         if out.last().map(|(sc, _)| sc != &scenario).unwrap_or(true) {
             out.push((scenario, Vec::new()));
         }
-        if let Some(bar) = bar {
-            out.last_mut().expect("pushed above").1.push((tool, bar));
-        }
+        out.last_mut().expect("pushed above").1.push((tool, bar));
     }
     out
 }
@@ -82,7 +82,7 @@ pub fn write_svg(runs: &[Run], path: &std::path::Path) -> Result<(), String> {
     }
     let all: Vec<f64> = groups
         .iter()
-        .flat_map(|(_, bs)| bs.iter().map(|(_, b)| b.secs()))
+        .flat_map(|(_, bs)| bs.iter().filter_map(|(_, b)| b.secs()))
         .filter(|s| *s > 0.0)
         .collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
@@ -159,29 +159,35 @@ fn draw(
             let w = 0.84 / bs.len() as f64;
             let x0 = g as f64 + 0.08 + j as f64 * w;
             let x1 = x0 + w * 0.9;
-            let (style, top) = match &bs[j].1 {
-                Bar::Median(s) => (c.filled(), *s),
-                Bar::TimedOut(s) => (c.stroke_width(2), *s),
+            let size = if bs.len() > 7 { 10 } else { 13 };
+            let (text, top) = match &bs[j].1 {
+                Bar::Median(s) => {
+                    rects.push(Rectangle::new([(x0, lo), (x1, *s)], c.filled()));
+                    let t = if *s < 10.0 {
+                        format!("{s:.2}")
+                    } else {
+                        format!("{s:.0}")
+                    };
+                    (t, *s)
+                }
+                Bar::TimedOut(s) => {
+                    rects.push(Rectangle::new([(x0, lo), (x1, *s)], c.stroke_width(2)));
+                    (format!(">{s:.0}"), *s)
+                }
+                // No bar: the word, just above the axis.
+                Bar::Failed => ("failed".to_string(), lo * 1.6),
             };
-            rects.push(Rectangle::new([(x0, lo), (x1, top)], style));
-            let text = match &bs[j].1 {
-                Bar::Median(s) if *s < 10.0 => format!("{s:.2}"),
-                Bar::Median(s) => format!("{s:.0}"),
-                Bar::TimedOut(s) => format!(">{s:.0}"),
-            };
-            values.push(((x0 + x1) / 2.0, top, text));
+            values.push(((x0 + x1) / 2.0, top, text, size));
         }
         chart.draw_series(rects)?;
         // The value above each bar.
-        let small = ("sans-serif", 13)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Center, VPos::Bottom));
-        chart.draw_series(
-            values
-                .into_iter()
-                .map(|(x, y, t)| Text::new(t, (x, y), small.clone())),
-        )?;
+        chart.draw_series(values.into_iter().map(|(x, y, t, size)| {
+            let font = ("sans-serif", size)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Bottom));
+            Text::new(t, (x, y), font)
+        }))?;
     }
     // The legend, in the right-hand margin so that it never hides a bar.
     let legend_font = ("sans-serif", 16).into_font().color(&BLACK);
@@ -247,6 +253,7 @@ mod tests {
         let runs = vec![
             run("S1", "a", Status::Ok, 1.0),
             run("S1", "b", Status::Failed, 0.1),
+            run("S1", "b", Status::Failed, 0.3),
             run("S4", "a", Status::Ok, 2.0),
             run("S4", "b", Status::Timeout, 120.0),
             run("S1", "a", Status::Ok, 3.0),
@@ -254,7 +261,13 @@ mod tests {
         assert_eq!(
             bars(&runs),
             vec![
-                ("S1".to_string(), vec![("a".to_string(), Bar::Median(2.0))]),
+                (
+                    "S1".to_string(),
+                    vec![
+                        ("a".to_string(), Bar::Median(2.0)),
+                        ("b".to_string(), Bar::Failed),
+                    ]
+                ),
                 (
                     "S4".to_string(),
                     vec![

@@ -200,6 +200,17 @@ impl Summary {
     pub fn peak_rss_kb(&self) -> Option<u64> {
         self.ok().map(|r| r.max_rss_kb).max()
     }
+    /// Median wall time of the runs that failed (how long a tool lasted before it crashed).
+    pub fn failed_wall(&self) -> Option<f64> {
+        median(
+            &self
+                .runs
+                .iter()
+                .filter(|r| r.status == Status::Failed)
+                .map(|r| r.wall_s)
+                .collect::<Vec<_>>(),
+        )
+    }
     /// The longest time a timed-out run was given (a lower bound on the tool's time).
     pub fn timeout_wall(&self) -> Option<f64> {
         self.runs
@@ -326,7 +337,11 @@ pub fn render_table(runs: &[Run]) -> String {
                     _ => "n/a".to_string(),
                 },
             ),
-            (None, None) => ("—".to_string(), "n/a".to_string()),
+            (None, None) => (
+                s.failed_wall()
+                    .map_or("—".to_string(), |f| format!("failed (after {f:.1})")),
+                "n/a".to_string(),
+            ),
         };
         let (open, filtered) = if ok.is_empty() {
             ("—".to_string(), "—".to_string())
@@ -441,10 +456,11 @@ S4,1,nmap,timeout,124,120.004,80.1,20.2,23000,7,0,7,0,1,1001,0,1001,0,time limit
             run("S1", "nmap", Status::Ok, 1.4, 0),
             run("S4", "portscout-auto", Status::Ok, 2.0, 0),
             run("S4", "nmap", Status::Timeout, 120.0, 9),
+            run("S4", "seed", Status::Failed, 78.1, 9),
         ];
         let t = render_table(&runs);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines.len(), 2 + 4, "{t}");
+        assert_eq!(lines.len(), 2 + 5, "{t}");
         assert_eq!(
             lines[2],
             "| S1 | portscout-auto | 3 | 0.700 | 0.600 | 0.750 | 8.0 | exact in 3/3 runs \
@@ -458,6 +474,10 @@ S4,1,nmap,timeout,124,120.004,80.1,20.2,23000,7,0,7,0,1,1001,0,1001,0,time limit
         assert_eq!(
             lines[5],
             "| S4 | nmap | 0 ok, 1 timed out | timeout (>120) | — | — | — | — | — | >60x |"
+        );
+        assert_eq!(
+            lines[6],
+            "| S4 | seed | 0 ok, 1 failed (exit 124) | failed (after 78.1) | — | — | — | — | — | n/a |"
         );
     }
 }
