@@ -2,7 +2,7 @@
 # The benchmark: scenarios S1-S6 of ../shared/SCENARIOS.md, portscout (every engine) against
 # nmap, RustScan, the seed's Python scanners and a one-thread blocking connect() loop in C.
 #
-#   sudo bash bench/run.sh            # everything, defaults below (about 10-15 minutes)
+#   sudo bash bench/run.sh            # everything, defaults below (about 15 minutes on 2 cores)
 #
 # It needs root: it builds its own network namespaces, veth pairs, listeners (the ground truth)
 # and nftables rules, and removes all of them on exit, also on failure or Ctrl-C. It scans
