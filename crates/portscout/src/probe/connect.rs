@@ -312,12 +312,13 @@ impl Pending {
         self.start
     }
 
-    /// Waits for the answer until `deadline`. Returns the outcome, and the socket when it can
+    /// Waits for the answer until `deadline` (on tokio's clock, so a paused test clock
+    /// applies). Returns the outcome, and the socket when it can
     /// be reused (give it to [`Connector::recycle`]).
     ///
     /// Must run on a tokio runtime with I/O and time enabled. Dropping the future closes the
     /// socket.
-    pub async fn wait(self, deadline: Instant) -> (Outcome, Option<Reusable>) {
+    pub async fn wait(self, deadline: tokio::time::Instant) -> (Outcome, Option<Reusable>) {
         let Pending {
             socket,
             target,
@@ -330,7 +331,6 @@ impl Pending {
             Ok(fd) => fd,
             Err(e) => return (classify_error(&e.into_parts().1, start.elapsed()), None),
         };
-        let deadline = tokio::time::Instant::from_std(deadline);
         loop {
             let mut guard = match tokio::time::timeout_at(deadline, fd.writable()).await {
                 Err(_elapsed) => return (Outcome::NoResponse, None),
@@ -390,7 +390,7 @@ fn check(socket: &Socket, target: &SockAddr) -> Check {
 ///
 /// Must run on a tokio runtime with I/O and time enabled.
 pub async fn probe(target: SocketAddr, timeout: Duration) -> Outcome {
-    let deadline = Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
     match Connector::nonblocking().start(target) {
         Attempt::Done(outcome) => outcome,
         Attempt::Pending(pending) => pending.wait(deadline).await.0,
