@@ -26,8 +26,10 @@
 //! | thread pool (`ThreadPoolExecutor`) | [`scan::Engine::Threads`]: at most 64 OS threads, one blocking `connect` each | the seed's design, exact |
 //! | subinterpreters: isolated parallel interpreters | [`scan::Engine::Sharded`]: one runtime per core, each owning a disjoint slice of the probe space and its own sockets | parallel with no locks on the probe path; results merge over one channel |
 //!
-//! Every engine drives the same prober ([`probe::connect::Connector`]) and decides each port
-//! with the same rules ([`probe::connect`]'s table), so every engine gives the same results.
+//! Every engine drives the same prober ([`probe::connect::Connector`] on event loops,
+//! [`probe::connect::BlockingConnector`] on threads: the same calls, the same socket reuse) and
+//! decides each port with the same rules ([`probe::connect`]'s table), so every engine gives
+//! the same results.
 //!
 //! # Examples
 //!

@@ -88,7 +88,8 @@ pub fn classify_established(local: SocketAddr, peer: SocketAddr, rtt: Duration) 
     }
 }
 
-/// Opens connect probes and keeps one spare socket per address family for reuse.
+/// Opens non-blocking connect probes (for event loops) and keeps one spare socket per address
+/// family for reuse.
 ///
 /// A socket whose connect was refused is disconnected by the kernel (`tcp_disconnect`, which
 /// also releases its source port) and may connect again, so a closed port costs two
@@ -97,29 +98,30 @@ pub fn classify_established(local: SocketAddr, peer: SocketAddr, rtt: Duration) 
 /// every other socket is closed.
 ///
 /// The second `connect(2)` right after `EINPROGRESS` is how a non-blocking connect is read
-/// without waiting (Stevens, UNIX Network Programming §16.3): `EALREADY` means still in progress, `EISCONN` or success means established, any
-/// other error is the connection's error, as `SO_ERROR` would report it. On loopback and on a
-/// local veth the kernel handles the whole handshake inside the first call, so the second
-/// one decides.
-#[derive(Debug)]
+/// without waiting (Stevens, UNIX Network Programming §16.3): `EALREADY` means still in
+/// progress, `EISCONN` or success means established, any other error is the connection's
+/// error, as `SO_ERROR` would report it. On loopback and on a local veth the kernel handles the
+/// whole handshake inside the first call, so the second one decides.
+#[derive(Debug, Default)]
 pub struct Connector {
-    mode: Mode,
-    spare: [Option<Spare>; 2],
+    spares: Spares,
 }
 
-#[derive(Copy, Clone, Debug)]
-enum Mode {
-    NonBlocking,
-    /// Blocking sockets that wait at most this long per `connect(2)` call (`SO_SNDTIMEO`).
-    Blocking {
-        slice: Duration,
-    },
+/// Opens blocking connect probes (for threads), with the same socket reuse as [`Connector`]:
+/// a closed port costs one `connect(2)` call.
+#[derive(Debug, Default)]
+pub struct BlockingConnector {
+    spares: Spares,
 }
+
+/// One spare socket per address family (IPv4, IPv6).
+#[derive(Debug, Default)]
+struct Spares([Option<Spare>; 2]);
 
 #[derive(Debug)]
 struct Spare {
     socket: Socket,
-    /// The `SO_SNDTIMEO` it carries (blocking mode).
+    /// The `SO_SNDTIMEO` it carries (blocking sockets only).
     send_timeout: Option<Duration>,
 }
 
@@ -158,121 +160,12 @@ enum Check {
 /// cancellation again.
 const BLOCKING_SLICE: Duration = Duration::from_millis(100);
 
-impl Connector {
-    /// A connector for event loops: non-blocking sockets, answered through [`Attempt`].
-    pub fn nonblocking() -> Connector {
-        Connector {
-            mode: Mode::NonBlocking,
-            spare: [None, None],
-        }
-    }
-
-    /// A connector for threads: blocking sockets, used through [`Connector::probe_blocking`].
-    pub fn blocking() -> Connector {
-        Connector {
-            mode: Mode::Blocking {
-                slice: BLOCKING_SLICE,
-            },
-            spare: [None, None],
-        }
-    }
-
-    /// Starts a probe of `target` on a non-blocking socket.
-    pub fn start(&mut self, target: SocketAddr) -> Attempt {
-        let start = Instant::now();
-        let Spare { socket, .. } = match self.take(target) {
-            Ok(spare) => spare,
-            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
-        };
-        let addr = SockAddr::from(target);
-        match socket.connect(&addr) {
-            Ok(()) => return Attempt::Done(established(&socket, start.elapsed())),
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
-        }
-        match check(&socket, &addr) {
-            Check::InProgress => Attempt::Pending(Pending {
-                socket,
-                target: addr,
-                start,
-            }),
-            Check::Established => Attempt::Done(established(&socket, start.elapsed())),
-            Check::Failed(e) => {
-                Attempt::Done(self.failed(target, socket, None, &e, start.elapsed()))
-            }
-        }
-    }
-
-    /// Gives back the socket of a finished [`Pending::wait`] for reuse.
-    pub fn recycle(&mut self, reusable: Reusable) {
-        self.spare[usize::from(reusable.v6)] = Some(Spare {
-            socket: reusable.socket,
-            send_timeout: None,
-        });
-    }
-
-    /// Probes `target` on a blocking socket, waiting until `deadline` at most.
-    ///
-    /// Waits in slices of at most 100 ms. After each slice that brought no answer it calls
-    /// `keep_waiting`; when that returns false the probe ends as [`Outcome::NoResponse`], so a
-    /// dropped scan stops promptly (and the caller can hand over results meanwhile).
-    pub fn probe_blocking(
-        &mut self,
-        target: SocketAddr,
-        deadline: Instant,
-        mut keep_waiting: impl FnMut() -> bool,
-    ) -> Outcome {
-        let start = Instant::now();
-        let slice = match self.mode {
-            Mode::Blocking { slice } => slice,
-            Mode::NonBlocking => Duration::ZERO,
-        };
-        let Spare {
-            socket,
-            mut send_timeout,
-        } = match self.take(target) {
-            Ok(spare) => spare,
-            Err(e) => return classify_error(&e, start.elapsed()),
-        };
-        let addr = SockAddr::from(target);
-        let mut first = true;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || (!first && !keep_waiting()) {
-                return Outcome::NoResponse;
-            }
-            first = false;
-            // SO_SNDTIMEO has a granularity of one tick and 0 means "forever": at least 1 ms.
-            let wait = left.min(slice).max(Duration::from_millis(1));
-            if send_timeout != Some(wait) {
-                if let Err(e) = socket.set_write_timeout(Some(wait)) {
-                    return classify_error(&e, start.elapsed());
-                }
-                send_timeout = Some(wait);
-            }
-            // A blocking connect that runs out of time returns EINPROGRESS, and calling it again
-            // on the connecting socket (EALREADY) waits again: the slices add up to one attempt.
-            match socket.connect(&addr) {
-                Ok(()) => return established(&socket, start.elapsed()),
-                Err(e) => match e.raw_os_error() {
-                    Some(libc::EISCONN) => return established(&socket, start.elapsed()),
-                    Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {}
-                    _ => return self.failed(target, socket, send_timeout, &e, start.elapsed()),
-                },
-            }
-        }
-    }
-
+impl Spares {
     /// A socket for `target`'s family: the spare one, or a new one.
-    fn take(&mut self, target: SocketAddr) -> io::Result<Spare> {
-        let slot = usize::from(target.is_ipv6());
-        if let Some(spare) = self.spare[slot].take() {
+    fn take(&mut self, target: SocketAddr, ty: Type) -> io::Result<Spare> {
+        if let Some(spare) = self.0[usize::from(target.is_ipv6())].take() {
             return Ok(spare);
         }
-        let ty = match self.mode {
-            Mode::NonBlocking => Type::STREAM.nonblocking(),
-            Mode::Blocking { .. } => Type::STREAM,
-        };
         let socket = Socket::new(
             Domain::for_address(target),
             ty.cloexec(),
@@ -288,30 +181,120 @@ impl Connector {
     fn failed(
         &mut self,
         target: SocketAddr,
-        socket: Socket,
-        send_timeout: Option<Duration>,
+        spare: Spare,
         err: &io::Error,
         rtt: Duration,
     ) -> Outcome {
-        if matches!(
-            err.raw_os_error(),
-            Some(libc::ECONNREFUSED | libc::ECONNRESET)
-        ) {
-            self.spare[usize::from(target.is_ipv6())] = Some(Spare {
-                socket,
-                send_timeout,
-            });
+        if reusable_after(err) {
+            self.0[usize::from(target.is_ipv6())] = Some(spare);
         }
         classify_error(err, rtt)
     }
 }
 
-impl Pending {
-    /// When the probe was sent.
-    pub fn started(&self) -> Instant {
-        self.start
+/// Whether a socket whose connect failed with `err` was disconnected by the kernel and may
+/// connect again.
+fn reusable_after(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::ECONNRESET)
+    )
+}
+
+impl Connector {
+    /// A connector with no spare socket yet.
+    pub fn new() -> Connector {
+        Connector::default()
     }
 
+    /// Starts a probe of `target` on a non-blocking socket.
+    pub fn start(&mut self, target: SocketAddr) -> Attempt {
+        let start = Instant::now();
+        let spare = match self.spares.take(target, Type::STREAM.nonblocking()) {
+            Ok(spare) => spare,
+            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
+        };
+        let addr = SockAddr::from(target);
+        match spare.socket.connect(&addr) {
+            Ok(()) => return Attempt::Done(established(&spare.socket, start.elapsed())),
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
+        }
+        match check(&spare.socket, &addr) {
+            Check::InProgress => Attempt::Pending(Pending {
+                socket: spare.socket,
+                target: addr,
+                start,
+            }),
+            Check::Established => Attempt::Done(established(&spare.socket, start.elapsed())),
+            Check::Failed(e) => {
+                Attempt::Done(self.spares.failed(target, spare, &e, start.elapsed()))
+            }
+        }
+    }
+
+    /// Gives back the socket of a finished [`Pending::wait`] for reuse.
+    pub fn recycle(&mut self, reusable: Reusable) {
+        self.spares.0[usize::from(reusable.v6)] = Some(Spare {
+            socket: reusable.socket,
+            send_timeout: None,
+        });
+    }
+}
+
+impl BlockingConnector {
+    /// A connector with no spare socket yet.
+    pub fn new() -> BlockingConnector {
+        BlockingConnector::default()
+    }
+
+    /// Probes `target` on a blocking socket, waiting until `deadline` at most.
+    ///
+    /// Waits in slices of at most 100 ms. After each slice that brought no answer it calls
+    /// `keep_waiting`; when that returns false the probe ends as [`Outcome::NoResponse`], so a
+    /// dropped scan stops promptly (and the caller can hand over results meanwhile).
+    pub fn probe(
+        &mut self,
+        target: SocketAddr,
+        deadline: Instant,
+        mut keep_waiting: impl FnMut() -> bool,
+    ) -> Outcome {
+        let start = Instant::now();
+        let mut spare = match self.spares.take(target, Type::STREAM) {
+            Ok(spare) => spare,
+            Err(e) => return classify_error(&e, start.elapsed()),
+        };
+        let addr = SockAddr::from(target);
+        let mut first = true;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || (!first && !keep_waiting()) {
+                return Outcome::NoResponse;
+            }
+            first = false;
+            // SO_SNDTIMEO has a granularity of one tick and 0 means "forever": at least 1 ms.
+            let wait = left.min(BLOCKING_SLICE).max(Duration::from_millis(1));
+            if spare.send_timeout != Some(wait) {
+                if let Err(e) = spare.socket.set_write_timeout(Some(wait)) {
+                    return classify_error(&e, start.elapsed());
+                }
+                spare.send_timeout = Some(wait);
+            }
+            // A blocking connect that runs out of time returns EINPROGRESS, and calling it again
+            // on the connecting socket (EALREADY) waits again: the slices add up to one attempt.
+            match spare.socket.connect(&addr) {
+                Ok(()) => return established(&spare.socket, start.elapsed()),
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EISCONN) => return established(&spare.socket, start.elapsed()),
+                    Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {}
+                    _ => return self.spares.failed(target, spare, &e, start.elapsed()),
+                },
+            }
+        }
+    }
+}
+
+impl Pending {
     /// Waits for the answer until `deadline` (on tokio's clock, so a paused test clock
     /// applies). Returns the outcome, and the socket when it can
     /// be reused (give it to [`Connector::recycle`]).
@@ -342,10 +325,7 @@ impl Pending {
                 Check::InProgress => guard.clear_ready(),
                 Check::Established => return (established(fd.get_ref(), rtt), None),
                 Check::Failed(e) => {
-                    let reusable = matches!(
-                        e.raw_os_error(),
-                        Some(libc::ECONNREFUSED | libc::ECONNRESET)
-                    );
+                    let reusable = reusable_after(&e);
                     drop(guard);
                     let v6 = target.is_ipv6();
                     let socket = reusable.then(|| Reusable {
@@ -391,7 +371,7 @@ fn check(socket: &Socket, target: &SockAddr) -> Check {
 /// Must run on a tokio runtime with I/O and time enabled.
 pub async fn probe(target: SocketAddr, timeout: Duration) -> Outcome {
     let deadline = tokio::time::Instant::now() + timeout;
-    match Connector::nonblocking().start(target) {
+    match Connector::new().start(target) {
         Attempt::Done(outcome) => outcome,
         Attempt::Pending(pending) => pending.wait(deadline).await.0,
     }

@@ -100,7 +100,7 @@ pub(crate) async fn run_worker(
         next = next.saturating_add(step);
         Some(target)
     });
-    let mut connector = Connector::nonblocking();
+    let mut connector = Connector::new();
     let mut in_flight = FuturesUnordered::new();
     let mut w = Window {
         cap: window.max(1),

@@ -15,7 +15,7 @@ use super::job::{Job, Next};
 use super::{WorkerSpec, BATCH};
 use crate::error::Error;
 use crate::model::PortResult;
-use crate::probe::connect::Connector;
+use crate::probe::connect::BlockingConnector;
 
 /// The default number of threads (the bound: no thread per port).
 pub(crate) const DEFAULT_THREADS: usize = 64;
@@ -35,7 +35,7 @@ pub(crate) fn run_thread(
         retries,
         ..
     } = spec;
-    let mut connector = Connector::blocking();
+    let mut connector = BlockingConnector::new();
     let mut batch: Vec<PortResult> = Vec::with_capacity(BATCH);
     let mut index = first;
     while let Some(target) = space.probe(index) {
@@ -49,7 +49,7 @@ pub(crate) fn run_thread(
             }
             let deadline = Instant::now() + timeout;
             // While a probe waits, hand over what this thread has found so far.
-            let outcome = connector.probe_blocking(target, deadline, || {
+            let outcome = connector.probe(target, deadline, || {
                 flush(results, &mut batch) && !results.is_closed()
             });
             match job.next(outcome, retries) {
