@@ -225,27 +225,7 @@ mod tests {
     use crate::Status;
 
     fn run(scenario: &str, tool: &str, status: Status, wall: f64) -> Run {
-        Run {
-            scenario: scenario.into(),
-            round: 1,
-            tool: tool.into(),
-            status,
-            exit_code: 0,
-            wall_s: wall,
-            user_s: 0.0,
-            sys_s: 0.0,
-            max_rss_kb: 0,
-            open_expected: 0,
-            open_found: 0,
-            open_missed: 0,
-            open_invented: 0,
-            filtered_reported: false,
-            filtered_expected: 0,
-            filtered_found: 0,
-            filtered_missed: 0,
-            filtered_invented: 0,
-            note: String::new(),
-        }
+        crate::tests::run(scenario, tool, status, wall, 0)
     }
 
     #[test]

@@ -389,7 +389,8 @@ pub fn render_table(runs: &[Run]) -> String {
 mod tests {
     use super::*;
 
-    fn run(scenario: &str, tool: &str, status: Status, wall: f64, missed: u64) -> Run {
+    /// A run record for tests (also used by `chart`'s tests).
+    pub(crate) fn run(scenario: &str, tool: &str, status: Status, wall: f64, missed: u64) -> Run {
         Run {
             scenario: scenario.into(),
             round: 1,

@@ -63,6 +63,27 @@ fn assert_states(what: &str, got: &States, want: &States) {
     );
 }
 
+/// Runs `scan` once per engine (it gets the `--engine` arguments to add) and compares every
+/// port of `ip` with `want`.
+fn each_engine_matches(what: &str, ip: &str, want: &States, scan: impl Fn(&[&str]) -> ScanRun) {
+    for engine in ENGINES {
+        let run = scan(&["--engine", engine]);
+        run.assert_success();
+        assert_states(
+            &format!("--engine {engine}, {what}"),
+            &states(&run, ip),
+            want,
+        );
+    }
+}
+
+/// The arguments every run here shares: the full range, every state, as ndjson.
+fn full_scan<'a>(target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![target, "-p-", "--format", "ndjson", "--show", "all"];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Every engine, full range on namespace loopback: identical to the ground truth.
 #[test]
 fn every_engine_is_exact_on_loopback() {
@@ -72,24 +93,9 @@ fn every_engine_is_exact_on_loopback() {
     let ns = Netns::new("eng-lo");
     let _listeners = ns.listen("127.0.0.1", LOOPBACK_PORTS);
     let want = truth(LOOPBACK_PORTS, &[]);
-    for engine in ENGINES {
-        let run = ns.scan(&[
-            "127.0.0.1",
-            "-p-",
-            "--format",
-            "ndjson",
-            "--show",
-            "all",
-            "--engine",
-            engine,
-        ]);
-        run.assert_success();
-        assert_states(
-            &format!("--engine {engine}, 127.0.0.1 -p-"),
-            &states(&run, "127.0.0.1"),
-            &want,
-        );
-    }
+    each_engine_matches("127.0.0.1 -p-", "127.0.0.1", &want, |engine| {
+        ns.scan(&full_scan("127.0.0.1", engine))
+    });
 }
 
 /// Every engine across a veth with 201 dropped ports: open, closed and filtered all exact.
@@ -105,28 +111,11 @@ fn every_engine_is_exact_across_veth_with_filtered_ports() {
     let _rules = nft_drop_ports(&target, 40000, 40200);
     let dropped: Vec<u16> = (40000..=40200).collect();
     let want = truth(VETH_PORTS, &dropped);
-    for engine in ENGINES {
-        let run = scanner.scan(&[
-            "198.18.21.2",
-            "-p-",
-            "--format",
-            "ndjson",
-            "--show",
-            "all",
-            "--timeout",
-            "300",
-            "--retries",
-            "1",
-            "--engine",
-            engine,
-        ]);
-        run.assert_success();
-        assert_states(
-            &format!("--engine {engine}, 198.18.21.2 -p-"),
-            &states(&run, "198.18.21.2"),
-            &want,
-        );
-    }
+    each_engine_matches("198.18.21.2 -p-", "198.18.21.2", &want, |engine| {
+        let mut args = full_scan("198.18.21.2", &["--timeout", "300", "--retries", "1"]);
+        args.extend_from_slice(engine);
+        scanner.scan(&args)
+    });
 }
 
 /// Every engine with 128 descriptors and a window of 1000 (EMFILE throughout for the event
@@ -139,27 +128,14 @@ fn every_engine_is_exact_when_starved_of_descriptors() {
     let ns = Netns::new("eng-fd");
     let _listeners = ns.listen("127.0.0.1", LOOPBACK_PORTS);
     let want = truth(LOOPBACK_PORTS, &[]);
-    for engine in ENGINES {
-        let run = ns.scan_with_nofile(
-            128,
-            &[
-                "127.0.0.1",
-                "-p-",
-                "--format",
-                "ndjson",
-                "--show",
-                "all",
-                "--concurrency",
-                "1000",
-                "--engine",
-                engine,
-            ],
-        );
-        run.assert_success();
-        assert_states(
-            &format!("ulimit -n 128; --engine {engine} --concurrency 1000"),
-            &states(&run, "127.0.0.1"),
-            &want,
-        );
-    }
+    each_engine_matches(
+        "ulimit -n 128, --concurrency 1000",
+        "127.0.0.1",
+        &want,
+        |engine| {
+            let mut args = full_scan("127.0.0.1", &["--concurrency", "1000"]);
+            args.extend_from_slice(engine);
+            ns.scan_with_nofile(128, &args)
+        },
+    );
 }
