@@ -65,6 +65,7 @@ pub mod probe;
 pub mod scan;
 pub mod space;
 pub mod target;
+pub mod timing;
 
 pub use error::Error;
 pub use model::{PortResult, PortState, Reason, StateFilter};

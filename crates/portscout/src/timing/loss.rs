@@ -1,0 +1,138 @@
+//! How many times a silent port is probed: from the loss each host shows.
+//!
+//! A port that answers (SYN-ACK or RST) on its k-th attempt proves that k − 1 attempts were
+//! lost on the way (the SYN, or the answer). Counting those over every answered port of a host
+//! gives its loss rate `p`, with one imagined loss and one imagined answer added (Laplace's
+//! rule), so a host with few answers is not trusted to be loss-free. A port that would answer
+//! stays silent through `n` attempts with probability `p^n`; over the host's `N` ports, the
+//! expected number of answering ports misread as `filtered` is at most `N · p^n`. The scanner
+//! probes a silent port until that is below [`MISS_BUDGET`]:
+//!
+//! ```text
+//! n = ceil( ln(MISS_BUDGET / N) / ln p ),   clamped to [min(2, max), max]   (max = retries + 1)
+//! ```
+//!
+//! With no loss, `p` falls below 1/1000 within the first thousand answers, and a filtered
+//! port costs 2 attempts (one retry); with 10 % of SYNs lost on a 65535-port host it costs 8;
+//! with 15 % of SYNs and 5 % of RSTs lost (p ≈ 0.19) it costs 11, the default maximum.
+//! nmap grows its retry count from the highest attempt that ever got an answer
+//! (`max_successful_tryno`); this is the same idea with the bound made explicit.
+
+/// The expected number of answering ports per host misread as filtered that the retry count
+/// allows.
+pub const MISS_BUDGET: f64 = 1e-3;
+
+/// Answered and lost attempts of one host's answered ports.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct LossEstimate {
+    attempts: u64,
+    lost: u64,
+}
+
+impl LossEstimate {
+    /// An estimate with no evidence.
+    pub fn new() -> LossEstimate {
+        LossEstimate::default()
+    }
+
+    /// A port answered on attempt `attempt` (1 = the first).
+    pub fn answered(&mut self, attempt: u32) {
+        let attempt = u64::from(attempt.max(1));
+        self.attempts += attempt;
+        self.lost += attempt - 1;
+    }
+
+    /// Attempts lost before an answer, so far.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Attempts of answered ports, so far.
+    pub fn attempts(&self) -> u64 {
+        self.attempts
+    }
+
+    /// The estimated chance that one attempt to an answering port gets no answer.
+    pub fn rate(&self) -> f64 {
+        (self.lost as f64 + 1.0) / (self.attempts as f64 + 2.0)
+    }
+
+    /// Attempts a silent port gets before it is `filtered`, for a host of `ports` ports, at
+    /// most `max_attempts` (at least 1).
+    pub fn attempts_needed(&self, ports: u64, max_attempts: u32) -> u32 {
+        let max_attempts = max_attempts.max(1);
+        let min_attempts = max_attempts.min(2);
+        let p = self.rate();
+        let n = (MISS_BUDGET / ports.max(1) as f64).ln() / p.ln();
+        if !n.is_finite() || n >= f64::from(max_attempts) {
+            return max_attempts;
+        }
+        (n.ceil() as u32).clamp(min_attempts, max_attempts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `answered` ports, each needing attempts as a loss rate `p` would give on average.
+    fn with_loss(ports: u64, p: f64) -> LossEstimate {
+        let mut e = LossEstimate::new();
+        let mut lost_acc = 0.0;
+        for _ in 0..ports {
+            // Deterministic: spread p/(1-p) lost attempts per answer evenly.
+            lost_acc += p / (1.0 - p);
+            let lost = lost_acc.floor();
+            lost_acc -= lost;
+            e.answered(1 + lost as u32);
+        }
+        e
+    }
+
+    #[test]
+    fn no_evidence_means_the_maximum() {
+        assert_eq!(LossEstimate::new().attempts_needed(65535, 11), 11);
+        // One port: 0.5^10 < 1e-3.
+        assert_eq!(LossEstimate::new().attempts_needed(1, 11), 10);
+    }
+
+    #[test]
+    fn no_loss_means_one_retry() {
+        let e = with_loss(10_000, 0.0);
+        assert_eq!(e.lost(), 0);
+        assert_eq!(e.attempts_needed(65535, 11), 2);
+    }
+
+    #[test]
+    fn ten_percent_loss_on_a_full_range_costs_eight_attempts() {
+        let e = with_loss(60_000, 0.10);
+        assert!((e.rate() - 0.10).abs() < 0.005, "{}", e.rate());
+        assert_eq!(e.attempts_needed(65535, 11), 8);
+        // 65535 * 0.1^8 < 1e-3
+        assert!(65535.0 * 0.1f64.powi(8) < MISS_BUDGET);
+    }
+
+    #[test]
+    fn harsh_loss_hits_the_default_maximum() {
+        // 15 % of SYNs and 5 % of RSTs lost: 1 - 0.85 * 0.95 = 0.1925 per attempt.
+        let e = with_loss(60_000, 0.1925);
+        assert_eq!(e.attempts_needed(65535, 11), 11);
+        // And the maximum still leaves under one expected miss per thousand runs.
+        assert!(65535.0 * 0.1925f64.powi(11) < MISS_BUDGET);
+    }
+
+    #[test]
+    fn the_bounds_hold() {
+        let e = with_loss(10_000, 0.0);
+        assert_eq!(e.attempts_needed(65535, 1), 1, "--retries 0 means one attempt");
+        assert_eq!(e.attempts_needed(0, 0), 1);
+        let lossy = with_loss(10_000, 0.5);
+        assert_eq!(lossy.attempts_needed(65535, 4), 4);
+    }
+
+    #[test]
+    fn more_ports_need_more_attempts() {
+        let e = with_loss(5_000, 0.1);
+        assert!(e.attempts_needed(100, 11) < e.attempts_needed(65535, 11));
+    }
+}

@@ -1,0 +1,187 @@
+//! Round-trip time estimation and the retransmission timeout, after RFC 6298 ("Computing
+//! TCP's Retransmission Timer", §2).
+//!
+//! Every answered probe (a SYN-ACK or a RST, read by `connect(2)`) gives one sample: the time
+//! from the probe's `connect` call to the answer. A connect probe is one socket per attempt, so
+//! a sample never mixes up an original SYN with a retransmission (Karn's algorithm holds by
+//! construction), as long as the timeout stays below the kernel's own first SYN retransmission
+//! (1 s, `TCP_TIMEOUT_INIT`); samples at or above that are ignored.
+//!
+//! ```text
+//! first sample R:   SRTT = R, RTTVAR = R/2
+//! next samples R':  RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R'|,  SRTT = 7/8 SRTT + 1/8 R'
+//! timeout:          RTO = SRTT + max(G, 4 RTTVAR), clamped to [min, max]
+//! no sample yet:    RTO = the initial value (RFC 6298 §2.1: 1 s), clamped the same way
+//! ```
+
+use std::time::Duration;
+
+/// The clock granularity `G` of RFC 6298: the smallest variance term.
+pub const GRANULARITY: Duration = Duration::from_millis(1);
+
+/// Samples this long or longer may be answers to the kernel's own SYN retransmission (its
+/// first one leaves after 1 s), so they are not used.
+pub const AMBIGUOUS_SAMPLE: Duration = Duration::from_secs(1);
+
+/// Bounds and start value of an adaptive timeout (`--min-rtt-timeout`, `--max-rtt-timeout`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RtoBounds {
+    /// The lowest timeout.
+    pub min: Duration,
+    /// The highest timeout.
+    pub max: Duration,
+    /// The timeout before any sample.
+    pub initial: Duration,
+}
+
+impl RtoBounds {
+    /// Clamps a timeout into `[min, max]`.
+    pub fn clamp(&self, rto: Duration) -> Duration {
+        rto.clamp(self.min, self.max.max(self.min))
+    }
+}
+
+/// The smoothed round-trip time and its variation, for one host or for all hosts of a worker.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct RttEstimator {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    samples: u64,
+}
+
+impl RttEstimator {
+    /// An estimator with no sample.
+    pub fn new() -> RttEstimator {
+        RttEstimator::default()
+    }
+
+    /// Takes one round-trip sample. Returns false (and ignores it) when it is ambiguous.
+    pub fn sample(&mut self, rtt: Duration) -> bool {
+        if rtt >= AMBIGUOUS_SAMPLE {
+            return false;
+        }
+        self.samples += 1;
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let delta = srtt.abs_diff(rtt);
+                self.rttvar = self.rttvar * 3 / 4 + delta / 4;
+                self.srtt = Some(srtt * 7 / 8 + rtt / 8);
+            }
+        }
+        true
+    }
+
+    /// The smoothed round-trip time, once there is a sample.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    /// The round-trip variation.
+    pub fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+
+    /// Samples taken.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// The retransmission timeout, or `None` before the first sample.
+    pub fn rto(&self, bounds: &RtoBounds) -> Option<Duration> {
+        let srtt = self.srtt?;
+        Some(bounds.clamp(srtt + (self.rttvar * 4).max(GRANULARITY)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: RtoBounds = RtoBounds {
+        min: Duration::from_millis(50),
+        max: Duration::from_secs(10),
+        initial: Duration::from_secs(1),
+    };
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn no_sample_no_estimate() {
+        let e = RttEstimator::new();
+        assert_eq!(e.rto(&BOUNDS), None);
+        assert_eq!(e.srtt(), None);
+    }
+
+    #[test]
+    fn first_sample_follows_rfc_6298() {
+        let mut e = RttEstimator::new();
+        assert!(e.sample(ms(200)));
+        assert_eq!(e.srtt(), Some(ms(200)));
+        assert_eq!(e.rttvar(), ms(100));
+        // 200 + 4 * 100
+        assert_eq!(e.rto(&BOUNDS), Some(ms(600)));
+    }
+
+    #[test]
+    fn later_samples_are_smoothed() {
+        let mut e = RttEstimator::new();
+        e.sample(ms(200));
+        e.sample(ms(100));
+        // RTTVAR = 3/4 * 100 + 1/4 * |200 - 100| = 100; SRTT = 7/8 * 200 + 1/8 * 100 = 187.5
+        assert_eq!(e.rttvar(), ms(100));
+        assert_eq!(e.srtt(), Some(Duration::from_micros(187_500)));
+        assert_eq!(e.rto(&BOUNDS), Some(Duration::from_micros(587_500)));
+    }
+
+    #[test]
+    fn a_steady_rtt_converges_to_it_and_the_timeout_to_the_floor() {
+        let mut e = RttEstimator::new();
+        for _ in 0..200 {
+            e.sample(Duration::from_micros(40));
+        }
+        let srtt = e.srtt().unwrap();
+        assert!(srtt.abs_diff(Duration::from_micros(40)) < Duration::from_micros(1));
+        assert!(e.rttvar() < Duration::from_micros(1));
+        assert_eq!(e.rto(&BOUNDS), Some(BOUNDS.min));
+    }
+
+    #[test]
+    fn the_timeout_is_clamped_to_the_bounds() {
+        let mut e = RttEstimator::new();
+        e.sample(ms(900));
+        // 900 + 4 * 450 = 2.7 s, under the 10 s cap; with a 2 s cap it is 2 s.
+        assert_eq!(e.rto(&BOUNDS), Some(ms(2700)));
+        let tight = RtoBounds {
+            max: ms(2000),
+            ..BOUNDS
+        };
+        assert_eq!(e.rto(&tight), Some(ms(2000)));
+    }
+
+    #[test]
+    fn samples_that_may_answer_a_kernel_retransmission_are_ignored() {
+        let mut e = RttEstimator::new();
+        assert!(!e.sample(AMBIGUOUS_SAMPLE));
+        assert_eq!(e.samples(), 0);
+        assert_eq!(e.srtt(), None);
+    }
+
+    #[test]
+    fn a_jump_in_rtt_raises_the_timeout_at_once() {
+        let mut e = RttEstimator::new();
+        for _ in 0..50 {
+            e.sample(ms(10));
+        }
+        let before = e.rto(&BOUNDS).unwrap();
+        e.sample(ms(300));
+        let after = e.rto(&BOUNDS).unwrap();
+        // RTTVAR grows by 1/4 of the 290 ms jump: the timeout rises by about 4 * 72 ms.
+        assert!(after > before + ms(250), "{before:?} -> {after:?}");
+    }
+}
