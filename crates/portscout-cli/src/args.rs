@@ -55,13 +55,38 @@ pub struct Args {
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Wait this long for an answer to each probe, in milliseconds (or with a unit: 500ms, 2s).
+    /// Wait exactly this long for each probe's answer, in milliseconds (or with a unit: 500ms,
+    /// 2s). Default: adapt to the round trips measured per host (RFC 6298).
     #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
-    /// Send a probe that got no answer this many more times.
+    /// The shortest adaptive timeout (default 50ms).
+    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = parse_timeout,
+          conflicts_with = "timeout")]
+    pub min_rtt_timeout: Option<Duration>,
+
+    /// The longest adaptive timeout (default 10s).
+    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = parse_timeout,
+          conflicts_with = "timeout")]
+    pub max_rtt_timeout: Option<Duration>,
+
+    /// Send a probe that got no answer at most N more times (default 10; a host that shows
+    /// no loss gets 1).
     #[arg(long, value_name = "N")]
     pub retries: Option<u8>,
+
+    /// Send at most PPS probes per second.
+    #[arg(long, value_name = "PPS")]
+    pub rate: Option<u32>,
+
+    /// Send at least PPS probes per second, even when loss would slow the scan down.
+    #[arg(long, value_name = "PPS")]
+    pub min_rate: Option<u32>,
+
+    /// Scan every target even if nothing of it answers (nmap's -Pn). Default: a host whose
+    /// probes all go unanswered, or that is unreachable, is reported down and skipped.
+    #[arg(long)]
+    pub no_host_check: bool,
 
     /// Probes in flight at once (default: from the descriptor limit, at most 4096).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -121,12 +146,20 @@ pub fn parse() -> Args {
     Args::parse_from(nmap_spellings(std::env::args_os()))
 }
 
-/// Rewrites nmap's multi-letter short options (`-iL`) into their long forms.
+/// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`) into their long forms.
 pub fn nmap_spellings(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
     args.into_iter()
-        .map(|a| if a == "-iL" { "--input-list".into() } else { a })
+        .map(|a| {
+            if a == "-iL" {
+                "--input-list".into()
+            } else if a == "-Pn" {
+                "--no-host-check".into()
+            } else {
+                a
+            }
+        })
         .collect()
 }
 
@@ -177,8 +210,9 @@ mod tests {
 
     #[test]
     fn nmap_input_list_spelling() {
-        let args = nmap_spellings(["portscout", "-iL", "t.txt"].map(Into::into));
+        let args = nmap_spellings(["portscout", "-iL", "t.txt", "-Pn"].map(Into::into));
         assert_eq!(args[1], "--input-list");
+        assert_eq!(args[3], "--no-host-check");
     }
 
     #[test]

@@ -10,7 +10,8 @@ use portscout::output::{self, ScanInfo, Summary};
 use portscout::ports::PortSet;
 use portscout::scan::{Scan, ScanConfig};
 use portscout::target::{self, Target};
-use portscout::{limits, PortState};
+use portscout::scan::ScanStats;
+use portscout::{limits, Event, PortState};
 
 use crate::args::Args;
 
@@ -65,7 +66,7 @@ pub fn run(args: Args) -> Result<()> {
     // Elapsed time covers name resolution too, as nmap's does.
     let started = Instant::now();
     // Resolves names and removes exclusions, then starts the workers.
-    let scan = Scan::start(&config)?;
+    let mut scan = Scan::start(&config)?;
     let space = scan.space();
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
@@ -77,8 +78,15 @@ pub fn run(args: Args) -> Result<()> {
     };
     let result = (|| -> Result<()> {
         out.begin(&info)?;
-        for result in scan {
-            let result = result?;
+        for event in scan.by_ref() {
+            let result = match event? {
+                Event::Port(result) => result,
+                Event::HostDown(host) => {
+                    summary.hosts_down += 1;
+                    out.host_down(&host)?;
+                    continue;
+                }
+            };
             match result.state {
                 PortState::Open => summary.open += 1,
                 PortState::Closed => summary.closed += 1,
@@ -102,16 +110,43 @@ pub fn run(args: Args) -> Result<()> {
     if !args.quiet {
         let secs = summary.elapsed.as_secs_f64();
         let probes = summary.open + summary.closed + summary.filtered;
+        let down = if summary.hosts_down > 0 {
+            format!("; {} host(s) down", summary.hosts_down)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "portscout: {} host(s), {probes} probes in {secs:.2} s ({:.0} probes/s): {} open, {} closed, {} filtered",
+            "portscout: {} host(s), {probes} ports in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
             summary.hosts,
             probes as f64 / secs.max(1e-9),
             summary.open,
             summary.closed,
             summary.filtered,
         );
+        if let Some(stats) = scan.stats() {
+            eprintln!("{}", timing_line(&stats, secs));
+        }
     }
     Ok(())
+}
+
+/// What the timing machinery did, for stderr.
+fn timing_line(s: &ScanStats, secs: f64) -> String {
+    let ms = |d: Option<std::time::Duration>| {
+        d.map_or("-".to_string(), |d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+    };
+    format!(
+        "portscout: timing: {} probes sent ({:.0}/s), {} retransmitted, {} proven lost, \
+         peak window {}, {} congestion cut(s), srtt {}, timeout {}",
+        s.attempts,
+        s.attempts as f64 / secs.max(1e-9),
+        s.retransmissions,
+        s.confirmed_losses,
+        s.peak_window,
+        s.congestion_cuts,
+        ms(s.srtt),
+        ms(s.timeout),
+    )
 }
 
 fn build_config(args: &Args) -> Result<ScanConfig> {
@@ -147,6 +182,19 @@ fn build_config(args: &Args) -> Result<ScanConfig> {
     if let Some(t) = args.timeout {
         builder = builder.timeout(t);
     }
+    if let Some(t) = args.min_rtt_timeout {
+        builder = builder.min_rtt_timeout(t);
+    }
+    if let Some(t) = args.max_rtt_timeout {
+        builder = builder.max_rtt_timeout(t);
+    }
+    if let Some(r) = args.rate {
+        builder = builder.rate(r);
+    }
+    if let Some(r) = args.min_rate {
+        builder = builder.min_rate(r);
+    }
+    builder = builder.host_check(!args.no_host_check);
     if let Some(r) = args.retries {
         builder = builder.retries(r);
     }

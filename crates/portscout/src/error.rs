@@ -21,6 +21,9 @@ pub enum Error {
     /// A timeout of zero was asked for.
     #[error("invalid timeout `{0}`: it must be greater than zero")]
     BadTimeout(String),
+    /// Timing options that cannot hold (a zero rate, bounds the wrong way round).
+    #[error("invalid timing: {0}")]
+    BadTiming(String),
     /// A concurrency window of zero was asked for.
     #[error("invalid concurrency `{0}`: it must be at least 1")]
     BadConcurrency(String),

@@ -68,4 +68,4 @@ pub mod target;
 pub mod timing;
 
 pub use error::Error;
-pub use model::{PortResult, PortState, Reason, StateFilter};
+pub use model::{Event, HostDown, PortResult, PortState, Reason, StateFilter};

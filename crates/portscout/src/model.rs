@@ -99,6 +99,39 @@ pub struct PortResult {
     pub rtt: Option<Duration>,
 }
 
+/// A host found down: nothing of it answered, so none of its ports is reported (nmap's "host
+/// seems down"). `--no-host-check` scans such hosts anyway.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct HostDown {
+    /// The address.
+    pub ip: IpAddr,
+    /// Why it is down: `host-unreach` (the kernel found no ARP/NDP answer, or an ICMP host
+    /// unreachable came back), `net-unreach`, `host-down`, or `no-response` (no answer to any
+    /// probe through every retry).
+    pub reason: Reason,
+    /// Ports of this host that have no result of their own (all of them).
+    pub skipped: u32,
+}
+
+/// What a scan yields, in the order it finds them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// One port decided.
+    Port(PortResult),
+    /// One host found down (it gets no port results).
+    HostDown(HostDown),
+}
+
+impl Event {
+    /// The port result, if this is one.
+    pub fn port(&self) -> Option<&PortResult> {
+        match self {
+            Event::Port(r) => Some(r),
+            Event::HostDown(_) => None,
+        }
+    }
+}
+
 /// Which port states an output lists (`--show`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct StateFilter {

@@ -3,7 +3,7 @@
 use std::io::{self, BufWriter, Write};
 
 use super::{RttMs, ScanInfo, Sink, Summary};
-use crate::model::{PortResult, StateFilter};
+use crate::model::{HostDown, PortResult, StateFilter};
 
 /// The header row.
 const HEADER: &str = "ip,port,protocol,state,reason,rtt_ms\n";
@@ -45,6 +45,11 @@ impl Sink for CsvPrinter {
             write!(self.out, "{}", RttMs::new(rtt))?;
         }
         self.out.write_all(b"\n")
+    }
+
+    /// A host found down is one row with no port, state `down` and the reason.
+    fn host_down(&mut self, h: &HostDown) -> io::Result<()> {
+        writeln!(self.out, "{},,tcp,down,{},", h.ip, h.reason.as_str())
     }
 
     fn end(&mut self, _summary: &Summary) -> io::Result<()> {

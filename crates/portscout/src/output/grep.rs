@@ -19,6 +19,10 @@ pub(crate) fn render(
     for (ip, host) in collector.finish() {
         // nmap leaves the hostname between the parentheses; portscout does not resolve.
         write!(w, "Host: {ip} ()")?;
+        if host.down.is_some() {
+            w.write_all(b"\tStatus: Down\n")?;
+            continue;
+        }
         if !host.listed.is_empty() {
             w.write_all(b"\tPorts: ")?;
             for (i, l) in host.listed.iter().enumerate() {

@@ -38,8 +38,13 @@ impl Serialize for Ports<'_> {
 
 impl Serialize for HostRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Host", 2)?;
+        let down = self.data.down;
+        let mut st = s.serialize_struct("Host", if down.is_some() { 4 } else { 2 })?;
         st.serialize_field("ip", &self.ip)?;
+        if let Some((reason, _)) = down {
+            st.serialize_field("state", "down")?;
+            st.serialize_field("reason", reason.as_str())?;
+        }
         st.serialize_field("ports", &Ports(self))?;
         st.end()
     }

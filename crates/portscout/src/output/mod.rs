@@ -1,7 +1,7 @@
 //! Sinks: the one place results are written. One printer per format.
 //!
 //! The scanner calls [`Sink::begin`] once, [`Sink::result`] for every probed port (whatever
-//! `--show` says), then [`Sink::end`] once. Each printer lists the results whose state passes
+//! `--show` says) and [`Sink::host_down`] for every host found down, then [`Sink::end`] once. Each printer lists the results whose state passes
 //! its [`StateFilter`] and only counts the others.
 //!
 //! * Streaming formats ([`Format::Ndjson`], [`Format::Csv`]) write each listed result as it
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use crate::model::{PortResult, PortState, Reason, StateFilter};
+use crate::model::{HostDown, PortResult, PortState, Reason, StateFilter};
 
 mod csv;
 mod grep;
@@ -53,6 +53,8 @@ pub struct Summary {
     pub closed: u64,
     /// Ports found filtered.
     pub filtered: u64,
+    /// Hosts found down (their ports are not counted above).
+    pub hosts_down: u64,
     /// Wall time of the scan.
     pub elapsed: Duration,
 }
@@ -64,6 +66,8 @@ pub trait Sink {
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()>;
     /// Called once per probed port, in the order results are found.
     fn result(&mut self, result: &PortResult) -> io::Result<()>;
+    /// Called once per host found down (it has no port results).
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()>;
     /// Called once, after the last result.
     fn end(&mut self, summary: &Summary) -> io::Result<()>;
 }
@@ -273,7 +277,7 @@ pub(crate) struct SummaryRecord<'a> {
 impl Serialize for SummaryRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.summary;
-        let mut st = s.serialize_struct("Summary", 6)?;
+        let mut st = s.serialize_struct("Summary", 7)?;
         if self.tagged {
             st.serialize_field("type", "summary")?;
         }
@@ -282,10 +286,27 @@ impl Serialize for SummaryRecord<'_> {
         st.serialize_field("open", &m.open)?;
         st.serialize_field("closed", &m.closed)?;
         st.serialize_field("filtered", &m.filtered)?;
+        st.serialize_field("hosts_down", &m.hosts_down)?;
         st.serialize_field(
             "elapsed_ms",
             &u64::try_from(m.elapsed.as_millis()).unwrap_or(u64::MAX),
         )?;
+        st.end()
+    }
+}
+
+/// A host-down record, as ndjson writes it.
+pub(crate) struct HostDownRecord<'a>(pub(crate) &'a HostDown);
+
+impl Serialize for HostDownRecord<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut st = s.serialize_struct("HostDown", 5)?;
+        st.serialize_field("type", "host")?;
+        st.serialize_field("ip", &h.ip)?;
+        st.serialize_field("state", "down")?;
+        st.serialize_field("reason", h.reason.as_str())?;
+        st.serialize_field("skipped", &h.skipped)?;
         st.end()
     }
 }
@@ -324,6 +345,8 @@ pub(crate) struct HostData {
     pub(crate) listed: Vec<Listed>,
     /// How many results were not listed, per `(state, reason)`; a handful of entries at most.
     pub(crate) hidden: Vec<(PortState, Reason, u64)>,
+    /// Set when the host was found down: why, and how many of its ports have no result.
+    pub(crate) down: Option<(Reason, u32)>,
 }
 
 impl HostData {
@@ -398,6 +421,11 @@ impl Sink for Buffered {
         Ok(())
     }
 
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
+        self.collector.down(host);
+        Ok(())
+    }
+
     fn end(&mut self, summary: &Summary) -> io::Result<()> {
         let mut w = BufWriter::new(&mut self.out);
         (self.render)(&mut w, &mut self.collector, summary, self.services)?;
@@ -446,6 +474,11 @@ impl Collector {
         } else {
             host.hidden.push((r.state, r.reason, 1));
         }
+    }
+
+    /// Records a host found down (kept whatever `keep_empty` says: it is news).
+    pub(crate) fn down(&mut self, h: &HostDown) {
+        self.hosts.entry(h.ip).or_default().down = Some((h.reason, h.skipped));
     }
 
     /// The hosts, ascending, each with its listed results sorted by port.

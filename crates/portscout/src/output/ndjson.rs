@@ -2,10 +2,11 @@
 
 use std::io::{self, Write};
 
-use super::{json_err, PortRecord, ScanInfo, Sink, Summary, SummaryRecord};
-use crate::model::{PortResult, StateFilter};
+use super::{json_err, HostDownRecord, PortRecord, ScanInfo, Sink, Summary, SummaryRecord};
+use crate::model::{HostDown, PortResult, StateFilter};
 
-/// Writes one port record per listed result as it arrives, then one summary record.
+/// Writes one port record per listed result and one host record per host found down, as they
+/// arrive, then one summary record.
 pub(crate) struct NdjsonPrinter {
     show: StateFilter,
     out: Box<dyn Write + Send>,
@@ -41,6 +42,10 @@ impl Sink for NdjsonPrinter {
             return Ok(());
         }
         self.write_line(&PortRecord(result))
+    }
+
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
+        self.write_line(&HostDownRecord(host))
     }
 
     fn end(&mut self, summary: &Summary) -> io::Result<()> {

@@ -51,6 +51,14 @@ fn write_host(
     services: ServiceLookup,
 ) -> io::Result<()> {
     writeln!(w, "portscout report for {ip}")?;
+    if let Some((reason, skipped)) = host.down {
+        writeln!(
+            w,
+            "Host is down ({reason}): {} not scanned (--no-host-check scans them)",
+            plural(skipped, "port")
+        )?;
+        return writeln!(w);
+    }
     if host.listed.is_empty() {
         let total = host.total();
         let states: Vec<PortState> = PortState::ALL
@@ -137,7 +145,7 @@ pub(crate) fn render(
         write_host(w, ip, host, services)?;
     }
     let ports = summary.open + summary.closed + summary.filtered;
-    writeln!(
+    write!(
         w,
         "Done: {}, {}: {} open, {} closed, {} filtered",
         plural(summary.hosts, "host"),
@@ -145,5 +153,9 @@ pub(crate) fn render(
         summary.open,
         summary.closed,
         summary.filtered
-    )
+    )?;
+    if summary.hosts_down > 0 {
+        write!(w, "; {} down", plural(summary.hosts_down, "host"))?;
+    }
+    writeln!(w)
 }

@@ -2,16 +2,23 @@
 
 use std::time::Duration;
 
+use super::hosts::{Timeout, TimingSpec};
 use super::Engine;
 use crate::error::Error;
+use crate::timing::rtt::RtoBounds;
 use crate::ports::PortSet;
 use crate::space::ProbeSpace;
 use crate::target::{self, Target};
 
-/// Default per-probe timeout for no answer.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Default number of retries of a probe that got no answer.
-pub const DEFAULT_RETRIES: u8 = 1;
+/// The lowest adaptive no-answer timeout (`--min-rtt-timeout`).
+pub const DEFAULT_MIN_RTT_TIMEOUT: Duration = Duration::from_millis(50);
+/// The highest adaptive no-answer timeout (`--max-rtt-timeout`), nmap's.
+pub const DEFAULT_MAX_RTT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The no-answer timeout before any round trip is measured (RFC 6298 §2.1, and nmap's).
+pub const DEFAULT_INITIAL_RTT_TIMEOUT: Duration = Duration::from_secs(1);
+/// The most retries of a silent port (fewer when its host shows no loss): enough that 15 %
+/// random loss costs no open port (see [`crate::timing::loss`]).
+pub const DEFAULT_RETRIES: u8 = 10;
 /// The largest in-flight window chosen when `concurrency` is not given.
 pub const DEFAULT_MAX_WINDOW: usize = 4096;
 
@@ -22,8 +29,13 @@ pub struct ScanConfig {
     pub(crate) exclude: Vec<Target>,
     pub(crate) ports: PortSet,
     pub(crate) exclude_ports: PortSet,
-    pub(crate) timeout: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) min_rtt_timeout: Duration,
+    pub(crate) max_rtt_timeout: Duration,
     pub(crate) retries: u8,
+    pub(crate) rate: Option<u32>,
+    pub(crate) min_rate: Option<u32>,
+    pub(crate) host_check: bool,
     pub(crate) concurrency: Option<usize>,
     pub(crate) workers: Option<usize>,
     pub(crate) engine: Engine,
@@ -36,8 +48,10 @@ pub struct ScanConfigBuilder {
 }
 
 impl ScanConfig {
-    /// A builder with the defaults: the top 1000 ports, [`DEFAULT_TIMEOUT`],
-    /// [`DEFAULT_RETRIES`], a window sized from free descriptors, one worker per core.
+    /// A builder with the defaults: the top 1000 ports, adaptive timeouts between
+    /// [`DEFAULT_MIN_RTT_TIMEOUT`] and [`DEFAULT_MAX_RTT_TIMEOUT`], at most [`DEFAULT_RETRIES`]
+    /// retries, no rate limit, the host check on, a window sized from free descriptors, one
+    /// worker per core.
     pub fn builder() -> ScanConfigBuilder {
         ScanConfigBuilder {
             config: ScanConfig {
@@ -45,8 +59,13 @@ impl ScanConfig {
                 exclude: Vec::new(),
                 ports: PortSet::default(),
                 exclude_ports: PortSet::default(),
-                timeout: DEFAULT_TIMEOUT,
+                timeout: None,
+                min_rtt_timeout: DEFAULT_MIN_RTT_TIMEOUT,
+                max_rtt_timeout: DEFAULT_MAX_RTT_TIMEOUT,
                 retries: DEFAULT_RETRIES,
+                rate: None,
+                min_rate: None,
+                host_check: true,
                 concurrency: None,
                 workers: None,
                 engine: Engine::Auto,
@@ -54,14 +73,38 @@ impl ScanConfig {
         }
     }
 
-    /// Per-probe timeout.
-    pub fn timeout(&self) -> Duration {
+    /// The fixed per-probe timeout, if one was set (otherwise it adapts to round trips).
+    pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }
 
-    /// Retries of a probe that got no answer.
+    /// The most retries of a probe that got no answer.
     pub fn retries(&self) -> u8 {
         self.retries
+    }
+
+    /// Whether hosts that answer nothing are reported down and skipped.
+    pub fn host_check(&self) -> bool {
+        self.host_check
+    }
+
+    /// The timing every one of `workers` workers gets (rates are split evenly).
+    pub(crate) fn timing_spec(&self, workers: usize) -> TimingSpec {
+        let share = |r: u32| f64::from(r) / workers.max(1) as f64;
+        TimingSpec {
+            timeout: match self.timeout {
+                Some(t) => Timeout::Fixed(t),
+                None => Timeout::Adaptive(RtoBounds {
+                    min: self.min_rtt_timeout,
+                    max: self.max_rtt_timeout,
+                    initial: DEFAULT_INITIAL_RTT_TIMEOUT,
+                }),
+            },
+            max_attempts: u32::from(self.retries) + 1,
+            host_check: self.host_check,
+            rate: self.rate.map(share),
+            min_rate: self.min_rate.map(share),
+        }
     }
 
     /// The engine.
@@ -105,15 +148,49 @@ impl ScanConfigBuilder {
         self
     }
 
-    /// Sets the per-probe timeout (must be above zero).
+    /// Fixes the per-probe timeout (must be above zero) instead of adapting it to measured
+    /// round trips.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.config.timeout = timeout;
+        self.config.timeout = Some(timeout);
         self
     }
 
-    /// Sets how often a probe that got no answer is sent again.
+    /// Sets the lowest adaptive timeout (above zero, at most the highest).
+    pub fn min_rtt_timeout(mut self, timeout: Duration) -> Self {
+        self.config.min_rtt_timeout = timeout;
+        self
+    }
+
+    /// Sets the highest adaptive timeout.
+    pub fn max_rtt_timeout(mut self, timeout: Duration) -> Self {
+        self.config.max_rtt_timeout = timeout;
+        self
+    }
+
+    /// Sets the most retries of a probe that got no answer (fewer are made when the host
+    /// shows no loss; at least one, unless this is 0).
     pub fn retries(mut self, retries: u8) -> Self {
         self.config.retries = retries;
+        self
+    }
+
+    /// Caps the probes sent per second, over all workers.
+    pub fn rate(mut self, per_second: u32) -> Self {
+        self.config.rate = Some(per_second);
+        self
+    }
+
+    /// Keeps sending at least this many probes per second, whatever the congestion window
+    /// says (descriptors still bound it).
+    pub fn min_rate(mut self, per_second: u32) -> Self {
+        self.config.min_rate = Some(per_second);
+        self
+    }
+
+    /// Whether to report hosts that answer nothing as down and skip their ports (default on;
+    /// nmap's `-Pn` turns it off).
+    pub fn host_check(mut self, on: bool) -> Self {
+        self.config.host_check = on;
         self
     }
 
@@ -143,8 +220,35 @@ impl ScanConfigBuilder {
         if c.targets.is_empty() {
             return Err(Error::EmptyScan("no targets given"));
         }
-        if c.timeout.is_zero() {
-            return Err(Error::BadTimeout(format!("{}ms", c.timeout.as_millis())));
+        if let Some(t) = c.timeout.filter(|t| t.is_zero()) {
+            return Err(Error::BadTimeout(format!("{}ms", t.as_millis())));
+        }
+        if c.min_rtt_timeout.is_zero() {
+            return Err(Error::BadTimeout(format!(
+                "--min-rtt-timeout {}ms",
+                c.min_rtt_timeout.as_millis()
+            )));
+        }
+        if c.max_rtt_timeout < c.min_rtt_timeout {
+            return Err(Error::BadTiming(format!(
+                "--max-rtt-timeout {}ms is below --min-rtt-timeout {}ms",
+                c.max_rtt_timeout.as_millis(),
+                c.min_rtt_timeout.as_millis()
+            )));
+        }
+        for (flag, value) in [("--rate", c.rate), ("--min-rate", c.min_rate)] {
+            if value == Some(0) {
+                return Err(Error::BadTiming(format!(
+                    "{flag} 0: it must be at least 1 probe per second"
+                )));
+            }
+        }
+        if let (Some(rate), Some(min)) = (c.rate, c.min_rate) {
+            if min > rate {
+                return Err(Error::BadTiming(format!(
+                    "--min-rate {min} is above --rate {rate}"
+                )));
+            }
         }
         if c.concurrency == Some(0) {
             return Err(Error::BadConcurrency("0".into()));

@@ -3,9 +3,10 @@
 //! engine runs one per core, each over a disjoint slice (no locks on the probe path).
 //!
 //! A probe the kernel answers inside `connect(2)` (loopback, a local veth) is settled at once
-//! and never enters the window; only probes still waiting for an answer do. The window shrinks
-//! when the kernel pushes back (`EMFILE`, `ENOBUFS`, …) and grows again by one per window's
-//! worth of answered probes (additive increase, multiplicative decrease).
+//! and never enters the window; only probes still waiting for an answer do. How many may wait,
+//! how long each waits, how often a silent port is asked again and how fast probes leave is
+//! decided per host by [`Hosts`] (see [`crate::timing`]); this loop only starts, waits and
+//! hands over.
 
 use std::collections::VecDeque;
 use std::io;
@@ -16,54 +17,23 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::job::{Job, Next};
+use super::hosts::{Admit, Hosts, Settled, WorkerStats};
+use super::job::Job;
 use super::{WorkerSpec, BATCH};
 use crate::error::Error;
-use crate::model::PortResult;
+use crate::model::Event;
 use crate::probe::connect::{Attempt, Connector};
 use crate::probe::Outcome;
+use crate::timing::rate::{RateFloor, TokenBucket};
 
 /// How long the scanner may stay starved (back-pressure with nothing in flight) before the
 /// scan fails instead of waiting forever.
 pub(crate) const STARVED_LIMIT: Duration = Duration::from_secs(30);
 /// Probes started in a row before the worker looks at answers (and lets the runtime poll).
 const ROUND: usize = 256;
-
-/// The worker's scheduling state, apart from the futures in flight.
-struct Window {
-    cap: usize,
-    max: usize,
-    credit: usize,
-    retries: u8,
-    again: VecDeque<Job>,
-    batch: Vec<PortResult>,
-    pressed: bool,
-}
-
-impl Window {
-    /// Applies one attempt's outcome; `in_flight` is the number of probes still waiting.
-    fn settle(&mut self, mut job: Job, outcome: Outcome, in_flight: usize) {
-        match job.next(outcome, self.retries) {
-            Next::Report(result) => {
-                self.batch.push(result);
-                self.credit += 1;
-                if self.credit >= self.cap && self.cap < self.max {
-                    self.cap += 1;
-                    self.credit = 0;
-                }
-            }
-            Next::Again => self.again.push_front(job),
-            Next::Retry => self.again.push_back(job),
-            Next::Backpressure => {
-                self.again.push_front(job);
-                // Multiplicative decrease: what is in flight now is what the kernel allows.
-                self.cap = in_flight.max(1);
-                self.credit = 0;
-                self.pressed = true;
-            }
-        }
-    }
-}
+/// Jobs that may wait in hosts' queues (their host's window full) before the worker stops
+/// taking new probes from the space.
+const DEFER_LIMIT: usize = 1 << 16;
 
 /// Why [`run_worker`] stopped starting probes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -74,62 +44,108 @@ enum Fill {
     Pressed,
     /// Nothing is left to start.
     Exhausted,
+    /// `--rate`: the next probe may leave after this long.
+    Paced(Duration),
     /// A round's worth of probes started; more can start.
     Round,
 }
 
-/// Runs one worker's slice to the end, sending every decided port to `results`.
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+/// Runs one worker's slice to the end, sending every result to `results`.
 ///
 /// Returns early (with `Ok`) when the receiver is gone: the scan was dropped. Dropping the
 /// futures in flight closes their sockets.
 pub(crate) async fn run_worker(
     spec: WorkerSpec,
-    results: mpsc::Sender<Vec<PortResult>>,
-) -> Result<(), Error> {
+    results: mpsc::Sender<Vec<Event>>,
+) -> Result<WorkerStats, Error> {
     let WorkerSpec {
         space,
         first,
         step,
         window,
-        timeout,
-        retries,
+        timing,
+        board,
     } = spec;
+    let mut hosts = Hosts::new(timing, board, space.ports().len(), window);
     let mut next = first;
     let mut targets = std::iter::from_fn(move || {
         let target = space.probe(next)?;
         next = next.saturating_add(step);
         Some(target)
     });
+    let mut exhausted = false;
     let mut connector = Connector::new();
     let mut in_flight = FuturesUnordered::new();
-    let mut w = Window {
-        cap: window.max(1),
-        max: window.max(1),
-        credit: 0,
-        retries,
-        again: VecDeque::new(),
-        batch: Vec::with_capacity(BATCH),
-        pressed: false,
-    };
+    let mut again: VecDeque<Job> = VecDeque::new();
+    let mut events: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut bucket = timing.rate.map(|r| TokenBucket::new(r, now()));
+    let mut floor = timing.min_rate.map(|r| RateFloor::new(r, now()));
     let mut starved_since: Option<Instant> = None;
     let mut backoff = Duration::from_millis(1);
 
     loop {
         // Start probes while the window has room.
-        w.pressed = false;
+        let mut pressed = false;
         let mut fill = Fill::Round;
         for _ in 0..ROUND {
-            if in_flight.len() >= w.cap {
+            let behind = floor.as_mut().is_some_and(|f| f.behind(now()));
+            if hosts.in_flight() >= hosts.window(behind) {
                 fill = Fill::Full;
                 break;
             }
-            let Some(job) = w.again.pop_front().or_else(|| targets.next().map(Job::new)) else {
-                fill = Fill::Exhausted;
-                break;
+            let job = match again.pop_front() {
+                Some(job) => job,
+                None if exhausted => {
+                    fill = Fill::Exhausted;
+                    break;
+                }
+                None if hosts.deferred() >= DEFER_LIMIT => {
+                    fill = Fill::Full;
+                    break;
+                }
+                None => match targets.next() {
+                    Some(target) => Job::new(target),
+                    None => {
+                        exhausted = true;
+                        fill = Fill::Exhausted;
+                        break;
+                    }
+                },
             };
+            let timeout = match hosts.admit(job, behind, &mut events) {
+                Admit::Go(timeout) => timeout,
+                Admit::Deferred | Admit::Skipped => continue,
+            };
+            if let Some(bucket) = &mut bucket {
+                if let Err(wait) = bucket.take(now()) {
+                    again.push_front(job);
+                    fill = Fill::Paced(wait);
+                    break;
+                }
+            }
+            if let Some(floor) = &mut floor {
+                floor.sent();
+            }
+            let ip = job.target.ip();
             match connector.start(job.target) {
-                Attempt::Done(outcome) => w.settle(job, outcome, in_flight.len()),
+                Attempt::Done(outcome) => {
+                    if outcome != Outcome::Backpressure {
+                        hosts.sent(ip, false);
+                    }
+                    if hosts.settle(job, outcome, false, &mut events, &mut again)
+                        == Settled::Pressed
+                    {
+                        pressed = true;
+                        fill = Fill::Pressed;
+                        break;
+                    }
+                }
                 Attempt::Pending(pending) => {
+                    hosts.sent(ip, true);
                     let deadline = Instant::now() + timeout;
                     in_flight.push(async move {
                         let (outcome, socket) = pending.wait(deadline).await;
@@ -137,12 +153,8 @@ pub(crate) async fn run_worker(
                     });
                 }
             }
-            if w.pressed {
-                fill = Fill::Pressed;
-                break;
-            }
         }
-        if !w.pressed {
+        if !pressed {
             starved_since = None;
             backoff = Duration::from_millis(1);
         }
@@ -152,24 +164,29 @@ pub(crate) async fn run_worker(
             if let Some(socket) = socket {
                 connector.recycle(socket);
             }
-            w.settle(job, outcome, in_flight.len());
+            pressed |= hosts.settle(job, outcome, true, &mut events, &mut again) == Settled::Pressed;
         }
-        if w.batch.len() >= BATCH && !flush(&results, &mut w.batch).await {
-            return Ok(());
+        if events.len() >= BATCH && !flush(&results, &mut events).await {
+            return Ok(hosts.stats());
         }
         if results.is_closed() {
-            return Ok(());
+            return Ok(hosts.stats());
         }
 
-        let more_to_start = !w.again.is_empty() || fill != Fill::Exhausted;
-        if in_flight.is_empty() && !more_to_start {
-            flush(&results, &mut w.batch).await;
-            return Ok(());
+        if in_flight.is_empty() && again.is_empty() && exhausted {
+            if hosts.deferred() > 0 {
+                // Cannot happen (a job waits only behind a probe in flight), but never hang.
+                hosts.release_all(&mut again);
+                continue;
+            }
+            hosts.finish(&mut events);
+            flush(&results, &mut events).await;
+            return Ok(hosts.stats());
         }
-        if in_flight.is_empty() && w.pressed {
+        if in_flight.is_empty() && pressed {
             // Starved: back-pressure with nothing in flight to wait for.
-            if !flush(&results, &mut w.batch).await {
-                return Ok(());
+            if !flush(&results, &mut events).await {
+                return Ok(hosts.stats());
             }
             let since = *starved_since.get_or_insert_with(Instant::now);
             if since.elapsed() > STARVED_LIMIT {
@@ -184,33 +201,51 @@ pub(crate) async fn run_worker(
         // Probes queued meanwhile (retries, confirmations) or not yet started go out now if
         // the window has room; waiting for the next answer first would delay them by up to a
         // whole timeout.
-        if more_to_start && in_flight.len() < w.cap && !w.pressed {
+        let more_to_start = !again.is_empty() || !exhausted;
+        let room = hosts.in_flight() < hosts.window(false);
+        if more_to_start && room && !pressed && matches!(fill, Fill::Round | Fill::Exhausted) {
             if fill == Fill::Round && !in_flight.is_empty() {
                 // Let the runtime poll its sockets and timers between rounds.
                 tokio::task::yield_now().await;
             }
             continue;
         }
-        // The window is full, or nothing more can start: hand over what was found, then wait.
-        if !flush(&results, &mut w.batch).await {
-            return Ok(());
+        // The window is full, the rate says wait, or nothing more can start: hand over what
+        // was found, then wait for an answer (or for the rate to allow the next probe).
+        if !flush(&results, &mut events).await {
+            return Ok(hosts.stats());
         }
+        let wake = match fill {
+            Fill::Paced(wait) => Some(wait),
+            // Below --min-rate the window may be exceeded: look again when one probe is due.
+            Fill::Full => timing
+                .min_rate
+                .map(|r| Duration::from_secs_f64(1.0 / r).max(Duration::from_millis(1))),
+            _ => None,
+        };
+        let sleep = async {
+            match wake {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
+        };
         let done = tokio::select! {
             biased;
-            _ = results.closed() => return Ok(()),
-            done = in_flight.next() => done,
+            _ = results.closed() => return Ok(hosts.stats()),
+            done = in_flight.next(), if !in_flight.is_empty() => done,
+            _ = sleep => None,
         };
         if let Some((job, outcome, socket)) = done {
             if let Some(socket) = socket {
                 connector.recycle(socket);
             }
-            w.settle(job, outcome, in_flight.len());
+            hosts.settle(job, outcome, true, &mut events, &mut again);
         }
     }
 }
 
 /// Sends the batch, if any; false when the receiver is gone.
-async fn flush(results: &mpsc::Sender<Vec<PortResult>>, batch: &mut Vec<PortResult>) -> bool {
+async fn flush(results: &mpsc::Sender<Vec<Event>>, batch: &mut Vec<Event>) -> bool {
     if batch.is_empty() {
         return true;
     }

@@ -46,8 +46,14 @@ impl Job {
         }
     }
 
-    /// Records one attempt's outcome; `retries` is how often a silent port is probed again.
-    pub fn next(&mut self, outcome: Outcome, retries: u8) -> Next {
+    /// Attempts that got no response so far (each one a loss, if the port answers later).
+    pub fn lost(&self) -> u32 {
+        u32::from(self.retried)
+    }
+
+    /// Records one attempt's outcome; `attempts` is how many attempts a silent port gets in
+    /// all (at least 1).
+    pub fn next(&mut self, outcome: Outcome, attempts: u32) -> Next {
         let report = |state, reason, rtt| {
             Next::Report(PortResult {
                 ip: self.target.ip(),
@@ -66,8 +72,8 @@ impl Job {
                 self.confirming = true;
                 Next::Again
             }
-            Outcome::NoResponse if self.retried < retries => {
-                self.retried += 1;
+            Outcome::NoResponse if u32::from(self.retried) + 1 < attempts => {
+                self.retried = self.retried.saturating_add(1);
                 Next::Retry
             }
             Outcome::NoResponse => report(PortState::Filtered, Reason::NoResponse, None),
@@ -131,10 +137,11 @@ mod tests {
     #[test]
     fn silence_is_retried_then_filtered() {
         let mut j = job();
-        assert_eq!(j.next(Outcome::NoResponse, 2), Next::Retry);
-        assert_eq!(j.next(Outcome::NoResponse, 2), Next::Retry);
+        assert_eq!(j.next(Outcome::NoResponse, 3), Next::Retry);
+        assert_eq!(j.next(Outcome::NoResponse, 3), Next::Retry);
+        assert_eq!(j.lost(), 2);
         assert_eq!(
-            state_of(j.next(Outcome::NoResponse, 2)),
+            state_of(j.next(Outcome::NoResponse, 3)),
             Some((PortState::Filtered, Reason::NoResponse))
         );
     }

@@ -9,7 +9,7 @@
 //!     .targets([Target::parse("127.0.0.1")?])
 //!     .ports(PortSet::parse("1-1024")?)
 //!     .build()?;
-//! for result in Scan::start(&config)? {
+//! for result in Scan::start(&config)?.ports() {
 //!     let result = result?;
 //!     println!("{}:{} {}", result.ip, result.port, result.state);
 //! }
@@ -19,6 +19,7 @@
 mod config;
 mod engine;
 mod event_loop;
+mod hosts;
 mod job;
 mod threads;
 
@@ -33,14 +34,16 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 
 pub use config::{
-    ScanConfig, ScanConfigBuilder, DEFAULT_MAX_WINDOW, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
+    ScanConfig, ScanConfigBuilder, DEFAULT_INITIAL_RTT_TIMEOUT, DEFAULT_MAX_RTT_TIMEOUT,
+    DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT, DEFAULT_RETRIES,
 };
 pub use engine::Engine;
 
 use crate::error::Error;
 use crate::limits;
-use crate::model::PortResult;
+use crate::model::{Event, PortResult};
 use crate::space::ProbeSpace;
+use hosts::{Board, TimingSpec, WorkerStats};
 
 /// Batches buffered between the workers and the consumer.
 const RESULT_BUFFER: usize = 64;
@@ -51,29 +54,69 @@ const RESULT_BUFFER: usize = 64;
 pub(crate) const BATCH: usize = 256;
 
 /// What a worker needs to know: its slice of the probe space (indices `first, first + step,
-/// …`), its share of the window, and the timing.
+/// …`), its share of the window, the timing, and the board where workers record hosts found
+/// up or down.
 #[derive(Clone, Debug)]
 pub(crate) struct WorkerSpec {
     pub space: Arc<ProbeSpace>,
     pub first: u64,
     pub step: u64,
     pub window: usize,
-    pub timeout: Duration,
-    pub retries: u8,
+    pub timing: TimingSpec,
+    pub board: Arc<Board>,
 }
 
-/// A running scan: its results, in the order they are found, as a blocking [`Iterator`] (or as
-/// a [`Stream`] through [`Scan::into_stream`]).
+/// How a finished scan went: what the timing machinery saw and did, summed over workers.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Probes sent (each a SYN leaving the host), retransmissions included.
+    pub attempts: u64,
+    /// Probes sent again after no answer.
+    pub retransmissions: u64,
+    /// Attempts proven lost: the port answered a later attempt.
+    pub confirmed_losses: u64,
+    /// Times loss rising above the base rate halved a worker's window.
+    pub congestion_cuts: u64,
+    /// The largest in-flight window reached, summed over workers.
+    pub peak_window: usize,
+    /// The smoothed round-trip time at the end (the highest of the workers').
+    pub srtt: Option<Duration>,
+    /// The no-answer timeout at the end (the highest of the workers').
+    pub timeout: Option<Duration>,
+    /// Hosts found down.
+    pub hosts_down: u64,
+    /// Probes not sent because their host was down.
+    pub skipped: u64,
+}
+
+impl ScanStats {
+    fn add(&mut self, w: &WorkerStats) {
+        self.attempts += w.attempts;
+        self.retransmissions += w.retransmissions;
+        self.confirmed_losses += w.confirmed_losses;
+        self.congestion_cuts += w.congestion_cuts;
+        self.peak_window += w.peak_window;
+        self.srtt = self.srtt.max(w.srtt);
+        self.timeout = self.timeout.max(w.rto);
+        self.hosts_down += w.hosts_down;
+        self.skipped += w.skipped;
+    }
+}
+
+/// A running scan: its results ([`Event`]s), in the order they are found, as a blocking
+/// [`Iterator`] (or as a [`Stream`] through [`Scan::into_stream`]).
 ///
-/// Every probed port yields one result. Dropping the scan stops it: the workers see the
+/// Every probed port yields one [`Event::Port`], except the ports of a host found down, which
+/// yields one [`Event::HostDown`] instead. [`Scan::ports`] keeps only the port results. Dropping the scan stops it: the workers see the
 /// closed channel, drop their in-flight probes (closing their sockets) and exit, within
 /// about 100 ms (the longest a blocking `connect` waits between looks).
 pub struct Scan {
     space: Arc<ProbeSpace>,
     engine: Engine,
-    results: mpsc::Receiver<Vec<PortResult>>,
-    ready: std::vec::IntoIter<PortResult>,
-    workers: Vec<JoinHandle<Result<(), Error>>>,
+    results: mpsc::Receiver<Vec<Event>>,
+    ready: std::vec::IntoIter<Event>,
+    workers: Vec<JoinHandle<Result<WorkerStats, Error>>>,
+    stats: Option<ScanStats>,
 }
 
 impl Scan {
@@ -113,13 +156,15 @@ impl Scan {
         .min(window)
         .max(1);
         let (tx, results) = mpsc::channel(RESULT_BUFFER);
+        let board = Arc::new(Board::default());
+        let timing = config.timing_spec(workers);
         let spec = |k: usize| WorkerSpec {
             space: Arc::clone(&space),
             first: k as u64,
             step: workers as u64,
             window: window.div_ceil(workers),
-            timeout: config.timeout,
-            retries: config.retries,
+            timing,
+            board: Arc::clone(&board),
         };
         let mut handles = Vec::with_capacity(workers);
         if engine == Engine::Threads {
@@ -147,7 +192,22 @@ impl Scan {
             results,
             ready: Vec::new().into_iter(),
             workers: handles,
+            stats: None,
         })
+    }
+
+    /// Only the port results, for callers that do not need host records.
+    pub fn ports(self) -> impl Iterator<Item = Result<PortResult, Error>> {
+        self.filter_map(|event| match event {
+            Ok(Event::Port(result)) => Some(Ok(result)),
+            Ok(Event::HostDown(_)) => None,
+            Err(e) => Some(Err(e)),
+        })
+    }
+
+    /// What the timing machinery saw and did: available once every result has been read.
+    pub fn stats(&self) -> Option<ScanStats> {
+        self.stats
     }
 
     /// The results as a [`Stream`], for async code. Works on any executor: the workers run
@@ -173,13 +233,22 @@ impl Scan {
 
     fn join_workers(&mut self) -> Option<Error> {
         let mut first_error = None;
+        let mut stats = ScanStats::default();
         for handle in self.workers.drain(..) {
             let outcome = handle.join().unwrap_or_else(|_| {
                 Err(Error::Runtime(io::Error::other("a scan worker panicked")))
             });
-            if let (Err(e), None) = (outcome, &first_error) {
-                first_error = Some(e);
+            match outcome {
+                Ok(w) => stats.add(&w),
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                }
             }
+        }
+        if self.stats.is_none() {
+            self.stats = Some(stats);
         }
         first_error
     }
@@ -187,8 +256,8 @@ impl Scan {
 
 fn spawn(
     k: usize,
-    work: impl FnOnce() -> Result<(), Error> + Send + 'static,
-) -> Result<JoinHandle<Result<(), Error>>, Error> {
+    work: impl FnOnce() -> Result<WorkerStats, Error> + Send + 'static,
+) -> Result<JoinHandle<Result<WorkerStats, Error>>, Error> {
     std::thread::Builder::new()
         .name(format!("portscout-w{k}"))
         .spawn(work)
@@ -196,7 +265,7 @@ fn spawn(
 }
 
 impl Iterator for Scan {
-    type Item = Result<PortResult, Error>;
+    type Item = Result<Event, Error>;
 
     /// Blocks until the next result. Must not be called from within an async runtime (use
     /// the [`Stream`] there).
@@ -225,7 +294,7 @@ impl ScanStream {
 }
 
 impl Stream for ScanStream {
-    type Item = Result<PortResult, Error>;
+    type Item = Result<Event, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut self.get_mut().0;

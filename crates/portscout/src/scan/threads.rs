@@ -3,85 +3,115 @@
 //!
 //! Each thread probes one port at a time with a blocking `connect(2)` bounded by
 //! `SO_SNDTIMEO`, in slices of at most 100 ms so that a dropped scan stops promptly and
-//! found ports are handed over while a slow probe waits. Retries happen in place.
+//! found ports are handed over while a slow probe waits. Retries happen in place. Timeouts,
+//! retry counts and the host check come from the same per-host state as on the event loops
+//! ([`Hosts`]); a thread has one probe in flight, so no congestion window applies.
 
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::event_loop::STARVED_LIMIT;
-use super::job::{Job, Next};
+use super::hosts::{Admit, Hosts, Settled, WorkerStats};
+use super::job::Job;
 use super::{WorkerSpec, BATCH};
 use crate::error::Error;
-use crate::model::PortResult;
+use crate::model::Event;
 use crate::probe::connect::BlockingConnector;
+use crate::probe::Outcome;
+use crate::timing::rate::TokenBucket;
 
 /// The default number of threads (the bound: no thread per port).
 pub(crate) const DEFAULT_THREADS: usize = 64;
 
-/// Runs one thread's slice to the end, sending every decided port to `results`.
+/// Runs one thread's slice to the end, sending every result to `results`.
 ///
 /// Returns early (with `Ok`) when the receiver is gone: the scan was dropped.
 pub(crate) fn run_thread(
     spec: WorkerSpec,
-    results: &mpsc::Sender<Vec<PortResult>>,
-) -> Result<(), Error> {
+    results: &mpsc::Sender<Vec<Event>>,
+) -> Result<WorkerStats, Error> {
     let WorkerSpec {
         space,
         first,
         step,
-        timeout,
-        retries,
+        timing,
+        board,
         ..
     } = spec;
+    let mut hosts = Hosts::new(timing, board, space.ports().len(), 1);
+    let mut bucket = timing.rate.map(|r| TokenBucket::new(r, Instant::now()));
     let mut connector = BlockingConnector::new();
-    let mut batch: Vec<PortResult> = Vec::with_capacity(BATCH);
+    let mut events: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut again: VecDeque<Job> = VecDeque::new();
     let mut index = first;
-    while let Some(target) = space.probe(index) {
-        index = index.saturating_add(step);
-        let mut job = Job::new(target);
-        let mut starved_since: Option<Instant> = None;
-        let mut backoff = Duration::from_millis(1);
-        let result = loop {
-            if results.is_closed() {
-                return Ok(());
-            }
-            let deadline = Instant::now() + timeout;
-            // While a probe waits, hand over what this thread has found so far.
-            let outcome = connector.probe(target, deadline, || {
-                flush(results, &mut batch) && !results.is_closed()
-            });
-            match job.next(outcome, retries) {
-                Next::Report(result) => break result,
-                Next::Again | Next::Retry => {}
-                Next::Backpressure => {
-                    // Out of descriptors or buffers: other threads hold them; wait for them.
-                    if !flush(results, &mut batch) {
-                        return Ok(());
-                    }
-                    let since = *starved_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() > STARVED_LIMIT {
-                        return Err(Error::Runtime(io::Error::other(
-                            "no socket could be opened for 30 s (out of descriptors, buffers or source ports)",
-                        )));
-                    }
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_millis(100));
+    let mut starved_since: Option<Instant> = None;
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        if results.is_closed() {
+            return Ok(hosts.stats());
+        }
+        let job = match again.pop_front() {
+            Some(job) => job,
+            None => match space.probe(index) {
+                Some(target) => {
+                    index = index.saturating_add(step);
+                    Job::new(target)
                 }
-            }
+                None => break,
+            },
         };
-        batch.push(result);
-        if batch.len() >= BATCH && !flush(results, &mut batch) {
-            return Ok(());
+        // One probe in flight: the window never holds a thread back.
+        let timeout = match hosts.admit(job, true, &mut events) {
+            Admit::Go(timeout) => timeout,
+            Admit::Deferred | Admit::Skipped => continue,
+        };
+        if let Some(bucket) = &mut bucket {
+            while let Err(wait) = bucket.take(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        // While a probe waits, hand over what this thread has found so far.
+        let outcome = connector.probe(job.target, deadline, || {
+            flush(results, &mut events) && !results.is_closed()
+        });
+        if outcome != Outcome::Backpressure {
+            hosts.sent(job.target.ip(), false);
+        }
+        match hosts.settle(job, outcome, false, &mut events, &mut again) {
+            Settled::Done => {
+                starved_since = None;
+                backoff = Duration::from_millis(1);
+            }
+            Settled::Pressed => {
+                // Out of descriptors or buffers: other threads hold them; wait for them.
+                if !flush(results, &mut events) {
+                    return Ok(hosts.stats());
+                }
+                let since = *starved_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > STARVED_LIMIT {
+                    return Err(Error::Runtime(io::Error::other(
+                        "no socket could be opened for 30 s (out of descriptors, buffers or source ports)",
+                    )));
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_millis(100));
+            }
+        }
+        if events.len() >= BATCH && !flush(results, &mut events) {
+            return Ok(hosts.stats());
         }
     }
-    flush(results, &mut batch);
-    Ok(())
+    hosts.finish(&mut events);
+    flush(results, &mut events);
+    Ok(hosts.stats())
 }
 
 /// Sends the batch, if any; false when the receiver is gone.
-fn flush(results: &mpsc::Sender<Vec<PortResult>>, batch: &mut Vec<PortResult>) -> bool {
+fn flush(results: &mpsc::Sender<Vec<Event>>, batch: &mut Vec<Event>) -> bool {
     if batch.is_empty() {
         return true;
     }

@@ -1,0 +1,423 @@
+//! Per-host scheduling state of one worker: round-trip estimate, loss estimate, congestion
+//! window, probes waiting, and whether the host is up. Shared by every engine; only the
+//! event loops use the windows (a blocking thread has one probe in flight by construction).
+//!
+//! # Host check
+//! A host is *up* once anything of it answers (SYN-ACK, RST, ICMP admin-prohibited). Until
+//! then its port results are held back. It is *down* when the kernel reports it unreachable
+//! (`EHOSTUNREACH`: no ARP/NDP answer, or ICMP host unreachable; `ENETUNREACH`; `EHOSTDOWN`), or
+//! when [`DOWN_AFTER`] of its ports (or all of them, if fewer) stayed silent through every
+//! attempt. A down host gets one [`HostDown`] record, its remaining ports are skipped, and its
+//! held results are dropped. With the check off (`--no-host-check`), every host is up from the
+//! start. Workers share one [`Board`] so they agree: the first decision on a host is final.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::job::{Job, Next};
+use crate::model::{Event, HostDown, PortResult, Reason};
+use crate::probe::Outcome;
+use crate::timing::congestion::{CongestionWindow, Verdict};
+use crate::timing::loss::LossEstimate;
+use crate::timing::rtt::{RtoBounds, RttEstimator};
+
+/// Ports that must stay silent through every attempt, with nothing else of the host answering,
+/// before the host is called down.
+pub(crate) const DOWN_AFTER: u32 = 8;
+
+/// How long to wait for each probe's answer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// Always this long (`--timeout`).
+    Fixed(Duration),
+    /// From the round-trip estimate (RFC 6298), within bounds.
+    Adaptive(RtoBounds),
+}
+
+/// The timing settings every worker gets.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct TimingSpec {
+    pub timeout: Timeout,
+    /// Attempts a silent port gets at most (retries + 1).
+    pub max_attempts: u32,
+    pub host_check: bool,
+    /// This worker's share of `--rate`, probes per second.
+    pub rate: Option<f64>,
+    /// This worker's share of `--min-rate`.
+    pub min_rate: Option<f64>,
+}
+
+/// Whether a host is up, as decided by the first worker that could tell.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Alive {
+    Up,
+    Down,
+}
+
+/// The workers' shared record of decided hosts. Touched only when a worker decides a host or
+/// starts a probe of a host it has not decided, never on the probe path of an up host.
+#[derive(Debug, Default)]
+pub(crate) struct Board(Mutex<HashMap<IpAddr, Alive>>);
+
+impl Board {
+    /// Records `want` for `ip` unless a decision exists. Returns the final decision and whether
+    /// it is this call's.
+    fn decide(&self, ip: IpAddr, want: Alive) -> (Alive, bool) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match map.entry(ip) {
+            Entry::Occupied(e) => (*e.get(), false),
+            Entry::Vacant(e) => {
+                e.insert(want);
+                (want, true)
+            }
+        }
+    }
+
+    fn get(&self, ip: IpAddr) -> Option<Alive> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&ip).copied()
+    }
+}
+
+#[derive(Debug)]
+enum Liveness {
+    /// Nothing answered yet: results held back, silent ports counted.
+    Unknown { silent: u32, held: Vec<PortResult> },
+    Up,
+    Down,
+}
+
+#[derive(Debug)]
+struct Host {
+    rtt: RttEstimator,
+    loss: LossEstimate,
+    window: CongestionWindow,
+    in_flight: usize,
+    deferred: VecDeque<Job>,
+    live: Liveness,
+}
+
+/// Counters of one worker, summed into [`super::ScanStats`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WorkerStats {
+    pub attempts: u64,
+    pub retransmissions: u64,
+    pub confirmed_losses: u64,
+    pub congestion_cuts: u64,
+    pub peak_window: usize,
+    pub srtt: Option<Duration>,
+    pub rto: Option<Duration>,
+    pub hosts_down: u64,
+    pub skipped: u64,
+}
+
+/// What [`Hosts::admit`] says about starting a job now.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// Start it, waiting this long for an answer.
+    Go(Duration),
+    /// The host's window is full: the job waits in the host's queue.
+    Deferred,
+    /// The host is down: the job is dropped.
+    Skipped,
+}
+
+/// What settling an outcome asks of the caller.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Settled {
+    Done,
+    /// The kernel pushed back: stop starting probes for now.
+    Pressed,
+}
+
+/// One worker's view of its hosts.
+#[derive(Debug)]
+pub(crate) struct Hosts {
+    map: HashMap<IpAddr, Host>,
+    rtt: RttEstimator,
+    window: CongestionWindow,
+    in_flight: usize,
+    deferred: usize,
+    max_window: usize,
+    spec: TimingSpec,
+    board: Arc<Board>,
+    ports: u32,
+    stats: WorkerStats,
+}
+
+impl Hosts {
+    /// State for a worker whose window may reach `max_window`, scanning `ports` ports per host.
+    pub fn new(spec: TimingSpec, board: Arc<Board>, ports: u32, max_window: usize) -> Hosts {
+        let max_window = max_window.max(1);
+        Hosts {
+            map: HashMap::new(),
+            rtt: RttEstimator::new(),
+            window: CongestionWindow::new(max_window),
+            in_flight: 0,
+            deferred: 0,
+            max_window,
+            spec,
+            board,
+            ports,
+            stats: WorkerStats::default(),
+        }
+    }
+
+    fn host(&mut self, ip: IpAddr) -> &mut Host {
+        let host_check = self.spec.host_check;
+        let max = self.max_window;
+        self.map.entry(ip).or_insert_with(|| Host {
+            rtt: RttEstimator::new(),
+            loss: LossEstimate::new(),
+            window: CongestionWindow::new(max),
+            in_flight: 0,
+            deferred: VecDeque::new(),
+            live: if host_check {
+                Liveness::Unknown {
+                    silent: 0,
+                    held: Vec::new(),
+                }
+            } else {
+                Liveness::Up
+            },
+        })
+    }
+
+    /// Probes waiting for an answer.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Jobs waiting in hosts' queues.
+    pub fn deferred(&self) -> usize {
+        self.deferred
+    }
+
+    /// The worker's window: probes that may wait at once (`behind` = below `--min-rate`, when
+    /// only the descriptor limit counts).
+    pub fn window(&self, behind: bool) -> usize {
+        if behind {
+            self.max_window
+        } else {
+            self.window.get()
+        }
+    }
+
+    /// The timeout for a probe of a host with this estimator.
+    fn timeout_for(spec: &TimingSpec, host: &RttEstimator, all: &RttEstimator) -> Duration {
+        match spec.timeout {
+            Timeout::Fixed(t) => t,
+            Timeout::Adaptive(bounds) => host
+                .rto(&bounds)
+                .or_else(|| all.rto(&bounds))
+                .unwrap_or_else(|| bounds.clamp(bounds.initial)),
+        }
+    }
+
+    /// Whether `job` may start now. `behind`: sending is below `--min-rate`, so the host's
+    /// congestion window does not hold it back.
+    pub fn admit(&mut self, job: Job, behind: bool, events: &mut Vec<Event>) -> Admit {
+        let ip = job.target.ip();
+        let board = Arc::clone(&self.board);
+        let host = self.host(ip);
+        if let Liveness::Unknown { .. } = host.live {
+            match board.get(ip) {
+                Some(Alive::Down) => host.live = Liveness::Down,
+                Some(Alive::Up) => Self::up(host, events),
+                None => {}
+            }
+        }
+        if let Liveness::Down = host.live {
+            self.stats.skipped += 1;
+            return Admit::Skipped;
+        }
+        if host.in_flight >= host.window.get() && !behind {
+            host.deferred.push_back(job);
+            self.deferred += 1;
+            return Admit::Deferred;
+        }
+        let host = &self.map[&ip];
+        Admit::Go(Self::timeout_for(&self.spec, &host.rtt, &self.rtt))
+    }
+
+    /// A probe was sent (`pending`: it waits for its answer).
+    pub fn sent(&mut self, ip: IpAddr, pending: bool) {
+        self.stats.attempts += 1;
+        if pending {
+            self.in_flight += 1;
+            self.host(ip).in_flight += 1;
+        }
+    }
+
+    fn up(host: &mut Host, events: &mut Vec<Event>) {
+        if let Liveness::Unknown { held, .. } = std::mem::replace(&mut host.live, Liveness::Up) {
+            events.extend(held.into_iter().map(Event::Port));
+        }
+    }
+
+    /// Decides `ip` down (or finds it up, if another worker said so first).
+    fn down(&mut self, ip: IpAddr, reason: Reason, events: &mut Vec<Event>) {
+        let (alive, ours) = self.board.decide(ip, Alive::Down);
+        let ports = self.ports;
+        self.host(ip);
+        let host = self.map.get_mut(&ip).expect("host exists");
+        match alive {
+            Alive::Up => Self::up(host, events),
+            Alive::Down => {
+                host.live = Liveness::Down;
+                self.deferred -= host.deferred.len();
+                self.stats.skipped += host.deferred.len() as u64;
+                host.deferred.clear();
+                if ours {
+                    self.stats.hosts_down += 1;
+                    events.push(Event::HostDown(HostDown {
+                        ip,
+                        reason,
+                        skipped: ports,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Applies one attempt's outcome: reports, requeues (`again`), learns timing, and lets the
+    /// host's waiting jobs start when its window has room.
+    pub fn settle(
+        &mut self,
+        mut job: Job,
+        outcome: Outcome,
+        pending: bool,
+        events: &mut Vec<Event>,
+        again: &mut VecDeque<Job>,
+    ) -> Settled {
+        let ip = job.target.ip();
+        let ports = u64::from(self.ports);
+        let max_attempts = self.spec.max_attempts;
+        self.host(ip);
+        let host = self.map.get_mut(&ip).expect("host exists");
+        if pending {
+            host.in_flight -= 1;
+            self.in_flight -= 1;
+            let room = host.window.get().saturating_sub(host.in_flight);
+            let n = room.min(host.deferred.len());
+            again.extend(host.deferred.drain(..n));
+            self.deferred -= n;
+        }
+        let host = self.map.get_mut(&ip).expect("host exists");
+        if let Liveness::Down = host.live {
+            return Settled::Done;
+        }
+        let attempts = match outcome {
+            Outcome::NoResponse => host.loss.attempts_needed(ports, max_attempts),
+            _ => max_attempts,
+        };
+        let result = match job.next(outcome, attempts) {
+            Next::Report(result) => result,
+            Next::Again => {
+                again.push_front(job);
+                return Settled::Done;
+            }
+            Next::Retry => {
+                self.stats.retransmissions += 1;
+                again.push_back(job);
+                return Settled::Done;
+            }
+            Next::Backpressure => {
+                again.push_front(job);
+                host.window.pressed(host.in_flight);
+                self.window.pressed(self.in_flight);
+                return Settled::Pressed;
+            }
+        };
+        let answered = matches!(
+            result.reason,
+            Reason::SynAck | Reason::ConnRefused | Reason::Reset
+        );
+        if answered {
+            let lost = job.lost();
+            host.loss.answered(lost + 1);
+            host.window.answered(lost);
+            if let Some(rtt) = result.rtt {
+                host.rtt.sample(rtt);
+                self.rtt.sample(rtt);
+            }
+            self.stats.confirmed_losses += u64::from(lost);
+            if self.window.answered(lost) == Some(Verdict::Congested) {
+                self.stats.congestion_cuts += 1;
+            }
+        }
+        let then = match &mut host.live {
+            Liveness::Down => None,
+            Liveness::Up => {
+                events.push(Event::Port(result));
+                None
+            }
+            Liveness::Unknown { silent, held } => {
+                if answered || result.reason == Reason::AdminProhibited {
+                    match self.board.decide(ip, Alive::Up).0 {
+                        Alive::Up => {
+                            Self::up(host, events);
+                            events.push(Event::Port(result));
+                        }
+                        Alive::Down => host.live = Liveness::Down,
+                    }
+                    None
+                } else if matches!(
+                    result.reason,
+                    Reason::HostUnreach | Reason::NetUnreach | Reason::HostDown
+                ) {
+                    held.push(result);
+                    Some(result.reason)
+                } else {
+                    held.push(result);
+                    *silent += 1;
+                    (*silent >= DOWN_AFTER.min(self.ports)).then_some(Reason::NoResponse)
+                }
+            }
+        };
+        if let Some(reason) = then {
+            self.down(ip, reason, events);
+        }
+        Settled::Done
+    }
+
+    /// Moves every job waiting in a host's queue to `again` (when nothing is in flight, no
+    /// answer would release them).
+    pub fn release_all(&mut self, again: &mut VecDeque<Job>) {
+        for host in self.map.values_mut() {
+            again.extend(host.deferred.drain(..));
+        }
+        self.deferred = 0;
+    }
+
+    /// At the end of the worker's slice: hosts still undecided had every port of this worker
+    /// silent. They are down, unless another worker found them up.
+    pub fn finish(&mut self, events: &mut Vec<Event>) {
+        let undecided: Vec<IpAddr> = self
+            .map
+            .iter()
+            .filter(|(_, h)| matches!(&h.live, Liveness::Unknown { held, .. } if !held.is_empty()))
+            .map(|(ip, _)| *ip)
+            .collect();
+        for ip in undecided {
+            self.down(ip, Reason::NoResponse, events);
+        }
+    }
+
+    /// The worker's counters so far.
+    pub fn stats(&self) -> WorkerStats {
+        let timeout = match self.spec.timeout {
+            Timeout::Fixed(t) => Some(t),
+            Timeout::Adaptive(bounds) => self.rtt.rto(&bounds),
+        };
+        WorkerStats {
+            peak_window: self.window.peak(),
+            srtt: self.rtt.srtt(),
+            rto: timeout,
+            ..self.stats
+        }
+    }
+}
