@@ -27,7 +27,7 @@ fn main() -> Result<(), portscout::Error> {
         let scan = Scan::start(&config)?;
         let workers = scan.workers();
         let mut open = Vec::new();
-        for result in scan {
+        for result in scan.ports() {
             let result = result?;
             if result.state == PortState::Open {
                 open.push(result.port);

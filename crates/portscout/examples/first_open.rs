@@ -10,7 +10,7 @@ use futures_util::{future, StreamExt};
 use portscout::ports::PortSet;
 use portscout::scan::{Scan, ScanConfig};
 use portscout::target::Target;
-use portscout::PortState;
+use portscout::{Event, PortState};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), portscout::Error> {
@@ -26,7 +26,13 @@ async fn main() -> Result<(), portscout::Error> {
     let space = config.probe_space().await?;
     let open: Vec<_> = Scan::with_space(&config, space)?
         .into_stream()
-        .filter(|r| future::ready(matches!(r, Ok(r) if r.state == PortState::Open)))
+        .filter_map(|event| {
+            future::ready(match event {
+                Ok(Event::Port(r)) if r.state == PortState::Open => Some(Ok(r)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+        })
         .take(1)
         .collect()
         .await;

@@ -25,7 +25,7 @@ fn main() -> Result<(), portscout::Error> {
         scan.workers()
     );
     // Like a generator: each result is produced when it is found, nothing is listed first.
-    for result in scan {
+    for result in scan.ports() {
         let result = result?;
         if result.state == PortState::Open {
             println!("{}:{} open", result.ip, result.port);

@@ -48,7 +48,7 @@
 //!     .targets([Target::parse("127.0.0.1")?])
 //!     .ports(PortSet::parse("1-1024")?)
 //!     .build()?;
-//! for result in Scan::start(&config)? {
+//! for result in Scan::start(&config)?.ports() {
 //!     let result = result?;
 //!     println!("{}:{} {}", result.ip, result.port, result.state);
 //! }

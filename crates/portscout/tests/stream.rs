@@ -37,10 +37,13 @@ fn a_scan_is_a_stream_with_the_same_results_as_the_iterator() {
         let streamed: Vec<_> = runtime.block_on(async {
             let space = config.probe_space().await.unwrap();
             let scan = Scan::with_space(&config, space).unwrap();
-            scan.into_stream().map(Result::unwrap).collect().await
+            scan.into_stream()
+                .filter_map(|e| async move { e.unwrap().port().copied() })
+                .collect()
+                .await
         });
         let iterated: Vec<_> =
-            Iterator::collect::<Result<_, _>>(Scan::start(&config).unwrap()).unwrap();
+            Iterator::collect::<Result<_, _>>(Scan::start(&config).unwrap().ports()).unwrap();
         let summary = |results: &[portscout::PortResult]| {
             results
                 .iter()

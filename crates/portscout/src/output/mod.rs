@@ -286,11 +286,12 @@ impl Serialize for SummaryRecord<'_> {
         st.serialize_field("open", &m.open)?;
         st.serialize_field("closed", &m.closed)?;
         st.serialize_field("filtered", &m.filtered)?;
-        st.serialize_field("hosts_down", &m.hosts_down)?;
         st.serialize_field(
             "elapsed_ms",
             &u64::try_from(m.elapsed.as_millis()).unwrap_or(u64::MAX),
         )?;
+        // Added after schema 1's keys, so readers of the first five keep working.
+        st.serialize_field("hosts_down", &m.hosts_down)?;
         st.end()
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::model::{PortResult, PortState, Reason, StateFilter};
+use crate::model::{HostDown, PortResult, PortState, Reason, StateFilter};
 
 /// A fixed service table, so that snapshots do not depend on `ports::service_name`.
 fn services(port: u16) -> Option<&'static str> {
@@ -53,6 +53,7 @@ fn summary_of(results: &[PortResult], hosts: u128) -> Summary {
         open: count(PortState::Open),
         closed: count(PortState::Closed),
         filtered: count(PortState::Filtered),
+        hosts_down: 0,
         elapsed: Duration::from_millis(412),
     }
 }
@@ -82,6 +83,42 @@ fn run_on(format: Format, show: StateFilter, results: &[PortResult], hosts: u128
     drop(p);
     let bytes = buf.0.lock().unwrap().clone();
     String::from_utf8(bytes).unwrap()
+}
+
+/// The fixture plus one host found down (198.18.0.9), as each format prints it.
+fn run_with_down(format: Format) -> String {
+    let buf = SharedBuf::default();
+    let mut p = printer_with_services(format, StateFilter::OPEN, Box::new(buf.clone()), services);
+    let results = fixture();
+    p.begin(&ScanInfo { hosts: 4, ports: 4 }).unwrap();
+    for (i, res) in results.iter().enumerate() {
+        if i == 3 {
+            p.host_down(&HostDown {
+                ip: "198.18.0.9".parse().unwrap(),
+                reason: Reason::NoResponse,
+                skipped: 4,
+            })
+            .unwrap();
+        }
+        p.result(res).unwrap();
+    }
+    let summary = Summary {
+        hosts_down: 1,
+        ..summary_of(&results, 4)
+    };
+    p.end(&summary).unwrap();
+    drop(p);
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn host_down_in_every_format() {
+    for format in Format::ALL {
+        let out = run_with_down(format);
+        assert!(out.contains("198.18.0.9"), "{format}: {out}");
+        insta::assert_snapshot!(format!("host_down_{format}"), out);
+    }
 }
 
 fn run(format: Format, show: StateFilter) -> String {
@@ -262,7 +299,7 @@ fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
     let keys: Keys = serde_json::from_str(summary).unwrap();
     assert_eq!(
         keys.0,
-        ["type", "hosts", "open", "closed", "filtered", "elapsed_ms"]
+        ["type", "hosts", "open", "closed", "filtered", "elapsed_ms", "hosts_down"]
     );
 }
 

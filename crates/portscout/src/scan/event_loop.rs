@@ -262,6 +262,7 @@ mod tests {
 
     use super::*;
     use crate::model::{PortState, Reason};
+    use crate::scan::hosts::{Timeout, TimingSpec};
     use crate::ports::PortSet;
     use crate::space::ProbeSpace;
     use crate::target::{AddrRange, AddrSet};
@@ -312,14 +313,20 @@ mod tests {
                 first: 0,
                 step: 1,
                 window: 64,
-                timeout,
-                retries: 1,
+                timing: TimingSpec {
+                    timeout: Timeout::Fixed(timeout),
+                    max_attempts: 2,
+                    host_check: false,
+                    rate: None,
+                    min_rate: None,
+                },
+                board: Arc::default(),
             };
             run_worker(worker, tx).await.unwrap();
             let elapsed = start.elapsed();
             let mut results = Vec::new();
             while let Some(batch) = rx.recv().await {
-                results.extend(batch);
+                results.extend(batch.into_iter().filter_map(|e| e.port().copied()));
             }
             (elapsed, results)
         });
