@@ -166,8 +166,10 @@ fn text_is_the_default_and_stderr_carries_the_timing() {
         .success()
         .stdout(predicate::str::contains("portscout report for 127.0.0.1"))
         .stdout(predicate::str::contains(format!("{port}/tcp")))
-        .stdout(predicate::str::contains("probes/s").not())
-        .stderr(predicate::str::contains("probes/s"));
+        .stdout(predicate::str::contains("ports/s").not())
+        .stdout(predicate::str::contains("portscout: timing:").not())
+        .stderr(predicate::str::contains("ports/s"))
+        .stderr(predicate::str::contains("portscout: timing:"));
 }
 
 #[test]
