@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# The benchmark: scenarios S1-S6 of ../shared/SCENARIOS.md, portscout (every engine) against
-# nmap, RustScan, the seed's Python scanners and a one-thread blocking connect() loop in C.
+# The benchmark: scenarios S1-S6 of ../shared/SCENARIOS.md plus S4H (harsh loss) and S7 (a
+# 1 mbit link), portscout (every engine) against nmap, RustScan, the seed's Python scanners and
+# a one-thread blocking connect() loop in C.
 #
-#   sudo bash bench/run.sh            # everything, defaults below (about 15 minutes on 2 cores)
+#   sudo bash bench/run.sh            # everything, defaults below (about 25 minutes on 2 cores)
 #
-# It needs root: it builds its own network namespaces, veth pairs, listeners (the ground truth)
-# and nftables rules, and removes all of them on exit, also on failure or Ctrl-C. It scans
-# nothing but loopback inside those namespaces and 198.18.0.0/15 addresses that exist only on
-# its own veth pairs. Results (results.csv, table.md, chart.svg, env.txt, commands.txt, raw/)
-# go to bench/results/<UTC time>/; the table is printed at the end.
+# It needs root: it builds its own network namespaces, veth pairs, listeners (the ground truth),
+# nftables rules and tc qdiscs, and removes all of them on exit, also on failure or Ctrl-C. It
+# scans nothing but loopback inside those namespaces and 198.18.0.0/15 addresses that exist only
+# on its own veth pairs. Results (results.csv, table.md, chart.svg, env.txt, summary.txt,
+# commands.txt, raw/) go to bench/results/<UTC time>/; the table is printed at the end.
+#
+# Scenarios: s1 s2 s3 s4 s5 s6 as in SCENARIOS.md, and
+#   s4h  S3 plus, in the target, 15% of connection-opening SYNs dropped on input and 5% of
+#        outgoing RSTs dropped (nftables; the counters go to summary.txt and env.txt)
+#   s7   S3's veth pair and listeners without drops or loss, both veth ends shaped to 1 mbit
+#        (tc tbf), ports 1-6000; every run's tc drop counts go to its CSV note, raw/*.tc and
+#        summary.txt, with portscout's "portscout: timing:" stderr line
 #
 # Options:
-#   -n RUNS             runs per tool in every scenario (default: s1-s3,s6 5; s4,s5 3)
+#   -n RUNS             runs per tool in every scenario (default: s1-s3,s6 5; s4,s4h,s5,s7 3)
 #   --runs s4=2,s5=1    runs for single scenarios (after -n)
-#   --scenario LIST     which scenarios, e.g. s1,s3 (default: s1,s2,s3,s4,s5,s6)
+#   --scenario LIST     which scenarios, e.g. s1,s3 (default: s1,s2,s3,s4,s4h,s5,s6,s7)
 #   --engines LIST      portscout engines (default: "auto threads async sharded")
 #   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds")
 #   --seeds DIR         the seed's Python scanners (default: ../shared/seed-scanners)
@@ -30,8 +38,8 @@ set -euo pipefail
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 # ---------------------------------------------------------------- options
-declare -A RUNS=([s1]=5 [s2]=5 [s3]=5 [s4]=3 [s5]=3 [s6]=5)
-SCENARIOS="s1 s2 s3 s4 s5 s6"
+declare -A RUNS=([s1]=5 [s2]=5 [s3]=5 [s4]=3 [s4h]=3 [s5]=3 [s6]=5 [s7]=3)
+SCENARIOS="s1 s2 s3 s4 s4h s5 s6 s7"
 ENGINES="auto threads async sharded"
 PEERS="nmap rustscan floor seeds"
 SEEDS=""
@@ -109,8 +117,10 @@ ID=$$
 NS_LO="pst-b${ID}-lo"                     # S1, S2, S6
 NS_3S="pst-b${ID}-3s"; NS_3T="pst-b${ID}-3t"
 NS_4S="pst-b${ID}-4s"; NS_4T="pst-b${ID}-4t"
+NS_4HS="pst-b${ID}-4hs"; NS_4HT="pst-b${ID}-4ht"
 NS_5S="pst-b${ID}-5s"; NS_5T="pst-b${ID}-5t"
-ALL_NS=("$NS_LO" "$NS_3S" "$NS_3T" "$NS_4S" "$NS_4T" "$NS_5S" "$NS_5T")
+NS_7S="pst-b${ID}-7s"; NS_7T="pst-b${ID}-7t"
+ALL_NS=("$NS_LO" "$NS_3S" "$NS_3T" "$NS_4S" "$NS_4T" "$NS_4HS" "$NS_4HT" "$NS_5S" "$NS_5T" "$NS_7S" "$NS_7T")
 veth() { echo "pvb${ID}$1"; }             # <= 15 chars: pid_max is at most 7 digits
 WORK=$(mktemp -d /tmp/pst-bench.XXXXXX)
 LISTENER_PIDS=()
@@ -123,7 +133,8 @@ kill_ns_procs() {
     local sig=$1 ns pids
     for ns in "${ALL_NS[@]}"; do
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        [ -n "$pids" ] && kill "-$sig" $pids 2>/dev/null || true
+        # shellcheck disable=SC2086  # one pid a word
+        if [ -n "$pids" ]; then kill "-$sig" $pids 2>/dev/null || true; fi
     done
 }
 
@@ -132,20 +143,24 @@ cleanup() {
     # A second Ctrl-C (or TERM) must not cut the cleanup short.
     trap - EXIT
     trap '' INT TERM
-    [ -n "$RUN_PID" ] && kill "$RUN_PID" 2>/dev/null || true
+    if [ -n "$RUN_PID" ]; then kill "$RUN_PID" 2>/dev/null || true; fi
     kill_ns_procs TERM
     sleep 0.2
     kill_ns_procs KILL
     for pid in "${LISTENER_PIDS[@]:-}" $RUN_PID; do
-        [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+        if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
     done
-    # Rules and veths go with their namespaces; remove them explicitly anyway.
-    for ns in "$NS_3T" "$NS_4T" "$NS_5T"; do
+    # Rules, qdiscs and veths go with their namespaces; remove them explicitly anyway.
+    for ns in "$NS_3T" "$NS_4T" "$NS_4HT" "$NS_5T"; do
         ip netns exec "$ns" nft delete table inet pstbench 2>/dev/null || true
     done
+    tc -n "$NS_7S" qdisc del dev "$(veth 7s)" root 2>/dev/null || true
+    tc -n "$NS_7T" qdisc del dev "$(veth 7t)" root 2>/dev/null || true
     ip -n "$NS_3S" link del "$(veth 3s)" 2>/dev/null || true
     ip -n "$NS_4S" link del "$(veth 4s)" 2>/dev/null || true
+    ip -n "$NS_4HS" link del "$(veth 4hs)" 2>/dev/null || true
     ip -n "$NS_5S" link del "$(veth 5s)" 2>/dev/null || true
+    ip -n "$NS_7S" link del "$(veth 7s)" 2>/dev/null || true
     for ns in "${ALL_NS[@]}"; do
         ip netns del "$ns" 2>/dev/null || true
     done
@@ -166,11 +181,11 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null >&2
 }
 # What the benchmark itself needs is always installed when missing.
-command -v ip >/dev/null || apt_install iproute2
+{ command -v ip && command -v tc; } >/dev/null || apt_install iproute2
 command -v nft >/dev/null || apt_install nftables
 command -v python3 >/dev/null || apt_install python3
 command -v timeout >/dev/null || apt_install coreutils
-command -v prlimit >/dev/null && command -v setpriv >/dev/null || apt_install util-linux
+{ command -v prlimit && command -v setpriv; } >/dev/null || apt_install util-linux
 [ -x /usr/bin/time ] || apt_install time
 PY=$(python3 -c 'import sys; print(sys.executable)')   # the real interpreter, not a pyenv shim
 
@@ -237,6 +252,16 @@ DROP_LO=40000
 DROP_HI=41000
 S5_SILENT="198.18.0.201 198.18.0.202"
 S5_PORTS="22 80 443"
+# S4H: S3 plus this much loss, in percent, in the target: connection-opening SYNs on input,
+# RSTs on output (the answers of closed ports).
+S4H_SYN_LOSS=15
+S4H_RST_LOSS=5
+# S7: 1 mbit on both veth ends (scanner egress carries the SYNs, target egress the SYN-ACKs and
+# RSTs). A SYN is 74 bytes on the wire (14 Ethernet + 20 IP + 40 TCP with options) and an RST
+# 54, so 6000 SYNs take 6000 * 74 * 8 / 1e6 = 3.55 s at best; 22, 80 and 443 are in range.
+S7_TBF="rate 1mbit burst 32kbit latency 100ms"
+S7_LO=1
+S7_HI=6000
 
 # A listener process: binds ADDR:PORT for each port, accepts and closes at once.
 LISTENER_PY='
@@ -290,14 +315,33 @@ pair() {
     ip -n "$tgt" link set "$vt" up
 }
 
-nft_target() {   # NS EXTRA_RULE...
-    local ns=$1; shift
+nft_target() {   # NS [INPUT_RULE...] [-- OUTPUT_RULE...]: S3's drop range, then the rules
+    local ns=$1 chain=input; shift
     {
         echo "add table inet pstbench"
         echo "add chain inet pstbench input { type filter hook input priority 0; policy accept; }"
         echo "add rule inet pstbench input tcp dport $DROP_LO-$DROP_HI counter drop"
-        for r in "$@"; do echo "add rule inet pstbench input $r"; done
+        for r in "$@"; do
+            if [ "$r" = -- ]; then
+                chain=output
+                echo "add chain inet pstbench output { type filter hook output priority 0; policy accept; }"
+                continue
+            fi
+            echo "add rule inet pstbench $chain $r"
+        done
     } | ip netns exec "$ns" nft -f -
+}
+
+# nft_count NS CHAIN: the packet counter of the chain's numgen (random loss) rule.
+nft_count() {
+    ip netns exec "$1" nft list chain inet pstbench "$2" 2>/dev/null \
+        | grep -o 'numgen.*counter packets [0-9]*' | sed 's/.*packets //' | head -n1
+}
+
+# tc_count NS DEV: "SENT DROPPED" packets of the device's root qdisc.
+tc_count() {
+    tc -n "$1" -s qdisc show dev "$2" root 2>/dev/null \
+        | sed -n 's/.*Sent [0-9]* bytes \([0-9]*\) pkt (dropped \([0-9]*\),.*/\1 \2/p' | head -n1
 }
 
 truth() {   # FILE TARGETS LO HI OPEN_PAIRS FILTERED_TRIPLES  (space-separated ip:port, ip:lo:hi)
@@ -319,26 +363,40 @@ setup_lo() {
     new_ns "$NS_LO"
     # shellcheck disable=SC2086
     start_listeners "$NS_LO" "$LO_ADDR" $LO_PORTS
-    check "$NS_LO" 0.5 "$LO_ADDR:$(echo $LO_PORTS | tr ' ' ',')" "$LO_ADDR:1000" ""
+    check "$NS_LO" 0.5 "$LO_ADDR:${LO_PORTS// /,}" "$LO_ADDR:1000" ""
     LO_UP=1
 }
 
-setup_remote() {   # 3|4: S3, or S3 plus 10% SYN loss
-    local n=$1 scan tgt
-    if [ "$n" = 3 ]; then scan=$NS_3S; tgt=$NS_3T; else scan=$NS_4S; tgt=$NS_4T; fi
-    pair "$scan" "$tgt" "$(veth "${n}s")" "$(veth "${n}t")" 198.18.0.1/24
-    ip -n "$tgt" addr add "$R_ADDR/24" dev "$(veth "${n}t")"
-    if [ "$n" = 3 ]; then
-        nft_target "$tgt"
-    else
-        # 10% of connection-opening SYNs (retransmissions included) vanish.
-        nft_target "$tgt" "tcp flags & (syn | ack) == syn numgen random mod 100 < 10 counter drop"
-    fi
+# setup_remote s3|s4|s4h|s7: scanner 198.18.0.1 and target 198.18.0.2 on a veth pair, the
+# target's 7 listeners, and the scenario's drops, loss or shaping.
+setup_remote() {
+    local s=$1 n scan tgt vs vt
+    n=${s#s}
+    scan=$(scen_ns "$s"); tgt=$(scen_target_ns "$s")
+    vs=$(veth "${n}s"); vt=$(veth "${n}t")
+    pair "$scan" "$tgt" "$vs" "$vt" 198.18.0.1/24
+    ip -n "$tgt" addr add "$R_ADDR/24" dev "$vt"
+    # 10% (S4) or 15% (S4H) of connection-opening SYNs (retransmissions included) vanish.
+    local syn_loss="tcp flags & (syn | ack) == syn numgen random mod 100 <"
+    case "$s" in
+        s3) nft_target "$tgt" ;;
+        s4) nft_target "$tgt" "$syn_loss 10 counter drop" ;;
+        s4h)
+            # ... and 5% of the target's RSTs (closed ports' answers) too.
+            nft_target "$tgt" "$syn_loss $S4H_SYN_LOSS counter drop" \
+                -- "tcp flags & rst == rst numgen random mod 100 < $S4H_RST_LOSS counter drop" ;;
+        s7)
+            # shellcheck disable=SC2086
+            tc -n "$scan" qdisc add dev "$vs" root tbf $S7_TBF
+            # shellcheck disable=SC2086
+            tc -n "$tgt" qdisc add dev "$vt" root tbf $S7_TBF ;;
+    esac
     # shellcheck disable=SC2086
     start_listeners "$tgt" 0.0.0.0 $R_PORTS
     # With loss, a plain connect may need the kernel's SYN retransmission (1 s, 3 s...).
-    local t=0.5; [ "$n" = 4 ] && t=4
-    check "$scan" "$t" "$R_ADDR:$(echo $R_PORTS | tr ' ' ',')" "$R_ADDR:1000" "$R_ADDR:$DROP_LO"
+    local t=0.5 silent="$R_ADDR:$DROP_LO"
+    case "$s" in s4|s4h) t=4 ;; s7) silent="" ;; esac
+    check "$scan" "$t" "$R_ADDR:${R_PORTS// /,}" "$R_ADDR:1000" "$silent"
 }
 
 S5_TARGETS="$WORK/s5-targets.txt"
@@ -351,7 +409,7 @@ setup_s5() {
     start_listeners "$NS_5T" 0.0.0.0 $S5_PORTS
     { for i in $(seq 1 254); do echo "198.18.1.$i"; done; for a in $S5_SILENT; do echo "$a"; done; } >"$S5_TARGETS"
     check "$NS_5S" 0.5 "198.18.1.1:22,80,443 198.18.1.254:22,80,443" "198.18.1.127:1000" \
-        "$(echo $S5_SILENT | sed 's/ /:22 /g'):22"
+        "${S5_SILENT// /:22 }:22"
 }
 
 # check NS TIMEOUT OPEN CLOSED SILENT: plain connects from NS. OPEN is "addr:p,p addr:p", CLOSED
@@ -384,8 +442,7 @@ S_TRUTH() { echo "$WORK/truth-$1.json"; }
 setup_scenario() {
     case "$1" in
         s1|s2|s6) setup_lo ;;
-        s3) setup_remote 3 ;;
-        s4) setup_remote 4 ;;
+        s3|s4|s4h|s7) setup_remote "$1" ;;
         s5) setup_s5 ;;
     esac
     local lo_open r_open s5_open="" s5_filt="" a
@@ -394,7 +451,9 @@ setup_scenario() {
     case "$1" in
         s1|s6) truth "$(S_TRUTH "$1")" "$LO_ADDR" 1 65535 "$lo_open" "" ;;
         s2) truth "$(S_TRUTH s2)" "$LO_ADDR" 30000 65535 "$lo_open" "" ;;
-        s3|s4) truth "$(S_TRUTH "$1")" "$R_ADDR" 1 65535 "$r_open" "$R_ADDR:$DROP_LO:$DROP_HI" ;;
+        s3|s4|s4h) truth "$(S_TRUTH "$1")" "$R_ADDR" 1 65535 "$r_open" "$R_ADDR:$DROP_LO:$DROP_HI" ;;
+        # No drops: every port not listening is closed (truth() keeps the listeners in range).
+        s7) truth "$(S_TRUTH s7)" "$R_ADDR" "$S7_LO" "$S7_HI" "$r_open" "" ;;
         s5)
             for a in $(seq 1 254); do for p in $S5_PORTS; do s5_open="$s5_open 198.18.1.$a:$p"; done; done
             for a in $S5_SILENT; do s5_filt="$s5_filt $a:1:1024"; done
@@ -403,9 +462,15 @@ setup_scenario() {
 }
 
 # ---------------------------------------------------------------- what each scenario runs
-scen_ns() { case "$1" in s1|s2|s6) echo "$NS_LO" ;; s3) echo "$NS_3S" ;; s4) echo "$NS_4S" ;; s5) echo "$NS_5S" ;; esac; }
-scen_range() { case "$1" in s2) echo "30000 65535" ;; s5) echo "1 1024" ;; *) echo "1 65535" ;; esac; }
-scen_addr() { case "$1" in s1|s2|s6) echo "$LO_ADDR" ;; s3|s4) echo "$R_ADDR" ;; s5) echo "" ;; esac; }
+scen_ns() {
+    case "$1" in
+        s1|s2|s6) echo "$NS_LO" ;; s3) echo "$NS_3S" ;; s4) echo "$NS_4S" ;; s4h) echo "$NS_4HS" ;;
+        s5) echo "$NS_5S" ;; s7) echo "$NS_7S" ;;
+    esac
+}
+scen_target_ns() { case "$1" in s3) echo "$NS_3T" ;; s4) echo "$NS_4T" ;; s4h) echo "$NS_4HT" ;; s5) echo "$NS_5T" ;; s7) echo "$NS_7T" ;; esac; }
+scen_range() { case "$1" in s2) echo "30000 65535" ;; s5) echo "1 1024" ;; s7) echo "$S7_LO $S7_HI" ;; *) echo "1 65535" ;; esac; }
+scen_addr() { case "$1" in s1|s2|s6) echo "$LO_ADDR" ;; s3|s4|s4h|s7) echo "$R_ADDR" ;; s5) echo "" ;; esac; }
 
 scen_tools() {
     local s=$1 t="" e
@@ -418,7 +483,7 @@ scen_tools() {
             [ -f "$SEEDS/$e.py" ] && t="$t seed-$e"
         done
     fi
-    echo $t
+    echo "${t# }"
 }
 
 # tool_cmd SCEN TOOL: sets CMD (array) and PARSER.
@@ -453,6 +518,96 @@ tool_cmd() {
     esac
 }
 
+# ---------------------------------------------------------------- counters
+# counters S: the scenario's drop counters as numbers on one line, "" when it has none.
+#   s4: SYNs dropped; s4h: SYNs dropped, RSTs dropped (nftables, in the target);
+#   s7: scanner side sent, dropped; target side sent, dropped (packets, the tbf qdiscs).
+counters() {
+    case "$1" in
+        s4) nft_count "$NS_4T" input ;;
+        s4h) echo "$(nft_count "$NS_4HT" input) $(nft_count "$NS_4HT" output)" ;;
+        s7) echo "$(tc_count "$NS_7S" "$(veth 7s)") $(tc_count "$NS_7T" "$(veth 7t)")" ;;
+    esac
+}
+
+# tc_settle: wait (at most 2 s) until both S7 qdiscs are empty, so that a run's counters
+# include the packets it left queued and the next run starts on an idle link.
+tc_settle() {
+    local i
+    for i in $(seq 40); do
+        { tc -n "$NS_7S" -s qdisc show dev "$(veth 7s)" root
+          tc -n "$NS_7T" -s qdisc show dev "$(veth 7t)" root; } 2>/dev/null \
+            | grep -q 'backlog [0-9]*b [1-9]' || return 0
+        sleep 0.05
+    done
+}
+
+tc_dump() {   # both S7 qdiscs, with their counters
+    echo "scanner side ($NS_7S $(veth 7s)):"
+    tc -n "$NS_7S" -s qdisc show dev "$(veth 7s)" root 2>&1
+    echo "target side ($NS_7T $(veth 7t)):"
+    tc -n "$NS_7T" -s qdisc show dev "$(veth 7t)" root 2>&1
+}
+
+# count_note S BEFORE AFTER: the run's share of the counters. Sets COUNT_NOTE (for the CSV
+# note: no commas) and COUNT_SHORT (the same numbers as "a/b", for summary.txt).
+count_note() {
+    local s=$1 i d=()
+    local -a a b
+    read -r -a a <<<"$2"
+    read -r -a b <<<"$3"
+    for i in "${!b[@]}"; do
+        if [[ "${a[$i]:-}" =~ ^[0-9]+$ && "${b[$i]}" =~ ^[0-9]+$ ]]; then d+=($((b[i] - a[i]))); else d+=("?"); fi
+    done
+    case "$s" in
+        s4) COUNT_SHORT="${d[0]:-?}"; COUNT_NOTE="nft: ${d[0]:-?} SYNs dropped" ;;
+        s4h)
+            COUNT_SHORT="${d[0]:-?}/${d[1]:-?}"
+            COUNT_NOTE="nft: ${d[0]:-?} SYNs and ${d[1]:-?} RSTs dropped" ;;
+        s7)
+            COUNT_SHORT="${d[1]:-?}/${d[3]:-?}"
+            COUNT_NOTE="tc: scanner side ${d[1]:-?} dropped (${d[0]:-?} sent) target side ${d[3]:-?} dropped (${d[2]:-?} sent)" ;;
+    esac
+}
+
+SUMMARY=""   # summary.txt in the results folder, printed after the table
+summary() { say "  $*"; echo "$*" >>"$SUMMARY"; }
+
+# scenario_summary S: after the scenario's runs, its counters (in all, and per tool and run)
+# and, in S7, portscout's own account of its timing.
+scenario_summary() {
+    local s=$1 line="" per="" f t r x
+    local -a c
+    read -r -a c <<<"$(counters "$s")"
+    case "$s" in
+        s4) line="S4 loss rule: dropped ${c[0]:-?} SYNs in all"
+            per="S4 SYNs dropped per run:" ;;
+        s4h) line="S4H loss rules: dropped ${c[0]:-?} SYNs (${S4H_SYN_LOSS}% rule) and ${c[1]:-?} RSTs (${S4H_RST_LOSS}% rule) in all"
+            per="S4H SYNs/RSTs dropped per run:" ;;
+        s7) line="S7 tbf ($S7_TBF) in all: scanner side ${c[1]:-?} dropped (${c[0]:-?} sent), target side ${c[3]:-?} dropped (${c[2]:-?} sent)"
+            per="S7 tc drops per run (scanner side/target side):" ;;
+    esac
+    if [ -n "$line" ]; then
+        summary "$line"
+        echo "$line" >>"$OUTDIR/env.txt"
+    fi
+    if [ -n "$per" ] && [ -s "$WORK/counts-$s" ]; then
+        summary "$per$(awk '!($1 in v) { k[++n] = $1 } { v[$1] = v[$1] " " $3 }
+            END { for (i = 1; i <= n; i++) printf " %s%s%s", k[i], v[k[i]], (i < n ? ";" : "") }' "$WORK/counts-$s")"
+    fi
+    [ "$s" = s7 ] || return 0
+    local any=0
+    for f in "$OUTDIR/raw/$s"-portscout-*.err; do
+        [ -e "$f" ] || continue
+        x=${f##*/}; x=${x%.err}; r=${x##*-}; t=${x#"$s"-}; t=${t%-*}
+        while IFS= read -r x; do
+            summary "S7 $t run $r: $x"
+            any=1
+        done < <(grep -m3 '^portscout: timing:' "$f" || true)
+    done
+    [ "$any" = 1 ] || summary "S7: no portscout run printed a 'portscout: timing:' line on stderr"
+}
+
 # ---------------------------------------------------------------- measuring
 CSV=""
 # run_one SCEN ROUND TOOL -> appends a CSV row; sets LAST_STATUS and LAST_WALL
@@ -467,6 +622,9 @@ run_one() {
     [ "$s" = s6 ] && wrap=(prlimit --nofile=256:256 setpriv --bounding-set -sys_resource --)
     [ "$round" = 1 ] && echo "$s $tool: ${wrap[*]} ${CMD[*]}" >>"$OUTDIR/commands.txt"
     rm -f "$tf" "$OUTFILE.out.xml"
+    local c0 c1 tc0=""
+    [ "$s" = s7 ] && { tc_settle; tc0=$(tc_dump); }
+    c0=$(counters "$s")
     t0=$(date +%s%N)
     ip netns exec "$ns" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
         timeout -k 5 "$LIMIT" "${wrap[@]}" "${CMD[@]}" >"$OUTFILE.out" 2>"$err" </dev/null &
@@ -474,6 +632,8 @@ run_one() {
     wait "$RUN_PID" || rc=$?
     RUN_PID=""
     t1=$(date +%s%N)
+    [ "$s" = s7 ] && tc_settle
+    c1=$(counters "$s")
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
     local user=0 sys=0 rss=0 line
     line=$(tail -n1 "$tf" 2>/dev/null || true)
@@ -489,6 +649,14 @@ run_one() {
         note=$( { grep -i -m1 'error' "$err" || grep -v '^[[:space:]]*$' "$err" | tail -n1; } 2>/dev/null \
             | tr -d ',\r' | tr '\t' ' ' | cut -c1-120 || true)
         [ -n "$note" ] || note="exit $rc"
+    fi
+    if [ -n "$c0" ]; then
+        count_note "$s" "$c0" "$c1"
+        echo "$tool $round $COUNT_SHORT" >>"$WORK/counts-$s"
+        note="${note:+$note; }$COUNT_NOTE"
+    fi
+    if [ "$s" = s7 ]; then
+        { echo "# before the run"; echo "$tc0"; echo "# after the run"; tc_dump; echo "# $COUNT_NOTE"; } >"$OUTFILE.tc"
     fi
     local acc
     acc=$("$PY" "$REPO/bench/score.py" "$PARSER" "$OUTFILE.out" "$(S_TRUTH "$s")" | tr '\t' ',')
@@ -515,6 +683,8 @@ fi
 OUTDIR=$OUT
 mkdir -p "$OUTDIR/raw"
 CSV="$OUTDIR/results.csv"
+SUMMARY="$OUTDIR/summary.txt"
+: >"$SUMMARY"
 echo "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,open_expected,open_found,open_missed,open_invented,filtered_reported,filtered_expected,filtered_found,filtered_missed,filtered_invented,note" >"$CSV"
 : >"$OUTDIR/commands.txt"
 {
@@ -529,6 +699,10 @@ echo "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,open_e
     echo "descriptor limit: $(ulimit -n) (S6: 256)"
     echo "scenarios: $SCENARIOS; runs: $(for s in $SCENARIOS; do printf '%s=%s ' "$s" "${RUNS[$s]}"; done)"
     echo "time limit: $LIMIT s per run; slow: $SLOW s; peers: $PEERS"
+    if has s4h "$SCENARIOS"; then
+        echo "S4H: ${S4H_SYN_LOSS}% of connection-opening SYNs dropped on input, ${S4H_RST_LOSS}% of RSTs on output (nftables, in the target)"
+    fi
+    if has s7 "$SCENARIOS"; then echo "S7: tc tbf $S7_TBF on both veth ends; ports $S7_LO-$S7_HI"; fi
 } >"$OUTDIR/env.txt"
 sed 's/^/  /' "$OUTDIR/env.txt" >&2
 
@@ -549,18 +723,18 @@ for s in $SCENARIOS; do
             fi
         done
     done
-    if [ "$s" = s4 ]; then
-        line="S4 loss rule: $(ip netns exec "$NS_4T" nft list chain inet pstbench input | grep -o 'numgen.*counter packets [0-9]*' | sed 's/.*packets/dropped/') SYNs in all"
-        say "  $line"
-        echo "$line" >>"$OUTDIR/env.txt"
-    fi
+    scenario_summary "$s"
     unset done_with
 done
 say "measured in $(( $(date +%s) - START )) s"
 
 "$REPORT" "$CSV" "$OUTDIR" >"$WORK/table"
-[ -n "${SUDO_UID:-}" ] && chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUTDIR" 2>/dev/null || true
+if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUTDIR" 2>/dev/null || true; fi
 echo
 cat "$WORK/table"
+if [ -s "$SUMMARY" ]; then
+    echo
+    cat "$SUMMARY"
+fi
 echo
-echo "results: $OUTDIR (results.csv, table.md, chart.svg, env.txt, commands.txt, raw/)"
+echo "results: $OUTDIR (results.csv, table.md, chart.svg, env.txt, summary.txt, commands.txt, raw/)"

@@ -2,10 +2,14 @@
 """Score one benchmark run against the ground truth (used by bench/run.sh).
 
     score.py PARSER OUTPUT TRUTH.json
+    score.py --self-test
 
 PARSER says how to read OUTPUT (the tool's standard output):
 
-  portscout  ndjson, one {"ip","port","state",...} per line, a last {"type":"summary"}
+  portscout  ndjson, one {"ip","port","state",...} per line, a last {"type":"summary"};
+             a host record {"type":"host","ip":...,"state":"down",...} means every scanned
+             port of that host (the truth's range) is filtered, unless a port record of that
+             host says otherwise
   nmap       OUTPUT.xml (written with -oX) when it parses; else the -oG lines in OUTPUT
   rustscan   greppable lines "ADDR -> [p,p,...]"
   floor      one open port per line (bench/floor.c), for the single target address
@@ -30,6 +34,8 @@ REPORTS_FILTERED = {"portscout", "nmap"}
 
 def parse_portscout(path, truth):
     got = {"open": set(), "filtered": set()}
+    stated = set()  # (ip, port) that a port record names, whatever its state
+    down = set()  # hosts reported down: unreachable, so neither open nor closed
     with open(path, errors="replace") as f:
         for line in f:
             line = line.strip()
@@ -39,9 +45,20 @@ def parse_portscout(path, truth):
                 r = json.loads(line)
             except ValueError:
                 continue
-            if "type" in r or r.get("state") not in got:
+            if not isinstance(r, dict):
                 continue
-            got[r["state"]].add((r["ip"], int(r["port"])))
+            if "type" in r:
+                if r["type"] == "host" and r.get("state") == "down" and "ip" in r:
+                    down.add(r["ip"])
+                continue
+            if "ip" not in r or "port" not in r:
+                continue
+            stated.add((r["ip"], int(r["port"])))
+            if r.get("state") in got:
+                got[r["state"]].add((r["ip"], int(r["port"])))
+    lo, hi = truth["ports"]
+    for ip in down:
+        got["filtered"].update((ip, p) for p in range(lo, hi + 1) if (ip, p) not in stated)
     return got
 
 
@@ -145,10 +162,8 @@ PARSERS = {
 }
 
 
-def main():
-    parser, path, truth_path = sys.argv[1:4]
-    with open(truth_path) as f:
-        truth = json.load(f)
+def score(parser, path, truth):
+    """The nine numbers for one run, as a list."""
     want_open = {(a, int(p)) for a, p in truth["open"]}
     want_filtered = set()
     for a, lo, hi in truth["filtered"]:
@@ -165,7 +180,61 @@ def main():
         len(want_filtered - got["filtered"]),
         len(got["filtered"] - want_filtered),
     ]
-    print("\t".join(map(str, fields)))
+    return fields
+
+
+def self_test():
+    """Scores made-up portscout output against a made-up truth (S5-like): a host reported down
+    counts as every scanned port of it filtered."""
+    import tempfile
+
+    truth = {
+        "targets": ["198.18.1.1", "198.18.0.201", "198.18.0.202"],
+        "ports": [1, 1024],
+        "open": [["198.18.1.1", 22], ["198.18.1.1", 80]],
+        "filtered": [["198.18.0.201", 1, 1024], ["198.18.0.202", 1, 1024]],
+    }
+    lines = [
+        {"ip": "198.18.1.1", "port": 22, "state": "open"},
+        {"ip": "198.18.1.1", "port": 80, "state": "open"},
+        {"ip": "198.18.0.202", "port": 7, "state": "filtered"},
+        {"type": "host", "ip": "198.18.0.201", "state": "down", "reason": "host-unreach",
+         "skipped": 1024},
+        {"type": "host", "ip": "198.18.1.1", "state": "up"},
+        {"type": "summary", "open": 2},
+    ]
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out")
+        with open(out, "w") as f:
+            f.write("".join(json.dumps(x) + "\n" for x in lines) + "not json\n")
+        # .201 down: all 1024 filtered; .202 only port 7 (a port record, no host record).
+        assert score("portscout", out, truth) == [2, 2, 0, 0, 1, 2048, 1025, 1023, 0], score(
+            "portscout", out, truth
+        )
+        with open(out, "a") as f:
+            f.write(json.dumps({"type": "host", "ip": "198.18.0.202", "state": "down"}) + "\n")
+            # A port record wins over its host's down record; a down host outside the truth's
+            # targets gives invented filtered ports.
+            f.write(json.dumps({"ip": "198.18.0.202", "port": 9, "state": "closed"}) + "\n")
+            f.write(json.dumps({"type": "host", "ip": "198.18.9.9", "state": "down"}) + "\n")
+        assert score("portscout", out, truth) == [2, 2, 0, 0, 1, 2048, 2047 + 1024, 1, 1024], score(
+            "portscout", out, truth
+        )
+        # Without host records nothing changes: the old format still scores as before.
+        with open(out, "w") as f:
+            f.write("".join(json.dumps(x) + "\n" for x in lines if x.get("type") != "host"))
+        assert score("portscout", out, truth) == [2, 2, 0, 0, 1, 2048, 1, 2047, 0]
+    print("score.py self-test: ok")
+
+
+def main():
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+        return
+    parser, path, truth_path = sys.argv[1:4]
+    with open(truth_path) as f:
+        truth = json.load(f)
+    print("\t".join(map(str, score(parser, path, truth))))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,36 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::{summarise, Run, Summary};
 
-/// Width and height of the chart in pixels.
+/// Width and height of the smallest chart in pixels; it grows wider with the number of bars.
 pub const SIZE: (u32, u32) = (1400, 600);
 
 /// Room on the right for the legend, in pixels.
 const LEGEND_W: i32 = 230;
+
+/// Room for the margins and the y axis's labels, in pixels.
+const FRAME_W: u32 = 12 + 70 + 12;
+
+/// Pixels per x unit (one bar, or the gap of a group) at least: room for a value like "0.30".
+const UNIT_PX: u32 = 26;
+
+/// Where each group sits on the x axis, in units of one bar: a group of `n` bars spans `n + 1`
+/// units (half a unit of gap on each side), so every bar has the same width however many
+/// tools a scenario ran. Returns each group's start and the total.
+pub fn layout(groups: &[(String, Vec<(String, Bar)>)]) -> (Vec<f64>, f64) {
+    let mut starts = Vec::with_capacity(groups.len());
+    let mut x = 0.0;
+    for (_, bs) in groups {
+        starts.push(x);
+        x += bs.len() as f64 + 1.0;
+    }
+    (starts, x.max(1.0))
+}
+
+/// The chart's size for `units` x units: [`SIZE`], or wider when the bars would not fit.
+pub fn size_for(units: f64) -> (u32, u32) {
+    let need = (units.ceil() as u32) * UNIT_PX + FRAME_W + LEGEND_W as u32;
+    (SIZE.0.max(need), SIZE.1)
+}
 
 /// Dark enough for a hollow (timed-out) bar to show; portscout's engines come first.
 const PALETTE: [(u8, u8, u8); 12] = [
@@ -114,9 +139,10 @@ fn draw(
     hi: f64,
     path: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let (starts, units) = layout(groups);
+    let size = size_for(units);
+    let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE)?;
-    let n = groups.len().max(1) as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "Median wall time per scenario and tool (log scale; hollow bar = timed out)",
@@ -126,7 +152,7 @@ fn draw(
         .margin_right(LEGEND_W)
         .x_label_area_size(36)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..n, (lo..hi).log_scale())?;
+        .build_cartesian_2d(0f64..units, (lo..hi).log_scale())?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -156,10 +182,9 @@ fn draw(
             let Some(j) = bs.iter().position(|(t, _)| t == tool) else {
                 continue;
             };
-            let w = 0.84 / bs.len() as f64;
-            let x0 = g as f64 + 0.08 + j as f64 * w;
-            let x1 = x0 + w * 0.9;
-            let size = if bs.len() > 7 { 10 } else { 13 };
+            let x0 = starts[g] + 0.5 + j as f64 + 0.05;
+            let x1 = x0 + 0.9;
+            let size = 11;
             let (text, top) = match &bs[j].1 {
                 Bar::Median(s) => {
                     rects.push(Rectangle::new([(x0, lo), (x1, *s)], c.filled()));
@@ -191,7 +216,7 @@ fn draw(
     }
     // The legend, in the right-hand margin so that it never hides a bar.
     let legend_font = ("sans-serif", 16).into_font().color(&BLACK);
-    let lx = SIZE.0 as i32 - LEGEND_W + 12;
+    let lx = size.0 as i32 - LEGEND_W + 12;
     for (i, tool) in tools.iter().enumerate() {
         let y = 60 + 24 * i as i32;
         root.draw(&Rectangle::new(
@@ -207,8 +232,8 @@ fn draw(
 
     // Scenario names under their groups (the x axis itself has no numeric labels).
     let label = ("sans-serif", 20).into_font().color(&BLACK);
-    for (g, (name, _)) in groups.iter().enumerate() {
-        let (px, py) = chart.backend_coord(&(g as f64 + 0.5, lo));
+    for (g, (name, bs)) in groups.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(starts[g] + (bs.len() as f64 + 1.0) / 2.0, lo));
         root.draw(&Text::new(
             name.clone(),
             (px - 4 * name.len() as i32, py + 10),
@@ -260,11 +285,41 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_as_wide_as_their_bars_and_the_chart_grows() {
+        let runs = vec![
+            run("S2", "a", Status::Ok, 1.0),
+            run("S2", "b", Status::Ok, 1.0),
+            run("S2", "c", Status::Ok, 1.0),
+            run("S4H", "a", Status::Ok, 1.0),
+            run("S7", "a", Status::Ok, 1.0),
+            run("S7", "b", Status::Timeout, 120.0),
+        ];
+        let groups = bars(&runs);
+        let names: Vec<&str> = groups.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(names, ["S2", "S4H", "S7"]);
+        assert_eq!(layout(&groups), (vec![0.0, 4.0, 6.0], 9.0));
+        assert_eq!(layout(&[]), (vec![], 1.0));
+        assert_eq!(size_for(9.0), SIZE);
+        // The full benchmark: 8 scenarios, 55 bars.
+        let wide = size_for(55.0 + 8.0);
+        assert_eq!(wide.1, SIZE.1);
+        assert!(wide.0 > SIZE.0, "{wide:?}");
+        assert!(
+            (wide.0 - FRAME_W - LEGEND_W as u32) / 63 >= UNIT_PX,
+            "{wide:?}"
+        );
+    }
+
+    #[test]
     fn writes_an_svg_file() {
         let runs = vec![
             run("S1", "portscout-auto", Status::Ok, 0.75),
             run("S1", "nmap", Status::Ok, 1.2),
             run("S4", "nmap", Status::Timeout, 120.0),
+            run("S4H", "portscout-auto", Status::Ok, 5.2),
+            run("S4H", "nmap", Status::Timeout, 120.0),
+            run("S7", "portscout-auto", Status::Ok, 2.1),
+            run("S7", "nmap", Status::Ok, 3.6),
         ];
         let dir = std::env::temp_dir().join(format!("psbr-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -273,7 +328,7 @@ mod tests {
         let svg = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
-        for text in ["S1", "S4", "portscout-auto", "nmap"] {
+        for text in ["S1", "S4", "S4H", "S7", "portscout-auto", "nmap"] {
             assert!(
                 svg.contains(&format!("\n{text}\n</text>")),
                 "no label {text}"

@@ -436,14 +436,64 @@ mod tests {
 open_expected,open_found,open_missed,open_invented,filtered_reported,filtered_expected,\
 filtered_found,filtered_missed,filtered_invented,note\n\
 S1,1,nmap,ok,0,1.220,0.30,0.05,22400,9,9,0,0,1,0,0,0,0,\n\
-S4,1,nmap,timeout,124,120.004,80.1,20.2,23000,7,0,7,0,1,1001,0,1001,0,time limit\n";
+S4,1,nmap,timeout,124,120.004,80.1,20.2,23000,7,0,7,0,1,1001,0,1001,0,time limit\n\
+S7,1,portscout-auto,ok,0,2.142,0.02,0.27,8916,3,2,1,0,1,0,3734,0,3734,\
+tc: scanner side 8455 dropped (2398 sent) target side 0 dropped (2396 sent)\n";
         let runs = parse_csv(csv).unwrap();
-        assert_eq!(runs.len(), 2);
+        assert_eq!(runs.len(), 3);
         assert_eq!(runs[0].status, Status::Ok);
         assert!((runs[0].cpu_s() - 0.35).abs() < 1e-9);
         assert_eq!(runs[1].status, Status::Timeout);
         assert_eq!(runs[1].note, "time limit");
+        assert_eq!(runs[2].scenario, "S7");
+        assert_eq!(runs[2].filtered_invented, 3734);
+        assert!(runs[2].note.starts_with("tc: scanner side 8455 dropped"));
         assert!(parse_csv("scenario,tool\nS1,x\n").is_err());
+    }
+
+    #[test]
+    fn table_keeps_the_scripts_scenario_order_s4h_and_s7_included() {
+        let mut s7 = run("S7", "portscout-auto", Status::Ok, 2.1, 1);
+        s7.filtered_reported = true;
+        s7.filtered_found = 3734;
+        s7.filtered_invented = 3734;
+        let runs = vec![
+            run("S4", "portscout-auto", Status::Ok, 3.3, 0),
+            run("S4H", "portscout-auto", Status::Ok, 5.2, 0),
+            run("S4H", "nmap", Status::Timeout, 120.0, 7),
+            run("S5", "portscout-auto", Status::Ok, 3.5, 0),
+            s7,
+            run("S7", "nmap", Status::Ok, 4.2, 0),
+        ];
+        let t = render_table(&runs);
+        let rows: Vec<(&str, &str)> = t
+            .lines()
+            .skip(2)
+            .map(|l| {
+                let c: Vec<&str> = l.split(" | ").collect();
+                (c[0].trim_start_matches("| "), c[1])
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("S4", "portscout-auto"),
+                ("S4H", "portscout-auto"),
+                ("S4H", "nmap"),
+                ("S5", "portscout-auto"),
+                ("S7", "portscout-auto"),
+                ("S7", "nmap"),
+            ]
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[4].ends_with("| >23x |"), "{}", lines[4]);
+        // S7's truth has no filtered port: every one reported is invented.
+        assert_eq!(
+            lines[6],
+            "| S7 | portscout-auto | 1 | 2.100 | 2.100 | 0.750 | 8.0 | missed 1 of 9, invented 0 \
+             (1/1 runs wrong) | missed 0 of 0, invented 3734 (1/1 runs wrong) | 1.00x |"
+        );
+        assert!(lines[7].ends_with("| 2.00x |"), "{}", lines[7]);
     }
 
     #[test]
