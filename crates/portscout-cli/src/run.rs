@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::Result;
 use portscout::output::{self, ScanInfo, Summary};
 use portscout::ports::PortSet;
+use portscout::scan::ScanStats;
 use portscout::scan::{Scan, ScanConfig};
 use portscout::target::{self, Target};
-use portscout::scan::ScanStats;
 use portscout::{limits, Event, PortState};
 
 use crate::args::Args;
@@ -133,7 +133,9 @@ pub fn run(args: Args) -> Result<()> {
 /// What the timing machinery did, for stderr.
 fn timing_line(s: &ScanStats, secs: f64) -> String {
     let ms = |d: Option<std::time::Duration>| {
-        d.map_or("-".to_string(), |d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+        d.map_or("-".to_string(), |d| {
+            format!("{:.3} ms", d.as_secs_f64() * 1e3)
+        })
     };
     format!(
         "portscout: timing: {} probes sent ({:.0}/s), {} retransmitted, {} proven lost, \

@@ -57,7 +57,8 @@ fn dropping_a_scan_closes_its_sockets_and_ends_its_workers() {
         assert_eq!(worker_threads(), 0, "{engine}: workers left from before");
         let scan = Scan::start(&config(engine, &spec, timeout)).unwrap();
         assert!(
-            eventually(Duration::from_secs(10), || open_fds() >= fds_before + PROBES),
+            eventually(Duration::from_secs(10), || open_fds()
+                >= fds_before + PROBES),
             "{engine}: the probes never got under way ({} fds, {} before)",
             open_fds(),
             fds_before

@@ -299,7 +299,15 @@ fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
     let keys: Keys = serde_json::from_str(summary).unwrap();
     assert_eq!(
         keys.0,
-        ["type", "hosts", "open", "closed", "filtered", "elapsed_ms", "hosts_down"]
+        [
+            "type",
+            "hosts",
+            "open",
+            "closed",
+            "filtered",
+            "elapsed_ms",
+            "hosts_down"
+        ]
     );
 }
 

@@ -5,10 +5,10 @@ use std::time::Duration;
 use super::hosts::{Timeout, TimingSpec};
 use super::Engine;
 use crate::error::Error;
-use crate::timing::rtt::RtoBounds;
 use crate::ports::PortSet;
 use crate::space::ProbeSpace;
 use crate::target::{self, Target};
+use crate::timing::rtt::RtoBounds;
 
 /// The lowest adaptive no-answer timeout (`--min-rtt-timeout`).
 pub const DEFAULT_MIN_RTT_TIMEOUT: Duration = Duration::from_millis(50);

@@ -130,11 +130,11 @@ pub(crate) async fn run_worker(
             if let Some(floor) = &mut floor {
                 floor.sent();
             }
-            let ip = job.target.ip();
             match connector.start(job.target) {
                 Attempt::Done(outcome) => {
+                    let mut job = job;
                     if outcome != Outcome::Backpressure {
-                        hosts.sent(ip, false);
+                        hosts.sent(&mut job, false);
                     }
                     if hosts.settle(job, outcome, false, &mut events, &mut again)
                         == Settled::Pressed
@@ -145,7 +145,8 @@ pub(crate) async fn run_worker(
                     }
                 }
                 Attempt::Pending(pending) => {
-                    hosts.sent(ip, true);
+                    let mut job = job;
+                    hosts.sent(&mut job, true);
                     let deadline = Instant::now() + timeout;
                     in_flight.push(async move {
                         let (outcome, socket) = pending.wait(deadline).await;
@@ -164,7 +165,8 @@ pub(crate) async fn run_worker(
             if let Some(socket) = socket {
                 connector.recycle(socket);
             }
-            pressed |= hosts.settle(job, outcome, true, &mut events, &mut again) == Settled::Pressed;
+            pressed |=
+                hosts.settle(job, outcome, true, &mut events, &mut again) == Settled::Pressed;
         }
         if events.len() >= BATCH && !flush(&results, &mut events).await {
             return Ok(hosts.stats());
@@ -203,7 +205,9 @@ pub(crate) async fn run_worker(
         // whole timeout.
         let more_to_start = !again.is_empty() || !exhausted;
         let room = hosts.in_flight() < hosts.window(false);
-        if more_to_start && room && !pressed && matches!(fill, Fill::Round | Fill::Exhausted) {
+        // (The window may have been full when the round stopped and have room now: answers
+        // settled just above.)
+        if more_to_start && room && !pressed && !matches!(fill, Fill::Paced(_)) {
             if fill == Fill::Round && !in_flight.is_empty() {
                 // Let the runtime poll its sockets and timers between rounds.
                 tokio::task::yield_now().await;
@@ -229,6 +233,11 @@ pub(crate) async fn run_worker(
                 None => std::future::pending().await,
             }
         };
+        if in_flight.is_empty() && wake.is_none() {
+            // Nothing to wait for (cannot happen: with nothing in flight the window has room).
+            tokio::task::yield_now().await;
+            continue;
+        }
         let done = tokio::select! {
             biased;
             _ = results.closed() => return Ok(hosts.stats()),
@@ -262,8 +271,8 @@ mod tests {
 
     use super::*;
     use crate::model::{PortState, Reason};
-    use crate::scan::hosts::{Timeout, TimingSpec};
     use crate::ports::PortSet;
+    use crate::scan::hosts::{Timeout, TimingSpec};
     use crate::space::ProbeSpace;
     use crate::target::{AddrRange, AddrSet};
 

@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::job::{Job, Next};
 use crate::model::{Event, HostDown, PortResult, Reason};
@@ -27,6 +27,9 @@ use crate::timing::rtt::{RtoBounds, RttEstimator};
 /// Ports that must stay silent through every attempt, with nothing else of the host answering,
 /// before the host is called down.
 pub(crate) const DOWN_AFTER: u32 = 8;
+
+/// A horizon (loss is counted per horizon of sending) lasts this many timeouts.
+const HORIZON_TIMEOUTS: u32 = 4;
 
 /// How long to wait for each probe's answer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -85,7 +88,10 @@ impl Board {
 #[derive(Debug)]
 enum Liveness {
     /// Nothing answered yet: results held back, silent ports counted.
-    Unknown { silent: u32, held: Vec<PortResult> },
+    Unknown {
+        silent: u32,
+        held: Vec<PortResult>,
+    },
     Up,
     Down,
 }
@@ -146,6 +152,9 @@ pub(crate) struct Hosts {
     board: Arc<Board>,
     ports: u32,
     stats: WorkerStats,
+    /// The current horizon (loss is counted per horizon of sending) and when it began.
+    horizon: u32,
+    horizon_start: Instant,
 }
 
 impl Hosts {
@@ -163,6 +172,8 @@ impl Hosts {
             board,
             ports,
             stats: WorkerStats::default(),
+            horizon: 0,
+            horizon_start: Instant::now(),
         }
     }
 
@@ -243,9 +254,23 @@ impl Hosts {
         Admit::Go(Self::timeout_for(&self.spec, &host.rtt, &self.rtt))
     }
 
-    /// A probe was sent (`pending`: it waits for its answer).
-    pub fn sent(&mut self, ip: IpAddr, pending: bool) {
+    /// A probe of `job` was sent (`pending`: it waits for its answer).
+    pub fn sent(&mut self, job: &mut Job, pending: bool) {
+        let ip = job.target.ip();
         self.stats.attempts += 1;
+        let now = Instant::now();
+        let horizon = match self.spec.timeout {
+            Timeout::Fixed(t) => t,
+            Timeout::Adaptive(bounds) => self
+                .rtt
+                .rto(&bounds)
+                .unwrap_or_else(|| bounds.clamp(bounds.initial)),
+        } * HORIZON_TIMEOUTS;
+        if now.saturating_duration_since(self.horizon_start) >= horizon {
+            self.horizon += 1;
+            self.horizon_start = now;
+        }
+        job.sent_in = self.horizon;
         if pending {
             self.in_flight += 1;
             self.host(ip).in_flight += 1;
@@ -339,13 +364,20 @@ impl Hosts {
         if answered {
             let lost = job.lost();
             host.loss.answered(lost + 1);
-            host.window.answered(lost);
             if let Some(rtt) = result.rtt {
                 host.rtt.sample(rtt);
                 self.rtt.sample(rtt);
             }
+            let now = self.horizon;
+            host.window
+                .answered(job.sent_in, lost, job.lost_in, now, host.rtt.queueing());
             self.stats.confirmed_losses += u64::from(lost);
-            if self.window.answered(lost) == Some(Verdict::Congested) {
+            // Delay is a property of one path (host); the worker mixes paths of every length.
+            if self
+                .window
+                .answered(job.sent_in, lost, job.lost_in, now, false)
+                == Some(Verdict::Congested)
+            {
                 self.stats.congestion_cuts += 1;
             }
         }

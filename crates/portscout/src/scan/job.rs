@@ -20,6 +20,10 @@ pub(crate) struct Job {
     silent: u8,
     /// The last attempt completed a handshake with this host itself; this one confirms it.
     confirming: bool,
+    /// The horizon (see [`crate::timing::congestion`]) the current attempt was sent in.
+    pub sent_in: u32,
+    /// The horizon of the first attempt that got no response.
+    pub lost_in: u32,
 }
 
 /// What to do after an attempt.
@@ -43,6 +47,8 @@ impl Job {
             retried: 0,
             silent: 0,
             confirming: false,
+            sent_in: 0,
+            lost_in: 0,
         }
     }
 
@@ -73,6 +79,9 @@ impl Job {
                 Next::Again
             }
             Outcome::NoResponse if u32::from(self.retried) + 1 < attempts => {
+                if self.retried == 0 {
+                    self.lost_in = self.sent_in;
+                }
                 self.retried = self.retried.saturating_add(1);
                 Next::Retry
             }

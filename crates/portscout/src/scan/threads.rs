@@ -78,8 +78,9 @@ pub(crate) fn run_thread(
         let outcome = connector.probe(job.target, deadline, || {
             flush(results, &mut events) && !results.is_closed()
         });
+        let mut job = job;
         if outcome != Outcome::Backpressure {
-            hosts.sent(job.target.ip(), false);
+            hosts.sent(&mut job, false);
         }
         match hosts.settle(job, outcome, false, &mut events, &mut again) {
             Settled::Done => {

@@ -124,7 +124,11 @@ mod tests {
     #[test]
     fn the_bounds_hold() {
         let e = with_loss(10_000, 0.0);
-        assert_eq!(e.attempts_needed(65535, 1), 1, "--retries 0 means one attempt");
+        assert_eq!(
+            e.attempts_needed(65535, 1),
+            1,
+            "--retries 0 means one attempt"
+        );
         assert_eq!(e.attempts_needed(0, 0), 1);
         let lossy = with_loss(10_000, 0.5);
         assert_eq!(lossy.attempts_needed(65535, 4), 4);

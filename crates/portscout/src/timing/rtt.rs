@@ -23,6 +23,10 @@ pub const GRANULARITY: Duration = Duration::from_millis(1);
 /// first one leaves after 1 s), so they are not used.
 pub const AMBIGUOUS_SAMPLE: Duration = Duration::from_secs(1);
 
+/// How far above twice the smallest round trip the smoothed one may be before a queue is
+/// said to be building.
+pub const QUEUE_MARGIN: Duration = Duration::from_millis(5);
+
 /// Bounds and start value of an adaptive timeout (`--min-rtt-timeout`, `--max-rtt-timeout`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RtoBounds {
@@ -46,6 +50,7 @@ impl RtoBounds {
 pub struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
+    min: Option<Duration>,
     samples: u64,
 }
 
@@ -61,6 +66,7 @@ impl RttEstimator {
             return false;
         }
         self.samples += 1;
+        self.min = Some(self.min.map_or(rtt, |m| m.min(rtt)));
         match self.srtt {
             None => {
                 self.srtt = Some(rtt);
@@ -83,6 +89,20 @@ impl RttEstimator {
     /// The round-trip variation.
     pub fn rttvar(&self) -> Duration {
         self.rttvar
+    }
+
+    /// The smallest sample: the path's round trip with empty queues.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min
+    }
+
+    /// Whether a queue is building on the path: the smoothed round trip is more than twice
+    /// the smallest one plus 5 ms (TCP Vegas' signal, with a margin for a busy event loop).
+    pub fn queueing(&self) -> bool {
+        match (self.srtt, self.min) {
+            (Some(srtt), Some(min)) => srtt > min * 2 + QUEUE_MARGIN,
+            _ => false,
+        }
     }
 
     /// Samples taken.
@@ -170,6 +190,21 @@ mod tests {
         assert!(!e.sample(AMBIGUOUS_SAMPLE));
         assert_eq!(e.samples(), 0);
         assert_eq!(e.srtt(), None);
+    }
+
+    #[test]
+    fn a_growing_queue_is_seen_in_the_round_trip() {
+        let mut e = RttEstimator::new();
+        for _ in 0..20 {
+            e.sample(Duration::from_micros(600));
+        }
+        assert!(!e.queueing());
+        // A queue of 80 ms builds up.
+        for _ in 0..20 {
+            e.sample(ms(80));
+        }
+        assert_eq!(e.min_rtt(), Some(Duration::from_micros(600)));
+        assert!(e.queueing());
     }
 
     #[test]
