@@ -28,6 +28,9 @@ use crate::timing::rtt::{RtoBounds, RttEstimator};
 /// before the host is called down.
 pub(crate) const DOWN_AFTER: u32 = 8;
 
+/// The most times a host's timeout is doubled after timeouts (still within the maximum).
+const MAX_BACKOFF: u32 = 6;
+
 /// A horizon (loss is counted per horizon of sending) lasts this many timeouts.
 const HORIZON_TIMEOUTS: u32 = 4;
 
@@ -99,6 +102,9 @@ enum Liveness {
 #[derive(Debug)]
 struct Host {
     rtt: RttEstimator,
+    /// RFC 6298 §5.5 back-off: the timeout is doubled this many times (see [`Hosts::timed_out`]).
+    backoff: u32,
+    backoff_at: Option<Instant>,
     loss: LossEstimate,
     window: CongestionWindow,
     in_flight: usize,
@@ -182,6 +188,8 @@ impl Hosts {
         let max = self.max_window;
         self.map.entry(ip).or_insert_with(|| Host {
             rtt: RttEstimator::new(),
+            backoff: 0,
+            backoff_at: None,
             loss: LossEstimate::new(),
             window: CongestionWindow::new(max),
             in_flight: 0,
@@ -217,14 +225,21 @@ impl Hosts {
         }
     }
 
-    /// The timeout for a probe of a host with this estimator.
-    fn timeout_for(spec: &TimingSpec, host: &RttEstimator, all: &RttEstimator) -> Duration {
+    /// The timeout for a probe of a host with this estimator, doubled `backoff` times.
+    fn timeout_for(
+        spec: &TimingSpec,
+        host: &RttEstimator,
+        all: &RttEstimator,
+        backoff: u32,
+    ) -> Duration {
         match spec.timeout {
             Timeout::Fixed(t) => t,
-            Timeout::Adaptive(bounds) => host
-                .rto(&bounds)
-                .or_else(|| all.rto(&bounds))
-                .unwrap_or_else(|| bounds.clamp(bounds.initial)),
+            Timeout::Adaptive(bounds) => bounds.clamp(
+                host.rto(&bounds)
+                    .or_else(|| all.rto(&bounds))
+                    .unwrap_or_else(|| bounds.clamp(bounds.initial))
+                    .saturating_mul(1 << backoff.min(MAX_BACKOFF)),
+            ),
         }
     }
 
@@ -246,12 +261,24 @@ impl Hosts {
             return Admit::Skipped;
         }
         if host.in_flight >= host.window.get() && !behind {
-            host.deferred.push_back(job);
+            // A port already under way goes first: behind the host's fresh ports it would wait
+            // for all of them, and a host's ports get decided (and a silent host found down)
+            // only when their attempts are done.
+            if job.started() {
+                host.deferred.push_front(job);
+            } else {
+                host.deferred.push_back(job);
+            }
             self.deferred += 1;
             return Admit::Deferred;
         }
         let host = &self.map[&ip];
-        Admit::Go(Self::timeout_for(&self.spec, &host.rtt, &self.rtt))
+        Admit::Go(Self::timeout_for(
+            &self.spec,
+            &host.rtt,
+            &self.rtt,
+            host.backoff,
+        ))
     }
 
     /// A probe of `job` was sent (`pending`: it waits for its answer).
@@ -336,7 +363,21 @@ impl Hosts {
             return Settled::Done;
         }
         let attempts = match outcome {
-            Outcome::NoResponse => host.loss.attempts_needed(ports, max_attempts),
+            Outcome::NoResponse => {
+                // RFC 6298 §5.5: a timeout doubles the timeout (once per timeout's length, not
+                // once per probe), so that probes stuck in a queue longer than the estimate
+                // (which only answered probes feed) stop timing out and piling up again.
+                let now = Instant::now();
+                let current = Self::timeout_for(&self.spec, &host.rtt, &self.rtt, host.backoff);
+                if host
+                    .backoff_at
+                    .map_or(true, |at| now.saturating_duration_since(at) >= current)
+                {
+                    host.backoff = (host.backoff + 1).min(MAX_BACKOFF);
+                    host.backoff_at = Some(now);
+                }
+                host.loss.attempts_needed(ports, max_attempts)
+            }
             _ => max_attempts,
         };
         let result = match job.next(outcome, attempts) {
@@ -365,7 +406,10 @@ impl Hosts {
             let lost = job.lost();
             host.loss.answered(lost + 1);
             if let Some(rtt) = result.rtt {
-                host.rtt.sample(rtt);
+                if host.rtt.sample(rtt) {
+                    // A fresh sample: the estimate catches up, the back-off unwinds by one.
+                    host.backoff = host.backoff.saturating_sub(1);
+                }
                 self.rtt.sample(rtt);
             }
             let now = self.horizon;

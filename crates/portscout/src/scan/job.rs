@@ -52,6 +52,11 @@ impl Job {
         }
     }
 
+    /// Whether an attempt was already made (a retry, a confirmation, a repeat).
+    pub fn started(&self) -> bool {
+        self.retried > 0 || self.silent > 0 || self.confirming
+    }
+
     /// Attempts that got no response so far (each one a loss, if the port answers later).
     pub fn lost(&self) -> u32 {
         u32::from(self.retried)
