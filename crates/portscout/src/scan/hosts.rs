@@ -28,6 +28,11 @@ use crate::timing::rtt::{RtoBounds, RttEstimator};
 /// before the host is called down.
 pub(crate) const DOWN_AFTER: u32 = 8;
 
+/// The least time a host must stay silent, from its first probe, before it is called down
+/// for silence: RFC 6298's initial timeout, so that a host farther away than the worker's
+/// other hosts (whose timeout it borrows before its own first answer) gets to answer.
+pub(crate) const DOWN_SILENCE: Duration = Duration::from_secs(1);
+
 /// The most times a host's timeout is doubled after timeouts (still within the maximum).
 const MAX_BACKOFF: u32 = 6;
 
@@ -90,10 +95,11 @@ impl Board {
 
 #[derive(Debug)]
 enum Liveness {
-    /// Nothing answered yet: results held back, silent ports counted.
+    /// Nothing answered yet: results held back, silent ports counted, since the first probe.
     Unknown {
         silent: u32,
         held: Vec<PortResult>,
+        since: Option<Instant>,
     },
     Up,
     Down,
@@ -198,6 +204,7 @@ impl Hosts {
                 Liveness::Unknown {
                     silent: 0,
                     held: Vec::new(),
+                    since: None,
                 }
             } else {
                 Liveness::Up
@@ -300,7 +307,13 @@ impl Hosts {
         job.sent_in = self.horizon;
         if pending {
             self.in_flight += 1;
-            self.host(ip).in_flight += 1;
+        }
+        let host = self.host(ip);
+        if let Liveness::Unknown { since, .. } = &mut host.live {
+            since.get_or_insert(now);
+        }
+        if pending {
+            host.in_flight += 1;
         }
     }
 
@@ -369,9 +382,12 @@ impl Hosts {
                 // (which only answered probes feed) stop timing out and piling up again.
                 let now = Instant::now();
                 let current = Self::timeout_for(&self.spec, &host.rtt, &self.rtt, host.backoff);
-                if host
-                    .backoff_at
-                    .map_or(true, |at| now.saturating_duration_since(at) >= current)
+                // Only for a host with round-trip samples: a host that never answered borrows
+                // the worker's timeout and is found down by its silence, not waited out.
+                if host.rtt.samples() > 0
+                    && host
+                        .backoff_at
+                        .map_or(true, |at| now.saturating_duration_since(at) >= current)
                 {
                     host.backoff = (host.backoff + 1).min(MAX_BACKOFF);
                     host.backoff_at = Some(now);
@@ -431,7 +447,11 @@ impl Hosts {
                 events.push(Event::Port(result));
                 None
             }
-            Liveness::Unknown { silent, held } => {
+            Liveness::Unknown {
+                silent,
+                held,
+                since,
+            } => {
                 if answered || result.reason == Reason::AdminProhibited {
                     match self.board.decide(ip, Alive::Up).0 {
                         Alive::Up => {
@@ -450,7 +470,9 @@ impl Hosts {
                 } else {
                     held.push(result);
                     *silent += 1;
-                    (*silent >= DOWN_AFTER.min(self.ports)).then_some(Reason::NoResponse)
+                    let long_enough = since.map_or(true, |t| t.elapsed() >= DOWN_SILENCE);
+                    (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
+                        .then_some(Reason::NoResponse)
                 }
             }
         };
