@@ -541,6 +541,82 @@ impl Drop for NftRules {
     }
 }
 
+/// An nftables table of its own (`inet pst<pid>x<counter>`) in a namespace, deleted on drop
+/// (it would also die with the namespace). Made by [`nft_rules`].
+pub struct NftTable {
+    ns: String,
+    table: String,
+}
+
+/// In `ns`, create a table holding `body`: the lines that go between `table inet <name> {` and
+/// `}` in `nft -f` syntax (named counters, chains with their hooks and rules), one statement per
+/// line. Panics with nft's message when the script is rejected.
+///
+/// ```text
+/// nft_rules(&target, &[
+///     "counter syn_loss { }",
+///     "chain input { type filter hook input priority 0; policy accept;",
+///     "  tcp flags & (syn | ack) == syn numgen random mod 100 < 15 counter name \"syn_loss\" drop",
+///     "}",
+/// ])
+/// ```
+pub fn nft_rules(ns: &Netns, body: &[&str]) -> NftTable {
+    let table = format!("pst{}x{}", std::process::id(), next_id());
+    let script = format!("table inet {table} {{\n{}\n}}\n", body.join("\n"));
+    must_with_stdin(&mut ns.exec(["nft", "-f", "-"]), &script);
+    NftTable {
+        ns: ns.name().to_owned(),
+        table,
+    }
+}
+
+impl NftTable {
+    /// The table's name (family `inet`).
+    pub fn name(&self) -> &str {
+        &self.table
+    }
+
+    /// Packets counted so far by the named counter `name` of this table.
+    #[track_caller]
+    pub fn counter(&self, name: &str) -> u64 {
+        let out = must(Command::new("ip").args([
+            "netns",
+            "exec",
+            &self.ns,
+            "nft",
+            "-j",
+            "list",
+            "counter",
+            "inet",
+            &self.table,
+            name,
+        ]));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("nft -j list counter {name}: {e}"));
+        v["nftables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|item| item["counter"]["packets"].as_u64())
+            .unwrap_or_else(|| panic!("no packet count for counter {name} in {v}"))
+    }
+}
+
+impl Drop for NftTable {
+    fn drop(&mut self) {
+        let _ = quiet(Command::new("ip").args([
+            "netns",
+            "exec",
+            &self.ns,
+            "nft",
+            "delete",
+            "table",
+            "inet",
+            &self.table,
+        ]));
+    }
+}
+
 /// One finished run of the scanner.
 #[derive(Debug)]
 pub struct ScanRun {
@@ -714,6 +790,11 @@ mod self_tests {
         TcpStream::connect_timeout(&sa, Duration::from_secs(3))
     }
 
+    fn connect_for(addr: &str, ms: u64) -> io::Result<TcpStream> {
+        let sa: SocketAddr = addr.parse().expect("addr");
+        TcpStream::connect_timeout(&sa, Duration::from_millis(ms))
+    }
+
     #[test]
     fn fixture_parse_ndjson_skips_meta_records() {
         let out = concat!(
@@ -845,5 +926,41 @@ mod self_tests {
         let (s_if, t_if) = veth.ifnames();
         let text = String::from_utf8_lossy(&root_links.stdout);
         assert!(!text.contains(s_if) && !text.contains(t_if));
+    }
+
+    #[test]
+    fn fixture_nft_rules_count_and_go_away() {
+        if !require_nft() {
+            return;
+        }
+        let scanner = Netns::new("selfnfts");
+        let target = Netns::new("selfnftt");
+        let _veth = VethPair::new(&scanner, &target, "198.18.251.1/24", "198.18.251.2/24");
+        let table = nft_rules(
+            &target,
+            &[
+                "counter dropped { }",
+                "chain input { type filter hook input priority 0; policy accept;",
+                "  tcp dport 9 counter name \"dropped\" drop",
+                "}",
+            ],
+        );
+        assert_eq!(table.counter("dropped"), 0);
+        scanner.run_in(|| {
+            let e = connect_for("198.18.251.2:9", 300).expect_err("dropped port");
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        });
+        assert!(table.counter("dropped") >= 1);
+        let name = table.name().to_owned();
+        drop(table);
+        let out = must(&mut target.exec(["nft", "list", "tables"]));
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(&name),
+            "table {name} still there after drop"
+        );
+        scanner.run_in(|| {
+            let e = connect_for("198.18.251.2:9", 3000).expect_err("nothing listens on 9");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+        });
     }
 }
