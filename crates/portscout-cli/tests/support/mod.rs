@@ -650,6 +650,16 @@ impl ScanRun {
         parse_ndjson(&self.stdout)
     }
 
+    /// The ndjson port records with their reasons.
+    pub fn port_records(&self) -> Vec<PortRecord> {
+        parse_port_records(&self.stdout)
+    }
+
+    /// The ndjson host records (`"type":"host"`).
+    pub fn host_records(&self) -> Vec<HostRecord> {
+        parse_host_records(&self.stdout)
+    }
+
     /// Ports of `ip` reported with `state`.
     pub fn ports(&self, ip: &str, state: &str) -> BTreeSet<u16> {
         let ip: IpAddr = ip.parse().expect("ip");
@@ -737,6 +747,100 @@ pub fn parse_ndjson(stdout: &str) -> Vec<(IpAddr, u16, String)> {
     recs
 }
 
+/// One ndjson port record, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortRecord {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub state: String,
+    pub reason: String,
+}
+
+/// Parse ndjson scanner output into port records (as [`parse_ndjson`], keeping the reason).
+/// Panics on a port record without ip, port, state or reason.
+pub fn parse_port_records(stdout: &str) -> Vec<PortRecord> {
+    json_lines(stdout)
+        .filter(|(_, _, obj)| !obj.contains_key("type"))
+        .map(|(n, line, obj)| {
+            let text = |key: &str| {
+                obj.get(key)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_else(|| panic!("ndjson line {n}: no \"{key}\": {line}"))
+                    .to_owned()
+            };
+            PortRecord {
+                ip: text("ip")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("ndjson line {n}: bad ip: {e}: {line}")),
+                port: obj
+                    .get("port")
+                    .and_then(|x| x.as_u64())
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or_else(|| panic!("ndjson line {n}: no valid \"port\": {line}")),
+                state: text("state"),
+                reason: text("reason"),
+            }
+        })
+        .collect()
+}
+
+/// One ndjson host record: `{"type":"host","ip":…,"state":"down","reason":…,"skipped":N}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostRecord {
+    pub ip: IpAddr,
+    pub state: String,
+    pub reason: String,
+    /// `skipped`: the number of the host's ports not reported; None when the key is missing.
+    pub skipped: Option<u64>,
+    /// The line as printed.
+    pub line: String,
+}
+
+/// The host records (`"type":"host"`) of ndjson scanner output. Panics on a host record
+/// without a valid `ip`, or without string `state` and `reason`.
+pub fn parse_host_records(stdout: &str) -> Vec<HostRecord> {
+    json_lines(stdout)
+        .filter(|(_, _, obj)| obj.get("type").and_then(|t| t.as_str()) == Some("host"))
+        .map(|(n, line, obj)| {
+            let field = |key: &str| {
+                obj.get(key)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_else(|| panic!("ndjson line {n}: host record without {key}: {line}"))
+                    .to_owned()
+            };
+            HostRecord {
+                ip: field("ip")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("ndjson line {n}: bad ip: {e}: {line}")),
+                state: field("state"),
+                reason: field("reason"),
+                skipped: obj.get("skipped").and_then(|x| x.as_u64()),
+                line: line.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The non-blank lines of ndjson output as (line number, line, object); panics on a line that
+/// is not a JSON object.
+fn json_lines(
+    stdout: &str,
+) -> impl Iterator<Item = (usize, &str, serde_json::Map<String, serde_json::Value>)> {
+    stdout
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, line)| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("ndjson line {n}: {e}: {line}"));
+            match v {
+                serde_json::Value::Object(obj) => (n, line, obj),
+                _ => panic!("ndjson line {n} is not an object: {line}"),
+            }
+        })
+}
+
 /// Ports of `ip` with `state` among `records`.
 pub fn ports_with_state(
     records: &[(IpAddr, u16, String)],
@@ -812,6 +916,37 @@ mod self_tests {
         );
         let v6 = ports_with_state(&recs, "::1".parse().unwrap(), "filtered");
         assert_eq!(v6, BTreeSet::from([22]));
+    }
+
+    #[test]
+    fn fixture_parse_host_and_port_records() {
+        let out = concat!(
+            "{\"ip\":\"198.18.0.2\",\"port\":22,\"protocol\":\"tcp\",\"state\":\"closed\",",
+            "\"reason\":\"reset\",\"rtt_ms\":0.1}\n",
+            "{\"type\":\"host\",\"ip\":\"198.18.0.9\",\"state\":\"down\",",
+            "\"reason\":\"host-unreach\",\"skipped\":20}\n",
+            "{\"type\":\"summary\",\"open\":0}\n",
+        );
+        let ports = parse_port_records(out);
+        assert_eq!(
+            ports,
+            vec![PortRecord {
+                ip: "198.18.0.2".parse().unwrap(),
+                port: 22,
+                state: "closed".into(),
+                reason: "reset".into(),
+            }]
+        );
+        let hosts = parse_host_records(out);
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0].ip, "198.18.0.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            (hosts[0].state.as_str(), hosts[0].reason.as_str()),
+            ("down", "host-unreach")
+        );
+        assert_eq!(hosts[0].skipped, Some(20));
+        // Host records are not port records.
+        assert_eq!(parse_ndjson(out).len(), 1);
     }
 
     #[test]
