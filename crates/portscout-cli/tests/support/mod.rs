@@ -541,6 +541,82 @@ impl Drop for NftRules {
     }
 }
 
+/// An nftables table of its own (`inet pst<pid>x<counter>`) in a namespace, deleted on drop
+/// (it would also die with the namespace). Made by [`nft_rules`].
+pub struct NftTable {
+    ns: String,
+    table: String,
+}
+
+/// In `ns`, create a table holding `body`: the lines that go between `table inet <name> {` and
+/// `}` in `nft -f` syntax (named counters, chains with their hooks and rules), one statement per
+/// line. Panics with nft's message when the script is rejected.
+///
+/// ```text
+/// nft_rules(&target, &[
+///     "counter syn_loss { }",
+///     "chain input { type filter hook input priority 0; policy accept;",
+///     "  tcp flags & (syn | ack) == syn numgen random mod 100 < 15 counter name \"syn_loss\" drop",
+///     "}",
+/// ])
+/// ```
+pub fn nft_rules(ns: &Netns, body: &[&str]) -> NftTable {
+    let table = format!("pst{}x{}", std::process::id(), next_id());
+    let script = format!("table inet {table} {{\n{}\n}}\n", body.join("\n"));
+    must_with_stdin(&mut ns.exec(["nft", "-f", "-"]), &script);
+    NftTable {
+        ns: ns.name().to_owned(),
+        table,
+    }
+}
+
+impl NftTable {
+    /// The table's name (family `inet`).
+    pub fn name(&self) -> &str {
+        &self.table
+    }
+
+    /// Packets counted so far by the named counter `name` of this table.
+    #[track_caller]
+    pub fn counter(&self, name: &str) -> u64 {
+        let out = must(Command::new("ip").args([
+            "netns",
+            "exec",
+            &self.ns,
+            "nft",
+            "-j",
+            "list",
+            "counter",
+            "inet",
+            &self.table,
+            name,
+        ]));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("nft -j list counter {name}: {e}"));
+        v["nftables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|item| item["counter"]["packets"].as_u64())
+            .unwrap_or_else(|| panic!("no packet count for counter {name} in {v}"))
+    }
+}
+
+impl Drop for NftTable {
+    fn drop(&mut self) {
+        let _ = quiet(Command::new("ip").args([
+            "netns",
+            "exec",
+            &self.ns,
+            "nft",
+            "delete",
+            "table",
+            "inet",
+            &self.table,
+        ]));
+    }
+}
+
 /// One finished run of the scanner.
 #[derive(Debug)]
 pub struct ScanRun {
@@ -572,6 +648,16 @@ impl ScanRun {
     /// The ndjson port records as `(ip, port, state)`.
     pub fn records(&self) -> Vec<(IpAddr, u16, String)> {
         parse_ndjson(&self.stdout)
+    }
+
+    /// The ndjson port records with their reasons.
+    pub fn port_records(&self) -> Vec<PortRecord> {
+        parse_port_records(&self.stdout)
+    }
+
+    /// The ndjson host records (`"type":"host"`).
+    pub fn host_records(&self) -> Vec<HostRecord> {
+        parse_host_records(&self.stdout)
     }
 
     /// Ports of `ip` reported with `state`.
@@ -661,6 +747,100 @@ pub fn parse_ndjson(stdout: &str) -> Vec<(IpAddr, u16, String)> {
     recs
 }
 
+/// One ndjson port record, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortRecord {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub state: String,
+    pub reason: String,
+}
+
+/// Parse ndjson scanner output into port records (as [`parse_ndjson`], keeping the reason).
+/// Panics on a port record without ip, port, state or reason.
+pub fn parse_port_records(stdout: &str) -> Vec<PortRecord> {
+    json_lines(stdout)
+        .filter(|(_, _, obj)| !obj.contains_key("type"))
+        .map(|(n, line, obj)| {
+            let text = |key: &str| {
+                obj.get(key)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_else(|| panic!("ndjson line {n}: no \"{key}\": {line}"))
+                    .to_owned()
+            };
+            PortRecord {
+                ip: text("ip")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("ndjson line {n}: bad ip: {e}: {line}")),
+                port: obj
+                    .get("port")
+                    .and_then(|x| x.as_u64())
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or_else(|| panic!("ndjson line {n}: no valid \"port\": {line}")),
+                state: text("state"),
+                reason: text("reason"),
+            }
+        })
+        .collect()
+}
+
+/// One ndjson host record: `{"type":"host","ip":…,"state":"down","reason":…,"skipped":N}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostRecord {
+    pub ip: IpAddr,
+    pub state: String,
+    pub reason: String,
+    /// `skipped`: the number of the host's ports not reported; None when the key is missing.
+    pub skipped: Option<u64>,
+    /// The line as printed.
+    pub line: String,
+}
+
+/// The host records (`"type":"host"`) of ndjson scanner output. Panics on a host record
+/// without a valid `ip`, or without string `state` and `reason`.
+pub fn parse_host_records(stdout: &str) -> Vec<HostRecord> {
+    json_lines(stdout)
+        .filter(|(_, _, obj)| obj.get("type").and_then(|t| t.as_str()) == Some("host"))
+        .map(|(n, line, obj)| {
+            let field = |key: &str| {
+                obj.get(key)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_else(|| panic!("ndjson line {n}: host record without {key}: {line}"))
+                    .to_owned()
+            };
+            HostRecord {
+                ip: field("ip")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("ndjson line {n}: bad ip: {e}: {line}")),
+                state: field("state"),
+                reason: field("reason"),
+                skipped: obj.get("skipped").and_then(|x| x.as_u64()),
+                line: line.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The non-blank lines of ndjson output as (line number, line, object); panics on a line that
+/// is not a JSON object.
+fn json_lines(
+    stdout: &str,
+) -> impl Iterator<Item = (usize, &str, serde_json::Map<String, serde_json::Value>)> {
+    stdout
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, line)| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("ndjson line {n}: {e}: {line}"));
+            match v {
+                serde_json::Value::Object(obj) => (n, line, obj),
+                _ => panic!("ndjson line {n} is not an object: {line}"),
+            }
+        })
+}
+
 /// Ports of `ip` with `state` among `records`.
 pub fn ports_with_state(
     records: &[(IpAddr, u16, String)],
@@ -714,6 +894,11 @@ mod self_tests {
         TcpStream::connect_timeout(&sa, Duration::from_secs(3))
     }
 
+    fn connect_for(addr: &str, ms: u64) -> io::Result<TcpStream> {
+        let sa: SocketAddr = addr.parse().expect("addr");
+        TcpStream::connect_timeout(&sa, Duration::from_millis(ms))
+    }
+
     #[test]
     fn fixture_parse_ndjson_skips_meta_records() {
         let out = concat!(
@@ -731,6 +916,37 @@ mod self_tests {
         );
         let v6 = ports_with_state(&recs, "::1".parse().unwrap(), "filtered");
         assert_eq!(v6, BTreeSet::from([22]));
+    }
+
+    #[test]
+    fn fixture_parse_host_and_port_records() {
+        let out = concat!(
+            "{\"ip\":\"198.18.0.2\",\"port\":22,\"protocol\":\"tcp\",\"state\":\"closed\",",
+            "\"reason\":\"reset\",\"rtt_ms\":0.1}\n",
+            "{\"type\":\"host\",\"ip\":\"198.18.0.9\",\"state\":\"down\",",
+            "\"reason\":\"host-unreach\",\"skipped\":20}\n",
+            "{\"type\":\"summary\",\"open\":0}\n",
+        );
+        let ports = parse_port_records(out);
+        assert_eq!(
+            ports,
+            vec![PortRecord {
+                ip: "198.18.0.2".parse().unwrap(),
+                port: 22,
+                state: "closed".into(),
+                reason: "reset".into(),
+            }]
+        );
+        let hosts = parse_host_records(out);
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0].ip, "198.18.0.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            (hosts[0].state.as_str(), hosts[0].reason.as_str()),
+            ("down", "host-unreach")
+        );
+        assert_eq!(hosts[0].skipped, Some(20));
+        // Host records are not port records.
+        assert_eq!(parse_ndjson(out).len(), 1);
     }
 
     #[test]
@@ -845,5 +1061,41 @@ mod self_tests {
         let (s_if, t_if) = veth.ifnames();
         let text = String::from_utf8_lossy(&root_links.stdout);
         assert!(!text.contains(s_if) && !text.contains(t_if));
+    }
+
+    #[test]
+    fn fixture_nft_rules_count_and_go_away() {
+        if !require_nft() {
+            return;
+        }
+        let scanner = Netns::new("selfnfts");
+        let target = Netns::new("selfnftt");
+        let _veth = VethPair::new(&scanner, &target, "198.18.251.1/24", "198.18.251.2/24");
+        let table = nft_rules(
+            &target,
+            &[
+                "counter dropped { }",
+                "chain input { type filter hook input priority 0; policy accept;",
+                "  tcp dport 9 counter name \"dropped\" drop",
+                "}",
+            ],
+        );
+        assert_eq!(table.counter("dropped"), 0);
+        scanner.run_in(|| {
+            let e = connect_for("198.18.251.2:9", 300).expect_err("dropped port");
+            assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        });
+        assert!(table.counter("dropped") >= 1);
+        let name = table.name().to_owned();
+        drop(table);
+        let out = must(&mut target.exec(["nft", "list", "tables"]));
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(&name),
+            "table {name} still there after drop"
+        );
+        scanner.run_in(|| {
+            let e = connect_for("198.18.251.2:9", 3000).expect_err("nothing listens on 9");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+        });
     }
 }
