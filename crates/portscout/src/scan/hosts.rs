@@ -14,6 +14,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -71,13 +72,18 @@ pub(crate) enum Alive {
 /// The workers' shared record of decided hosts. Touched only when a worker decides a host or
 /// starts a probe of a host it has not decided, never on the probe path of an up host.
 #[derive(Debug, Default)]
-pub(crate) struct Board(Mutex<HashMap<IpAddr, Alive>>);
+pub(crate) struct Board {
+    hosts: Mutex<HashMap<IpAddr, Alive>>,
+    /// The last timeout (µs) any worker computed from its samples, 0 before any: what a
+    /// worker that has no sample of its own starts from (a thread whose only host is silent).
+    rto_hint: AtomicU64,
+}
 
 impl Board {
     /// Records `want` for `ip` unless a decision exists. Returns the final decision and whether
     /// it is this call's.
     fn decide(&self, ip: IpAddr, want: Alive) -> (Alive, bool) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         match map.entry(ip) {
             Entry::Occupied(e) => (*e.get(), false),
             Entry::Vacant(e) => {
@@ -88,7 +94,7 @@ impl Board {
     }
 
     fn get(&self, ip: IpAddr) -> Option<Alive> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&ip).copied()
     }
 }
@@ -111,6 +117,8 @@ struct Host {
     /// RFC 6298 §5.5 back-off: the timeout is doubled this many times (see [`Hosts::timed_out`]).
     backoff: u32,
     backoff_at: Option<Instant>,
+    /// A round-trip sample came in since the last doubling.
+    sampled: bool,
     loss: LossEstimate,
     window: CongestionWindow,
     in_flight: usize,
@@ -196,6 +204,7 @@ impl Hosts {
             rtt: RttEstimator::new(),
             backoff: 0,
             backoff_at: None,
+            sampled: false,
             loss: LossEstimate::new(),
             window: CongestionWindow::new(max),
             in_flight: 0,
@@ -237,6 +246,7 @@ impl Hosts {
         spec: &TimingSpec,
         host: &RttEstimator,
         all: &RttEstimator,
+        board: &Board,
         backoff: u32,
     ) -> Duration {
         match spec.timeout {
@@ -244,6 +254,10 @@ impl Hosts {
             Timeout::Adaptive(bounds) => bounds.clamp(
                 host.rto(&bounds)
                     .or_else(|| all.rto(&bounds))
+                    .or_else(|| {
+                        let hint = board.rto_hint.load(Ordering::Relaxed);
+                        (hint > 0).then(|| bounds.clamp(Duration::from_micros(hint)))
+                    })
                     .unwrap_or_else(|| bounds.clamp(bounds.initial))
                     .saturating_mul(1 << backoff.min(MAX_BACKOFF)),
             ),
@@ -284,6 +298,7 @@ impl Hosts {
             &self.spec,
             &host.rtt,
             &self.rtt,
+            &self.board,
             host.backoff,
         ))
     }
@@ -381,16 +396,19 @@ impl Hosts {
                 // once per probe), so that probes stuck in a queue longer than the estimate
                 // (which only answered probes feed) stop timing out and piling up again.
                 let now = Instant::now();
-                let current = Self::timeout_for(&self.spec, &host.rtt, &self.rtt, host.backoff);
-                // Only for a host with round-trip samples: a host that never answered borrows
-                // the worker's timeout and is found down by its silence, not waited out.
-                if host.rtt.samples() > 0
+                let current =
+                    Self::timeout_for(&self.spec, &host.rtt, &self.rtt, &self.board, host.backoff);
+                // Only while answers still come in (a sample since the last doubling): a host
+                // that never answered borrows the worker's timeout and is found down by its
+                // silence, and a run of filtered ports is not a reason to wait longer.
+                if host.sampled
                     && host
                         .backoff_at
                         .map_or(true, |at| now.saturating_duration_since(at) >= current)
                 {
                     host.backoff = (host.backoff + 1).min(MAX_BACKOFF);
                     host.backoff_at = Some(now);
+                    host.sampled = false;
                 }
                 host.loss.attempts_needed(ports, max_attempts)
             }
@@ -425,8 +443,16 @@ impl Hosts {
                 if host.rtt.sample(rtt) {
                     // A fresh sample: the estimate catches up, the back-off unwinds by one.
                     host.backoff = host.backoff.saturating_sub(1);
+                    host.sampled = true;
                 }
-                self.rtt.sample(rtt);
+                if self.rtt.sample(rtt) {
+                    if let Timeout::Adaptive(bounds) = self.spec.timeout {
+                        if let Some(rto) = self.rtt.rto(&bounds) {
+                            let micros = u64::try_from(rto.as_micros()).unwrap_or(u64::MAX);
+                            self.board.rto_hint.store(micros.max(1), Ordering::Relaxed);
+                        }
+                    }
+                }
             }
             let now = self.horizon;
             host.window
