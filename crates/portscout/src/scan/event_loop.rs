@@ -17,9 +17,9 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::hosts::{Admit, Hosts, Settled, WorkerStats};
+use super::hosts::{Admit, Hosts, Settled};
 use super::job::Job;
-use super::{WorkerSpec, BATCH};
+use super::{ScanStats, WorkerSpec, BATCH};
 use crate::error::Error;
 use crate::model::Event;
 use crate::probe::connect::{Attempt, Connector};
@@ -61,7 +61,7 @@ fn now() -> std::time::Instant {
 pub(crate) async fn run_worker(
     spec: WorkerSpec,
     results: mpsc::Sender<Vec<Event>>,
-) -> Result<WorkerStats, Error> {
+) -> Result<ScanStats, Error> {
     let WorkerSpec {
         space,
         first,

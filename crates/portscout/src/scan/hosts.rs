@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::job::{Job, Next};
+use super::ScanStats;
 use crate::model::{Event, HostDown, PortResult, Reason};
 use crate::probe::Outcome;
 use crate::timing::congestion::{CongestionWindow, Verdict};
@@ -126,20 +127,6 @@ struct Host {
     live: Liveness,
 }
 
-/// Counters of one worker, summed into [`super::ScanStats`].
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct WorkerStats {
-    pub attempts: u64,
-    pub retransmissions: u64,
-    pub confirmed_losses: u64,
-    pub congestion_cuts: u64,
-    pub peak_window: usize,
-    pub srtt: Option<Duration>,
-    pub rto: Option<Duration>,
-    pub hosts_down: u64,
-    pub skipped: u64,
-}
-
 /// What [`Hosts::admit`] says about starting a job now.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Admit {
@@ -171,7 +158,7 @@ pub(crate) struct Hosts {
     spec: TimingSpec,
     board: Arc<Board>,
     ports: u32,
-    stats: WorkerStats,
+    stats: ScanStats,
     /// The current horizon (loss is counted per horizon of sending) and when it began.
     horizon: u32,
     horizon_start: Instant,
@@ -191,7 +178,7 @@ impl Hosts {
             spec,
             board,
             ports,
-            stats: WorkerStats::default(),
+            stats: ScanStats::default(),
             horizon: 0,
             horizon_start: Instant::now(),
         }
@@ -532,15 +519,15 @@ impl Hosts {
     }
 
     /// The worker's counters so far.
-    pub fn stats(&self) -> WorkerStats {
+    pub fn stats(&self) -> ScanStats {
         let timeout = match self.spec.timeout {
             Timeout::Fixed(t) => Some(t),
             Timeout::Adaptive(bounds) => self.rtt.rto(&bounds),
         };
-        WorkerStats {
+        ScanStats {
             peak_window: self.window.peak(),
             srtt: self.rtt.srtt(),
-            rto: timeout,
+            timeout,
             ..self.stats
         }
     }

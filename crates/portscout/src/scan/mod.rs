@@ -43,7 +43,7 @@ use crate::error::Error;
 use crate::limits;
 use crate::model::{Event, PortResult};
 use crate::space::ProbeSpace;
-use hosts::{Board, TimingSpec, WorkerStats};
+use hosts::{Board, TimingSpec};
 
 /// Batches buffered between the workers and the consumer.
 const RESULT_BUFFER: usize = 64;
@@ -66,7 +66,8 @@ pub(crate) struct WorkerSpec {
     pub board: Arc<Board>,
 }
 
-/// How a finished scan went: what the timing machinery saw and did, summed over workers.
+/// How a finished scan went: what the timing machinery saw and did (per worker while it runs,
+/// summed over workers at the end).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanStats {
     /// Probes sent (each a SYN leaving the host), retransmissions included.
@@ -90,14 +91,14 @@ pub struct ScanStats {
 }
 
 impl ScanStats {
-    fn add(&mut self, w: &WorkerStats) {
+    fn add(&mut self, w: &ScanStats) {
         self.attempts += w.attempts;
         self.retransmissions += w.retransmissions;
         self.confirmed_losses += w.confirmed_losses;
         self.congestion_cuts += w.congestion_cuts;
         self.peak_window += w.peak_window;
         self.srtt = self.srtt.max(w.srtt);
-        self.timeout = self.timeout.max(w.rto);
+        self.timeout = self.timeout.max(w.timeout);
         self.hosts_down += w.hosts_down;
         self.skipped += w.skipped;
     }
@@ -115,7 +116,7 @@ pub struct Scan {
     engine: Engine,
     results: mpsc::Receiver<Vec<Event>>,
     ready: std::vec::IntoIter<Event>,
-    workers: Vec<JoinHandle<Result<WorkerStats, Error>>>,
+    workers: Vec<JoinHandle<Result<ScanStats, Error>>>,
     stats: Option<ScanStats>,
 }
 
@@ -256,8 +257,8 @@ impl Scan {
 
 fn spawn(
     k: usize,
-    work: impl FnOnce() -> Result<WorkerStats, Error> + Send + 'static,
-) -> Result<JoinHandle<Result<WorkerStats, Error>>, Error> {
+    work: impl FnOnce() -> Result<ScanStats, Error> + Send + 'static,
+) -> Result<JoinHandle<Result<ScanStats, Error>>, Error> {
     std::thread::Builder::new()
         .name(format!("portscout-w{k}"))
         .spawn(work)

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::event_loop::STARVED_LIMIT;
-use super::hosts::{Admit, Hosts, Settled, WorkerStats};
+use super::hosts::{Admit, Hosts, Settled};
 use super::job::Job;
-use super::{WorkerSpec, BATCH};
+use super::{ScanStats, WorkerSpec, BATCH};
 use crate::error::Error;
 use crate::model::Event;
 use crate::probe::connect::BlockingConnector;
@@ -32,7 +32,7 @@ pub(crate) const DEFAULT_THREADS: usize = 64;
 pub(crate) fn run_thread(
     spec: WorkerSpec,
     results: &mpsc::Sender<Vec<Event>>,
-) -> Result<WorkerStats, Error> {
+) -> Result<ScanStats, Error> {
     let WorkerSpec {
         space,
         first,
