@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::model::{HostDown, PortResult, PortState, Reason, StateFilter};
+use crate::model::{Event, HostDown, PortResult, PortState, Reason, StateFilter};
 
 /// A fixed service table, so that snapshots do not depend on `ports::service_name`.
 fn services(port: u16) -> Option<&'static str> {
@@ -73,43 +73,42 @@ impl Write for SharedBuf {
 }
 
 fn run_on(format: Format, show: StateFilter, results: &[PortResult], hosts: u128) -> String {
+    let events: Vec<Event> = results.iter().copied().map(Event::Port).collect();
+    run_events(format, show, &events, hosts)
+}
+
+/// Feeds `events` to the printer in order, then a summary that counts them.
+fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) -> String {
     let buf = SharedBuf::default();
     let mut p = printer_with_services(format, show, Box::new(buf.clone()), services);
     p.begin(&ScanInfo { hosts, ports: 4 }).unwrap();
-    for res in results {
-        p.result(res).unwrap();
-    }
-    p.end(&summary_of(results, hosts)).unwrap();
-    drop(p);
-    let bytes = buf.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
-}
-
-/// The fixture plus one host found down (198.18.0.9), as each format prints it.
-fn run_with_down(format: Format) -> String {
-    let buf = SharedBuf::default();
-    let mut p = printer_with_services(format, StateFilter::OPEN, Box::new(buf.clone()), services);
-    let results = fixture();
-    p.begin(&ScanInfo { hosts: 4, ports: 4 }).unwrap();
-    for (i, res) in results.iter().enumerate() {
-        if i == 3 {
-            p.host_down(&HostDown {
-                ip: "198.18.0.9".parse().unwrap(),
-                reason: Reason::NoResponse,
-                skipped: 4,
-            })
-            .unwrap();
+    for event in events {
+        match event {
+            Event::Port(r) => p.result(r).unwrap(),
+            Event::HostDown(h) => p.host_down(h).unwrap(),
         }
-        p.result(res).unwrap();
     }
+    let results: Vec<PortResult> = events.iter().filter_map(|e| e.port().copied()).collect();
     let summary = Summary {
-        hosts_down: 1,
-        ..summary_of(&results, 4)
+        hosts_down: (events.len() - results.len()) as u64,
+        ..summary_of(&results, hosts)
     };
     p.end(&summary).unwrap();
     drop(p);
     let bytes = buf.0.lock().unwrap().clone();
     String::from_utf8(bytes).unwrap()
+}
+
+/// The fixture plus one host found down (198.18.0.9) in the middle, as each format prints it.
+fn run_with_down(format: Format) -> String {
+    let mut events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
+    let down = HostDown {
+        ip: "198.18.0.9".parse().unwrap(),
+        reason: Reason::NoResponse,
+        skipped: 4,
+    };
+    events.insert(3, Event::HostDown(down));
+    run_events(format, StateFilter::OPEN, &events, 4)
 }
 
 #[test]
@@ -206,21 +205,21 @@ fn grep_show_closed_filtered() {
 
 /// A writer that records every write and flush, in order.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Event>>>);
+struct Recorder(Arc<Mutex<Vec<Io>>>);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Event {
+enum Io {
     Write(Vec<u8>),
     Flush,
 }
 
 impl Write for Recorder {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().push(Event::Write(buf.to_vec()));
+        self.0.lock().unwrap().push(Io::Write(buf.to_vec()));
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.0.lock().unwrap().push(Event::Flush);
+        self.0.lock().unwrap().push(Io::Flush);
         Ok(())
     }
 }
@@ -235,12 +234,12 @@ fn ndjson_flushes_after_every_line() {
         p.result(res).unwrap();
         // As soon as `result` returns, the line is written in full and flushed.
         let events = rec.0.lock().unwrap().clone();
-        assert_eq!(events.last(), Some(&Event::Flush), "after result {i}");
+        assert_eq!(events.last(), Some(&Io::Flush), "after result {i}");
         let written: Vec<u8> = events
             .iter()
             .filter_map(|e| match e {
-                Event::Write(b) => Some(b.clone()),
-                Event::Flush => None,
+                Io::Write(b) => Some(b.clone()),
+                Io::Flush => None,
             })
             .flatten()
             .collect();
@@ -249,9 +248,9 @@ fn ndjson_flushes_after_every_line() {
     }
     p.end(&summary_of(&results, 3)).unwrap();
     let events = rec.0.lock().unwrap().clone();
-    assert_eq!(events.last(), Some(&Event::Flush));
+    assert_eq!(events.last(), Some(&Io::Flush));
     // One flush per line, each right after that line's bytes.
-    let flushes = events.iter().filter(|e| **e == Event::Flush).count();
+    let flushes = events.iter().filter(|e| **e == Io::Flush).count();
     assert_eq!(flushes, results.len() + 1);
 }
 

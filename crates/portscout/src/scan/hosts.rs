@@ -7,7 +7,7 @@
 //! then its port results are held back. It is *down* when the kernel reports it unreachable
 //! (`EHOSTUNREACH`: no ARP/NDP answer, or ICMP host unreachable; `ENETUNREACH`; `EHOSTDOWN`), or
 //! when [`DOWN_AFTER`] of its ports (or all of them, if fewer) stayed silent through every
-//! attempt. A down host gets one [`HostDown`] record, its remaining ports are skipped, and its
+//! attempt and [`DOWN_SILENCE`] passed since its first probe. A down host gets one [`HostDown`] record, its remaining ports are skipped, and its
 //! held results are dropped. With the check off (`--no-host-check`), every host is up from the
 //! start. Workers share one [`Board`] so they agree: the first decision on a host is final.
 
@@ -185,27 +185,7 @@ impl Hosts {
     }
 
     fn host(&mut self, ip: IpAddr) -> &mut Host {
-        let host_check = self.spec.host_check;
-        let max = self.max_window;
-        self.map.entry(ip).or_insert_with(|| Host {
-            rtt: RttEstimator::new(),
-            backoff: 0,
-            backoff_at: None,
-            sampled: false,
-            loss: LossEstimate::new(),
-            window: CongestionWindow::new(max),
-            in_flight: 0,
-            deferred: VecDeque::new(),
-            live: if host_check {
-                Liveness::Unknown {
-                    silent: 0,
-                    held: Vec::new(),
-                    since: None,
-                }
-            } else {
-                Liveness::Up
-            },
-        })
+        host_in(&mut self.map, ip, self.spec.host_check, self.max_window)
     }
 
     /// Probes waiting for an answer.
@@ -255,10 +235,9 @@ impl Hosts {
     /// congestion window does not hold it back.
     pub fn admit(&mut self, job: Job, behind: bool, events: &mut Vec<Event>) -> Admit {
         let ip = job.target.ip();
-        let board = Arc::clone(&self.board);
-        let host = self.host(ip);
+        let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
         if let Liveness::Unknown { .. } = host.live {
-            match board.get(ip) {
+            match self.board.get(ip) {
                 Some(Alive::Down) => host.live = Liveness::Down,
                 Some(Alive::Up) => Self::up(host, events),
                 None => {}
@@ -280,7 +259,6 @@ impl Hosts {
             self.deferred += 1;
             return Admit::Deferred;
         }
-        let host = &self.map[&ip];
         Admit::Go(Self::timeout_for(
             &self.spec,
             &host.rtt,
@@ -329,8 +307,7 @@ impl Hosts {
     fn down(&mut self, ip: IpAddr, reason: Reason, events: &mut Vec<Event>) {
         let (alive, ours) = self.board.decide(ip, Alive::Down);
         let ports = self.ports;
-        self.host(ip);
-        let host = self.map.get_mut(&ip).expect("host exists");
+        let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
         match alive {
             Alive::Up => Self::up(host, events),
             Alive::Down => {
@@ -363,8 +340,7 @@ impl Hosts {
         let ip = job.target.ip();
         let ports = u64::from(self.ports);
         let max_attempts = self.spec.max_attempts;
-        self.host(ip);
-        let host = self.map.get_mut(&ip).expect("host exists");
+        let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
         if pending {
             host.in_flight -= 1;
             self.in_flight -= 1;
@@ -373,7 +349,6 @@ impl Hosts {
             again.extend(host.deferred.drain(..n));
             self.deferred -= n;
         }
-        let host = self.map.get_mut(&ip).expect("host exists");
         if let Liveness::Down = host.live {
             return Settled::Done;
         }
@@ -435,8 +410,12 @@ impl Hosts {
                 if self.rtt.sample(rtt) {
                     if let Timeout::Adaptive(bounds) = self.spec.timeout {
                         if let Some(rto) = self.rtt.rto(&bounds) {
-                            let micros = u64::try_from(rto.as_micros()).unwrap_or(u64::MAX);
-                            self.board.rto_hint.store(micros.max(1), Ordering::Relaxed);
+                            // Written only when it changes (mostly never: the floor): the
+                            // workers share this cache line.
+                            let micros = u64::try_from(rto.as_micros()).unwrap_or(u64::MAX).max(1);
+                            if self.board.rto_hint.load(Ordering::Relaxed) != micros {
+                                self.board.rto_hint.store(micros, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -531,4 +510,27 @@ impl Hosts {
             ..self.stats
         }
     }
+}
+
+/// The state of `ip` in `map`, created on first use.
+fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: usize) -> &mut Host {
+    map.entry(ip).or_insert_with(|| Host {
+        rtt: RttEstimator::new(),
+        backoff: 0,
+        backoff_at: None,
+        sampled: false,
+        loss: LossEstimate::new(),
+        window: CongestionWindow::new(max),
+        in_flight: 0,
+        deferred: VecDeque::new(),
+        live: if host_check {
+            Liveness::Unknown {
+                silent: 0,
+                held: Vec::new(),
+                since: None,
+            }
+        } else {
+            Liveness::Up
+        },
+    })
 }
