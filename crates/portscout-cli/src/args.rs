@@ -3,15 +3,57 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use portscout::output::Format;
+use portscout::plan::{Order, Shard};
 use portscout::ports::PortSet;
 use portscout::scan::Engine;
 use portscout::StateFilter;
 
 /// An exact, fast TCP port scanner. Scan only hosts you own or are allowed to scan.
 #[derive(Debug, Parser)]
-#[command(name = "portscout", version, about, after_help = AFTER_HELP)]
+#[command(name = "portscout", version, about, after_help = AFTER_HELP,
+          args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Another command than a scan.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The scan (when no command is given).
+    #[command(flatten)]
+    pub scan: Args,
+}
+
+/// Commands besides scanning.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Combine ndjson outputs (shards, resumed runs) into one result, deduplicated and ordered
+    /// per host and port, in any output format.
+    Merge(MergeArgs),
+}
+
+/// `portscout merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// ndjson files written by portscout (`--format ndjson`); `-` for standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+
+    /// Port states to list: open, closed, filtered (comma-separated) or all.
+    #[arg(long, value_name = "STATES", default_value = "open", value_parser = parse_show)]
+    pub show: StateFilter,
+
+    /// Write the result to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The scan's options.
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Targets: addresses, CIDR blocks (198.18.0.0/24, 2001:db8::/120), octet ranges
     /// (198.18.8.10-39) or host names.
@@ -105,6 +147,31 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_open: Option<u64>,
 
+    /// Probe order: random (a permutation of every target × port, keyed by --seed) or serial.
+    #[arg(long, value_name = "ORDER", default_value = "random", value_parser = parse_order)]
+    pub order: Order,
+
+    /// Seed of the random order (default: a random one). Shards of one scan need the same.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Scan only shard I of N (1-based): the N shards of a scan, with the same --seed and
+    /// arguments, are disjoint and together probe everything once.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    /// Print the probes that would be sent (ndjson: {"ip":…,"port":…}) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// On Ctrl-C or SIGTERM, write what is left to FILE (default: portscout.resume).
+    #[arg(long, value_name = "FILE", default_value = "portscout.resume")]
+    pub resume_file: PathBuf,
+
+    /// Continue the interrupted scan saved in FILE (its arguments come from the file).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+
     /// Print nothing on standard error but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -142,8 +209,8 @@ Exit status: 0 the scan completed, 1 it failed while running, 2 bad input (nothi
 130 interrupted (Ctrl-C).";
 
 /// Parses the process arguments, accepting nmap's `-iL FILE` spelling.
-pub fn parse() -> Args {
-    Args::parse_from(nmap_spellings(std::env::args_os()))
+pub fn parse() -> Cli {
+    Cli::parse_from(nmap_spellings(std::env::args_os()))
 }
 
 /// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`) into their long forms.
@@ -168,6 +235,14 @@ fn parse_ports(s: &str) -> Result<PortSet, String> {
 }
 
 fn parse_engine(s: &str) -> Result<Engine, String> {
+    s.parse().map_err(|e: portscout::Error| e.to_string())
+}
+
+fn parse_order(s: &str) -> Result<Order, String> {
+    s.parse().map_err(|e: portscout::Error| e.to_string())
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse().map_err(|e: portscout::Error| e.to_string())
 }
 
@@ -218,6 +293,6 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
-        Args::command().debug_assert();
+        Cli::command().debug_assert();
     }
 }

@@ -4,13 +4,18 @@
 //! 130 interrupted by Ctrl-C (the default SIGINT disposition).
 
 mod args;
+mod merge;
 mod run;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = args::parse();
-    match run::run(args) {
+    let cli = args::parse();
+    let result = match cli.command {
+        Some(args::Command::Merge(m)) => merge::run(m),
+        None => run::run(cli.scan),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", run::message(&err));

@@ -30,6 +30,15 @@ pub enum Error {
     /// `--engine` named no engine.
     #[error("invalid engine `{0}` (expected auto, threads, async or sharded)")]
     BadEngine(String),
+    /// `--order` named no order.
+    #[error("invalid order `{0}` (expected random or serial)")]
+    BadOrder(String),
+    /// `--shard` was not `I/N` with `1 ≤ I ≤ N`.
+    #[error("invalid shard `{0}` (expected I/N with 1 <= I <= N, e.g. 2/8)")]
+    BadShard(String),
+    /// A resume checkpoint that does not fit the scan, or could not be read.
+    #[error("cannot resume: {0}")]
+    BadResume(String),
     /// Options that contradict each other.
     #[error("conflicting options: {0}")]
     Conflict(&'static str),

@@ -8,6 +8,7 @@
 //! | [`target`], [`ports`] | parse what to scan (addresses, blocks, ranges, names; port specs) |
 //! | [`scan::ScanConfig`] | everything a scan needs, validated once, before any socket exists |
 //! | [`space`] | targets × ports as a lazy index space (never a list) |
+//! | [`plan`] | which probes of the space this run sends, in which order: permutation, shard, work left after a pause |
 //! | [`scan`] | the engines: workers that drive the prober over the space, and the results |
 //! | [`probe`] | one probe and the single table that turns its answer into a [`PortState`] |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
@@ -60,6 +61,7 @@ pub mod error;
 pub mod limits;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod ports;
 pub mod probe;
 pub mod scan;

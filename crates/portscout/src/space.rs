@@ -77,6 +77,11 @@ impl ProbeSpace {
         &self.ports
     }
 
+    /// Whether `probe` is one of the space's probes.
+    pub fn contains(&self, probe: SocketAddr) -> bool {
+        self.addrs.contains(probe.ip()) && self.ports.contains(probe.port())
+    }
+
     /// The `i`-th probe, or `None` past the end. Allocates nothing.
     pub fn probe(&self, i: u64) -> Option<SocketAddr> {
         if i >= self.len {

@@ -1,0 +1,85 @@
+//! [`Checkpoint`]: what a paused scan left to do, written to the resume file.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Order, Shard};
+use crate::model::Reason;
+
+/// The checkpoint format's version; a file of another version is refused.
+pub(crate) const VERSION: u32 = 1;
+
+/// What a paused scan left to do: enough, with the scan's arguments, to finish it so that the
+/// two runs together give exactly the results of one uninterrupted scan.
+///
+/// It holds no list of probes but the few that were unanswered at the pause: the rest is
+/// ranges of the shard's sequence numbers (see [`super::Plan`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Format version.
+    pub version: u32,
+    /// The probe space's size, a check that the arguments still give the same scan.
+    pub probes: u64,
+    /// A digest of the probe space's address and port ranges, the same check.
+    pub fingerprint: u64,
+    /// The order.
+    pub order: Order,
+    /// The permutation's seed.
+    pub seed: u64,
+    /// The shard.
+    pub shard: Shard,
+    /// Probes that were sent and not answered when the scan stopped (or waited behind a full
+    /// window): sent again, first.
+    pub pending: Vec<SocketAddr>,
+    /// Ranges `[start, end)` of the shard's sequence numbers never sent.
+    pub segments: Vec<(u64, u64)>,
+    /// Hosts found up: their silent ports are reported as filtered, not taken for a down host.
+    pub up: Vec<IpAddr>,
+    /// Hosts found down (and why): their remaining ports are skipped, not probed again.
+    pub down: Vec<(IpAddr, DownReason)>,
+}
+
+/// A [`Reason`] a host was found down for, as the checkpoint spells it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DownReason {
+    /// `no-response`.
+    NoResponse,
+    /// `host-unreach`.
+    HostUnreach,
+    /// `net-unreach`.
+    NetUnreach,
+    /// `host-down`.
+    HostDown,
+}
+
+impl DownReason {
+    /// The reason, for a host-down reason; `None` for reasons a host is never down for.
+    pub fn from_reason(r: Reason) -> Option<DownReason> {
+        match r {
+            Reason::NoResponse => Some(DownReason::NoResponse),
+            Reason::HostUnreach => Some(DownReason::HostUnreach),
+            Reason::NetUnreach => Some(DownReason::NetUnreach),
+            Reason::HostDown => Some(DownReason::HostDown),
+            _ => None,
+        }
+    }
+
+    /// Back to a [`Reason`].
+    pub fn reason(self) -> Reason {
+        match self {
+            DownReason::NoResponse => Reason::NoResponse,
+            DownReason::HostUnreach => Reason::HostUnreach,
+            DownReason::NetUnreach => Reason::NetUnreach,
+            DownReason::HostDown => Reason::HostDown,
+        }
+    }
+}
+
+impl Checkpoint {
+    /// Probes the checkpoint leaves to send (the unanswered ones and the ranges never sent).
+    pub fn remaining(&self) -> u64 {
+        self.pending.len() as u64 + self.segments.iter().map(|(s, e)| e - s).sum::<u64>()
+    }
+}
