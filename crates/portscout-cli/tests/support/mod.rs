@@ -16,8 +16,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -277,6 +277,21 @@ impl Netns {
         let mut cmd = self.exec([BIN]);
         cmd.args(&args);
         run_scan(cmd, &args)
+    }
+
+    /// Like [`Netns::scan`], with `cwd` as the working directory (where a default
+    /// `portscout.resume` goes).
+    pub fn scan_in<S: AsRef<str>>(&self, cwd: &Path, args: &[S]) -> ScanRun {
+        self.spawn_in(cwd, args).wait()
+    }
+
+    /// Start the portscout binary in this namespace with `args` and `cwd` as the working
+    /// directory, without waiting for it; see [`RunningScan`].
+    pub fn spawn_in<S: AsRef<str>>(&self, cwd: &Path, args: &[S]) -> RunningScan {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut cmd = self.exec([BIN]);
+        cmd.args(&args).current_dir(cwd);
+        spawn_scan(cmd, &args)
     }
 
     /// Like [`Netns::scan`], but with the descriptor limit (`ulimit -n`) set to `nofile`.
@@ -668,7 +683,12 @@ impl ScanRun {
 }
 
 /// Run a prepared scanner command, killing it after [`SCAN_DEADLINE`].
-pub fn run_scan(mut cmd: Command, args: &[String]) -> ScanRun {
+pub fn run_scan(cmd: Command, args: &[String]) -> ScanRun {
+    spawn_scan(cmd, args).wait()
+}
+
+/// Start a prepared scanner command with its output captured; see [`RunningScan`].
+pub fn spawn_scan(mut cmd: Command, args: &[String]) -> RunningScan {
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -688,25 +708,141 @@ pub fn run_scan(mut cmd: Command, args: &[String]) -> ScanRun {
         let _ = err_pipe.read_to_string(&mut s);
         s
     });
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("try_wait") {
-            break st;
+    RunningScan {
+        child: Some(child),
+        args: args.to_vec(),
+        start,
+        out_t: Some(out_t),
+        err_t: Some(err_t),
+    }
+}
+
+/// A scanner process that is still running (to be signalled, e.g. paused with SIGINT). Killed
+/// on drop if it has not been waited for, so that a failing test leaves no scanner behind.
+pub struct RunningScan {
+    child: Option<Child>,
+    args: Vec<String>,
+    start: Instant,
+    out_t: Option<JoinHandle<String>>,
+    err_t: Option<JoinHandle<String>>,
+}
+
+impl RunningScan {
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => child.try_wait().expect("try_wait").is_none(),
+            None => false,
         }
-        if start.elapsed() > SCAN_DEADLINE {
+    }
+
+    /// Time since the process was started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Send signal `sig` (e.g. `libc::SIGINT`) to the process. `ip netns exec` execs the
+    /// command, so this reaches portscout itself.
+    #[track_caller]
+    pub fn signal(&mut self, sig: libc::c_int) {
+        assert!(
+            self.is_running(),
+            "portscout {:?} ended before it could be signalled",
+            self.args
+        );
+        let pid = self.child.as_ref().expect("child").id();
+        // SAFETY: sending a signal to our own child process, which has not been reaped (it is
+        // still running), so the pid cannot have been reused.
+        let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}): {}", io::Error::last_os_error());
+    }
+
+    /// Wait for the process to end (killing it after [`SCAN_DEADLINE`]) and collect its output.
+    pub fn wait(mut self) -> ScanRun {
+        let mut child = self.child.take().expect("not waited for yet");
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if self.start.elapsed() > SCAN_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "portscout {:?} still running after {SCAN_DEADLINE:?}; killed",
+                    self.args
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let elapsed = self.start.elapsed();
+        let join =
+            |t: Option<JoinHandle<String>>| t.and_then(|t| t.join().ok()).unwrap_or_default();
+        ScanRun {
+            args: std::mem::take(&mut self.args),
+            code: status.code(),
+            stdout: join(self.out_t.take()),
+            stderr: join(self.err_t.take()),
+            elapsed,
+        }
+    }
+}
+
+impl Drop for RunningScan {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("portscout {args:?} still running after {SCAN_DEADLINE:?}; killed");
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = start.elapsed();
-    ScanRun {
-        args: args.to_vec(),
-        code: status.code(),
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-        elapsed,
     }
+}
+
+/// A directory under the system's temporary directory, removed with its contents on drop.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Create `portscout-<tag>-<pid>-<counter>`.
+    pub fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "portscout-{tag}-{}-{}",
+            std::process::id(),
+            next_id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the directory, as a string (for a command line).
+    pub fn file(&self, name: &str) -> String {
+        self.path
+            .join(name)
+            .to_str()
+            .expect("UTF-8 path")
+            .to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Run the portscout binary in the test's own namespace with `args`: for commands that send
+/// nothing (`portscout merge`, argument errors), never for a scan.
+pub fn portscout_local<S: AsRef<str>>(args: &[S]) -> ScanRun {
+    let args: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+    let mut cmd = Command::new(BIN);
+    cmd.args(&args);
+    run_scan(cmd, &args)
 }
 
 /// Parse ndjson scanner output into `(ip, port, state)`, skipping records with a `"type"` key
