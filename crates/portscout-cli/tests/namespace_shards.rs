@@ -293,6 +293,25 @@ fn assert_same_ports(what: &str, got: &BTreeMap<Key, String>, want: &BTreeMap<Ke
     );
 }
 
+/// Panics unless `got == want`, naming the probes missing and extra.
+#[track_caller]
+fn assert_same_keys(what: &str, got: &BTreeSet<Key>, want: &BTreeSet<Key>) {
+    if got == want {
+        return;
+    }
+    let show = |keys: Vec<&Key>| -> String {
+        let keys: Vec<String> = keys.iter().map(|(ip, p)| format!("{ip}:{p}")).collect();
+        format!("({}): {}", keys.len(), first(&keys, 20))
+    };
+    panic!(
+        "{what}: {} probes wanted, {} planned\n  missing {}\n  extra {}",
+        want.len(),
+        got.len(),
+        show(want.difference(got).collect()),
+        show(got.difference(want).collect())
+    );
+}
+
 /// Counts of the `"type":"summary"` record: (open, closed, filtered, hosts_down).
 fn summary(what: &str, ndjson: &str) -> [u64; 4] {
     let line = ndjson
@@ -527,10 +546,10 @@ fn exclusions_are_absolute() {
     dry.assert_success();
     let planned = dry_run_probes("dry run with --exclude", &dry.stdout);
     let want_keys: BTreeSet<Key> = want.keys().copied().collect();
-    assert_eq!(
-        planned.iter().copied().collect::<BTreeSet<Key>>(),
-        want_keys,
-        "the dry run's probes are not the targets minus {EXCLUDED}"
+    assert_same_keys(
+        "dry run with --exclude vs the targets minus the excluded address",
+        &planned.iter().copied().collect(),
+        &want_keys,
     );
     assert_eq!(planned.len(), want_keys.len(), "a probe planned twice");
 
@@ -674,10 +693,10 @@ fn shard_dry_runs_partition_the_probe_space() {
         };
         let full = dry(None);
         assert_eq!(full.len(), space.len(), "{order:?}: full dry run length");
-        assert_eq!(
-            full.iter().copied().collect::<BTreeSet<_>>(),
-            space,
-            "{order:?}: the full dry run is not every target × port"
+        assert_same_keys(
+            &format!("{order:?}: the full dry run vs every target × port"),
+            &full.iter().copied().collect(),
+            &space,
         );
         let mut union = BTreeSet::new();
         let mut sizes = Vec::new();
@@ -703,7 +722,11 @@ fn shard_dry_runs_partition_the_probe_space() {
             sizes.push(set.len());
             union.extend(set);
         }
-        assert_eq!(union, space, "{order:?}: the shards do not cover the scan");
+        assert_same_keys(
+            &format!("{order:?}: the shards' dry runs vs the full dry run"),
+            &union,
+            &space,
+        );
         let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
         assert!(
             max - min <= 1,
