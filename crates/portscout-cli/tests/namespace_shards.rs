@@ -41,8 +41,8 @@ use support::{
 
 const SCANNER_CIDR: &str = "198.18.0.100/24";
 
-/// The live target addresses and their listeners. 198.18.0.2:120 and 198.18.0.3:143 listen
-/// behind the drop rule: filtered, not open.
+/// The live target addresses and their listeners. 198.18.0.2:120, 198.18.0.3:143 and
+/// 198.18.0.5:110 listen behind the drop rule: filtered, not open.
 const LIVE: &[(&str, &[u16])] = &[
     ("198.18.0.2", &[22, 80, 120, 200]),
     ("198.18.0.3", &[25, 143, 250]),
