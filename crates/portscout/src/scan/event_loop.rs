@@ -81,6 +81,7 @@ pub(crate) async fn run_worker(
         stats: hosts.stats(),
         unsent: feed.unsent(),
         unanswered,
+        held: Vec::new(),
     };
     let mut connector = Connector::new();
     let mut in_flight = FuturesUnordered::new();
@@ -199,13 +200,17 @@ pub(crate) async fn run_worker(
                 hosts.release_all(&mut again);
                 continue;
             }
+            let mut held = Vec::new();
             if feed.paused() {
                 hosts.pause(&mut events, &mut unanswered);
             } else {
-                hosts.finish(&mut events);
+                hosts.finish(&mut events, &mut held);
             }
             flush(&results, &mut events).await;
-            return Ok(end(&hosts, &feed, unanswered));
+            return Ok(WorkerEnd {
+                held,
+                ..end(&hosts, &feed, unanswered)
+            });
         }
         if in_flight.is_empty() && pressed {
             // Starved: back-pressure with nothing in flight to wait for.
