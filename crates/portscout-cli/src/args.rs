@@ -208,9 +208,40 @@ const AFTER_HELP: &str = "\
 Exit status: 0 the scan completed, 1 it failed while running, 2 bad input (nothing was sent),
 130 interrupted (Ctrl-C).";
 
-/// Parses the process arguments, accepting nmap's `-iL FILE` spelling.
-pub fn parse() -> Cli {
-    Cli::parse_from(nmap_spellings(std::env::args_os()))
+/// Parses the process arguments, accepting nmap's `-iL FILE` spelling. Also returns the
+/// arguments as given (after the program name), for a resume file.
+pub fn parse() -> (Cli, Vec<String>) {
+    let args = nmap_spellings(std::env::args_os());
+    let raw = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    (Cli::parse_from(args), raw)
+}
+
+/// Parses the arguments stored in a resume file (without the program name).
+pub fn parse_stored(args: &[String]) -> Result<Args, clap::Error> {
+    let argv = std::iter::once("portscout".to_string()).chain(args.iter().cloned());
+    let cli = Cli::try_parse_from(nmap_spellings(argv.map(Into::into)))?;
+    Ok(cli.scan)
+}
+
+/// With `--resume FILE`, the only other arguments allowed: the rest comes from the file.
+/// Returns the first argument that is not allowed.
+pub fn not_allowed_with_resume(raw: &[String]) -> Option<&str> {
+    let mut it = raw.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--resume" => {
+                it.next();
+            }
+            "-q" | "--quiet" | "--dry-run" => {}
+            a if a.starts_with("--resume=") => {}
+            other => return Some(other),
+        }
+    }
+    None
 }
 
 /// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`) into their long forms.

@@ -1,7 +1,7 @@
 //! The `portscout` command: parses arguments, runs the library's scan, prints through a sink.
 //!
 //! Exit codes: 0 done, 1 the scan failed at run time, 2 bad input (nothing was sent),
-//! 130 interrupted by Ctrl-C (the default SIGINT disposition).
+//! 130 interrupted (SIGINT/SIGTERM: the scan paused and wrote a resume file).
 
 mod args;
 mod merge;
@@ -10,13 +10,14 @@ mod run;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = args::parse();
+    let (cli, raw) = args::parse();
     let result = match cli.command {
-        Some(args::Command::Merge(m)) => merge::run(m),
-        None => run::run(cli.scan),
+        Some(args::Command::Merge(m)) => merge::run(m).map(|()| run::Finished::Done),
+        None => run::run(cli.scan, raw),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(run::Finished::Done) => ExitCode::SUCCESS,
+        Ok(run::Finished::Paused) => ExitCode::from(130),
         Err(err) => {
             eprintln!("error: {}", run::message(&err));
             ExitCode::from(run::exit_code(&err))

@@ -3,17 +3,18 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
 use portscout::output::{self, ScanInfo, Summary};
 use portscout::ports::PortSet;
 use portscout::scan::ScanStats;
-use portscout::scan::{Scan, ScanConfig};
+use portscout::scan::{Checkpoint, Scan, ScanConfig};
 use portscout::target::{self, Target};
 use portscout::{limits, Event, PortState};
 
-use crate::args::Args;
+use crate::args::{not_allowed_with_resume, parse_stored, Args};
 
 /// Bad input found by the binary itself (output file, …): exit 2, nothing sent.
 #[derive(Debug)]
@@ -53,10 +54,66 @@ pub fn message(err: &anyhow::Error) -> String {
     text
 }
 
-/// Runs the command.
-pub fn run(args: Args) -> Result<()> {
-    let config = build_config(&args)?;
-    let mut out = open_output(&args)?;
+/// How a run ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything was scanned (or `--max-open` was reached): exit 0.
+    Done,
+    /// Interrupted: the results so far are written and a resume file says what is left
+    /// (exit 130).
+    Paused,
+}
+
+/// What a resume file holds: the scan's arguments and what the paused scan left.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ResumeFile {
+    /// The command line, without the program name (as the first run got it).
+    args: Vec<String>,
+    checkpoint: Checkpoint,
+}
+
+/// Runs a scan (or a dry run). `raw` is the command line as given, without the program name.
+pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
+    let (args, stored, checkpoint) = match &args.resume {
+        None => (args, raw, None),
+        Some(path) => {
+            if let Some(token) = not_allowed_with_resume(&raw) {
+                return Err(BadInput(format!(
+                    "`{token}` cannot be given with --resume: the scan's arguments come from `{}` \
+                     (only --dry-run and --quiet may be added)",
+                    path.display()
+                ))
+                .into());
+            }
+            let file = read_resume_file(path)?;
+            let mut stored_args = parse_stored(&file.args).map_err(|e| {
+                BadInput(format!(
+                    "resume file `{}` holds arguments that do not parse: {}",
+                    path.display(),
+                    e.kind()
+                ))
+            })?;
+            stored_args.quiet |= args.quiet;
+            stored_args.dry_run |= args.dry_run;
+            (stored_args, file.args, Some(file.checkpoint))
+        }
+    };
+    let resuming = checkpoint.is_some();
+    let config = build_config(&args, checkpoint)?;
+
+    if args.dry_run {
+        let plan = config.resolve_plan()?;
+        let mut out = open_writer(&args, false)?;
+        match output::write_probes(&plan, &mut out).and_then(|_| out.flush()) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            other => {
+                other?;
+            }
+        }
+        return Ok(Finished::Done);
+    }
+
+    let mut out = output::printer(args.format.into(), args.show, open_writer(&args, resuming)?);
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!("warning: cannot raise the descriptor limit: {e}");
@@ -67,6 +124,7 @@ pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     // Resolves names and removes exclusions, then starts the workers.
     let mut scan = Scan::start(&config)?;
+    let signals = watch_signals(&scan, &args)?;
     let space = scan.space();
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
@@ -102,9 +160,10 @@ pub fn run(args: Args) -> Result<()> {
         out.end(&summary)?;
         Ok(())
     })();
+    signals.close();
     match result {
         // A reader that went away (`portscout … | head`) is not a failure.
-        Err(e) if is_broken_pipe(&e) => return Ok(()),
+        Err(e) if is_broken_pipe(&e) => return Ok(Finished::Done),
         other => other?,
     }
     if !args.quiet {
@@ -127,7 +186,92 @@ pub fn run(args: Args) -> Result<()> {
             eprintln!("{}", timing_line(&stats, secs));
         }
     }
-    Ok(())
+    let Some(checkpoint) = scan.checkpoint() else {
+        return Ok(Finished::Done);
+    };
+    let file = ResumeFile {
+        args: stored,
+        checkpoint: checkpoint.clone(),
+    };
+    write_resume_file(&args.resume_file, &file)?;
+    // Said even with --quiet: without it the user would not know how to go on.
+    eprintln!(
+        "portscout: paused with {} probe(s) left ({} unanswered); resume with: portscout --resume {}",
+        checkpoint.remaining(),
+        checkpoint.pending.len(),
+        shell_word(&args.resume_file.display().to_string()),
+    );
+    Ok(Finished::Paused)
+}
+
+/// On the first SIGINT or SIGTERM, pause the scan (results so far are written and a resume
+/// file is saved); on the second, quit at once.
+fn watch_signals(scan: &Scan, args: &Args) -> Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
+    let handle = signals.handle();
+    let pauser = scan.pauser();
+    let quiet = args.quiet;
+    let file = args.resume_file.display().to_string();
+    std::thread::Builder::new()
+        .name("portscout-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for _ in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    eprintln!("portscout: interrupted twice: quitting without a resume file");
+                    std::process::exit(130);
+                }
+                if !quiet {
+                    eprintln!(
+                        "portscout: interrupted: waiting for the answers in flight, then saving \
+                         `{file}` (interrupt again to quit at once)"
+                    );
+                }
+                pauser.pause();
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
+    Ok(handle)
+}
+
+fn read_resume_file(path: &Path) -> Result<ResumeFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("cannot read resume file `{}`: {e}", path.display())))?;
+    let file: ResumeFile = serde_json::from_str(&text).map_err(|e| {
+        BadInput(format!(
+            "`{}` is not a portscout resume file: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(file)
+}
+
+/// Writes the resume file atomically (a temporary file renamed over it).
+fn write_resume_file(path: &Path, file: &ResumeFile) -> Result<()> {
+    let tmp = path.with_extension("resume-tmp");
+    let write = || -> io::Result<()> {
+        let mut w = BufWriter::new(File::create(&tmp)?);
+        serde_json::to_writer(&mut w, file)?;
+        w.write_all(b"\n")?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| anyhow::anyhow!("cannot write resume file `{}`: {e}", path.display()))
+}
+
+/// `s`, quoted for a POSIX shell if it needs to be.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// What the timing machinery did, for stderr.
@@ -151,7 +295,7 @@ fn timing_line(s: &ScanStats, secs: f64) -> String {
     )
 }
 
-fn build_config(args: &Args) -> Result<ScanConfig> {
+fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     let mut targets = parse_targets(args.targets.iter().map(String::as_str))?;
     if let Some(path) = &args.input_list {
         // Read as a stream: its addresses come back merged, its host names once each.
@@ -195,7 +339,16 @@ fn build_config(args: &Args) -> Result<ScanConfig> {
     if let Some(r) = args.min_rate {
         builder = builder.min_rate(r);
     }
-    builder = builder.host_check(!args.no_host_check);
+    builder = builder.host_check(!args.no_host_check).order(args.order);
+    if let Some(seed) = args.seed {
+        builder = builder.seed(seed);
+    }
+    if let Some(shard) = args.shard {
+        builder = builder.shard(shard);
+    }
+    if let Some(c) = resume {
+        builder = builder.resume(c);
+    }
     if let Some(r) = args.retries {
         builder = builder.retries(r);
     }
@@ -214,20 +367,27 @@ fn parse_targets<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Vec<Target
         .collect()
 }
 
-fn open_output(args: &Args) -> Result<Box<dyn output::Sink + Send>> {
-    let writer: Box<dyn Write + Send> = match &args.output {
+/// Where results go: `-o FILE` (appended to when resuming, so the first run's results stay)
+/// or standard output.
+fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
+    Ok(match &args.output {
         Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                BadInput(format!(
-                    "cannot write output file `{}`: {e}",
-                    path.display()
-                ))
-            })?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .append(append)
+                .truncate(!append)
+                .open(path)
+                .map_err(|e| {
+                    BadInput(format!(
+                        "cannot write output file `{}`: {e}",
+                        path.display()
+                    ))
+                })?;
             Box::new(BufWriter::new(file))
         }
         None => Box::new(BufWriter::new(io::stdout())),
-    };
-    Ok(output::printer(args.format.into(), args.show, writer))
+    })
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -28,7 +28,10 @@ mod csv;
 mod grep;
 mod json;
 mod ndjson;
+mod probes;
 mod text;
+
+pub use probes::write_probes;
 
 #[cfg(test)]
 mod tests;

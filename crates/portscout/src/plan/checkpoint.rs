@@ -8,7 +8,7 @@ use super::{Order, Shard};
 use crate::model::Reason;
 
 /// The checkpoint format's version; a file of another version is refused.
-pub(crate) const VERSION: u32 = 1;
+pub const VERSION: u32 = 1;
 
 /// What a paused scan left to do: enough, with the scan's arguments, to finish it so that the
 /// two runs together give exactly the results of one uninterrupted scan.

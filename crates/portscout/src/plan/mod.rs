@@ -27,8 +27,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use checkpoint::{Checkpoint, DownReason};
-pub(crate) use permute::mix;
+pub use checkpoint::{Checkpoint, DownReason, VERSION as CHECKPOINT_VERSION};
 use permute::Permutation;
 
 use crate::error::Error;
@@ -150,7 +149,14 @@ impl Plan {
     /// The whole of `shard` of `space`, in `order` keyed by `seed`.
     pub fn new(space: Arc<ProbeSpace>, order: Order, seed: u64, shard: Shard) -> Plan {
         let n = shard.len_of(space.len());
-        Plan::with_work(space, order, seed, shard, Vec::new(), vec![0..n])
+        Plan::with_work(
+            space,
+            order,
+            seed,
+            shard,
+            Vec::new(),
+            std::iter::once(0..n).collect(),
+        )
     }
 
     /// What a checkpoint left of the same scan. Fails if the checkpoint was written for
@@ -429,6 +435,11 @@ impl Feed {
             }
             self.claim = self.cursor.claim()?;
         }
+    }
+
+    /// Whether the scan was paused.
+    pub(crate) fn paused(&self) -> bool {
+        self.cursor.paused()
     }
 
     /// Slots claimed and not sent.

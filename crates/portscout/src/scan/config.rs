@@ -1,10 +1,13 @@
 //! Scan configuration: everything a scan needs, validated once, before any socket exists.
 
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::hosts::{Timeout, TimingSpec};
 use super::Engine;
 use crate::error::Error;
+use crate::plan::{Checkpoint, Order, Plan, Shard, CHECKPOINT_VERSION};
 use crate::ports::PortSet;
 use crate::space::ProbeSpace;
 use crate::target::{self, Target};
@@ -39,6 +42,12 @@ pub struct ScanConfig {
     pub(crate) concurrency: Option<usize>,
     pub(crate) workers: Option<usize>,
     pub(crate) engine: Engine,
+    pub(crate) order: Order,
+    /// Chosen at random by [`ScanConfigBuilder::build`] when not given.
+    pub(crate) seed: u64,
+    seed_given: bool,
+    pub(crate) shard: Shard,
+    pub(crate) resume: Option<Checkpoint>,
 }
 
 /// Builds a [`ScanConfig`]; [`ScanConfigBuilder::build`] validates it.
@@ -69,8 +78,58 @@ impl ScanConfig {
                 concurrency: None,
                 workers: None,
                 engine: Engine::Auto,
+                order: Order::Random,
+                seed: 0,
+                seed_given: false,
+                shard: Shard::WHOLE,
+                resume: None,
             },
         }
+    }
+
+    /// The probe order.
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// The seed of the random order: the one given, or one picked at random by `build`.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The shard this run scans.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// The plan for `space`: the configured order, seed and shard, or what the checkpoint
+    /// left when resuming. Fails if the checkpoint was written for another scan.
+    pub fn plan(&self, space: ProbeSpace) -> Result<Plan, Error> {
+        let space = Arc::new(space);
+        match &self.resume {
+            Some(c) => Plan::resume(space, c),
+            None => Ok(Plan::new(space, self.order, self.seed, self.shard)),
+        }
+    }
+
+    /// Resolves the targets (blocking, through the system resolver) and returns the plan:
+    /// what `--dry-run` lists and what [`crate::scan::Scan::with_plan`] sends. Sends nothing.
+    ///
+    /// Inside an async runtime it returns an error: use [`ScanConfig::probe_space`] and
+    /// [`ScanConfig::plan`] there.
+    pub fn resolve_plan(&self) -> Result<Plan, Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Runtime(std::io::Error::other(
+                "ScanConfig::resolve_plan blocks and was called inside an async runtime; \
+                 use ScanConfig::probe_space() and ScanConfig::plan() there",
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?;
+        let space = runtime.block_on(self.probe_space())?;
+        self.plan(space)
     }
 
     /// The fixed per-probe timeout, if one was set (otherwise it adapts to round trips).
@@ -214,9 +273,62 @@ impl ScanConfigBuilder {
         self
     }
 
+    /// Sets the probe order (default: [`Order::Random`]).
+    pub fn order(mut self, order: Order) -> Self {
+        self.config.order = order;
+        self
+    }
+
+    /// Sets the seed of the random order (default: a random one). Shards of one scan must
+    /// share it.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self.config.seed_given = true;
+        self
+    }
+
+    /// Scans only this shard (default: all of the scan). Needs an explicit seed with the
+    /// random order when there is more than one shard, so that the shards agree.
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.config.shard = shard;
+        self
+    }
+
+    /// Continues a paused scan: only what `checkpoint` left is sent, and the hosts it found
+    /// up or down are known from the start. The other settings must give the same scan (the
+    /// same targets, ports, exclusions, order, shard, and seed if one is set).
+    pub fn resume(mut self, checkpoint: Checkpoint) -> Self {
+        self.config.resume = Some(checkpoint);
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<ScanConfig, Error> {
         let mut c = self.config;
+        if let Some(cp) = &c.resume {
+            if cp.version != CHECKPOINT_VERSION {
+                return Err(Error::BadResume(format!(
+                    "checkpoint version {} (this portscout reads version {CHECKPOINT_VERSION})",
+                    cp.version
+                )));
+            }
+            if cp.order != c.order || cp.shard != c.shard || (c.seed_given && cp.seed != c.seed) {
+                return Err(Error::BadResume(format!(
+                    "it was written for --order {} --shard {} --seed {}",
+                    cp.order, cp.shard, cp.seed
+                )));
+            }
+            c.seed = cp.seed;
+            c.seed_given = true;
+        }
+        if c.shard.count > 1 && c.order == Order::Random && !c.seed_given {
+            return Err(Error::Conflict(
+                "--shard needs --seed with the random order: every shard must use the same permutation",
+            ));
+        }
+        if !c.seed_given {
+            c.seed = random_seed();
+        }
         if c.targets.is_empty() {
             return Err(Error::EmptyScan("no targets given"));
         }
@@ -266,4 +378,16 @@ impl ScanConfigBuilder {
         }
         Ok(c)
     }
+}
+
+/// A seed that differs from run to run: the standard library's per-process random hasher
+/// keys, mixed with the time.
+fn random_seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
 }

@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -19,9 +20,10 @@ use tokio::time::Instant;
 
 use super::hosts::{Admit, Hosts, Settled};
 use super::job::Job;
-use super::{ScanStats, WorkerSpec, BATCH};
+use super::{WorkerEnd, WorkerSpec, BATCH};
 use crate::error::Error;
 use crate::model::Event;
+use crate::plan::Feed;
 use crate::probe::connect::{Attempt, Connector};
 use crate::probe::Outcome;
 use crate::timing::rate::{RateFloor, TokenBucket};
@@ -61,23 +63,24 @@ fn now() -> std::time::Instant {
 pub(crate) async fn run_worker(
     spec: WorkerSpec,
     results: mpsc::Sender<Vec<Event>>,
-) -> Result<ScanStats, Error> {
+) -> Result<WorkerEnd, Error> {
     let WorkerSpec {
-        space,
-        first,
-        step,
+        mut feed,
         window,
         timing,
         board,
     } = spec;
-    let mut hosts = Hosts::new(timing, board, space.ports().len(), window);
-    let mut next = first;
-    let mut targets = std::iter::from_fn(move || {
-        let target = space.probe(next)?;
-        next = next.saturating_add(step);
-        Some(target)
-    });
+    let ports = feed.plan().space().ports().len();
+    let mut hosts = Hosts::new(timing, board, ports, window);
     let mut exhausted = false;
+    // Paused: nothing new starts; what is in flight gets its answer or its timeout, and every
+    // probe not decided goes to `unanswered`.
+    let mut unanswered: Vec<SocketAddr> = Vec::new();
+    let end = |hosts: &Hosts, feed: &Feed, unanswered: Vec<SocketAddr>| WorkerEnd {
+        stats: hosts.stats(),
+        unsent: feed.unsent(),
+        unanswered,
+    };
     let mut connector = Connector::new();
     let mut in_flight = FuturesUnordered::new();
     let mut again: VecDeque<Job> = VecDeque::new();
@@ -88,6 +91,11 @@ pub(crate) async fn run_worker(
     let mut backoff = Duration::from_millis(1);
 
     loop {
+        if feed.paused() {
+            exhausted = true;
+            hosts.release_all(&mut again);
+            unanswered.extend(again.drain(..).map(|job| job.target));
+        }
         // Start probes while the window has room.
         let mut pressed = false;
         let mut fill = Fill::Round;
@@ -98,6 +106,11 @@ pub(crate) async fn run_worker(
                 break;
             }
             let job = match again.pop_front() {
+                // Paused meanwhile: a retry or a released job is not sent.
+                Some(job) if feed.paused() => {
+                    unanswered.push(job.target);
+                    continue;
+                }
                 Some(job) => job,
                 None if exhausted => {
                     fill = Fill::Exhausted;
@@ -107,7 +120,7 @@ pub(crate) async fn run_worker(
                     fill = Fill::Full;
                     break;
                 }
-                None => match targets.next() {
+                None => match feed.next_probe() {
                     Some(target) => Job::new(target),
                     None => {
                         exhausted = true;
@@ -169,10 +182,10 @@ pub(crate) async fn run_worker(
                 hosts.settle(job, outcome, true, &mut events, &mut again) == Settled::Pressed;
         }
         if events.len() >= BATCH && !flush(&results, &mut events).await {
-            return Ok(hosts.stats());
+            return Ok(end(&hosts, &feed, unanswered));
         }
         if results.is_closed() {
-            return Ok(hosts.stats());
+            return Ok(end(&hosts, &feed, unanswered));
         }
 
         if in_flight.is_empty() && again.is_empty() && exhausted {
@@ -181,14 +194,18 @@ pub(crate) async fn run_worker(
                 hosts.release_all(&mut again);
                 continue;
             }
-            hosts.finish(&mut events);
+            if feed.paused() {
+                hosts.pause(&mut events, &mut unanswered);
+            } else {
+                hosts.finish(&mut events);
+            }
             flush(&results, &mut events).await;
-            return Ok(hosts.stats());
+            return Ok(end(&hosts, &feed, unanswered));
         }
         if in_flight.is_empty() && pressed {
             // Starved: back-pressure with nothing in flight to wait for.
             if !flush(&results, &mut events).await {
-                return Ok(hosts.stats());
+                return Ok(end(&hosts, &feed, unanswered));
             }
             let since = *starved_since.get_or_insert_with(Instant::now);
             if since.elapsed() > STARVED_LIMIT {
@@ -217,7 +234,7 @@ pub(crate) async fn run_worker(
         // The window is full, the rate says wait, or nothing more can start: hand over what
         // was found, then wait for an answer (or for the rate to allow the next probe).
         if !flush(&results, &mut events).await {
-            return Ok(hosts.stats());
+            return Ok(end(&hosts, &feed, unanswered));
         }
         let wake = match fill {
             Fill::Paced(wait) => Some(wait),
@@ -240,7 +257,7 @@ pub(crate) async fn run_worker(
         }
         let done = tokio::select! {
             biased;
-            _ = results.closed() => return Ok(hosts.stats()),
+            _ = results.closed() => return Ok(end(&hosts, &feed, unanswered)),
             done = in_flight.next(), if !in_flight.is_empty() => done,
             _ = sleep => None,
         };
@@ -271,6 +288,7 @@ mod tests {
 
     use super::*;
     use crate::model::{PortState, Reason};
+    use crate::plan::{Cursor, Order, Plan, Shard};
     use crate::ports::PortSet;
     use crate::scan::hosts::{Timeout, TimingSpec};
     use crate::space::ProbeSpace;
@@ -317,10 +335,10 @@ mod tests {
         let (elapsed, results) = runtime.block_on(async {
             let (tx, mut rx) = mpsc::channel(64);
             let start = Instant::now();
+            let plan = Arc::new(Plan::new(Arc::new(space), Order::Serial, 0, Shard::WHOLE));
+            let cursor = Arc::new(Cursor::new(plan.len(), 1));
             let worker = WorkerSpec {
-                space: Arc::new(space),
-                first: 0,
-                step: 1,
+                feed: Feed::new(plan, cursor),
                 window: 64,
                 timing: TimingSpec {
                     timeout: Timeout::Fixed(timeout),

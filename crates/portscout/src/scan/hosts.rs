@@ -13,7 +13,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,7 +67,7 @@ pub(crate) struct TimingSpec {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Alive {
     Up,
-    Down,
+    Down(Reason),
 }
 
 /// The workers' shared record of decided hosts. Touched only when a worker decides a host or
@@ -97,6 +97,34 @@ impl Board {
     fn get(&self, ip: IpAddr) -> Option<Alive> {
         let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&ip).copied()
+    }
+
+    /// A board that knows these hosts already (from a checkpoint): a resumed scan neither
+    /// reports them again nor takes an up host's silent ports for a down host.
+    pub(crate) fn seeded(up: &[IpAddr], down: &[(IpAddr, Reason)]) -> Board {
+        let mut map = HashMap::with_capacity(up.len() + down.len());
+        map.extend(up.iter().map(|&ip| (ip, Alive::Up)));
+        map.extend(down.iter().map(|&(ip, r)| (ip, Alive::Down(r))));
+        Board {
+            hosts: Mutex::new(map),
+            rto_hint: AtomicU64::new(0),
+        }
+    }
+
+    /// The decided hosts: up, and down with the reason, each sorted by address.
+    pub(crate) fn decided(&self) -> (Vec<IpAddr>, Vec<(IpAddr, Reason)>) {
+        let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        for (&ip, &alive) in map.iter() {
+            match alive {
+                Alive::Up => up.push(ip),
+                Alive::Down(r) => down.push((ip, r)),
+            }
+        }
+        up.sort_unstable();
+        down.sort_unstable();
+        (up, down)
     }
 }
 
@@ -238,7 +266,7 @@ impl Hosts {
         let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
         if let Liveness::Unknown { .. } = host.live {
             match self.board.get(ip) {
-                Some(Alive::Down) => host.live = Liveness::Down,
+                Some(Alive::Down(_)) => host.live = Liveness::Down,
                 Some(Alive::Up) => Self::up(host, events),
                 None => {}
             }
@@ -305,12 +333,12 @@ impl Hosts {
 
     /// Decides `ip` down (or finds it up, if another worker said so first).
     fn down(&mut self, ip: IpAddr, reason: Reason, events: &mut Vec<Event>) {
-        let (alive, ours) = self.board.decide(ip, Alive::Down);
+        let (alive, ours) = self.board.decide(ip, Alive::Down(reason));
         let ports = self.ports;
         let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
         match alive {
             Alive::Up => Self::up(host, events),
-            Alive::Down => {
+            Alive::Down(_) => {
                 host.live = Liveness::Down;
                 self.deferred -= host.deferred.len();
                 self.stats.skipped += host.deferred.len() as u64;
@@ -450,7 +478,7 @@ impl Hosts {
                             Self::up(host, events);
                             events.push(Event::Port(result));
                         }
-                        Alive::Down => host.live = Liveness::Down,
+                        Alive::Down(_) => host.live = Liveness::Down,
                     }
                     None
                 } else if matches!(
@@ -494,6 +522,26 @@ impl Hosts {
             .collect();
         for ip in undecided {
             self.down(ip, Reason::NoResponse, events);
+        }
+    }
+
+    /// At a pause: ports held back for hosts nobody has decided are not results yet; they go
+    /// to `unanswered` (probed again on resume). Those of hosts another worker found up are
+    /// reported; those of hosts found down were never to be.
+    pub fn pause(&mut self, events: &mut Vec<Event>, unanswered: &mut Vec<SocketAddr>) {
+        for (&ip, host) in self.map.iter_mut() {
+            if let Liveness::Unknown { held, .. } = &mut host.live {
+                if held.is_empty() {
+                    continue;
+                }
+                match self.board.get(ip) {
+                    Some(Alive::Up) => Self::up(host, events),
+                    Some(Alive::Down(_)) => host.live = Liveness::Down,
+                    None => {
+                        unanswered.extend(held.drain(..).map(|r| SocketAddr::new(r.ip, r.port)))
+                    }
+                }
+            }
         }
     }
 

@@ -24,6 +24,8 @@ mod job;
 mod threads;
 
 use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,6 +35,7 @@ use std::time::Duration;
 use futures_util::Stream;
 use tokio::sync::mpsc;
 
+pub use crate::plan::{Checkpoint, Order, Shard};
 pub use config::{
     ScanConfig, ScanConfigBuilder, DEFAULT_INITIAL_RTT_TIMEOUT, DEFAULT_MAX_RTT_TIMEOUT,
     DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT, DEFAULT_RETRIES,
@@ -42,6 +45,7 @@ pub use engine::Engine;
 use crate::error::Error;
 use crate::limits;
 use crate::model::{Event, PortResult};
+use crate::plan::{Cursor, DownReason, Feed, Plan};
 use crate::space::ProbeSpace;
 use hosts::{Board, TimingSpec};
 
@@ -53,17 +57,24 @@ const RESULT_BUFFER: usize = 64;
 /// cross-thread wake-up per port.
 pub(crate) const BATCH: usize = 256;
 
-/// What a worker needs to know: its slice of the probe space (indices `first, first + step,
-/// …`), its share of the window, the timing, and the board where workers record hosts found
-/// up or down.
-#[derive(Clone, Debug)]
+/// What a worker needs to know: where its probes come from (claims of the shared plan), its
+/// share of the window, the timing, and the board where workers record hosts found up or down.
+#[derive(Debug)]
 pub(crate) struct WorkerSpec {
-    pub space: Arc<ProbeSpace>,
-    pub first: u64,
-    pub step: u64,
+    pub feed: Feed,
     pub window: usize,
     pub timing: TimingSpec,
     pub board: Arc<Board>,
+}
+
+/// What a worker hands back when it stops: its counters and, after a pause, what it left.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerEnd {
+    pub stats: ScanStats,
+    /// Slots of the plan it claimed and did not send.
+    pub unsent: Range<u64>,
+    /// Probes it started (or queued) that have no result.
+    pub unanswered: Vec<SocketAddr>,
 }
 
 /// How a finished scan went: what the timing machinery saw and did (per worker while it runs,
@@ -112,12 +123,29 @@ impl ScanStats {
 /// closed channel, drop their in-flight probes (closing their sockets) and exit, within
 /// about 100 ms (the longest a blocking `connect` waits between looks).
 pub struct Scan {
-    space: Arc<ProbeSpace>,
+    plan: Arc<Plan>,
+    cursor: Arc<Cursor>,
+    board: Arc<Board>,
     engine: Engine,
     results: mpsc::Receiver<Vec<Event>>,
     ready: std::vec::IntoIter<Event>,
-    workers: Vec<JoinHandle<Result<ScanStats, Error>>>,
+    workers: Vec<JoinHandle<Result<WorkerEnd, Error>>>,
     stats: Option<ScanStats>,
+    checkpoint: Option<Checkpoint>,
+}
+
+/// Pauses a running scan from another thread (a signal handler's thread, say): see
+/// [`Scan::pauser`].
+#[derive(Clone, Debug)]
+pub struct Pauser(Arc<Cursor>);
+
+impl Pauser {
+    /// Stops the scan from sending new probes. Probes in flight get their answer or their
+    /// timeout (no retry), their results come out as usual, and then the scan ends;
+    /// [`Scan::checkpoint`] says what is left.
+    pub fn pause(&self) {
+        self.0.pause();
+    }
 }
 
 impl Scan {
@@ -132,16 +160,23 @@ impl Scan {
                  use ScanConfig::probe_space(), Scan::with_space() and Scan::into_stream() there",
             )));
         }
-        let runtime = current_thread_runtime()?;
-        let space = runtime.block_on(config.probe_space())?;
-        Scan::with_space(config, space)
+        Scan::with_plan(config, config.resolve_plan()?)
     }
 
-    /// Starts scanning a probe space that is already known. Does not block.
+    /// Starts scanning a probe space that is already known, with the configuration's order,
+    /// seed, shard and checkpoint. Does not block.
+    ///
+    /// Fails if the checkpoint does not fit the space, or if the workers' runtimes or threads
+    /// cannot be created.
+    pub fn with_space(config: &ScanConfig, space: ProbeSpace) -> Result<Scan, Error> {
+        Scan::with_plan(config, config.plan(space)?)
+    }
+
+    /// Starts sending a plan's probes (see [`ScanConfig::resolve_plan`]). Does not block.
     ///
     /// Fails only if the workers' runtimes or threads cannot be created.
-    pub fn with_space(config: &ScanConfig, space: ProbeSpace) -> Result<Scan, Error> {
-        let space = Arc::new(space);
+    pub fn with_plan(config: &ScanConfig, plan: Plan) -> Result<Scan, Error> {
+        let plan = Arc::new(plan);
         let engine = config.engine.resolve();
         let window = config.concurrency.unwrap_or_else(|| {
             usize::try_from(limits::descriptor_budget())
@@ -157,12 +192,17 @@ impl Scan {
         .min(window)
         .max(1);
         let (tx, results) = mpsc::channel(RESULT_BUFFER);
-        let board = Arc::new(Board::default());
+        let board = Arc::new(match &config.resume {
+            Some(c) => {
+                let down: Vec<_> = c.down.iter().map(|&(ip, r)| (ip, r.reason())).collect();
+                Board::seeded(&c.up, &down)
+            }
+            None => Board::default(),
+        });
         let timing = config.timing_spec(workers);
-        let spec = |k: usize| WorkerSpec {
-            space: Arc::clone(&space),
-            first: k as u64,
-            step: workers as u64,
+        let cursor = Arc::new(Cursor::new(plan.len(), workers));
+        let spec = |_: usize| WorkerSpec {
+            feed: Feed::new(Arc::clone(&plan), Arc::clone(&cursor)),
             window: window.div_ceil(workers),
             timing,
             board: Arc::clone(&board),
@@ -188,12 +228,15 @@ impl Scan {
             }
         }
         Ok(Scan {
-            space,
+            plan,
+            cursor,
+            board,
             engine,
             results,
             ready: Vec::new().into_iter(),
             workers: handles,
             stats: None,
+            checkpoint: None,
         })
     }
 
@@ -219,7 +262,23 @@ impl Scan {
 
     /// The probe space being scanned.
     pub fn space(&self) -> &ProbeSpace {
-        &self.space
+        self.plan.space()
+    }
+
+    /// The plan: the probes this run sends, in order.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// A handle that pauses the scan (from any thread).
+    pub fn pauser(&self) -> Pauser {
+        Pauser(Arc::clone(&self.cursor))
+    }
+
+    /// After a pause, once every result has been read: what is left, to resume from with
+    /// [`ScanConfigBuilder::resume`]. `None` if the scan was not paused or failed.
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        self.checkpoint.as_ref()
     }
 
     /// The engine running the scan (never [`Engine::Auto`]: the one it chose).
@@ -235,12 +294,18 @@ impl Scan {
     fn join_workers(&mut self) -> Option<Error> {
         let mut first_error = None;
         let mut stats = ScanStats::default();
+        let mut left = vec![self.cursor.unclaimed()];
+        let mut unanswered = Vec::new();
         for handle in self.workers.drain(..) {
             let outcome = handle.join().unwrap_or_else(|_| {
                 Err(Error::Runtime(io::Error::other("a scan worker panicked")))
             });
             match outcome {
-                Ok(w) => stats.add(&w),
+                Ok(w) => {
+                    stats.add(&w.stats);
+                    left.push(w.unsent);
+                    unanswered.extend(w.unanswered);
+                }
                 Err(e) => {
                     if first_error.is_none() {
                         first_error = Some(e);
@@ -251,14 +316,26 @@ impl Scan {
         if self.stats.is_none() {
             self.stats = Some(stats);
         }
+        if self.cursor.paused() && first_error.is_none() && self.checkpoint.is_none() {
+            unanswered.sort_unstable();
+            unanswered.dedup();
+            let mut checkpoint = self.plan.left(&left, unanswered);
+            let (up, down) = self.board.decided();
+            checkpoint.up = up;
+            checkpoint.down = down
+                .into_iter()
+                .filter_map(|(ip, r)| Some((ip, DownReason::from_reason(r)?)))
+                .collect();
+            self.checkpoint = Some(checkpoint);
+        }
         first_error
     }
 }
 
 fn spawn(
     k: usize,
-    work: impl FnOnce() -> Result<ScanStats, Error> + Send + 'static,
-) -> Result<JoinHandle<Result<ScanStats, Error>>, Error> {
+    work: impl FnOnce() -> Result<WorkerEnd, Error> + Send + 'static,
+) -> Result<JoinHandle<Result<WorkerEnd, Error>>, Error> {
     std::thread::Builder::new()
         .name(format!("portscout-w{k}"))
         .spawn(work)

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -16,9 +17,10 @@ use tokio::sync::mpsc;
 use super::event_loop::STARVED_LIMIT;
 use super::hosts::{Admit, Hosts, Settled};
 use super::job::Job;
-use super::{ScanStats, WorkerSpec, BATCH};
+use super::{WorkerEnd, WorkerSpec, BATCH};
 use crate::error::Error;
 use crate::model::Event;
+use crate::plan::Feed;
 use crate::probe::connect::BlockingConnector;
 use crate::probe::Outcome;
 use crate::timing::rate::TokenBucket;
@@ -32,34 +34,41 @@ pub(crate) const DEFAULT_THREADS: usize = 64;
 pub(crate) fn run_thread(
     spec: WorkerSpec,
     results: &mpsc::Sender<Vec<Event>>,
-) -> Result<ScanStats, Error> {
+) -> Result<WorkerEnd, Error> {
     let WorkerSpec {
-        space,
-        first,
-        step,
+        mut feed,
         timing,
         board,
         ..
     } = spec;
-    let mut hosts = Hosts::new(timing, board, space.ports().len(), 1);
+    let ports = feed.plan().space().ports().len();
+    let mut hosts = Hosts::new(timing, board, ports, 1);
+    let mut unanswered: Vec<SocketAddr> = Vec::new();
+    let end = |hosts: &Hosts, feed: &Feed, unanswered: Vec<SocketAddr>| WorkerEnd {
+        stats: hosts.stats(),
+        unsent: feed.unsent(),
+        unanswered,
+    };
     let mut bucket = timing.rate.map(|r| TokenBucket::new(r, Instant::now()));
     let mut connector = BlockingConnector::new();
     let mut events: Vec<Event> = Vec::with_capacity(BATCH);
     let mut again: VecDeque<Job> = VecDeque::new();
-    let mut index = first;
     let mut starved_since: Option<Instant> = None;
     let mut backoff = Duration::from_millis(1);
     loop {
         if results.is_closed() {
-            return Ok(hosts.stats());
+            return Ok(end(&hosts, &feed, unanswered));
+        }
+        if feed.paused() {
+            // The probe in flight (if any) has had its answer or its timeout.
+            hosts.release_all(&mut again);
+            unanswered.extend(again.drain(..).map(|job| job.target));
+            break;
         }
         let job = match again.pop_front() {
             Some(job) => job,
-            None => match space.probe(index) {
-                Some(target) => {
-                    index = index.saturating_add(step);
-                    Job::new(target)
-                }
+            None => match feed.next_probe() {
+                Some(target) => Job::new(target),
                 None => break,
             },
         };
@@ -90,7 +99,7 @@ pub(crate) fn run_thread(
             Settled::Pressed => {
                 // Out of descriptors or buffers: other threads hold them; wait for them.
                 if !flush(results, &mut events) {
-                    return Ok(hosts.stats());
+                    return Ok(end(&hosts, &feed, unanswered));
                 }
                 let since = *starved_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > STARVED_LIMIT {
@@ -103,12 +112,16 @@ pub(crate) fn run_thread(
             }
         }
         if events.len() >= BATCH && !flush(results, &mut events) {
-            return Ok(hosts.stats());
+            return Ok(end(&hosts, &feed, unanswered));
         }
     }
-    hosts.finish(&mut events);
+    if feed.paused() {
+        hosts.pause(&mut events, &mut unanswered);
+    } else {
+        hosts.finish(&mut events);
+    }
     flush(results, &mut events);
-    Ok(hosts.stats())
+    Ok(end(&hosts, &feed, unanswered))
 }
 
 /// Sends the batch, if any; false when the receiver is gone.
