@@ -320,7 +320,7 @@ mod tests {
         );
     }
 
-    /// A million lines (2^20, the addresses of 198.18.0.0/12 shuffled) through the batched merge:
+    /// A million lines (2^20, the addresses of 198.16.0.0/12 shuffled) through the batched merge:
     /// it must finish (the merge is not quadratic) and give one range.
     #[test]
     fn a_million_shuffled_lines_merge_into_one_range() {
