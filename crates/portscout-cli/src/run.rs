@@ -390,7 +390,8 @@ fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
     })
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
+/// Whether `err` is a write to a reader that went away (`portscout … | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)

@@ -76,6 +76,7 @@ pub(crate) async fn run_worker(
     // Paused: nothing new starts; what is in flight gets its answer or its timeout, and every
     // probe not decided goes to `unanswered`.
     let mut unanswered: Vec<SocketAddr> = Vec::new();
+    let mut draining = false;
     let end = |hosts: &Hosts, feed: &Feed, unanswered: Vec<SocketAddr>| WorkerEnd {
         stats: hosts.stats(),
         unsent: feed.unsent(),
@@ -92,8 +93,12 @@ pub(crate) async fn run_worker(
 
     loop {
         if feed.paused() {
-            exhausted = true;
-            hosts.release_all(&mut again);
+            if !draining {
+                // Once: after this nothing is admitted, so no job waits behind a window again.
+                draining = true;
+                exhausted = true;
+                hosts.release_all(&mut again);
+            }
             unanswered.extend(again.drain(..).map(|job| job.target));
         }
         // Start probes while the window has room.
