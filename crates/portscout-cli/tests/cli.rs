@@ -80,6 +80,55 @@ fn empty_target_file_is_bad_input() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A bad token in a target file is bad input naming the token, its line and the file.
+#[test]
+fn bad_token_in_target_file_names_its_line() {
+    let dir = std::env::temp_dir().join(format!("portscout-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("targets.txt");
+    std::fs::write(
+        &file,
+        "# list
+127.0.0.1
+
+127.0.0.2 999.1.1.1 # x
+",
+    )
+    .unwrap();
+    let want = format!(
+        "error: invalid target `999.1.1.1` (line 4 of `{}`)",
+        file.display()
+    );
+    portscout()
+        .arg("-iL")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::starts_with(want.clone()));
+    portscout()
+        .arg("--exclude-file")
+        .arg(&file)
+        .arg("127.0.0.1")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::starts_with(want));
+    portscout()
+        .args(["-iL", "-"])
+        .write_stdin(
+            "127.0.0.1
+fe80::1%eth0
+",
+        )
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`fe80::1%eth0`: IPv6 zone ids are not supported (line 2 of `-`)",
+        ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn hold_listeners(n: usize) -> (Vec<TcpListener>, BTreeSet<u16>) {
     let held: Vec<_> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
