@@ -404,6 +404,9 @@ fn max_open_stops_after_that_many_open_ports() {
             "all",
             "--engine",
             engine,
+            // The listener is the first port in ascending order.
+            "--order",
+            "serial",
         ]));
         let text = String::from_utf8(out).unwrap();
         let open: Vec<&str> = text
