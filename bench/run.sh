@@ -22,7 +22,8 @@
 #   -n RUNS             runs per tool in every scenario (default: s1-s3,s6 5; s4,s4h,s5,s7 3)
 #   --runs s4=2,s5=1    runs for single scenarios (after -n)
 #   --scenario LIST     which scenarios, e.g. s1,s3 (default: s1,s2,s3,s4,s4h,s5,s6,s7)
-#   --engines LIST      portscout engines (default: "auto threads async sharded")
+#   --engines LIST      portscout engines (default: "auto threads async sharded"); "serial"
+#                       is the default engine with --order serial
 #   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds")
 #   --seeds DIR         the seed's Python scanners (default: ../shared/seed-scanners)
 #   --time-limit SEC    per-run time limit; a run killed there is recorded as timed out (120)
@@ -497,7 +498,12 @@ tool_cmd() {
             local e=${tool#portscout-}
             [ "$s" = s5 ] && targets=(-iL "$S5_TARGETS")
             CMD=("$BIN" "${targets[@]}" -p "$lo-$hi" --format ndjson --show "open,filtered" -q)
-            if [ "$ENGINE_FLAG" = 1 ] || [ "$e" != auto ]; then CMD+=(--engine "$e"); fi
+            if [ "$e" = serial ]; then
+                # The default engine in ascending order: what the permutation costs (issue 5).
+                CMD+=(--order serial)
+            elif [ "$ENGINE_FLAG" = 1 ] || [ "$e" != auto ]; then
+                CMD+=(--engine "$e")
+            fi
             PARSER=portscout ;;
         nmap)
             [ "$s" = s5 ] && targets=(-iL "$S5_TARGETS")

@@ -47,9 +47,14 @@ pub struct MergeArgs {
     #[arg(long, value_name = "STATES", default_value = "open", value_parser = parse_show)]
     pub show: StateFilter,
 
-    /// Write the result to FILE instead of standard output.
+    /// Write the result to FILE instead of standard output (it may be one of the inputs: it
+    /// is written once every input has been read).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Print nothing on standard error but errors (no conflict warnings).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// The scan's options.

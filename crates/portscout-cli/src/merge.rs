@@ -1,10 +1,109 @@
 //! `portscout merge`: ndjson outputs of shards or resumed runs → one result.
+//!
+//! Reads every input line by line into the library's [`Merger`], prints its conflicts as
+//! `warning:` lines on stderr (unless `-q`), then writes the merged result through the usual
+//! printer: results ordered by address and port, then hosts down, then the summary.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::Path;
 
 use anyhow::Result;
+use portscout::merge::Merger;
+use portscout::output::{self, ScanInfo};
 
 use crate::args::MergeArgs;
+use crate::run::{is_broken_pipe, BadInput};
+
+/// What errors and conflicts call standard input.
+const STDIN_NAME: &str = "<stdin>";
 
 /// Runs `portscout merge`.
-pub fn run(_args: MergeArgs) -> Result<()> {
-    anyhow::bail!("merge is not implemented yet")
+pub fn run(args: MergeArgs) -> Result<()> {
+    if args.files.iter().filter(|f| is_stdin(f)).count() > 1 {
+        return Err(BadInput("`-` (standard input) is given more than once".into()).into());
+    }
+    let mut merger = Merger::new();
+    for path in &args.files {
+        let read = if is_stdin(path) {
+            merger.read(STDIN_NAME, io::stdin().lock())
+        } else {
+            let name = path.display().to_string();
+            let file =
+                File::open(path).map_err(|e| BadInput(format!("cannot read `{name}`: {e}")))?;
+            merger.read(&name, BufReader::new(file))
+        };
+        read.map_err(|e| BadInput(e.to_string()))?;
+    }
+    let merged = merger.finish();
+    if !args.quiet {
+        for conflict in &merged.conflicts {
+            eprintln!("warning: {conflict}");
+        }
+        if merged.unknown > 0 {
+            eprintln!(
+                "warning: skipped {} record(s) of a kind this version does not know",
+                merged.unknown
+            );
+        }
+    }
+
+    // Opened only now: the output file may be one of the inputs.
+    let mut out = open_output(args.output.as_deref(), args.format.into(), args.show)?;
+    let info = ScanInfo {
+        hosts: merged.summary.hosts,
+        ports: distinct_ports(&merged.results),
+    };
+    let written = (|| -> Result<()> {
+        out.begin(&info)?;
+        for result in &merged.results {
+            out.result(result)?;
+        }
+        for host in &merged.hosts_down {
+            out.host_down(host)?;
+        }
+        out.end(&merged.summary)?;
+        Ok(())
+    })();
+    match written {
+        // A reader that went away (`portscout merge … | head`) is not a failure.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Number of distinct ports among the results.
+fn distinct_ports(results: &[portscout::PortResult]) -> u32 {
+    let mut seen = vec![false; 1 << 16];
+    let mut n = 0;
+    for r in results {
+        if !std::mem::replace(&mut seen[usize::from(r.port)], true) {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn open_output(
+    path: Option<&Path>,
+    format: output::Format,
+    show: portscout::StateFilter,
+) -> Result<Box<dyn output::Sink + Send>> {
+    let writer: Box<dyn Write + Send> = match path {
+        Some(path) => {
+            let file = File::create(path).map_err(|e| {
+                BadInput(format!(
+                    "cannot write output file `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+            Box::new(BufWriter::new(file))
+        }
+        None => Box::new(BufWriter::new(io::stdout())),
+    };
+    Ok(output::printer(format, show, writer))
 }

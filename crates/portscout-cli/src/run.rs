@@ -296,11 +296,11 @@ fn timing_line(s: &ScanStats, secs: f64) -> String {
 }
 
 fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
-    let mut tokens = args.targets.clone();
+    let mut targets = parse_targets(args.targets.iter().map(String::as_str))?;
     if let Some(path) = &args.input_list {
-        tokens.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
+        // Read as a stream: its addresses come back merged, its host names once each.
+        targets.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
     }
-    let targets = parse_targets(tokens.iter().map(String::as_str))?;
     if targets.is_empty() {
         return Err(portscout::Error::EmptyScan("no targets given").into());
     }
@@ -309,8 +309,7 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
         exclude.extend(target::parse_list(list).map_err(portscout::Error::from)?);
     }
     if let Some(path) = &args.exclude_file {
-        let tokens = target::read_target_file(path).map_err(portscout::Error::from)?;
-        exclude.extend(parse_targets(tokens.iter().map(String::as_str))?);
+        exclude.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
     }
     let ports = match (&args.ports, args.top_ports) {
         (Some(ports), _) => ports.clone(),
@@ -391,7 +390,8 @@ fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
     })
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
+/// Whether `err` is a write to a reader that went away (`portscout … | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)

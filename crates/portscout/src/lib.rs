@@ -12,6 +12,7 @@
 //! | [`scan`] | the engines: workers that drive the prober over the space, and the results |
 //! | [`probe`] | one probe and the single table that turns its answer into a [`PortState`] |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
+//! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
 //!
 //! # From the seed to these types
 //!
@@ -59,6 +60,7 @@
 
 pub mod error;
 pub mod limits;
+pub mod merge;
 pub mod model;
 pub mod output;
 pub mod plan;

@@ -62,6 +62,19 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 9] = [
+        Reason::SynAck,
+        Reason::ConnRefused,
+        Reason::Reset,
+        Reason::NoResponse,
+        Reason::HostUnreach,
+        Reason::NetUnreach,
+        Reason::AdminProhibited,
+        Reason::HostDown,
+        Reason::Error,
+    ];
+
     /// The kebab-case name used in every output format.
     pub fn as_str(self) -> &'static str {
         match self {

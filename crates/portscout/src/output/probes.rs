@@ -1,6 +1,7 @@
 //! `--dry-run`: the probes a plan would send, one ndjson object per line, in plan order.
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use crate::plan::Plan;
 
@@ -27,16 +28,59 @@ use crate::plan::Plan;
 /// ```
 pub fn write_probes(plan: &Plan, out: &mut dyn Write) -> io::Result<u64> {
     let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    let mut line = Vec::with_capacity(64);
     let mut n = 0;
     for probe in plan.iter() {
-        writeln!(
-            out,
-            "{{\"ip\":\"{}\",\"port\":{}}}",
-            probe.ip(),
-            probe.port()
-        )?;
+        line.clear();
+        line.extend_from_slice(b"{\"ip\":\"");
+        match probe.ip() {
+            // By hand: this loop prints billions of lines, and `Display` cost more than the
+            // rest of it.
+            IpAddr::V4(ip) => {
+                for (k, octet) in ip.octets().into_iter().enumerate() {
+                    if k > 0 {
+                        line.push(b'.');
+                    }
+                    decimal(&mut line, u32::from(octet));
+                }
+            }
+            IpAddr::V6(ip) => write!(line, "{ip}")?,
+        }
+        line.extend_from_slice(b"\",\"port\":");
+        decimal(&mut line, u32::from(probe.port()));
+        line.extend_from_slice(b"}\n");
+        out.write_all(&line)?;
         n += 1;
     }
     out.flush()?;
     Ok(n)
+}
+
+/// Appends `v` in decimal.
+fn decimal(out: &mut Vec<u8>, mut v: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimals() {
+        for v in [0u32, 7, 10, 99, 255, 65_535, u32::MAX] {
+            let mut out = Vec::new();
+            decimal(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+    }
 }

@@ -14,7 +14,7 @@
 //!    when it stopped (sent first).
 //!
 //! Memory is O(target ranges + port ranges + checkpoint ranges), whatever the number of
-//! probes. Workers draw from one [`Cursor`] in small claims; at a pause, each worker's unused
+//! probes. Workers draw from one `Cursor` (crate-private) in small claims; at a pause, each worker's unused
 //! claim and the cursor's position describe exactly what was not sent.
 
 mod checkpoint;

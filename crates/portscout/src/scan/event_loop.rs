@@ -76,10 +76,12 @@ pub(crate) async fn run_worker(
     // Paused: nothing new starts; what is in flight gets its answer or its timeout, and every
     // probe not decided goes to `unanswered`.
     let mut unanswered: Vec<SocketAddr> = Vec::new();
+    let mut draining = false;
     let end = |hosts: &Hosts, feed: &Feed, unanswered: Vec<SocketAddr>| WorkerEnd {
         stats: hosts.stats(),
         unsent: feed.unsent(),
         unanswered,
+        held: Vec::new(),
     };
     let mut connector = Connector::new();
     let mut in_flight = FuturesUnordered::new();
@@ -92,8 +94,12 @@ pub(crate) async fn run_worker(
 
     loop {
         if feed.paused() {
-            exhausted = true;
-            hosts.release_all(&mut again);
+            if !draining {
+                // Once: after this nothing is admitted, so no job waits behind a window again.
+                draining = true;
+                exhausted = true;
+                hosts.release_all(&mut again);
+            }
             unanswered.extend(again.drain(..).map(|job| job.target));
         }
         // Start probes while the window has room.
@@ -194,13 +200,17 @@ pub(crate) async fn run_worker(
                 hosts.release_all(&mut again);
                 continue;
             }
+            let mut held = Vec::new();
             if feed.paused() {
                 hosts.pause(&mut events, &mut unanswered);
             } else {
-                hosts.finish(&mut events);
+                hosts.finish(&mut events, &mut held);
             }
             flush(&results, &mut events).await;
-            return Ok(end(&hosts, &feed, unanswered));
+            return Ok(WorkerEnd {
+                held,
+                ..end(&hosts, &feed, unanswered)
+            });
         }
         if in_flight.is_empty() && pressed {
             // Starved: back-pressure with nothing in flight to wait for.

@@ -83,7 +83,7 @@ pub(crate) struct Board {
 impl Board {
     /// Records `want` for `ip` unless a decision exists. Returns the final decision and whether
     /// it is this call's.
-    fn decide(&self, ip: IpAddr, want: Alive) -> (Alive, bool) {
+    pub(crate) fn decide(&self, ip: IpAddr, want: Alive) -> (Alive, bool) {
         let mut map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         match map.entry(ip) {
             Entry::Occupied(e) => (*e.get(), false),
@@ -94,7 +94,7 @@ impl Board {
         }
     }
 
-    fn get(&self, ip: IpAddr) -> Option<Alive> {
+    pub(crate) fn get(&self, ip: IpAddr) -> Option<Alive> {
         let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&ip).copied()
     }
@@ -511,17 +511,22 @@ impl Hosts {
         self.deferred = 0;
     }
 
-    /// At the end of the worker's slice: hosts still undecided had every port of this worker
-    /// silent. They are down, unless another worker found them up.
-    pub fn finish(&mut self, events: &mut Vec<Event>) {
-        let undecided: Vec<IpAddr> = self
-            .map
-            .iter()
-            .filter(|(_, h)| matches!(&h.live, Liveness::Unknown { held, .. } if !held.is_empty()))
-            .map(|(ip, _)| *ip)
-            .collect();
-        for ip in undecided {
-            self.down(ip, Reason::NoResponse, events);
+    /// At the end of the worker's work: hosts still undecided had every port of this worker
+    /// silent. Their held results go to `held`: other workers may still be probing them, so
+    /// only the scan, once every worker is done, may call them down (see `Scan`). Those another
+    /// worker decided already are reported or dropped here.
+    pub fn finish(&mut self, events: &mut Vec<Event>, held_out: &mut Vec<PortResult>) {
+        for (&ip, host) in self.map.iter_mut() {
+            if let Liveness::Unknown { held, .. } = &mut host.live {
+                if held.is_empty() {
+                    continue;
+                }
+                match self.board.get(ip) {
+                    Some(Alive::Up) => Self::up(host, events),
+                    Some(Alive::Down(_)) => host.live = Liveness::Down,
+                    None => held_out.append(held),
+                }
+            }
         }
     }
 
@@ -581,4 +586,54 @@ fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: u
             Liveness::Up
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a worker that ran out of work called a host down when its own probes of
+    /// it were silent, while another worker could still be waiting for an answer from it
+    /// (which would then be dropped: the first decision is final). Now it hands the held
+    /// results to the scan, which decides once every worker is done.
+    #[test]
+    fn a_worker_that_finishes_does_not_call_a_host_down_alone() {
+        let spec = TimingSpec {
+            timeout: Timeout::Fixed(Duration::from_millis(10)),
+            max_attempts: 1,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        };
+        let board = Arc::new(Board::default());
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 8);
+        let target: SocketAddr = "198.18.0.2:80".parse().unwrap();
+        let (mut events, mut again) = (Vec::new(), VecDeque::new());
+        let mut job = Job::new(target);
+        assert!(matches!(hosts.admit(job, false, &mut events), Admit::Go(_)));
+        hosts.sent(&mut job, true);
+        hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
+        assert!(
+            events.is_empty(),
+            "a silent port of an undecided host is held"
+        );
+        let mut held = Vec::new();
+        hosts.finish(&mut events, &mut held);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].port, 80);
+        assert_eq!(board.get(target.ip()), None, "not decided by one worker");
+
+        // Another worker found it up: a finishing worker reports what it held.
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 8);
+        let mut job = Job::new(target);
+        hosts.admit(job, false, &mut events);
+        hosts.sent(&mut job, true);
+        hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
+        board.decide(target.ip(), Alive::Up);
+        let mut held = Vec::new();
+        hosts.finish(&mut events, &mut held);
+        assert!(held.is_empty());
+        assert_eq!(events.len(), 1);
+    }
 }

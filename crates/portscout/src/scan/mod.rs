@@ -45,9 +45,10 @@ pub use engine::Engine;
 use crate::error::Error;
 use crate::limits;
 use crate::model::{Event, PortResult};
+use crate::model::{HostDown, Reason};
 use crate::plan::{Cursor, DownReason, Feed, Plan};
 use crate::space::ProbeSpace;
-use hosts::{Board, TimingSpec};
+use hosts::{Alive, Board, TimingSpec};
 
 /// Batches buffered between the workers and the consumer.
 const RESULT_BUFFER: usize = 64;
@@ -75,6 +76,9 @@ pub(crate) struct WorkerEnd {
     pub unsent: Range<u64>,
     /// Probes it started (or queued) that have no result.
     pub unanswered: Vec<SocketAddr>,
+    /// Results held for hosts nobody had decided when it finished (every port of them it
+    /// probed was silent): the scan decides them once every worker is done.
+    pub held: Vec<PortResult>,
 }
 
 /// How a finished scan went: what the timing machinery saw and did (per worker while it runs,
@@ -296,6 +300,7 @@ impl Scan {
         let mut stats = ScanStats::default();
         let mut left = vec![self.cursor.unclaimed()];
         let mut unanswered = Vec::new();
+        let mut held = Vec::new();
         for handle in self.workers.drain(..) {
             let outcome = handle.join().unwrap_or_else(|_| {
                 Err(Error::Runtime(io::Error::other("a scan worker panicked")))
@@ -305,6 +310,7 @@ impl Scan {
                     stats.add(&w.stats);
                     left.push(w.unsent);
                     unanswered.extend(w.unanswered);
+                    held.extend(w.held);
                 }
                 Err(e) => {
                     if first_error.is_none() {
@@ -312,6 +318,9 @@ impl Scan {
                     }
                 }
             }
+        }
+        if first_error.is_none() {
+            self.decide_held(held, &mut stats);
         }
         if self.stats.is_none() {
             self.stats = Some(stats);
@@ -329,6 +338,38 @@ impl Scan {
             self.checkpoint = Some(checkpoint);
         }
         first_error
+    }
+}
+
+impl Scan {
+    /// Every worker is done: a host still undecided had every probed port silent, in every
+    /// worker, so it is down now (one record); one that some worker found up meanwhile gets
+    /// its ports reported.
+    fn decide_held(&mut self, mut held: Vec<PortResult>, stats: &mut ScanStats) {
+        if held.is_empty() {
+            return;
+        }
+        held.sort_by_key(|r| (r.ip, r.port));
+        let ports = self.plan.space().ports().len();
+        let mut events = Vec::new();
+        for (i, r) in held.iter().enumerate() {
+            let first = i == 0 || held[i - 1].ip != r.ip;
+            match self.board.get(r.ip) {
+                Some(Alive::Up) => events.push(Event::Port(*r)),
+                Some(Alive::Down(_)) => {}
+                None if first => {
+                    self.board.decide(r.ip, Alive::Down(Reason::NoResponse));
+                    stats.hosts_down += 1;
+                    events.push(Event::HostDown(HostDown {
+                        ip: r.ip,
+                        reason: Reason::NoResponse,
+                        skipped: ports,
+                    }));
+                }
+                None => {}
+            }
+        }
+        self.ready = events.into_iter();
     }
 }
 
@@ -354,7 +395,12 @@ impl Iterator for Scan {
             }
             match self.results.blocking_recv() {
                 Some(batch) => self.ready = batch.into_iter(),
-                None => return self.join_workers().map(Err),
+                None if self.workers.is_empty() => return None,
+                None => {
+                    if let Some(e) = self.join_workers() {
+                        return Some(Err(e));
+                    }
+                }
             }
         }
     }
@@ -383,8 +429,13 @@ impl Stream for ScanStream {
             match this.results.poll_recv(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(batch)) => this.ready = batch.into_iter(),
+                Poll::Ready(None) if this.workers.is_empty() => return Poll::Ready(None),
                 // Every worker has dropped its sender, so each has returned: joining is quick.
-                Poll::Ready(None) => return Poll::Ready(this.join_workers().map(Err)),
+                Poll::Ready(None) => {
+                    if let Some(e) = this.join_workers() {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
             }
         }
     }

@@ -48,6 +48,7 @@ pub(crate) fn run_thread(
         stats: hosts.stats(),
         unsent: feed.unsent(),
         unanswered,
+        held: Vec::new(),
     };
     let mut bucket = timing.rate.map(|r| TokenBucket::new(r, Instant::now()));
     let mut connector = BlockingConnector::new();
@@ -115,13 +116,17 @@ pub(crate) fn run_thread(
             return Ok(end(&hosts, &feed, unanswered));
         }
     }
+    let mut held = Vec::new();
     if feed.paused() {
         hosts.pause(&mut events, &mut unanswered);
     } else {
-        hosts.finish(&mut events);
+        hosts.finish(&mut events, &mut held);
     }
     flush(results, &mut events);
-    Ok(end(&hosts, &feed, unanswered))
+    Ok(WorkerEnd {
+        held,
+        ..end(&hosts, &feed, unanswered)
+    })
 }
 
 /// Sends the batch, if any; false when the receiver is gone.

@@ -146,17 +146,62 @@ fn insert_range<T: Int>(v: &mut Vec<(T, T)>, s: T, e: T) -> usize {
     i
 }
 
-/// Sorts and merges overlapping or adjacent ranges in place.
+/// Sorts and merges overlapping or adjacent ranges in place. O(n log n), no allocation.
 fn normalize<T: Int>(v: &mut Vec<(T, T)>) {
     v.sort_unstable();
-    let mut out: Vec<(T, T)> = Vec::with_capacity(v.len());
-    for &(s, e) in v.iter() {
-        match out.last_mut() {
-            Some(last) if !before_not_adjacent(last.1, s) => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
+    let mut w: usize = 0;
+    for r in 0..v.len() {
+        let (s, e) = v[r];
+        match w.checked_sub(1) {
+            Some(last) if !before_not_adjacent(v[last].1, s) => v[last].1 = v[last].1.max(e),
+            _ => {
+                v[w] = (s, e);
+                w += 1;
+            }
         }
     }
-    *v = out;
+    v.truncate(w);
+}
+
+/// The union of `a` and `b`, both sorted, disjoint and non-adjacent; so is the result. O(a + b).
+fn merge<T: Int>(a: &[(T, T)], b: &[(T, T)]) -> Vec<(T, T)> {
+    let mut out: Vec<(T, T)> = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        // The next range by start, from whichever input has the lower one.
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x.0 <= y.0 => {
+                i += 1;
+                x
+            }
+            (_, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (None, None) => break,
+        };
+        match out.last_mut() {
+            Some(last) if !before_not_adjacent(last.1, next.0) => last.1 = last.1.max(next.1),
+            _ => out.push(next),
+        }
+    }
+    out
+}
+
+/// Adds the unordered ranges `batch` to the sorted, disjoint, non-adjacent `v`, keeping it so:
+/// `batch` is sorted and merged on its own, then merged into `v` in one linear pass.
+/// O(b log b + v) for `b` new ranges, rather than O((v + b) log (v + b)) for sorting it all.
+fn add_batch<T: Int>(v: &mut Vec<(T, T)>, mut batch: Vec<(T, T)>) {
+    normalize(&mut batch);
+    *v = if v.is_empty() {
+        batch
+    } else {
+        merge(v, &batch)
+    };
 }
 
 /// `a \ b`, both sorted, disjoint and non-adjacent.
@@ -225,7 +270,7 @@ impl AddrSet {
     /// range is ignored.
     ///
     /// O(ranges) in the worst case, O(1) amortized when ranges are inserted in ascending order.
-    /// To add many unordered ranges at once, [`Extend::extend`] is O(n log n).
+    /// To add many unordered ranges at once, [`Extend::extend`] is O(n log n + ranges).
     pub fn insert(&mut self, range: AddrRange) {
         match range.raw() {
             Raw::V4(s, e) => {
@@ -364,22 +409,28 @@ impl AddrSet {
 }
 
 impl Extend<AddrRange> for AddrSet {
-    /// Adds every range (empty ones are ignored). O(n log n) in the total number of ranges.
+    /// Adds every range (empty ones are ignored).
+    ///
+    /// The new ranges are sorted and merged among themselves, then merged into the set in one
+    /// linear pass: O(n log n + r) for `n` new ranges and `r` ranges already in the set. So a
+    /// long stream of ranges can be added in batches, each batch at least as long as the set
+    /// has ranges (or some fixed size such as 64 Ki, whichever is larger), in O(log) amortized
+    /// time per range, while holding only one batch at a time.
     fn extend<I: IntoIterator<Item = AddrRange>>(&mut self, iter: I) {
-        let (n4, n6) = (self.v4.len(), self.v6.len());
+        let (mut b4, mut b6) = (Vec::new(), Vec::new());
         for r in iter {
             match r.raw() {
-                Raw::V4(s, e) => self.v4.push((s, e)),
-                Raw::V6(s, e) => self.v6.push((s, e)),
+                Raw::V4(s, e) => b4.push((s, e)),
+                Raw::V6(s, e) => b6.push((s, e)),
                 Raw::Empty => {}
             }
         }
-        if self.v4.len() != n4 {
-            normalize(&mut self.v4);
+        if !b4.is_empty() {
+            add_batch(&mut self.v4, b4);
             self.reindex_v4(0);
         }
-        if self.v6.len() != n6 {
-            normalize(&mut self.v6);
+        if !b6.is_empty() {
+            add_batch(&mut self.v6, b6);
             self.reindex_v6(0);
         }
     }
@@ -579,6 +630,26 @@ mod tests {
             check(&one, &model)?;
             let (bulk, _) = build(&v4r, &v6r, true);
             prop_assert_eq!(&bulk, &one);
+        }
+
+        #[test]
+        fn extend_in_batches_agrees_with_insert(
+            v4r in prop::collection::vec(range(), 0..16),
+            v6r in prop::collection::vec(range(), 0..6),
+            chunk in 1usize..5,
+        ) {
+            let (one, model) = build(&v4r, &v6r, false);
+            let ranges: Vec<AddrRange> = v4r
+                .iter()
+                .map(|&(s, e)| AddrRange::from_v4(s, e))
+                .chain(v6r.iter().map(|&(s, e)| AddrRange::from_v6(s.into(), e.into())))
+                .collect();
+            let mut batched = AddrSet::new();
+            for part in ranges.chunks(chunk) {
+                batched.extend(part.iter());
+            }
+            check(&batched, &model)?;
+            prop_assert_eq!(&batched, &one);
         }
 
         #[test]

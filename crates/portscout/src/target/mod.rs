@@ -1,19 +1,22 @@
 //! Targets: addresses, CIDR blocks, octet ranges, host names, target files and exclusions.
 //!
 //! A command line names targets as tokens; [`Target::parse`] reads one, [`parse_list`] reads
-//! an exclusion list, [`read_target_file`] reads the tokens of a target file, and [`resolve`]
-//! turns parsed targets into an [`AddrSet`], resolving host names on the way.
+//! an exclusion list, [`read_target_file`] reads a target file as a stream (its addresses
+//! merged as they come, so memory is O(merged ranges), not O(lines)), and [`resolve`] turns
+//! parsed targets into an [`AddrSet`], resolving host names on the way.
 
 use std::io;
 use std::path::PathBuf;
 
 mod addr_set;
+mod file;
 mod parse;
 mod resolve;
 
 pub use addr_set::{AddrRange, AddrSet};
+pub use file::{read_target_file, read_targets};
 pub use parse::parse_list;
-pub use resolve::{read_target_file, resolve};
+pub use resolve::resolve;
 
 /// One parsed target token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +49,18 @@ pub enum TargetError {
         name: String,
         /// Why, as the resolver put it.
         reason: String,
+    },
+    /// A bad token in a target file: the token's own error (one of the variants above, which
+    /// names the token), and where it is.
+    #[error("{error} (line {line} of `{path}`)")]
+    InFile {
+        /// The file, as given (`-` is standard input).
+        path: PathBuf,
+        /// The token's line, counting from 1.
+        line: u64,
+        /// What is wrong with the token.
+        #[source]
+        error: Box<TargetError>,
     },
     /// A target file that could not be read (`-` is standard input).
     #[error("cannot read target file `{path}`: {source}")]

@@ -1,48 +1,12 @@
-//! Reading target files and resolving targets into an [`AddrSet`].
+//! Resolving targets into an [`AddrSet`].
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io;
 use std::net::IpAddr;
-use std::path::Path;
 
 use tokio::task::JoinHandle;
 
 use super::{AddrSet, Target, TargetError};
-
-/// Reads target tokens from a file (`-` for standard input): whitespace-separated, `#` comments.
-///
-/// A `#` starts a comment that runs to the end of its line; blank lines are ignored. The tokens
-/// are returned as written, in order, for the caller to parse with [`Target::parse`]; an empty
-/// file gives an empty `Vec`. The file must be UTF-8. Any I/O failure is
-/// [`TargetError::ReadFile`], naming `path`.
-pub fn read_target_file(path: &Path) -> Result<Vec<String>, TargetError> {
-    let read_error = |source| TargetError::ReadFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let text = if path == Path::new("-") {
-        let mut text = String::new();
-        io::stdin()
-            .lock()
-            .read_to_string(&mut text)
-            .map_err(read_error)?;
-        text
-    } else {
-        std::fs::read_to_string(path).map_err(read_error)?
-    };
-    Ok(tokens(&text))
-}
-
-/// The tokens of a target file's text.
-fn tokens(text: &str) -> Vec<String> {
-    text.lines()
-        .flat_map(|line| {
-            let line = line.split_once('#').map_or(line, |(before, _)| before);
-            line.split_whitespace()
-        })
-        .map(str::to_string)
-        .collect()
-}
 
 /// The address a host name stands for: its first IPv4 address, else its first IPv6 one.
 fn pick(addrs: impl Iterator<Item = IpAddr>) -> Option<IpAddr> {
@@ -112,60 +76,9 @@ pub async fn resolve(targets: &[Target]) -> Result<AddrSet, TargetError> {
 mod tests {
     use super::*;
     use crate::target::AddrRange;
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
-    }
-
-    /// A fresh path in the temporary directory (removed by the caller).
-    fn temp_path(tag: &str) -> PathBuf {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        std::env::temp_dir().join(format!(
-            "portscout-target-{}-{tag}-{n}.txt",
-            std::process::id()
-        ))
-    }
-
-    #[test]
-    fn tokenizes_comments_and_blank_lines() {
-        let text = "# header\n\n198.18.0.1  198.18.0.2\t# trailing\n  \nexample.com#x\r\n::1\n#";
-        assert_eq!(
-            tokens(text),
-            ["198.18.0.1", "198.18.0.2", "example.com", "::1"]
-        );
-        assert!(tokens("").is_empty());
-        assert!(tokens("# only\n   \n").is_empty());
-    }
-
-    #[test]
-    fn reads_files() {
-        let path = temp_path("ok");
-        std::fs::write(&path, "10.0.0.1 # a\n\nlocalhost\n").unwrap();
-        let got = read_target_file(&path);
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(got.unwrap(), ["10.0.0.1", "localhost"]);
-
-        let empty = temp_path("empty");
-        std::fs::write(&empty, "").unwrap();
-        let got = read_target_file(&empty);
-        std::fs::remove_file(&empty).unwrap();
-        assert!(got.unwrap().is_empty());
-    }
-
-    #[test]
-    fn missing_file_names_the_path() {
-        let path = temp_path("missing");
-        let e = read_target_file(&path).unwrap_err();
-        assert!(matches!(&e, TargetError::ReadFile { path: p, source }
-            if *p == path && source.kind() == io::ErrorKind::NotFound));
-        let msg = e.to_string();
-        assert!(
-            msg.starts_with(&format!("cannot read target file `{}`: ", path.display())),
-            "{msg}"
-        );
     }
 
     #[test]

@@ -1,0 +1,515 @@
+//! The merge rules, one by one, and the reader's errors.
+
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::model::Reason;
+use crate::output::{printer, Format, ScanInfo};
+use crate::StateFilter;
+
+fn port(ip: &str, port: u16, state: PortState) -> PortResult {
+    let (reason, rtt) = match state {
+        PortState::Open => (Reason::SynAck, Some(Duration::from_micros(210))),
+        PortState::Closed => (Reason::ConnRefused, Some(Duration::from_millis(12))),
+        PortState::Filtered => (Reason::NoResponse, None),
+    };
+    PortResult {
+        ip: ip.parse().unwrap(),
+        port,
+        state,
+        reason,
+        rtt,
+    }
+}
+
+fn down(ip: &str, skipped: u32) -> HostDown {
+    HostDown {
+        ip: ip.parse().unwrap(),
+        reason: Reason::NoResponse,
+        skipped,
+    }
+}
+
+/// The ndjson a scan writes (`--show all`) for these records, with a summary if given.
+fn ndjson(ports: &[PortResult], downs: &[HostDown], summary: Option<Summary>) -> String {
+    let buf = SharedBuf::default();
+    let mut sink = printer(Format::Ndjson, StateFilter::ALL, Box::new(buf.clone()));
+    sink.begin(&ScanInfo { hosts: 0, ports: 0 }).unwrap();
+    for r in ports {
+        sink.result(r).unwrap();
+    }
+    for h in downs {
+        sink.host_down(h).unwrap();
+    }
+    if let Some(s) = summary {
+        sink.end(&s).unwrap();
+    }
+    drop(sink);
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// A writer whose bytes can be read after the printer that owns it is dropped.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn counted(ports: &[PortResult], hosts: u128, downs: u64, elapsed_ms: u64) -> Summary {
+    let n = |s| ports.iter().filter(|r| r.state == s).count() as u64;
+    Summary {
+        hosts,
+        open: n(PortState::Open),
+        closed: n(PortState::Closed),
+        filtered: n(PortState::Filtered),
+        hosts_down: downs,
+        elapsed: Duration::from_millis(elapsed_ms),
+    }
+}
+
+fn merge(inputs: &[(&str, &str)]) -> Merged {
+    let mut m = Merger::new();
+    for (name, text) in inputs {
+        m.read(name, text.as_bytes()).unwrap();
+    }
+    m.finish()
+}
+
+#[test]
+fn every_record_kind_reads_back_as_written() {
+    let mut ports: Vec<PortResult> = Reason::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, reason)| PortResult {
+            reason,
+            ..port("2001:db8::1", i as u16 + 1, PortState::Filtered)
+        })
+        .collect();
+    ports.push(PortResult {
+        rtt: Some(Duration::from_micros(3_000_500)),
+        ..port("198.18.0.1", 65535, PortState::Open)
+    });
+    ports.push(port("198.18.0.1", 1, PortState::Closed));
+    let downs = [down("198.18.0.9", 1000)];
+    let summary = Summary {
+        hosts: 1 << 40,
+        ..counted(&ports, 0, 1, 412)
+    };
+    let text = ndjson(&ports, &downs, Some(summary.clone()));
+    let records: Vec<Record> = Records::new("x", text.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut expected: Vec<Record> = ports.iter().copied().map(Record::Port).collect();
+    expected.push(Record::HostDown(downs[0]));
+    expected.push(Record::Summary(summary));
+    assert_eq!(records, expected);
+}
+
+#[test]
+fn same_port_same_state_is_kept_once_and_counted_once() {
+    let a = [port("198.18.0.1", 22, PortState::Open)];
+    let b = [
+        PortResult {
+            rtt: Some(Duration::from_millis(5)),
+            ..a[0]
+        },
+        port("198.18.0.1", 80, PortState::Closed),
+    ];
+    let merged = merge(&[
+        ("a", &ndjson(&a, &[], Some(counted(&a, 1, 0, 10)))),
+        ("b", &ndjson(&b, &[], Some(counted(&b, 1, 0, 20)))),
+    ]);
+    // The first input's record (its rtt) is the one kept.
+    assert_eq!(merged.results, [a[0], b[1]]);
+    assert!(merged.conflicts.is_empty());
+    assert_eq!(
+        merged.summary,
+        Summary {
+            hosts: 1,
+            open: 1,
+            closed: 1,
+            filtered: 0,
+            hosts_down: 0,
+            elapsed: Duration::from_millis(30),
+        }
+    );
+}
+
+#[test]
+fn different_states_keep_open_then_closed_then_filtered_and_report_it() {
+    use PortState::*;
+    let a = [
+        port("198.18.0.1", 1, Filtered),
+        port("198.18.0.1", 2, Closed),
+    ];
+    let b = [port("198.18.0.1", 1, Open), port("198.18.0.1", 2, Filtered)];
+    let c = [port("198.18.0.1", 1, Closed)];
+    let merged = merge(&[
+        ("a", &ndjson(&a, &[], Some(counted(&a, 1, 0, 0)))),
+        ("b", &ndjson(&b, &[], Some(counted(&b, 1, 0, 0)))),
+        ("c", &ndjson(&c, &[], Some(counted(&c, 1, 0, 0)))),
+    ]);
+    assert_eq!(merged.results, [b[0], a[1]]);
+    let conflict = |port, kept, kept_in: &str, dropped, dropped_in: &str| Conflict::PortState {
+        ip: "198.18.0.1".parse().unwrap(),
+        port,
+        kept,
+        kept_in: kept_in.into(),
+        dropped,
+        dropped_in: dropped_in.into(),
+    };
+    assert_eq!(
+        merged.conflicts,
+        [
+            conflict(1, Open, "b", Filtered, "a"),
+            conflict(1, Open, "b", Closed, "c"),
+            conflict(2, Closed, "a", Filtered, "b"),
+        ]
+    );
+    assert_eq!(
+        merged.conflicts[0].to_string(),
+        "198.18.0.1:1 is open in `b` but filtered in `a`: kept open"
+    );
+    // 5 records, 3 dropped: one per dropped record's state.
+    let s = &merged.summary;
+    assert_eq!((s.open, s.closed, s.filtered), (1, 1, 0));
+}
+
+#[test]
+fn results_are_ordered_by_address_then_port_ipv4_first() {
+    use PortState::*;
+    let a = [
+        port("2001:db8::1", 22, Open),
+        port("198.18.0.10", 80, Open),
+        port("198.18.0.2", 443, Open),
+        port("::1", 1, Open),
+    ];
+    let b = [
+        port("198.18.0.2", 22, Open),
+        port("255.255.255.255", 1, Open),
+        port("198.18.0.10", 7, Open),
+    ];
+    let merged = merge(&[("a", &ndjson(&a, &[], None)), ("b", &ndjson(&b, &[], None))]);
+    let got: Vec<(IpAddr, u16)> = merged.results.iter().map(|r| (r.ip, r.port)).collect();
+    let want: Vec<(IpAddr, u16)> = [
+        ("198.18.0.2", 22),
+        ("198.18.0.2", 443),
+        ("198.18.0.10", 7),
+        ("198.18.0.10", 80),
+        ("255.255.255.255", 1),
+        ("::1", 1),
+        ("2001:db8::1", 22),
+    ]
+    .into_iter()
+    .map(|(ip, p)| (ip.parse().unwrap(), p))
+    .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
+    use PortState::*;
+    // Shards of a 256-host scan written with --show open: the summaries count more than the
+    // records show.
+    let a = [port("198.18.0.1", 22, Open)];
+    let b = [port("198.18.0.2", 22, Open), port("198.18.0.2", 80, Open)];
+    let sa = Summary {
+        hosts: 256,
+        open: 1,
+        closed: 500,
+        filtered: 12,
+        hosts_down: 3,
+        elapsed: Duration::from_millis(1500),
+    };
+    let sb = Summary {
+        hosts: 256,
+        open: 2,
+        closed: 499,
+        filtered: 0,
+        hosts_down: 4,
+        elapsed: Duration::from_millis(1700),
+    };
+    let merged = merge(&[
+        ("a", &ndjson(&a, &[], Some(sa))),
+        ("b", &ndjson(&b, &[], Some(sb))),
+    ]);
+    assert_eq!(
+        merged.summary,
+        Summary {
+            hosts: 256,
+            open: 3,
+            closed: 999,
+            filtered: 12,
+            hosts_down: 7,
+            elapsed: Duration::from_millis(3200),
+        }
+    );
+}
+
+#[test]
+fn hosts_is_at_least_the_addresses_seen() {
+    use PortState::*;
+    let a = [port("198.18.0.1", 22, Open), port("198.18.0.2", 22, Open)];
+    let b = [port("198.18.0.3", 22, Open)];
+    let merged = merge(&[
+        (
+            "a",
+            &ndjson(&a, &[down("198.18.0.4", 2)], Some(counted(&a, 1, 1, 0))),
+        ),
+        ("b", &ndjson(&b, &[], Some(counted(&b, 1, 0, 0)))),
+    ]);
+    assert_eq!(merged.summary.hosts, 4);
+}
+
+#[test]
+fn an_input_without_summary_is_counted_from_its_records() {
+    use PortState::*;
+    // a: a killed run (no summary); b: its resumed run, which probed port 80 again.
+    let a = [
+        port("198.18.0.1", 22, Open),
+        port("198.18.0.1", 80, Filtered),
+    ];
+    let b = [
+        port("198.18.0.1", 80, Open),
+        port("198.18.0.1", 443, Closed),
+    ];
+    let merged = merge(&[
+        ("a", &ndjson(&a, &[down("198.18.0.2", 3)], None)),
+        ("b", &ndjson(&b, &[], Some(counted(&b, 2, 0, 40)))),
+    ]);
+    assert_eq!(merged.results, [a[0], b[0], b[1]]);
+    assert_eq!(merged.conflicts.len(), 1);
+    assert_eq!(
+        merged.summary,
+        Summary {
+            hosts: 2,
+            open: 2,
+            closed: 1,
+            filtered: 0,
+            hosts_down: 1,
+            elapsed: Duration::from_millis(40),
+        }
+    );
+}
+
+#[test]
+fn records_after_the_last_summary_are_counted_themselves() {
+    // `cat a.ndjson b.ndjson` where b lost its summary.
+    use PortState::*;
+    let a = [port("198.18.0.1", 22, Open)];
+    let b = [port("198.18.0.2", 22, Closed)];
+    let text = ndjson(&a, &[], Some(counted(&a, 2, 0, 5))) + &ndjson(&b, &[], None);
+    let s = merge(&[("ab", &text)]).summary;
+    assert_eq!(
+        (s.hosts, s.open, s.closed, s.elapsed),
+        (2, 1, 1, Duration::from_millis(5))
+    );
+}
+
+#[test]
+fn hosts_down_merge_per_address_summing_skipped() {
+    use PortState::*;
+    // Two shards each found 198.18.0.9 down and skipped their half of its ports.
+    let a = [port("198.18.0.1", 22, Open)];
+    let merged = merge(&[
+        (
+            "a",
+            &ndjson(&a, &[down("198.18.0.9", 500)], Some(counted(&a, 2, 1, 0))),
+        ),
+        (
+            "b",
+            &ndjson(&[], &[down("198.18.0.9", 524)], Some(counted(&[], 2, 1, 0))),
+        ),
+    ]);
+    assert_eq!(merged.hosts_down, [down("198.18.0.9", 1024)]);
+    assert!(merged.conflicts.is_empty());
+    assert_eq!((merged.summary.hosts, merged.summary.hosts_down), (2, 1));
+}
+
+#[test]
+fn a_host_down_with_port_results_elsewhere_keeps_the_ports_and_reports_it() {
+    use PortState::*;
+    let a = [port("198.18.0.1", 22, Closed)];
+    let merged = merge(&[
+        ("a", &ndjson(&a, &[], Some(counted(&a, 1, 0, 0)))),
+        (
+            "b",
+            &ndjson(&[], &[down("198.18.0.1", 9)], Some(counted(&[], 1, 1, 0))),
+        ),
+    ]);
+    assert_eq!(merged.results, a);
+    assert!(merged.hosts_down.is_empty());
+    assert_eq!(
+        merged.conflicts,
+        [Conflict::HostDown {
+            ip: "198.18.0.1".parse().unwrap(),
+            down_in: "b".into(),
+            ports_in: "a".into(),
+        }]
+    );
+    assert_eq!(
+        merged.conflicts[0].to_string(),
+        "198.18.0.1 is down in `b` but has port results in `a`: kept the port results"
+    );
+    assert_eq!((merged.summary.hosts_down, merged.summary.closed), (0, 1));
+}
+
+#[test]
+fn ipv6_conflicts_name_the_port_in_brackets() {
+    use PortState::*;
+    let merged = merge(&[
+        ("a", &ndjson(&[port("2001:db8::1", 443, Closed)], &[], None)),
+        ("b", &ndjson(&[port("2001:db8::1", 443, Open)], &[], None)),
+    ]);
+    assert_eq!(
+        merged.conflicts[0].to_string(),
+        "[2001:db8::1]:443 is open in `b` but closed in `a`: kept open"
+    );
+}
+
+#[test]
+fn older_summaries_without_hosts_down_and_unknown_keys_and_types_are_accepted() {
+    let text = "\
+{\"ip\":\"198.18.0.1\",\"port\":22,\"protocol\":\"tcp\",\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.21,\"service\":\"ssh\"}
+
+{\"type\":\"progress\",\"done\":10}
+{\"type\":\"host\",\"ip\":\"198.18.0.3\",\"state\":\"up\"}
+{\"type\":\"summary\",\"hosts\":3,\"open\":1,\"closed\":2,\"filtered\":0,\"elapsed_ms\":7,\"extra\":[1,2]}
+";
+    let merged = merge(&[("old", text)]);
+    assert_eq!(merged.results.len(), 1);
+    assert_eq!(merged.unknown, 2);
+    assert_eq!(
+        merged.summary,
+        Summary {
+            hosts: 3,
+            open: 1,
+            closed: 2,
+            filtered: 0,
+            hosts_down: 0,
+            elapsed: Duration::from_millis(7),
+        }
+    );
+}
+
+/// The error for the first bad line of `text`, read as `f.ndjson`.
+fn error_of(text: &str) -> String {
+    let mut m = Merger::new();
+    m.read("f.ndjson", text.as_bytes()).unwrap_err().to_string()
+}
+
+#[test]
+fn a_malformed_line_is_an_error_naming_the_input_and_line() {
+    let good = r#"{"ip":"198.18.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":1}"#;
+    let cases = [
+        ("{\"ip\":\"198.18.0.1\",\"port\":", "EOF while parsing"),
+        ("not json", "expected a JSON object"),
+        ("[1,2]", "expected a JSON object (column 1)"),
+        (
+            r#"{"ip":"198.18.0.1","port":70000,"state":"open","reason":"syn-ack"}"#,
+            "70000",
+        ),
+        (
+            r#"{"ip":"198.18.0.999","port":1,"state":"open","reason":"syn-ack"}"#,
+            "invalid IP",
+        ),
+        (
+            r#"{"ip":"198.18.0.1","state":"open","reason":"syn-ack"}"#,
+            "port record without `port`",
+        ),
+        (
+            r#"{"ip":"198.18.0.1","port":1,"state":"opne","reason":"syn-ack"}"#,
+            "invalid `state`: `opne`",
+        ),
+        (
+            r#"{"ip":"198.18.0.1","port":1,"state":"open","reason":"syn"}"#,
+            "invalid `reason`: `syn`",
+        ),
+        (
+            r#"{"ip":"198.18.0.1","port":1,"protocol":"udp","state":"open","reason":"syn-ack"}"#,
+            "invalid `protocol`: `udp`",
+        ),
+        (
+            r#"{"ip":"198.18.0.1","port":1,"state":"open","reason":"syn-ack","rtt_ms":-1}"#,
+            "invalid `rtt_ms`: `-1`",
+        ),
+        (
+            r#"{"type":"host","ip":"198.18.0.1","state":"down","reason":"no-response"}"#,
+            "host record without `skipped`",
+        ),
+        (
+            r#"{"type":"summary","hosts":1,"open":0,"closed":0,"elapsed_ms":1}"#,
+            "summary record without `filtered`",
+        ),
+    ];
+    for (bad, why) in cases {
+        let err = error_of(&format!("{good}\n\n{bad}\n{good}\n"));
+        assert!(err.starts_with("`f.ndjson` line 3: "), "{err}");
+        assert!(err.contains(why), "{err} lacks {why}");
+        assert!(!err.contains("at line 1"), "{err}");
+    }
+    let err = error_of("{\"ip\":\"198.18.0.1\",\"port\":\"x\"}");
+    assert!(err.ends_with("(column 29)"), "{err}");
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_an_error() {
+    let mut m = Merger::new();
+    let err = m.read("f", &b"\xff\xfe\n"[..]).unwrap_err();
+    assert!(matches!(
+        err,
+        ReadError::BadLine {
+            line: 1,
+            source: LineError::NotUtf8,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_failing_reader_is_an_io_error_and_the_records_end() {
+    struct Failing;
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk on fire"))
+        }
+    }
+    let mut records = Records::new("f", io::BufReader::new(Failing));
+    let err = records.next().unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "cannot read `f`: disk on fire");
+    assert!(records.next().is_none());
+}
+
+#[test]
+fn windows_line_endings_are_accepted() {
+    let text = "{\"type\":\"summary\",\"hosts\":1,\"open\":0,\"closed\":0,\"filtered\":0,\"elapsed_ms\":1}\r\n";
+    let records: Vec<_> = Records::new("f", text.as_bytes()).collect();
+    assert!(matches!(records[..], [Ok(Record::Summary(_))]));
+}
+
+#[test]
+fn rtt_reads_back_to_the_microsecond() {
+    let rtt = |ms: &str| {
+        let line =
+            format!(r#"{{"ip":"::1","port":1,"state":"open","reason":"syn-ack","rtt_ms":{ms}}}"#);
+        match parse_line(&line).unwrap() {
+            Record::Port(r) => r.rtt,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(rtt("0.21"), Some(Duration::from_micros(210)));
+    assert_eq!(rtt("12"), Some(Duration::from_millis(12)));
+    assert_eq!(rtt("0.001"), Some(Duration::from_micros(1)));
+    assert_eq!(rtt("null"), None);
+}

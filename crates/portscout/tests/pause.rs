@@ -1,0 +1,112 @@
+//! Pausing a scan and resuming it from its checkpoint, on every engine: the two runs report
+//! every port exactly once. Loopback only, at listeners the test owns.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+
+use portscout::ports::PortSet;
+use portscout::scan::{Engine, Scan, ScanConfig};
+use portscout::target::Target;
+use portscout::PortState;
+
+fn config(engine: Engine, ports: &PortSet) -> portscout::scan::ScanConfigBuilder {
+    ScanConfig::builder()
+        .engine(engine)
+        .targets([Target::parse("127.0.0.1").unwrap()])
+        .ports(ports.clone())
+        .seed(3)
+        // Slow enough that the pause lands mid-scan.
+        .rate(4000)
+}
+
+#[test]
+fn pause_and_resume_report_every_port_once() {
+    let held: Vec<TcpListener> = (0..4)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let open: Vec<u16> = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let spec = format!(
+        "1-3000,{}",
+        open.iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let ports = PortSet::parse(&spec).unwrap();
+    let total = ports.len() as usize;
+    for engine in [Engine::Async, Engine::Sharded, Engine::Threads] {
+        let mut seen: BTreeMap<u16, PortState> = BTreeMap::new();
+        let mut scan = Scan::start(&config(engine, &ports).build().unwrap()).unwrap();
+        let pauser = scan.pauser();
+        for (k, event) in scan.by_ref().enumerate() {
+            let r = *event.unwrap().port().unwrap();
+            assert!(
+                seen.insert(r.port, r.state).is_none(),
+                "{engine}: {} twice",
+                r.port
+            );
+            if k == 500 {
+                pauser.pause();
+            }
+        }
+        let checkpoint = scan
+            .checkpoint()
+            .expect("a paused scan leaves a checkpoint")
+            .clone();
+        let before = seen.len();
+        assert!(
+            before < total,
+            "{engine}: the pause came too late ({before})"
+        );
+        assert_eq!(
+            checkpoint.remaining() as usize,
+            total - before,
+            "{engine}: the checkpoint leaves what was not reported"
+        );
+        assert_eq!(
+            checkpoint.up,
+            vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
+
+        let resumed = config(engine, &ports).resume(checkpoint).build().unwrap();
+        for event in Scan::start(&resumed).unwrap() {
+            let r = *event.unwrap().port().unwrap();
+            assert!(
+                seen.insert(r.port, r.state).is_none(),
+                "{engine}: {} twice",
+                r.port
+            );
+        }
+        assert_eq!(seen.len(), total, "{engine}: every port once");
+        for port in &open {
+            assert_eq!(seen[port], PortState::Open, "{engine}: {port}");
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_does_not_fit_another_scan() {
+    let ports = PortSet::parse("1-2000").unwrap();
+    let mut scan = Scan::start(&config(Engine::Async, &ports).build().unwrap()).unwrap();
+    scan.pauser().pause();
+    for event in scan.by_ref() {
+        event.unwrap();
+    }
+    let checkpoint = scan.checkpoint().unwrap().clone();
+    let other = config(Engine::Async, &PortSet::parse("1-1999").unwrap())
+        .resume(checkpoint.clone())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        Scan::start(&other),
+        Err(portscout::Error::BadResume(_))
+    ));
+    let reseeded = config(Engine::Async, &ports)
+        .seed(4)
+        .resume(checkpoint)
+        .build();
+    assert!(matches!(reseeded, Err(portscout::Error::BadResume(_))));
+}
