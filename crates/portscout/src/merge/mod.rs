@@ -10,8 +10,9 @@
 //!   (the first input's record: its reason and rtt). Records in different states keep the
 //!   state of highest precedence, **open > closed > filtered** (an answer beats silence), and
 //!   each dropped record in another state is reported as a [`Conflict::PortState`].
-//! * **Hosts down.** One record per address, its `skipped` the sum over the inputs (shards
-//!   each skip their own ports), its reason the first input's. An address that also has port
+//! * **Hosts down.** One record per address, its `skipped` the largest of the inputs' (each
+//!   shard of a scan that finds a host down reports all of the host's ports skipped, as the
+//!   whole scan does), its reason the first input's. An address that also has port
 //!   results in some input keeps the port results; its down records are dropped and reported
 //!   as a [`Conflict::HostDown`].
 //! * **Summary.** `open`, `closed`, `filtered` and `hosts_down` are the sums over the inputs'
@@ -303,9 +304,7 @@ impl Merger {
                 _ => {
                     totals.hosts_down = totals.hosts_down.saturating_sub(group.len() as u64 - 1);
                     hosts_down.push(HostDown {
-                        skipped: group
-                            .iter()
-                            .fold(0u32, |sum, (h, _)| sum.saturating_add(h.skipped)),
+                        skipped: group.iter().map(|(h, _)| h.skipped).max().unwrap_or(0),
                         ..group[0].0
                     });
                 }

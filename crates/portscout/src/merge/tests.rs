@@ -318,18 +318,23 @@ fn records_after_the_last_summary_are_counted_themselves() {
 }
 
 #[test]
-fn hosts_down_merge_per_address_summing_skipped() {
+fn hosts_down_merge_per_address_keeping_the_largest_skipped() {
     use PortState::*;
-    // Two shards each found 198.18.0.9 down and skipped their half of its ports.
+    // Two shards each found 198.18.0.9 down; each reports all of its ports skipped, as one
+    // scan would (the larger count wins should they differ).
     let a = [port("198.18.0.1", 22, Open)];
     let merged = merge(&[
         (
             "a",
-            &ndjson(&a, &[down("198.18.0.9", 500)], Some(counted(&a, 2, 1, 0))),
+            &ndjson(&a, &[down("198.18.0.9", 1024)], Some(counted(&a, 2, 1, 0))),
         ),
         (
             "b",
-            &ndjson(&[], &[down("198.18.0.9", 524)], Some(counted(&[], 2, 1, 0))),
+            &ndjson(
+                &[],
+                &[down("198.18.0.9", 1000)],
+                Some(counted(&[], 2, 1, 0)),
+            ),
         ),
     ]);
     assert_eq!(merged.hosts_down, [down("198.18.0.9", 1024)]);
