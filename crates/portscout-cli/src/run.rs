@@ -94,7 +94,12 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 ))
             })?;
             stored_args.quiet |= args.quiet;
-            stored_args.dry_run |= args.dry_run;
+            if args.dry_run {
+                // What is left goes to standard output: the stored `-o FILE` holds the first
+                // run's results, which the plan must not overwrite.
+                stored_args.dry_run = true;
+                stored_args.output = None;
+            }
             (stored_args, file.args, Some(file.checkpoint))
         }
     };
