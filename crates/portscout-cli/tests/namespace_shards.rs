@@ -579,24 +579,62 @@ fn exclusions_are_absolute() {
     }
     assert_same_ports("the three shards", &union, &want);
 
-    // Interrupted (SIGTERM) and resumed.
+    // Interrupted (SIGTERM) and resumed, the results in one file (-o: the resumed run appends).
     let resume = fx.dir.file("excl.resume");
+    let out = fx.dir.file("excl.ndjson");
     let before = fx.target_nft.counter("control");
-    let args = with(&["--seed", "5", "--rate", "400", "--resume-file", &resume]);
-    let first_run = fx.interrupted(&args, 150, libc::SIGTERM);
+    let args = with(&[
+        "--seed",
+        "5",
+        "--rate",
+        "400",
+        "--resume-file",
+        &resume,
+        "-o",
+        &out,
+    ]);
+    fx.interrupted(&args, 150, libc::SIGTERM);
     assert_nothing_excluded_sent(&fx, "interrupted run", before);
-    let before = fx.target_nft.counter("control");
-    let resumed = fx.scan(&["--resume", &resume]);
-    resumed.assert_success();
-    assert_nothing_excluded_sent(&fx, "resumed run", before);
-    let mut union = port_map("interrupted run", &first_run.stdout);
-    let b = port_map("resumed run", &resumed.stdout);
+    let first_part = std::fs::read_to_string(&out).expect("the interrupted run's -o file");
+    let reported: BTreeSet<Key> = port_map("interrupted run", &first_part)
+        .into_keys()
+        .collect();
+    assert!(!reported.is_empty(), "nothing reported before the signal");
+    // What is left, by a dry run of the resume: on stdout, the -o file untouched; exactly the
+    // probes not reported yet, none to the excluded address.
+    let left = fx.scan(&["--resume", &resume, "--dry-run"]);
+    left.assert_success();
+    let after = std::fs::read_to_string(&out).unwrap();
     assert!(
-        union.keys().all(|k| !b.contains_key(k)),
-        "a port reported by both runs"
+        after == first_part,
+        "`--resume --dry-run` changed the results file: {} lines before, {} after, first now: {}",
+        first_part.lines().count(),
+        after.lines().count(),
+        after.lines().next().unwrap_or("")
     );
-    union.extend(b);
-    assert_same_ports("interrupted + resumed", &union, &want);
+    let left = dry_run_probes("--resume --dry-run", &left.stdout);
+    let left_set: BTreeSet<Key> = left.iter().copied().collect();
+    assert_eq!(left_set.len(), left.len(), "a probe left twice");
+    assert!(
+        left_set.is_disjoint(&reported),
+        "a reported port is planned again"
+    );
+    let all: BTreeSet<Key> = reported.union(&left_set).copied().collect();
+    assert_same_keys(
+        "reported before the signal + left",
+        &all,
+        &want.keys().copied().collect(),
+    );
+    let before = fx.target_nft.counter("control");
+    fx.scan(&["--resume", &resume]).assert_success();
+    assert_nothing_excluded_sent(&fx, "resumed run", before);
+    // port_map panics on a port reported twice.
+    let both = std::fs::read_to_string(&out).unwrap();
+    assert_same_ports(
+        "interrupted + resumed (one -o file)",
+        &port_map("interrupted + resumed (one -o file)", &both),
+        &want,
+    );
 
     // --exclude-file, with a CIDR target around the live addresses: the file excludes .3 and
     // every address of 198.18.0.0/29 that nobody has.
