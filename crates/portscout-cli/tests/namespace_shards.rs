@@ -18,10 +18,12 @@
 //! What the tests check:
 //!
 //! 1. an interrupted scan (SIGINT, exit 130, a resume file) and its resumed run together
-//!    report exactly what one uninterrupted scan reports, no probe twice (default engine and
-//!    `--engine threads`);
+//!    report exactly what one uninterrupted scan reports, no port in both runs, the silent
+//!    address down once, and summaries that add up (default engine and `--engine threads`);
 //! 2. an excluded address receives no packet: full scan, each of three shards, serial order,
-//!    an interrupted (SIGTERM) and resumed scan, `--exclude-file`, and `--dry-run` never lists it;
+//!    an interrupted (SIGTERM) and resumed scan into one `-o` file, `--exclude-file`; no dry
+//!    run lists it, and `--resume --dry-run` lists exactly what is left (on stdout: the `-o`
+//!    file is left alone);
 //! 3. three shards are disjoint and cover the scan (`--dry-run`), and their ndjson outputs,
 //!    merged with `portscout merge`, equal the full scan, ordered by address and port.
 //!
