@@ -5,7 +5,7 @@
 //! printer: results ordered by address and port, then hosts down, then the summary.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader};
 use std::path::Path;
 
 use anyhow::Result;
@@ -93,17 +93,6 @@ fn open_output(
     format: output::Format,
     show: portscout::StateFilter,
 ) -> Result<Box<dyn output::Sink + Send>> {
-    let writer: Box<dyn Write + Send> = match path {
-        Some(path) => {
-            let file = File::create(path).map_err(|e| {
-                BadInput(format!(
-                    "cannot write output file `{}`: {e}",
-                    path.display()
-                ))
-            })?;
-            Box::new(BufWriter::new(file))
-        }
-        None => Box::new(BufWriter::new(io::stdout())),
-    };
+    let writer = crate::run::open_writer_at(path, false)?;
     Ok(output::printer(format, show, writer))
 }

@@ -375,7 +375,12 @@ fn parse_targets<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Vec<Target
 /// Where results go: `-o FILE` (appended to when resuming, so the first run's results stay)
 /// or standard output.
 fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
-    Ok(match &args.output {
+    open_writer_at(args.output.as_deref(), append)
+}
+
+/// A buffered writer to `path` (appending, or truncating it), or to standard output.
+pub fn open_writer_at(path: Option<&Path>, append: bool) -> Result<Box<dyn Write + Send>> {
+    Ok(match path {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .write(true)

@@ -74,13 +74,11 @@ impl Permutation {
         }
     }
 
-    /// One pass of the cipher over `0..a·b`.
-    fn encipher(&self, x: u128) -> u128 {
-        let (a, b) = (self.a, self.b);
-        // `l < a` and `r < b`, both at most 2^32, so they fit in a `u64`.
-        let (mut l, mut r) = ((x % u128::from(a)) as u64, (x / u128::from(a)) as u64);
+    /// The Feistel rounds on `(l, r)`, `l < a`, `r < b`; after an even number of rounds
+    /// `(l, r) ∈ a × b` again.
+    fn rounds(&self, mut l: u64, mut r: u64) -> (u64, u64) {
         for (j, key) in self.keys.iter().enumerate() {
-            let m = if j % 2 == 0 { a } else { b };
+            let m = if j % 2 == 0 { self.a } else { self.b };
             // `F(r)` reduced to `0..m` by a multiply-shift (Lemire), not a division.
             let f = ((u128::from(mix(r ^ key)) * u128::from(m)) >> 64) as u64;
             // `l < m` and `f < m`: one subtraction reduces the sum.
@@ -91,26 +89,22 @@ impl Permutation {
             l = r;
             r = t;
         }
-        // After an even number of rounds `(l, r) ∈ a × b` again.
-        u128::from(a) * u128::from(r) + u128::from(l)
+        (l, r)
+    }
+
+    /// One pass of the cipher over `0..a·b`, for any `a·b` (up to 2^64 + 2^32).
+    fn encipher(&self, x: u128) -> u128 {
+        let a = u128::from(self.a);
+        // `x % a < a` and `x / a < b`, both at most 2^32.
+        let (l, r) = self.rounds((x % a) as u64, (x / a) as u64);
+        a * u128::from(r) + u128::from(l)
     }
 
     /// [`Permutation::encipher`] in 64-bit arithmetic, when `a·b` fits (all but the largest
-    /// domains): one division per pass.
+    /// domains).
     fn encipher64(&self, x: u64) -> u64 {
-        let (a, b) = (self.a, self.b);
-        let (mut l, mut r) = (x % a, x / a);
-        for (j, key) in self.keys.iter().enumerate() {
-            let m = if j % 2 == 0 { a } else { b };
-            let f = ((u128::from(mix(r ^ key)) * u128::from(m)) >> 64) as u64;
-            let mut t = l + f;
-            if t >= m {
-                t -= m;
-            }
-            l = r;
-            r = t;
-        }
-        a * r + l
+        let (l, r) = self.rounds(x % self.a, x / self.a);
+        self.a * r + l
     }
 
     /// The image of `i` (`i < n`; larger values are reduced modulo `n` first).

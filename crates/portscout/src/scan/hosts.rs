@@ -516,24 +516,25 @@ impl Hosts {
     /// only the scan, once every worker is done, may call them down (see `Scan`). Those another
     /// worker decided already are reported or dropped here.
     pub fn finish(&mut self, events: &mut Vec<Event>, held_out: &mut Vec<PortResult>) {
-        for (&ip, host) in self.map.iter_mut() {
-            if let Liveness::Unknown { held, .. } = &mut host.live {
-                if held.is_empty() {
-                    continue;
-                }
-                match self.board.get(ip) {
-                    Some(Alive::Up) => Self::up(host, events),
-                    Some(Alive::Down(_)) => host.live = Liveness::Down,
-                    None => held_out.append(held),
-                }
-            }
-        }
+        self.release_held(events, |held| held_out.append(held));
     }
 
     /// At a pause: ports held back for hosts nobody has decided are not results yet; they go
     /// to `unanswered` (probed again on resume). Those of hosts another worker found up are
     /// reported; those of hosts found down were never to be.
     pub fn pause(&mut self, events: &mut Vec<Event>, unanswered: &mut Vec<SocketAddr>) {
+        self.release_held(events, |held| {
+            unanswered.extend(held.drain(..).map(|r| SocketAddr::new(r.ip, r.port)));
+        });
+    }
+
+    /// Results held for undecided hosts: reported if the board says up, dropped if down, and
+    /// given to `undecided` otherwise.
+    fn release_held(
+        &mut self,
+        events: &mut Vec<Event>,
+        mut undecided: impl FnMut(&mut Vec<PortResult>),
+    ) {
         for (&ip, host) in self.map.iter_mut() {
             if let Liveness::Unknown { held, .. } = &mut host.live {
                 if held.is_empty() {
@@ -542,9 +543,7 @@ impl Hosts {
                 match self.board.get(ip) {
                     Some(Alive::Up) => Self::up(host, events),
                     Some(Alive::Down(_)) => host.live = Liveness::Down,
-                    None => {
-                        unanswered.extend(held.drain(..).map(|r| SocketAddr::new(r.ip, r.port)))
-                    }
+                    None => undecided(held),
                 }
             }
         }
