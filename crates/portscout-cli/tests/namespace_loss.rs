@@ -30,7 +30,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use support::{nft_rules, require_nft, Listeners, Netns, NftTable, ScanRun, VethPair};
+use support::{nft_rules, require_nft, Listeners, Netns, NftTable, ScanRun, VethHosts, VethPair};
 
 const SCANNER_CIDR: &str = "198.18.0.1/24";
 
@@ -78,21 +78,12 @@ struct LossFixture {
 
 impl LossFixture {
     fn new(tag: &str) -> LossFixture {
-        let scanner = Netns::new(&format!("{tag}-s"));
-        let target = Netns::new(&format!("{tag}-t"));
-        let veth = VethPair::new(
-            &scanner,
-            &target,
-            SCANNER_CIDR,
-            &format!("{}/24", LIVE[0].0),
-        );
-        for (ip, _) in &LIVE[1..] {
-            veth.add_target_addr(&format!("{ip}/24"));
-        }
-        let listeners = LIVE
-            .iter()
-            .map(|(ip, ports)| target.listen(ip, ports))
-            .collect();
+        let VethHosts {
+            listeners,
+            veth,
+            target,
+            scanner,
+        } = VethHosts::new(tag, SCANNER_CIDR, LIVE);
         let (lo, hi) = FILTERED;
         let drop_range = format!("  tcp dport {lo}-{hi} counter name \"filtered\" drop");
         let syn_loss = format!(

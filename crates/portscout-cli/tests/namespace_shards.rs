@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use support::{
     nft_rules, parse_host_records, parse_port_records, portscout_local, require_nft, HostRecord,
-    Listeners, Netns, NftTable, RunningScan, ScanRun, TempDir, VethPair,
+    Listeners, Netns, NftTable, RunningScan, ScanRun, TempDir, VethHosts, VethPair,
 };
 
 const SCANNER_CIDR: &str = "198.18.0.100/24";
@@ -83,21 +83,12 @@ struct Fixture {
 
 impl Fixture {
     fn new(tag: &str) -> Fixture {
-        let scanner = Netns::new(&format!("{tag}-s"));
-        let target = Netns::new(&format!("{tag}-t"));
-        let veth = VethPair::new(
-            &scanner,
-            &target,
-            SCANNER_CIDR,
-            &format!("{}/24", LIVE[0].0),
-        );
-        for (ip, _) in &LIVE[1..] {
-            veth.add_target_addr(&format!("{ip}/24"));
-        }
-        let listeners = LIVE
-            .iter()
-            .map(|(ip, ports)| target.listen(ip, ports))
-            .collect();
+        let VethHosts {
+            listeners,
+            veth,
+            target,
+            scanner,
+        } = VethHosts::new(tag, SCANNER_CIDR, LIVE);
         let (lo, hi) = FILTERED;
         let excluded = format!("  ip daddr {EXCLUDED} counter name \"excluded\"");
         let control = format!("  ip daddr {CONTROL} counter name \"control\"");

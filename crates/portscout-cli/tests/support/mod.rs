@@ -413,6 +413,42 @@ impl Drop for Listeners {
     }
 }
 
+/// A scanner namespace and a target namespace joined by a veth pair; the target holds every
+/// address of `live` (the first on the veth itself), each with listeners on its ports.
+/// Callers keep the parts in fields that drop listeners first and the namespaces last.
+pub struct VethHosts {
+    pub listeners: Vec<Listeners>,
+    pub veth: VethPair,
+    pub target: Netns,
+    pub scanner: Netns,
+}
+
+impl VethHosts {
+    pub fn new(tag: &str, scanner_cidr: &str, live: &[(&str, &[u16])]) -> VethHosts {
+        let scanner = Netns::new(&format!("{tag}-s"));
+        let target = Netns::new(&format!("{tag}-t"));
+        let veth = VethPair::new(
+            &scanner,
+            &target,
+            scanner_cidr,
+            &format!("{}/24", live[0].0),
+        );
+        for (ip, _) in &live[1..] {
+            veth.add_target_addr(&format!("{ip}/24"));
+        }
+        let listeners = live
+            .iter()
+            .map(|(ip, ports)| target.listen(ip, ports))
+            .collect();
+        VethHosts {
+            listeners,
+            veth,
+            target,
+            scanner,
+        }
+    }
+}
+
 /// A veth pair between a scanner namespace and a target namespace, with test addresses.
 pub struct VethPair {
     scanner_ns: String,
