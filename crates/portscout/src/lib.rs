@@ -11,6 +11,7 @@
 //! | [`plan`] | which probes of the space this run sends, in which order: permutation, shard, work left after a pause |
 //! | [`scan`] | the engines: workers that drive the prober over the space, and the results |
 //! | [`probe`] | one probe and the single table that turns its answer into a [`PortState`] |
+//! | [`packet`] | raw packets of the SYN scan: the SYN emitted, the answers (SYN-ACK, RST, ICMP errors) parsed; pure, never panics, never allocates |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
 //! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
 //!
@@ -63,6 +64,7 @@ pub mod limits;
 pub mod merge;
 pub mod model;
 pub mod output;
+pub mod packet;
 pub mod plan;
 pub mod ports;
 pub mod probe;
