@@ -30,6 +30,12 @@ pub enum Error {
     /// `--engine` named no engine.
     #[error("invalid engine `{0}` (expected auto, threads, async or sharded)")]
     BadEngine(String),
+    /// `--scan` named no scan type.
+    #[error("invalid scan type `{0}` (expected connect or syn)")]
+    BadScanType(String),
+    /// A SYN scan was asked for without the privilege to open raw sockets.
+    #[error("--scan syn needs root or CAP_NET_RAW")]
+    NeedsRawSockets,
     /// `--order` named no order.
     #[error("invalid order `{0}` (expected random or serial)")]
     BadOrder(String),

@@ -12,6 +12,7 @@
 //! | [`scan`] | the engines: workers that drive the prober over the space, and the results |
 //! | [`probe`] | one probe and the single table that turns its answer into a [`PortState`] |
 //! | [`packet`] | raw packets of the SYN scan: the SYN emitted, the answers (SYN-ACK, RST, ICMP errors) parsed; pure, never panics, never allocates |
+//! | [`privilege`] | dropping root or capabilities once the raw sockets are open |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
 //! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
 //!
@@ -67,6 +68,7 @@ pub mod output;
 pub mod packet;
 pub mod plan;
 pub mod ports;
+pub mod privilege;
 pub mod probe;
 pub mod scan;
 pub mod space;

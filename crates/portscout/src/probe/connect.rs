@@ -38,7 +38,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use super::Outcome;
+pub use super::Attempt;
+use super::{Outcome, Prober};
 use crate::model::{PortState, Reason};
 
 /// What an error from `socket`, `connect` or `SO_ERROR` means for the probe.
@@ -123,15 +124,6 @@ struct Spare {
     socket: Socket,
     /// The `SO_SNDTIMEO` it carries (blocking sockets only).
     send_timeout: Option<Duration>,
-}
-
-/// The result of starting a non-blocking probe.
-#[derive(Debug)]
-pub enum Attempt {
-    /// The kernel answered at once.
-    Done(Outcome),
-    /// The handshake is under way; wait with [`Pending::wait`].
-    Pending(Pending),
 }
 
 /// A socket whose connect was refused, ready to connect again (see [`Connector::recycle`]).
@@ -239,6 +231,26 @@ impl Connector {
             socket: reusable.socket,
             send_timeout: None,
         });
+    }
+}
+
+impl Prober for Connector {
+    type Pending = Pending;
+    type Spare = Reusable;
+
+    fn start(&mut self, target: SocketAddr) -> Attempt {
+        Connector::start(self, target)
+    }
+
+    fn wait(
+        pending: Pending,
+        deadline: tokio::time::Instant,
+    ) -> impl std::future::Future<Output = (Outcome, Option<Reusable>)> {
+        pending.wait(deadline)
+    }
+
+    fn recycle(&mut self, spare: Reusable) {
+        Connector::recycle(self, spare);
     }
 }
 

@@ -9,6 +9,7 @@ use super::Engine;
 use crate::error::Error;
 use crate::plan::{Checkpoint, Order, Plan, Shard, CHECKPOINT_VERSION};
 use crate::ports::PortSet;
+use crate::probe::ScanType;
 use crate::space::ProbeSpace;
 use crate::target::{self, Target};
 use crate::timing::rtt::RtoBounds;
@@ -48,6 +49,8 @@ pub struct ScanConfig {
     seed_given: bool,
     pub(crate) shard: Shard,
     pub(crate) resume: Option<Checkpoint>,
+    pub(crate) scan_type: ScanType,
+    pub(crate) drop_privileges: bool,
 }
 
 /// Builds a [`ScanConfig`]; [`ScanConfigBuilder::build`] validates it.
@@ -83,8 +86,15 @@ impl ScanConfig {
                 seed_given: false,
                 shard: Shard::WHOLE,
                 resume: None,
+                scan_type: ScanType::Connect,
+                drop_privileges: false,
             },
         }
+    }
+
+    /// The scan type: how each probe is sent and read.
+    pub fn scan_type(&self) -> ScanType {
+        self.scan_type
     }
 
     /// The probe order.
@@ -302,6 +312,22 @@ impl ScanConfigBuilder {
         self
     }
 
+    /// The scan type (default [`ScanType::Connect`]). [`ScanType::Syn`] needs root or
+    /// `CAP_NET_RAW` when the scan starts, and runs on the event-loop engines only.
+    pub fn scan_type(mut self, scan_type: ScanType) -> Self {
+        self.config.scan_type = scan_type;
+        self
+    }
+
+    /// Drops the process's privileges once the scan's sockets are open (default off): see
+    /// [`crate::privilege::drop_privileges`]. They are dropped in the thread that starts the
+    /// scan, before its workers start (which inherit that), so start the scan before any other
+    /// thread that should lose them too.
+    pub fn drop_privileges(mut self, on: bool) -> Self {
+        self.config.drop_privileges = on;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<ScanConfig, Error> {
         let mut c = self.config;
@@ -371,6 +397,11 @@ impl ScanConfigBuilder {
         if c.engine == Engine::Async && c.workers.is_some_and(|w| w > 1) {
             return Err(Error::Conflict(
                 "the async engine runs one event loop; --workers applies to threads and sharded",
+            ));
+        }
+        if c.scan_type == ScanType::Syn && c.engine == Engine::Threads {
+            return Err(Error::Conflict(
+                "--scan syn runs on the event-loop engines (auto, async, sharded), not threads",
             ));
         }
         if c.ports.is_empty() {

@@ -20,12 +20,13 @@ use tokio::time::Instant;
 
 use super::hosts::{Admit, Hosts, Settled};
 use super::job::Job;
-use super::{WorkerEnd, WorkerSpec, BATCH};
+use super::{WorkerEnd, WorkerProbe, WorkerSpec, BATCH};
 use crate::error::Error;
 use crate::model::Event;
 use crate::plan::Feed;
-use crate::probe::connect::{Attempt, Connector};
-use crate::probe::Outcome;
+use crate::probe::connect::Connector;
+use crate::probe::syn::SynProber;
+use crate::probe::{Attempt, Outcome, Prober};
 use crate::timing::rate::{RateFloor, TokenBucket};
 
 /// How long the scanner may stay starved (back-pressure with nothing in flight) before the
@@ -61,7 +62,22 @@ fn now() -> std::time::Instant {
 /// Returns early (with `Ok`) when the receiver is gone: the scan was dropped. Dropping the
 /// futures in flight closes their sockets.
 pub(crate) async fn run_worker(
+    mut spec: WorkerSpec,
+    results: mpsc::Sender<Vec<Event>>,
+) -> Result<WorkerEnd, Error> {
+    match std::mem::take(&mut spec.probe) {
+        WorkerProbe::Connect => drive(spec, Connector::new(), results).await,
+        WorkerProbe::Syn(sockets, cookies) => {
+            let prober = SynProber::new(*sockets, cookies).map_err(Error::Runtime)?;
+            drive(spec, prober, results).await
+        }
+    }
+}
+
+/// The worker's loop, for any prober.
+async fn drive<P: Prober>(
     spec: WorkerSpec,
+    mut prober: P,
     results: mpsc::Sender<Vec<Event>>,
 ) -> Result<WorkerEnd, Error> {
     let WorkerSpec {
@@ -69,6 +85,7 @@ pub(crate) async fn run_worker(
         window,
         timing,
         board,
+        probe: _,
     } = spec;
     let ports = feed.plan().space().ports().len();
     let mut hosts = Hosts::new(timing, board, ports, window);
@@ -83,7 +100,6 @@ pub(crate) async fn run_worker(
         unanswered,
         held: Vec::new(),
     };
-    let mut connector = Connector::new();
     let mut in_flight = FuturesUnordered::new();
     let mut again: VecDeque<Job> = VecDeque::new();
     let mut events: Vec<Event> = Vec::with_capacity(BATCH);
@@ -149,7 +165,7 @@ pub(crate) async fn run_worker(
             if let Some(floor) = &mut floor {
                 floor.sent();
             }
-            match connector.start(job.target) {
+            match prober.start(job.target) {
                 Attempt::Done(outcome) => {
                     let mut job = job;
                     if outcome != Outcome::Backpressure {
@@ -166,10 +182,10 @@ pub(crate) async fn run_worker(
                 Attempt::Pending(pending) => {
                     let mut job = job;
                     hosts.sent(&mut job, true);
-                    let deadline = Instant::now() + timeout;
+                    let wait = P::wait(pending, Instant::now() + timeout);
                     in_flight.push(async move {
-                        let (outcome, socket) = pending.wait(deadline).await;
-                        (job, outcome, socket)
+                        let (outcome, spare) = wait.await;
+                        (job, outcome, spare)
                     });
                 }
             }
@@ -179,10 +195,13 @@ pub(crate) async fn run_worker(
             backoff = Duration::from_millis(1);
         }
 
-        // Settle whatever has been answered meanwhile, without waiting.
-        while let Some(Some((job, outcome, socket))) = in_flight.next().now_or_never() {
-            if let Some(socket) = socket {
-                connector.recycle(socket);
+        // Send what the round started (a batching prober only queued it), read what has
+        // arrived, and settle whatever has been answered meanwhile, without waiting.
+        prober.flush();
+        prober.read_answers();
+        while let Some(Some((job, outcome, spare))) = in_flight.next().now_or_never() {
+            if let Some(spare) = spare {
+                prober.recycle(spare);
             }
             pressed |=
                 hosts.settle(job, outcome, true, &mut events, &mut again) == Settled::Pressed;
@@ -269,11 +288,13 @@ pub(crate) async fn run_worker(
             biased;
             _ = results.closed() => return Ok(end(&hosts, &feed, unanswered)),
             done = in_flight.next(), if !in_flight.is_empty() => done,
+            // Answers are read (and their probes settled) at the top of the loop.
+            () = prober.answers_ready() => None,
             _ = sleep => None,
         };
-        if let Some((job, outcome, socket)) = done {
-            if let Some(socket) = socket {
-                connector.recycle(socket);
+        if let Some((job, outcome, spare)) = done {
+            if let Some(spare) = spare {
+                prober.recycle(spare);
             }
             hosts.settle(job, outcome, true, &mut events, &mut again);
         }
@@ -358,6 +379,7 @@ mod tests {
                     min_rate: None,
                 },
                 board: Arc::default(),
+                probe: WorkerProbe::Connect,
             };
             run_worker(worker, tx).await.unwrap();
             let elapsed = start.elapsed();

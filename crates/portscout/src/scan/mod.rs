@@ -47,8 +47,40 @@ use crate::limits;
 use crate::model::{Event, PortResult};
 use crate::model::{HostDown, Reason};
 use crate::plan::{Cursor, DownReason, Feed, Plan};
+use crate::privilege;
+use crate::probe::syn::cookie::Cookies;
+use crate::probe::syn::sockets::{self as syn_sockets, WorkerSockets};
+use crate::probe::syn::PORTS_PER_WORKER;
+use crate::probe::ScanType;
 use crate::space::ProbeSpace;
 use hosts::{Alive, Board, TimingSpec};
+
+/// Opens every worker's SYN sockets and holds its source ports (needs root or `CAP_NET_RAW`).
+fn open_syn_sockets(workers: usize) -> Result<Vec<WorkerProbe>, Error> {
+    let denied = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES));
+    syn_sockets::raw_sockets_allowed().map_err(|e| {
+        if denied(&e) {
+            Error::NeedsRawSockets
+        } else {
+            Error::Runtime(e)
+        }
+    })?;
+    let cookies = Cookies::new();
+    let blocks = syn_sockets::hold_ports(workers, PORTS_PER_WORKER).map_err(Error::Runtime)?;
+    blocks
+        .into_iter()
+        .map(|ports| {
+            let sockets = WorkerSockets::open(ports).map_err(|e| {
+                if denied(&e) {
+                    Error::NeedsRawSockets
+                } else {
+                    Error::Runtime(e)
+                }
+            })?;
+            Ok(WorkerProbe::Syn(Box::new(sockets), cookies.clone()))
+        })
+        .collect()
+}
 
 /// Batches buffered between the workers and the consumer.
 const RESULT_BUFFER: usize = 64;
@@ -66,6 +98,18 @@ pub(crate) struct WorkerSpec {
     pub window: usize,
     pub timing: TimingSpec,
     pub board: Arc<Board>,
+    pub probe: WorkerProbe,
+}
+
+/// The prober a worker runs, with what it needs opened before the worker starts.
+#[derive(Debug, Default)]
+pub(crate) enum WorkerProbe {
+    /// The connect prober (it opens its sockets as it goes).
+    #[default]
+    Connect,
+    /// The SYN prober: this worker's raw and packet sockets, its source ports, and the scan's
+    /// cookie key.
+    Syn(Box<WorkerSockets>, Cookies),
 }
 
 /// What a worker hands back when it stops: its counters and, after a pause, what it left.
@@ -182,11 +226,15 @@ impl Scan {
     pub fn with_plan(config: &ScanConfig, plan: Plan) -> Result<Scan, Error> {
         let plan = Arc::new(plan);
         let engine = config.engine.resolve();
-        let window = config.concurrency.unwrap_or_else(|| {
-            usize::try_from(limits::descriptor_budget())
-                .unwrap_or(usize::MAX)
-                .min(DEFAULT_MAX_WINDOW)
-        });
+        let window = config
+            .concurrency
+            .unwrap_or_else(|| match config.scan_type {
+                // A SYN in flight holds no descriptor.
+                ScanType::Syn => DEFAULT_MAX_WINDOW,
+                ScanType::Connect => usize::try_from(limits::descriptor_budget())
+                    .unwrap_or(usize::MAX)
+                    .min(DEFAULT_MAX_WINDOW),
+            });
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = match engine {
             Engine::Async => 1,
@@ -205,11 +253,26 @@ impl Scan {
         });
         let timing = config.timing_spec(workers);
         let cursor = Arc::new(Cursor::new(plan.len(), workers));
-        let spec = |_: usize| WorkerSpec {
+        // Everything that needs a privilege is opened here, in the calling thread, before any
+        // worker exists; then the privileges go (if asked), and the workers inherit that.
+        let mut probes: Vec<WorkerProbe> = match config.scan_type {
+            ScanType::Connect => (0..workers).map(|_| WorkerProbe::Connect).collect(),
+            ScanType::Syn => open_syn_sockets(workers)?,
+        };
+        if config.drop_privileges {
+            privilege::drop_privileges().map_err(|e| {
+                Error::Runtime(io::Error::new(
+                    e.kind(),
+                    format!("cannot drop privileges: {e}"),
+                ))
+            })?;
+        }
+        let mut spec = |_: usize| WorkerSpec {
             feed: Feed::new(Arc::clone(&plan), Arc::clone(&cursor)),
             window: window.div_ceil(workers),
             timing,
             board: Arc::clone(&board),
+            probe: probes.pop().unwrap_or_default(),
         };
         let mut handles = Vec::with_capacity(workers);
         if engine == Engine::Threads {

@@ -1,0 +1,413 @@
+//! The SYN prober (`--scan syn`): a bare TCP SYN per probe, built by [`crate::packet`] and
+//! sent in batches through a raw socket; answers read from a packet socket, validated by their
+//! [`cookie`] and matched to the probe in flight.
+//!
+//! References: RFC 9293 (TCP: §3.5 establishing a connection, §3.10.7 a segment arriving at a
+//! closed or listening port), RFC 792 and RFC 1122 §4.2.3.9 (ICMP errors for TCP), RFC 4443
+//! (ICMPv6), and the kernel's own reading of ICMP errors for a connecting socket
+//! (`icmp_err_convert` in `net/ipv4/icmp.c`, `icmpv6_err_convert` in `net/ipv6/icmp.c`,
+//! `tcp_v4_err`/`tcp_v6_err`), which this prober follows so that both scan types give the same
+//! state and reason for the same answer.
+//!
+//! # How each answer is read
+//!
+//! This table is implemented by [`classify`]; it is the only place a SYN's answer becomes a
+//! port state. An answer counts only if it passes [`Matcher::answer`]: its SYN cookie is right
+//! and it answers the attempt in flight (same source port). Everything else is ignored.
+//!
+//! | answer | outcome | state / reason (as the connect scan) |
+//! |---|---|---|
+//! | TCP SYN+ACK | decided | `open` / `syn-ack` |
+//! | TCP RST (with ACK) | decided | `closed` / `conn-refused` |
+//! | other TCP flags | ignored | — |
+//! | ICMPv4 unreachable code 0, 6, 9, 11 (net) | decided | `filtered` / `net-unreach` |
+//! | ICMPv4 unreachable code 1, 10, 12, 13, 14, 15 (host, admin-filtered, precedence) | decided | `filtered` / `host-unreach` (the kernel's `EHOSTUNREACH`) |
+//! | ICMPv4 unreachable code 3 (port) | decided | `closed` / `conn-refused` (`ECONNREFUSED`) |
+//! | ICMPv4 unreachable code 7 (host unknown) | decided | `filtered` / `host-down` |
+//! | ICMPv4 unreachable code 2, 5, 8 (protocol, source route, isolated) | decided | `filtered` / `error` |
+//! | ICMPv4 unreachable code 4 (fragmentation needed), code > 15 | ignored | — (path MTU; TCP does the same) |
+//! | ICMPv4 time exceeded (11) | decided | `filtered` / `host-unreach` |
+//! | ICMPv4 parameter problem (12) | decided | `filtered` / `error` |
+//! | ICMPv6 unreachable code 0 (no route) | decided | `filtered` / `net-unreach` |
+//! | ICMPv6 unreachable code 1, 5, 6 (administratively prohibited, policy, reject route) | decided | `filtered` / `admin-prohibited` (`EACCES`) |
+//! | ICMPv6 unreachable code 2, 3 (beyond scope, address unreachable), other codes | decided | `filtered` / `host-unreach` |
+//! | ICMPv6 unreachable code 4 (port) | decided | `closed` / `conn-refused` |
+//! | ICMPv6 packet too big (2) | ignored | — |
+//! | ICMPv6 time exceeded (3) | decided | `filtered` / `host-unreach` |
+//! | ICMPv6 parameter problem (4) | decided | `filtered` / `error` |
+//! | nothing before the timeout | no response | `filtered` / `no-response` after every retry |
+//! | `sendmmsg` refused the SYN, or no route (`ENETUNREACH`, `EACCES`, `ENOBUFS`, …) | as the connect scan's [`classify_error`] | |
+//!
+//! A SYN-ACK from this very host needs no confirmation here (unlike a connect): the SYN comes
+//! from a raw socket, so no socket of the scanner can answer it.
+
+pub mod bpf;
+pub mod cookie;
+pub mod sockets;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::connect::classify_error;
+use super::{Attempt, Outcome, Prober};
+use crate::model::{PortState, Reason};
+use crate::packet::{self, Answer, IcmpKind, Syn, TcpFlags};
+use cookie::Cookies;
+use sockets::{Answers, Batch, Router, WorkerSockets};
+
+/// Source ports each worker holds: consecutive attempts at one port leave from different
+/// ports, so a late answer to an earlier attempt is not taken for the current one's.
+pub const PORTS_PER_WORKER: u16 = 16;
+
+/// What an answer means (see the module table). `None`: it says nothing about the port.
+pub fn classify(answer: &Answer, rtt: Duration) -> Option<Outcome> {
+    let decided = |state, reason| {
+        Some(Outcome::Decided {
+            state,
+            reason,
+            rtt: Some(rtt),
+        })
+    };
+    let errno = match *answer {
+        Answer::Tcp(t) if t.flags.contains(TcpFlags::RST) => {
+            return decided(PortState::Closed, Reason::ConnRefused)
+        }
+        Answer::Tcp(t) if t.flags.contains(TcpFlags::SYN) && t.flags.contains(TcpFlags::ACK) => {
+            return decided(PortState::Open, Reason::SynAck)
+        }
+        Answer::Tcp(_) => return None,
+        Answer::Icmp(i) => match i.kind {
+            IcmpKind::V4 { ty: 3, code } => match code {
+                0 | 6 | 9 | 11 => libc::ENETUNREACH,
+                1 | 10 | 12..=15 => libc::EHOSTUNREACH,
+                2 => libc::ENOPROTOOPT,
+                3 => libc::ECONNREFUSED,
+                5 => libc::EOPNOTSUPP,
+                7 => libc::EHOSTDOWN,
+                8 => libc::ENONET,
+                _ => return None,
+            },
+            IcmpKind::V4 { ty: 11, .. } => libc::EHOSTUNREACH,
+            IcmpKind::V4 { ty: 12, .. } => libc::EPROTO,
+            IcmpKind::V4 { .. } => return None,
+            IcmpKind::V6 { ty: 1, code } => match code {
+                0 => libc::ENETUNREACH,
+                1 | 5 | 6 => libc::EACCES,
+                4 => libc::ECONNREFUSED,
+                _ => libc::EHOSTUNREACH,
+            },
+            IcmpKind::V6 { ty: 3, .. } => libc::EHOSTUNREACH,
+            IcmpKind::V6 { ty: 4, .. } => libc::EPROTO,
+            IcmpKind::V6 { .. } => return None,
+        },
+    };
+    Some(classify_error(&io::Error::from_raw_os_error(errno), rtt))
+}
+
+/// One probe in flight: where its SYN left from, when, and its answer once read.
+#[derive(Debug)]
+struct Slot {
+    ours: SocketAddr,
+    sent: Instant,
+    answer: Option<Outcome>,
+    waker: Option<Waker>,
+}
+
+/// Why an answer was not taken.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Stray {
+    /// Not a packet [`packet::parse`] reads as an answer.
+    Unreadable,
+    /// No probe of that address and port is in flight (a late answer, or not ours).
+    NotInFlight,
+    /// A probe is in flight, but from another source port or address (an earlier attempt's
+    /// answer, or not ours).
+    OtherAttempt,
+    /// The SYN cookie is wrong: forged, or from another scan.
+    BadCookie,
+    /// Says nothing about the port (a bare ACK, an ICMP too big).
+    Meaningless,
+    /// The probe has its answer already.
+    Duplicate,
+}
+
+/// The probes in flight and the check that matches an answer to one of them.
+#[derive(Debug)]
+pub struct Matcher {
+    cookies: Cookies,
+    slots: HashMap<SocketAddr, Slot>,
+}
+
+impl Matcher {
+    /// Matches answers to SYNs made with `cookies`.
+    pub fn new(cookies: Cookies) -> Matcher {
+        Matcher {
+            cookies,
+            slots: HashMap::with_capacity(1024),
+        }
+    }
+
+    /// Records a SYN from `ours` to `target`, sent at `sent`.
+    fn sent(&mut self, ours: SocketAddr, target: SocketAddr, sent: Instant) {
+        self.slots.insert(
+            target,
+            Slot {
+                ours,
+                sent,
+                answer: None,
+                waker: None,
+            },
+        );
+    }
+
+    /// Gives the probe of `target` its outcome (the first one counts) and wakes its waiter.
+    fn settle(&mut self, target: SocketAddr, outcome: Outcome) -> Result<(), Stray> {
+        let slot = self.slots.get_mut(&target).ok_or(Stray::NotInFlight)?;
+        if slot.answer.is_some() {
+            return Err(Stray::Duplicate);
+        }
+        slot.answer = Some(outcome);
+        if let Some(w) = slot.waker.take() {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Reads one packet (from its IP header on) and, if it answers a probe in flight, settles
+    /// that probe.
+    pub fn answer(&mut self, packet: &[u8], now: Instant) -> Result<SocketAddr, Stray> {
+        let answer = packet::parse(packet).map_err(|_| Stray::Unreadable)?;
+        let (ours, target, valid) = match answer {
+            Answer::Tcp(t) => (t.to, t.from, self.cookies.acknowledges(t.to, t.from, t.ack)),
+            Answer::Icmp(i) => (
+                i.probe_from,
+                i.probe_to,
+                i.probe_seq == self.cookies.cookie(i.probe_from, i.probe_to),
+            ),
+        };
+        let slot = self.slots.get(&target).ok_or(Stray::NotInFlight)?;
+        if !valid {
+            return Err(Stray::BadCookie);
+        }
+        if slot.ours != ours {
+            return Err(Stray::OtherAttempt);
+        }
+        let rtt = now.saturating_duration_since(slot.sent);
+        let outcome = classify(&answer, rtt).ok_or(Stray::Meaningless)?;
+        self.settle(target, outcome)?;
+        Ok(target)
+    }
+
+    /// The probe's outcome if it has one; otherwise `waker` is woken when it does.
+    fn poll(&mut self, target: SocketAddr, waker: &Waker) -> Option<Outcome> {
+        let slot = self.slots.get_mut(&target)?;
+        match slot.answer {
+            Some(outcome) => {
+                self.slots.remove(&target);
+                Some(outcome)
+            }
+            None => {
+                if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    slot.waker = Some(waker.clone());
+                }
+                None
+            }
+        }
+    }
+
+    /// Forgets the probe of `target` (its wait ended).
+    fn forget(&mut self, target: SocketAddr) {
+        self.slots.remove(&target);
+    }
+
+    /// Probes in flight.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no probe is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+/// A SYN probe in flight (see [`SynProber`]).
+#[derive(Debug)]
+pub struct SynPending {
+    matcher: Rc<RefCell<Matcher>>,
+    target: SocketAddr,
+}
+
+impl Drop for SynPending {
+    fn drop(&mut self) {
+        // Its wait ended (answer, timeout, or the scan stopped): a later answer is a stray.
+        if let Ok(mut m) = self.matcher.try_borrow_mut() {
+            m.forget(self.target);
+        }
+    }
+}
+
+/// One worker's SYN prober: builds SYNs into per-family batches, sends them on
+/// [`Prober::flush`], reads answers on [`Prober::read_answers`].
+pub struct SynProber {
+    cookies: Cookies,
+    matcher: Rc<RefCell<Matcher>>,
+    send4: socket2::Socket,
+    send6: Option<socket2::Socket>,
+    batches: [Batch; 2],
+    answers: Answers,
+    router: Router,
+    first_port: u16,
+    ports: u16,
+    next_port: u16,
+    ip_id: u16,
+    /// Held for the scan's lifetime (see [`sockets`]).
+    _ports: sockets::PortBlock,
+    /// Packets read that answered nothing in flight.
+    pub strays: u64,
+}
+
+impl SynProber {
+    /// A prober over `sockets`, with the scan's `cookies`. Must be called inside the worker's
+    /// runtime (the packet socket registers with it).
+    pub fn new(sockets: WorkerSockets, cookies: Cookies) -> io::Result<SynProber> {
+        let WorkerSockets {
+            send4,
+            send6,
+            answers,
+            ports,
+        } = sockets;
+        Ok(SynProber {
+            matcher: Rc::new(RefCell::new(Matcher::new(cookies.clone()))),
+            cookies,
+            send4,
+            send6,
+            batches: [Batch::new(), Batch::new()],
+            answers: Answers::new(answers)?,
+            router: Router::default(),
+            first_port: ports.first,
+            ports: ports.last - ports.first + 1,
+            next_port: 0,
+            ip_id: std::process::id() as u16,
+            _ports: ports,
+            strays: 0,
+        })
+    }
+
+    fn send(&mut self, family: usize) {
+        let socket = match family {
+            0 => &self.send4,
+            _ => match &self.send6 {
+                Some(s) => s,
+                None => return,
+            },
+        };
+        let matcher = &self.matcher;
+        let now = Instant::now();
+        self.batches[family].send(socket, |to, err| {
+            let outcome = classify_error(&err, now.elapsed());
+            let _ = matcher.borrow_mut().settle(to, outcome);
+        });
+    }
+}
+
+impl Prober for SynProber {
+    type Pending = SynPending;
+    type Spare = Infallible;
+
+    fn start(&mut self, target: SocketAddr) -> Attempt<SynPending> {
+        let started = Instant::now();
+        let failed = |e: io::Error| Attempt::Done(classify_error(&e, started.elapsed()));
+        let family = usize::from(target.is_ipv6());
+        if family == 1 && self.send6.is_none() {
+            return failed(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
+        }
+        let src = match self.router.source_for(target.ip()) {
+            Ok(src) => src,
+            Err(e) => return failed(e),
+        };
+        let ours = SocketAddr::new(src, self.first_port + self.next_port);
+        self.next_port = (self.next_port + 1) % self.ports;
+        self.ip_id = self.ip_id.wrapping_add(1);
+        let syn = Syn {
+            src: ours,
+            dst: target,
+            seq: self.cookies.cookie(ours, target),
+            ip_id: self.ip_id,
+        };
+        if self.batches[family].is_full() {
+            self.send(family);
+        }
+        let batch = &mut self.batches[family];
+        match syn.emit(batch.next_buffer()) {
+            Ok(len) => batch.push(len, target),
+            Err(_) => return failed(io::Error::from_raw_os_error(libc::EINVAL)),
+        }
+        self.matcher.borrow_mut().sent(ours, target, started);
+        Attempt::Pending(SynPending {
+            matcher: Rc::clone(&self.matcher),
+            target,
+        })
+    }
+
+    async fn wait(
+        pending: SynPending,
+        deadline: tokio::time::Instant,
+    ) -> (Outcome, Option<Infallible>) {
+        let answer = std::future::poll_fn(|cx| {
+            match pending
+                .matcher
+                .borrow_mut()
+                .poll(pending.target, cx.waker())
+            {
+                Some(outcome) => Poll::Ready(outcome),
+                None => Poll::Pending,
+            }
+        });
+        let outcome = tokio::time::timeout_at(deadline, answer)
+            .await
+            .unwrap_or(Outcome::NoResponse);
+        drop(pending);
+        (outcome, None)
+    }
+
+    fn recycle(&mut self, spare: Infallible) {
+        match spare {}
+    }
+
+    fn flush(&mut self) {
+        for family in 0..2 {
+            if !self.batches[family].is_empty() {
+                self.send(family);
+            }
+        }
+    }
+
+    fn read_answers(&mut self) {
+        let now = Instant::now();
+        let matcher = &self.matcher;
+        let mut strays = 0;
+        self.answers.drain(|packet| {
+            if matcher.borrow_mut().answer(packet, now).is_err() {
+                strays += 1;
+            }
+        });
+        self.strays += strays;
+    }
+
+    async fn answers_ready(&self) {
+        if self.answers.readable().await.is_err() {
+            // Not readable ever again: never wake for it (timeouts still end the probes).
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

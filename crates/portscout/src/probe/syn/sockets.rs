@@ -1,0 +1,513 @@
+//! The SYN scan's sockets: raw sockets that send whole IP packets in batches (`sendmmsg(2)`),
+//! a packet socket that reads answers in batches (`recvmmsg(2)`) through the filter of
+//! [`super::bpf`], the source ports held for the scan, and the route lookup that picks the
+//! source address of each SYN.
+//!
+//! # Source ports: why the kernel never takes an answer for its own
+//!
+//! Answers come back to the SYN's source port, and the kernel's TCP stack sees them too (a
+//! raw socket reads a copy; it does not take the packet away). If a socket of this host used
+//! the same port for a connection to the same target, the kernel would take the SYN-ACK as part
+//! of that connection. So each worker holds a block of ports for the whole scan, by binding a
+//! TCP socket (dual-stack, never listening) to each: no other socket can bind or connect from
+//! them meanwhile, and the blocks lie above `net.ipv4.ip_local_port_range` (below it if there
+//! is no room), where the kernel never picks ports on its own.
+//!
+//! A bound socket that does not listen is not a socket any packet is delivered to, so the
+//! kernel answers a SYN-ACK to these ports with a RST (RFC 9293 §3.10.7.1), exactly as it
+//! does for nmap's `-sS`: the RST frees the half-open connection on the target and changes no
+//! result (the answer was read already). No firewall rule is added, so nothing is left behind
+//! when the scanner crashes.
+
+use std::collections::HashMap;
+use std::io;
+use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use super::bpf;
+use crate::packet::SYN_MAX_LEN;
+
+/// Packets handed to the kernel in one `sendmmsg(2)` call.
+pub const SEND_BATCH: usize = 64;
+/// Packets read in one `recvmmsg(2)` call.
+const RECV_BATCH: usize = 64;
+/// Receive buffer asked for the packet socket: room for ~30 000 answers while the worker
+/// is busy sending.
+const RECV_BUFFER: usize = 16 << 20;
+
+/// Whether this process may open raw sockets (root or `CAP_NET_RAW`). Opens one and closes it.
+pub fn raw_sockets_allowed() -> io::Result<()> {
+    Socket::new(
+        Domain::IPV4,
+        Type::RAW,
+        Some(Protocol::from(libc::IPPROTO_RAW)),
+    )
+    .map(drop)
+}
+
+/// Source ports held for the scan: one bound socket per port.
+#[derive(Debug)]
+pub struct PortBlock {
+    /// The first port of the block.
+    pub first: u16,
+    /// The last port of the block.
+    pub last: u16,
+    _held: Vec<Socket>,
+}
+
+/// Holds `blocks` blocks of `per_block` consecutive ports each, above the kernel's ephemeral
+/// range (or below it). Fails when no such block is free.
+pub fn hold_ports(blocks: usize, per_block: u16) -> io::Result<Vec<PortBlock>> {
+    let (lo, hi) = ephemeral_range();
+    let need = per_block.max(1);
+    // Candidate starts, above the ephemeral range first, then below it (never under 1024).
+    let above = (u32::from(hi) + 1..=65536 - u32::from(need)).step_by(usize::from(need));
+    let below =
+        (1024..u32::from(lo).saturating_sub(u32::from(need)) + 1).step_by(usize::from(need));
+    let starts: Vec<u16> = above
+        .chain(below)
+        .filter_map(|p| u16::try_from(p).ok())
+        .collect();
+    if starts.is_empty() {
+        return Err(io::Error::other(
+            "no room for source ports outside the ephemeral range",
+        ));
+    }
+    // Begin at a random place, so that two scans at once rarely try the same ports first.
+    let offset = usize::try_from(
+        std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            std::process::id(),
+        ) % starts.len() as u64,
+    )
+    .unwrap_or(0);
+    let mut held = Vec::with_capacity(blocks);
+    for k in 0..starts.len() {
+        if held.len() == blocks {
+            break;
+        }
+        let first = starts[(offset + k) % starts.len()];
+        if let Ok(block) = hold_block(first, need) {
+            held.push(block);
+        }
+    }
+    if held.len() < blocks {
+        return Err(io::Error::other(format!(
+            "found only {} free blocks of {need} source ports outside the ephemeral range {lo}-{hi}",
+            held.len()
+        )));
+    }
+    Ok(held)
+}
+
+fn hold_block(first: u16, count: u16) -> io::Result<PortBlock> {
+    let last = first
+        .checked_add(count - 1)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut held = Vec::with_capacity(usize::from(count));
+    for port in first..=last {
+        held.push(hold_port(port)?);
+    }
+    Ok(PortBlock {
+        first,
+        last,
+        _held: held,
+    })
+}
+
+/// Binds a TCP socket to `port` on every address, IPv4 and IPv6 (IPv4 only where the host has
+/// no IPv6). Without `SO_REUSEADDR`: a port anyone uses, even in `TIME_WAIT`, is refused.
+fn hold_port(port: u16) -> io::Result<Socket> {
+    match Socket::new(Domain::IPV6, Type::STREAM.cloexec(), Some(Protocol::TCP)) {
+        Ok(s) => {
+            s.set_only_v6(false)?;
+            s.bind(&SockAddr::from(SocketAddr::from((
+                std::net::Ipv6Addr::UNSPECIFIED,
+                port,
+            ))))?;
+            Ok(s)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
+            let s = Socket::new(Domain::IPV4, Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+            s.bind(&SockAddr::from(SocketAddr::from((
+                std::net::Ipv4Addr::UNSPECIFIED,
+                port,
+            ))))?;
+            Ok(s)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `net.ipv4.ip_local_port_range` (which IPv6 shares), or Linux's default.
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|t| t.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
+}
+
+/// One worker's sockets, opened (while the process still has its privileges) before the
+/// worker starts.
+#[derive(Debug)]
+pub struct WorkerSockets {
+    pub(super) send4: Socket,
+    /// `None` where the host has no IPv6.
+    pub(super) send6: Option<Socket>,
+    pub(super) answers: Socket,
+    pub(super) ports: PortBlock,
+}
+
+impl WorkerSockets {
+    /// Opens the raw sockets and the filtered packet socket for SYNs from `ports`.
+    pub fn open(ports: PortBlock) -> io::Result<WorkerSockets> {
+        // IPPROTO_RAW: send-only, the IP header is ours (IP_HDRINCL / IPV6_HDRINCL implied).
+        let raw = Protocol::from(libc::IPPROTO_RAW);
+        let send4 = Socket::new(Domain::IPV4, Type::RAW.cloexec(), Some(raw))?;
+        let send6 = match Socket::new(Domain::IPV6, Type::RAW.cloexec(), Some(raw)) {
+            Ok(s) => {
+                // Kernels since 4.5 imply it for IPPROTO_RAW; say it anyway.
+                set_int(&s, libc::IPPROTO_IPV6, libc::IPV6_HDRINCL, 1)?;
+                Some(s)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => None,
+            Err(e) => return Err(e),
+        };
+        let answers = packet_socket(ports.first, ports.last)?;
+        Ok(WorkerSockets {
+            send4,
+            send6,
+            answers,
+            ports,
+        })
+    }
+}
+
+/// An `AF_PACKET`/`SOCK_DGRAM` socket on every interface, filtered to answers to SYNs from
+/// `first..=last`, non-blocking.
+fn packet_socket(first: u16, last: u16) -> io::Result<Socket> {
+    let all = (libc::ETH_P_ALL as u16).to_be();
+    let socket = Socket::new(
+        Domain::PACKET,
+        Type::DGRAM.cloexec().nonblocking(),
+        Some(Protocol::from(i32::from(all))),
+    )?;
+    // Never see what this host sends (Linux 4.20+; the filter drops it too).
+    let _ = set_int(&socket, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1);
+    let prog: Vec<libc::sock_filter> = bpf::answers_to(first, last)
+        .into_iter()
+        .map(|(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(prog.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+        filter: prog.as_ptr().cast_mut(),
+    };
+    // SAFETY: fprog points at `prog`, alive for the call; the kernel copies the program.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&fprog as *const libc::sock_fprog).cast(),
+            mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Packets that arrived between socket() and the filter: drop them, unfiltered.
+    let mut junk = [0u8; 1];
+    while socket.recv(unsafe_uninit(&mut junk)).is_ok() {}
+    let size = i32::try_from(RECV_BUFFER).unwrap_or(i32::MAX);
+    if set_int(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size).is_err() {
+        // Without CAP_NET_ADMIN: as much as net.core.rmem_max allows.
+        let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+    }
+    Ok(socket)
+}
+
+fn unsafe_uninit(buf: &mut [u8]) -> &mut [mem::MaybeUninit<u8>] {
+    // SAFETY: u8 and MaybeUninit<u8> have the same layout, and recv only writes.
+    unsafe { &mut *(buf as *mut [u8] as *mut [mem::MaybeUninit<u8>]) }
+}
+
+fn set_int(socket: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: the option value is an int we own, for the duration of the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// SYNs waiting to be sent through one raw socket.
+pub struct Batch {
+    packets: Box<[[u8; SYN_MAX_LEN]; SEND_BATCH]>,
+    lens: [usize; SEND_BATCH],
+    to: [SocketAddr; SEND_BATCH],
+    n: usize,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch {
+            packets: Box::new([[0; SYN_MAX_LEN]; SEND_BATCH]),
+            lens: [0; SEND_BATCH],
+            to: [SocketAddr::from(([0, 0, 0, 0], 0)); SEND_BATCH],
+            n: 0,
+        }
+    }
+
+    /// Whether another packet fits.
+    pub fn is_full(&self) -> bool {
+        self.n == SEND_BATCH
+    }
+
+    /// Whether the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The buffer for the next packet; commit it with [`Batch::push`].
+    pub fn next_buffer(&mut self) -> &mut [u8; SYN_MAX_LEN] {
+        &mut self.packets[self.n]
+    }
+
+    /// Adds the packet written into [`Batch::next_buffer`], `len` bytes, for `to`.
+    pub fn push(&mut self, len: usize, to: SocketAddr) {
+        self.lens[self.n] = len;
+        self.to[self.n] = to;
+        self.n += 1;
+    }
+
+    /// Sends every packet, in as few `sendmmsg(2)` calls as the kernel allows; calls `failed`
+    /// with each packet's destination and error when the kernel refused it. Empties the batch.
+    pub fn send(&mut self, socket: &Socket, mut failed: impl FnMut(SocketAddr, io::Error)) {
+        let n = mem::take(&mut self.n);
+        if n == 0 {
+            return;
+        }
+        // SAFETY (all zeroed structs below): plain C structs for which all-zero is valid.
+        let mut names: [libc::sockaddr_storage; SEND_BATCH] = unsafe { mem::zeroed() };
+        let mut name_lens = [0 as libc::socklen_t; SEND_BATCH];
+        let mut iov: [libc::iovec; SEND_BATCH] = unsafe { mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; SEND_BATCH] = unsafe { mem::zeroed() };
+        for i in 0..n {
+            // The raw socket routes by the destination address; the port must be 0.
+            let addr = SockAddr::from(SocketAddr::new(self.to[i].ip(), 0));
+            // SAFETY: SockAddr's storage is a sockaddr_storage of `len()` valid bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    addr.as_ptr().cast::<u8>(),
+                    (&mut names[i] as *mut libc::sockaddr_storage).cast::<u8>(),
+                    addr.len() as usize,
+                );
+            }
+            name_lens[i] = addr.len();
+            iov[i] = libc::iovec {
+                iov_base: self.packets[i].as_mut_ptr().cast(),
+                iov_len: self.lens[i],
+            };
+            msgs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
+            msgs[i].msg_hdr.msg_namelen = name_lens[i];
+            msgs[i].msg_hdr.msg_iov = &mut iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        let mut i = 0;
+        while i < n {
+            // SAFETY: msgs[i..n] point into arrays alive for the call.
+            let sent = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    msgs[i..n].as_mut_ptr(),
+                    (n - i) as libc::c_uint,
+                    0,
+                )
+            };
+            if sent > 0 {
+                i += sent as usize;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            // The packet at `i` was refused; the ones after it may still go.
+            failed(self.to[i], err);
+            i += 1;
+        }
+    }
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch::new()
+    }
+}
+
+/// The packet socket, registered with the worker's event loop.
+pub struct Answers {
+    fd: AsyncFd<Socket>,
+    bufs: Box<[[u8; bpf::SNAPLEN as usize]; RECV_BATCH]>,
+}
+
+impl Answers {
+    /// Registers the socket with the current runtime.
+    pub fn new(socket: Socket) -> io::Result<Answers> {
+        // SAFETY: `socket` owns its descriptor and moves into the `AsyncFd`, which owns it
+        // until dropped; nothing else closes or replaces it meanwhile.
+        let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(Answers {
+            fd,
+            bufs: Box::new([[0; bpf::SNAPLEN as usize]; RECV_BATCH]),
+        })
+    }
+
+    /// Waits until the socket may have packets to read (then read them with
+    /// [`Answers::drain`]).
+    pub async fn readable(&self) -> io::Result<()> {
+        let mut guard = self.fd.readable().await?;
+        // Cleared before reading, never after: a packet arriving meanwhile sets it again.
+        guard.clear_ready();
+        Ok(())
+    }
+
+    /// Reads every packet waiting, without blocking, and hands each to `each`. Returns how
+    /// many were read.
+    pub fn drain(&mut self, mut each: impl FnMut(&[u8])) -> usize {
+        let mut total = 0;
+        loop {
+            // SAFETY: zeroed C structs; each iovec points into `bufs`, alive for the call.
+            let mut iov: [libc::iovec; RECV_BATCH] = unsafe { mem::zeroed() };
+            let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { mem::zeroed() };
+            for i in 0..RECV_BATCH {
+                iov[i] = libc::iovec {
+                    iov_base: self.bufs[i].as_mut_ptr().cast(),
+                    iov_len: self.bufs[i].len(),
+                };
+                msgs[i].msg_hdr.msg_iov = &mut iov[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: as above; a null timeout means none.
+            let got = unsafe {
+                libc::recvmmsg(
+                    self.fd.get_ref().as_raw_fd(),
+                    msgs.as_mut_ptr(),
+                    RECV_BATCH as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if got <= 0 {
+                // EAGAIN (nothing left) or an error the next readiness will show again.
+                return total;
+            }
+            let got = got as usize;
+            for (msg, buf) in msgs.iter().zip(self.bufs.iter()).take(got) {
+                let len = (msg.msg_len as usize).min(buf.len());
+                each(&buf[..len]);
+            }
+            total += got;
+            if got < RECV_BATCH {
+                return total;
+            }
+        }
+    }
+}
+
+/// The source address the kernel would use for each destination (a connected UDP socket's
+/// local address: a route lookup, nothing sent), cached.
+#[derive(Default)]
+pub struct Router {
+    udp: [Option<Socket>; 2],
+    cache: HashMap<IpAddr, IpAddr>,
+}
+
+/// Destinations remembered before the cache starts again (a /16 fits).
+const ROUTE_CACHE: usize = 1 << 16;
+
+impl Router {
+    /// The source address for packets to `dst`.
+    pub fn source_for(&mut self, dst: IpAddr) -> io::Result<IpAddr> {
+        if let Some(&src) = self.cache.get(&dst) {
+            return Ok(src);
+        }
+        let slot = &mut self.udp[usize::from(dst.is_ipv6())];
+        let socket = match slot {
+            Some(s) => s,
+            None => slot.insert(Socket::new(
+                Domain::for_address(SocketAddr::new(dst, 0)),
+                Type::DGRAM.cloexec(),
+                Some(Protocol::UDP),
+            )?),
+        };
+        socket.connect(&SockAddr::from(SocketAddr::new(dst, 9)))?;
+        let src = socket
+            .local_addr()?
+            .as_socket()
+            .map(|a| a.ip())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+        if self.cache.len() >= ROUTE_CACHE {
+            self.cache.clear();
+        }
+        self.cache.insert(dst, src);
+        Ok(src)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_ports_cannot_be_bound_again() {
+        let blocks = hold_ports(2, 4).unwrap();
+        assert_eq!(blocks.len(), 2);
+        let (lo, hi) = ephemeral_range();
+        for b in &blocks {
+            assert_eq!(b.last - b.first, 3);
+            assert!(
+                b.first > hi || b.last < lo,
+                "{}-{} inside {lo}-{hi}",
+                b.first,
+                b.last
+            );
+            for port in b.first..=b.last {
+                let taken = std::net::TcpListener::bind(("127.0.0.1", port));
+                assert!(taken.is_err(), "port {port} was not held");
+            }
+        }
+        assert!(blocks[0].last < blocks[1].first || blocks[1].last < blocks[0].first);
+        let first = blocks[0].first;
+        drop(blocks);
+        // Released with the scan.
+        assert!(std::net::TcpListener::bind(("127.0.0.1", first)).is_ok());
+    }
+
+    #[test]
+    fn loopback_routes_from_loopback() {
+        let mut r = Router::default();
+        let v4 = r.source_for("127.0.0.1".parse().unwrap()).unwrap();
+        assert_eq!(v4, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(r.source_for("127.0.0.1".parse().unwrap()).unwrap(), v4);
+    }
+}

@@ -1,0 +1,253 @@
+//! The SYN prober's decisions, byte by byte: which packets answer a probe, and what they mean.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::packet::{Syn, SYN_MAX_LEN};
+
+fn a(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// An IP packet around `payload` (protocol `proto`), from `src` to `dst`. Checksums are left 0:
+/// the parser reads none (offload leaves them partial on loopback and veth).
+fn ip(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = Vec::new();
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            p.extend_from_slice(&[0x45, 0]);
+            p.extend_from_slice(&(20 + payload.len() as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 0, 64, proto, 0, 0]);
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            p.extend_from_slice(&[0x60, 0, 0, 0]);
+            p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            p.extend_from_slice(&[proto, 64]);
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+        }
+        _ => panic!("mixed families"),
+    }
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A TCP segment from `from` to `to` with `flags` and acknowledgment `ack`.
+fn tcp(from: SocketAddr, to: SocketAddr, flags: u8, ack: u32) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&from.port().to_be_bytes());
+    t.extend_from_slice(&to.port().to_be_bytes());
+    t.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    ip(from.ip(), to.ip(), 6, &t)
+}
+
+/// An ICMP error of `ty`/`code` from `reporter`, quoting `syn` (as sent).
+fn icmp(reporter: IpAddr, ty: u8, code: u8, syn: &Syn) -> Vec<u8> {
+    let mut quoted = [0u8; SYN_MAX_LEN];
+    let n = syn.emit(&mut quoted).unwrap();
+    let mut m = vec![ty, code, 0, 0, 0, 0, 0, 0];
+    m.extend_from_slice(&quoted[..n]);
+    let proto = if reporter.is_ipv6() { 58 } else { 1 };
+    ip(reporter, syn.src.ip(), proto, &m)
+}
+
+struct Case {
+    m: Matcher,
+    cookies: Cookies,
+    ours: SocketAddr,
+    target: SocketAddr,
+    t0: Instant,
+}
+
+impl Case {
+    fn new(ours: &str, target: &str) -> Case {
+        let cookies = Cookies::new();
+        let mut m = Matcher::new(cookies.clone());
+        let (ours, target) = (a(ours), a(target));
+        let t0 = Instant::now();
+        m.sent(ours, target, t0);
+        Case {
+            m,
+            cookies,
+            ours,
+            target,
+            t0,
+        }
+    }
+
+    fn ack(&self) -> u32 {
+        self.cookies.cookie(self.ours, self.target).wrapping_add(1)
+    }
+
+    fn syn(&self) -> Syn {
+        Syn {
+            src: self.ours,
+            dst: self.target,
+            seq: self.cookies.cookie(self.ours, self.target),
+            ip_id: 1,
+        }
+    }
+
+    /// Feeds `packet` 3 ms after the SYN; returns the probe's outcome if it got one.
+    fn feed(&mut self, packet: &[u8]) -> Result<Outcome, Stray> {
+        self.m.answer(packet, self.t0 + Duration::from_millis(3))?;
+        Ok(self.m.slots[&self.target].answer.unwrap())
+    }
+}
+
+fn decided(state: PortState, reason: Reason) -> Outcome {
+    Outcome::Decided {
+        state,
+        reason,
+        rtt: Some(Duration::from_millis(3)),
+    }
+}
+
+#[test]
+fn a_syn_ack_with_the_cookie_is_open() {
+    for (ours, target) in [
+        ("198.18.0.1:61000", "198.18.0.2:80"),
+        ("[2001:db8::1]:61000", "[2001:db8::2]:80"),
+    ] {
+        let mut c = Case::new(ours, target);
+        let p = tcp(c.target, c.ours, 0x12, c.ack());
+        assert_eq!(c.feed(&p), Ok(decided(PortState::Open, Reason::SynAck)));
+    }
+}
+
+#[test]
+fn a_rst_with_the_cookie_is_closed_as_the_connect_scan_says() {
+    for (ours, target) in [
+        ("127.0.0.1:61000", "127.0.0.1:81"),
+        ("[::1]:61000", "[::1]:81"),
+    ] {
+        let mut c = Case::new(ours, target);
+        let p = tcp(c.target, c.ours, 0x14, c.ack());
+        assert_eq!(
+            c.feed(&p),
+            Ok(decided(PortState::Closed, Reason::ConnRefused))
+        );
+    }
+}
+
+#[test]
+fn forged_and_stray_answers_are_ignored() {
+    let mut c = Case::new("198.18.0.1:61000", "198.18.0.2:80");
+    let (t, o) = (c.target, c.ours);
+    // Wrong acknowledgment: a guess, or an answer to another scan's SYN.
+    for ack in [
+        0,
+        c.ack().wrapping_sub(1),
+        c.ack().wrapping_add(1),
+        !c.ack(),
+    ] {
+        assert_eq!(c.feed(&tcp(t, o, 0x12, ack)), Err(Stray::BadCookie));
+    }
+    // The right number to another of our ports (an earlier attempt's port): the cookie of
+    // that 4-tuple differs, so it fails the cookie first.
+    let other = a("198.18.0.1:61001");
+    assert_eq!(c.feed(&tcp(t, other, 0x12, c.ack())), Err(Stray::BadCookie));
+    // A valid answer to an earlier attempt from another source port.
+    let earlier = c.cookies.cookie(other, t).wrapping_add(1);
+    assert_eq!(
+        c.feed(&tcp(t, other, 0x12, earlier)),
+        Err(Stray::OtherAttempt)
+    );
+    // From a port nobody probes.
+    let elsewhere = a("198.18.0.2:81");
+    assert_eq!(
+        c.feed(&tcp(elsewhere, o, 0x12, c.ack())),
+        Err(Stray::NotInFlight)
+    );
+    // Flags that say nothing.
+    assert_eq!(c.feed(&tcp(t, o, 0x10, c.ack())), Err(Stray::Meaningless));
+    assert_eq!(c.feed(&[0x45, 0, 0]), Err(Stray::Unreadable));
+    // None of it settled the probe; the real answer still does, once.
+    assert_eq!(c.m.slots[&t].answer, None);
+    assert_eq!(
+        c.feed(&tcp(t, o, 0x12, c.ack())),
+        Ok(decided(PortState::Open, Reason::SynAck))
+    );
+    assert_eq!(c.feed(&tcp(t, o, 0x14, c.ack())), Err(Stray::Duplicate));
+    assert_eq!(
+        c.m.slots[&t].answer,
+        Some(decided(PortState::Open, Reason::SynAck))
+    );
+}
+
+#[test]
+fn an_answer_after_its_wait_ended_is_a_stray() {
+    let mut c = Case::new("198.18.0.1:61000", "198.18.0.2:80");
+    c.m.forget(c.target);
+    let p = tcp(c.target, c.ours, 0x12, c.ack());
+    assert_eq!(c.feed(&p), Err(Stray::NotInFlight));
+    assert!(c.m.is_empty());
+}
+
+#[test]
+fn icmp_errors_quoting_the_syn_read_as_the_kernel_reads_them() {
+    let router4: IpAddr = "198.18.0.254".parse().unwrap();
+    let v4 = [
+        (3, 0, Some((PortState::Filtered, Reason::NetUnreach))),
+        (3, 1, Some((PortState::Filtered, Reason::HostUnreach))),
+        (3, 3, Some((PortState::Closed, Reason::ConnRefused))),
+        (3, 7, Some((PortState::Filtered, Reason::HostDown))),
+        (3, 13, Some((PortState::Filtered, Reason::HostUnreach))),
+        (3, 2, Some((PortState::Filtered, Reason::Error))),
+        (3, 4, None),
+        (3, 16, None),
+        (11, 0, Some((PortState::Filtered, Reason::HostUnreach))),
+        (12, 0, Some((PortState::Filtered, Reason::Error))),
+    ];
+    for (ty, code, want) in v4 {
+        let mut c = Case::new("198.18.0.1:61000", "198.18.9.9:443");
+        let got = c.feed(&icmp(router4, ty, code, &c.syn()));
+        match want {
+            Some((state, reason)) => assert_eq!(got, Ok(decided(state, reason)), "{ty}/{code}"),
+            None => assert_eq!(got, Err(Stray::Meaningless), "{ty}/{code}"),
+        }
+    }
+    let router6: IpAddr = "2001:db8::fe".parse().unwrap();
+    let v6 = [
+        (1, 0, Some((PortState::Filtered, Reason::NetUnreach))),
+        (1, 1, Some((PortState::Filtered, Reason::AdminProhibited))),
+        (1, 3, Some((PortState::Filtered, Reason::HostUnreach))),
+        (1, 4, Some((PortState::Closed, Reason::ConnRefused))),
+        (1, 5, Some((PortState::Filtered, Reason::AdminProhibited))),
+        (2, 0, None),
+        (3, 0, Some((PortState::Filtered, Reason::HostUnreach))),
+        (4, 0, Some((PortState::Filtered, Reason::Error))),
+    ];
+    for (ty, code, want) in v6 {
+        let mut c = Case::new("[2001:db8::1]:61000", "[2001:db8::9]:443");
+        let got = c.feed(&icmp(router6, ty, code, &c.syn()));
+        match want {
+            Some((state, reason)) => assert_eq!(got, Ok(decided(state, reason)), "{ty}/{code}"),
+            None => assert_eq!(got, Err(Stray::Meaningless), "{ty}/{code}"),
+        }
+    }
+}
+
+#[test]
+fn an_icmp_error_quoting_a_forged_syn_is_ignored() {
+    let mut c = Case::new("198.18.0.1:61000", "198.18.9.9:443");
+    let mut syn = c.syn();
+    syn.seq ^= 1;
+    let p = icmp("198.18.0.254".parse().unwrap(), 3, 1, &syn);
+    assert_eq!(c.feed(&p), Err(Stray::BadCookie));
+}
+
+/// The scan types name themselves as `--scan` takes them.
+#[test]
+fn scan_type_names_round_trip() {
+    for t in crate::probe::ScanType::ALL {
+        assert_eq!(t.as_str().parse::<crate::probe::ScanType>().unwrap(), t);
+    }
+    let err = "stealth".parse::<crate::probe::ScanType>().unwrap_err();
+    assert!(err.to_string().contains("`stealth`"), "{err}");
+}
