@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use portscout::output::Format;
 use portscout::plan::{Order, Shard};
 use portscout::ports::PortSet;
+use portscout::probe::ScanType;
 use portscout::scan::Engine;
 use portscout::StateFilter;
 
@@ -144,6 +145,12 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
 
+    /// Scan type: connect (a full handshake through the kernel; no privilege needed) or syn (a
+    /// bare SYN through a raw socket, half-open, faster; needs root or CAP_NET_RAW). Also
+    /// nmap's -sT and -sS.
+    #[arg(long = "scan", value_name = "TYPE", default_value = "connect", value_parser = parse_scan_type)]
+    pub scan_type: ScanType,
+
     /// Engine: auto (the fastest here: sharded), threads, async or sharded.
     #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = parse_engine)]
     pub engine: Engine,
@@ -249,7 +256,8 @@ pub fn not_allowed_with_resume(raw: &[String]) -> Option<&str> {
     None
 }
 
-/// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`) into their long forms.
+/// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`, `-sS`, `-sT`) into their long
+/// forms.
 pub fn nmap_spellings(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
@@ -259,6 +267,10 @@ pub fn nmap_spellings(
                 "--input-list".into()
             } else if a == "-Pn" {
                 "--no-host-check".into()
+            } else if a == "-sS" {
+                "--scan=syn".into()
+            } else if a == "-sT" {
+                "--scan=connect".into()
             } else {
                 a
             }
@@ -268,6 +280,10 @@ pub fn nmap_spellings(
 
 fn parse_ports(s: &str) -> Result<PortSet, String> {
     PortSet::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_scan_type(s: &str) -> Result<ScanType, String> {
+    s.parse().map_err(|e: portscout::Error| e.to_string())
 }
 
 fn parse_engine(s: &str) -> Result<Engine, String> {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 use portscout::output::{self, ScanInfo, Summary};
 use portscout::ports::PortSet;
+use portscout::probe::ScanType;
 use portscout::scan::ScanStats;
 use portscout::scan::{Checkpoint, Scan, ScanConfig};
 use portscout::target::{self, Target};
@@ -105,6 +106,17 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     };
     let resuming = checkpoint.is_some();
     let config = build_config(&args, checkpoint)?;
+    if config.scan_type() == ScanType::Syn && !args.dry_run {
+        // Before anything is resolved or sent.
+        portscout::probe::syn::sockets::raw_sockets_allowed().map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => {
+                    anyhow::Error::from(portscout::Error::NeedsRawSockets)
+                }
+                _ => anyhow::Error::from(e).context("cannot open a raw socket"),
+            }
+        })?;
+    }
 
     if args.dry_run {
         let plan = config.resolve_plan()?;
@@ -322,6 +334,9 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
         (None, None) => PortSet::top(1000).map_err(portscout::Error::from)?,
     };
     let mut builder = ScanConfig::builder()
+        .scan_type(args.scan_type)
+        // Once the sockets are open nothing needs a privilege (see portscout::privilege).
+        .drop_privileges(true)
         .engine(args.engine)
         .targets(targets)
         .exclude(exclude)

@@ -467,6 +467,21 @@ fn resume_equals_uninterrupted_default_engine() {
     resume_equals_uninterrupted("shres", PORTS, &["--rate", "400"], 200, None);
 }
 
+/// `--scan syn`: the same split and resume with raw SYNs (the resume file keeps `--scan syn`).
+#[test]
+fn resume_equals_uninterrupted_syn_scan() {
+    if !require_nft() {
+        return;
+    }
+    resume_equals_uninterrupted(
+        "shsyn",
+        PORTS,
+        &["--scan", "syn", "--rate", "400"],
+        200,
+        None,
+    );
+}
+
 /// `--engine threads`: 350 probes (its retries of a silent host are many), interrupted after
 /// 50 SYNs; `--resume-file` in the temporary directory.
 #[test]
@@ -550,6 +565,7 @@ fn exclusions_are_absolute() {
     for (what, more) in [
         ("full scan", &["--seed", "5"][..]),
         ("serial order", &["--order", "serial"][..]),
+        ("SYN scan", &["--scan", "syn", "--seed", "5"][..]),
     ] {
         let before = fx.target_nft.counter("control");
         let run = fx.scan(&with(more));

@@ -772,6 +772,11 @@ impl RunningScan {
         }
     }
 
+    /// The process id (`ip netns exec` execs the command, so this is portscout's).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("child").id()
+    }
+
     /// Time since the process was started.
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
