@@ -54,6 +54,15 @@ fn bad_input_exits_2_naming_the_token() {
         (&["--max-open", "0", "127.0.0.1"], "0"),
         (&[], "no targets"),
         (&["--exclude", "127.0.0.1", "127.0.0.1"], "nothing to scan"),
+        // The IPv4-mapped spelling of an excluded address is excluded too.
+        (
+            &["--exclude", "::ffff:127.0.0.1", "127.0.0.1"],
+            "nothing to scan",
+        ),
+        (
+            &["--exclude", "127.0.0.1", "::ffff:127.0.0.1"],
+            "nothing to scan",
+        ),
     ];
     for (args, token) in cases {
         portscout()

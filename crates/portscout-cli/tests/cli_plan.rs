@@ -107,6 +107,37 @@ fn shards_are_disjoint_and_cover_the_scan() {
     }
 }
 
+/// Mixed targets: IPv4 addresses come before IPv6 ones on every port, and an IPv4 address
+/// excluded in either spelling (`198.18.0.2`, `::ffff:198.18.0.1`) is gone in both.
+#[test]
+fn mixed_targets_and_v4_mapped_exclusions() {
+    let got = dry_run(&[
+        "::ffff:198.18.0.0/126",
+        "2001:db8::1",
+        "198.18.0.0/30",
+        "-p",
+        "80,443",
+        "--order",
+        "serial",
+        "--exclude",
+        "198.18.0.2,::ffff:198.18.0.1",
+    ]);
+    let want: Vec<(String, u16)> = [80, 443]
+        .into_iter()
+        .flat_map(|port| {
+            [
+                "198.18.0.0",
+                "198.18.0.3",
+                "::ffff:198.18.0.0",
+                "::ffff:198.18.0.3",
+                "2001:db8::1",
+            ]
+            .map(|ip| (ip.to_string(), port))
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn a_dry_run_opens_no_connection() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -173,9 +173,12 @@ impl ScanConfig {
 
     /// Resolves host names (through the system resolver), removes exclusions and returns the
     /// probe space. Sends no packet to any target.
+    ///
+    /// An excluded IPv4 address also excludes its IPv4-mapped IPv6 spelling (`::ffff:a.b.c.d`),
+    /// and the other way round: a connect to either reaches the same host.
     pub async fn probe_space(&self) -> Result<ProbeSpace, Error> {
         let addrs = target::resolve(&self.targets).await?;
-        let excluded = target::resolve(&self.exclude).await?;
+        let excluded = target::resolve(&self.exclude).await?.with_v4_mapped();
         let addrs = addrs.difference(&excluded);
         let ports = self.ports.difference(&self.exclude_ports);
         ProbeSpace::new(addrs, ports)

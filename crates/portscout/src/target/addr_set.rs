@@ -241,6 +241,9 @@ fn find<T: Int>(v: &[(T, T)], x: T) -> Option<usize> {
     (k > 0 && v[k - 1].1 >= x).then(|| k - 1)
 }
 
+/// The first IPv4-mapped IPv6 address, `::ffff:0.0.0.0` (the block is `::ffff:0:0/96`).
+const V4_MAPPED: u128 = 0xffff_0000_0000;
+
 /// A set of addresses, kept as sorted, disjoint ranges (IPv4 first, then IPv6).
 ///
 /// Adjacent and overlapping ranges are merged, so memory is O(number of ranges), never
@@ -302,6 +305,28 @@ impl AddrSet {
         };
         out.reindex_v4(0);
         out.reindex_v6(0);
+        out
+    }
+
+    /// The set plus the other spelling of every IPv4 host in it: `::ffff:a.b.c.d` for each
+    /// IPv4 address `a.b.c.d`, and `a.b.c.d` for each IPv4-mapped IPv6 address
+    /// `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2).
+    ///
+    /// A dual-stack socket that connects to `::ffff:a.b.c.d` reaches the IPv4 host `a.b.c.d`,
+    /// so the two spellings are one host on the wire: exclusions go through this, so that
+    /// excluding either one excludes both.
+    pub fn with_v4_mapped(&self) -> AddrSet {
+        let mapped = self.v4.iter().map(|&(s, e)| {
+            AddrRange::from_v6(V4_MAPPED | u128::from(s), V4_MAPPED | u128::from(e))
+        });
+        let unmapped = self.v6.iter().filter_map(|&(s, e)| {
+            let (lo, hi) = (s.max(V4_MAPPED), e.min(V4_MAPPED | u128::from(u32::MAX)));
+            // The low 32 bits of a mapped address are the IPv4 address.
+            (lo <= hi).then(|| AddrRange::from_v4(lo as u32, hi as u32))
+        });
+        let aliases: Vec<AddrRange> = mapped.chain(unmapped).collect();
+        let mut out = self.clone();
+        out.extend(aliases);
         out
     }
 
@@ -512,6 +537,52 @@ mod tests {
         );
         assert_eq!(d.nth(u128::MAX), None);
         assert!(all6.difference(&all6).is_empty());
+    }
+
+    #[test]
+    fn v4_mapped_aliases_go_both_ways() {
+        let set: AddrSet = [
+            AddrRange::new(v4("198.18.0.2"), v4("198.18.0.3")).unwrap(),
+            AddrRange::single(v4("::ffff:198.18.1.7")),
+            AddrRange::single(v4("2001:db8::1")),
+        ]
+        .into_iter()
+        .collect();
+        let both = set.with_v4_mapped();
+        for a in [
+            "198.18.0.2",
+            "198.18.0.3",
+            "::ffff:198.18.0.2",
+            "::ffff:198.18.0.3",
+            "198.18.1.7",
+            "::ffff:198.18.1.7",
+            "2001:db8::1",
+        ] {
+            assert!(both.contains(v4(a)), "{a}");
+        }
+        assert_eq!(both.len(), 7);
+        assert!(
+            !both.contains(v4("::198.18.0.2")),
+            "IPv4-compatible is another address"
+        );
+
+        // A block that straddles the mapped one: only its mapped part has an IPv4 spelling.
+        let wide: AddrSet = [AddrRange::from_v6(V4_MAPPED - 1, V4_MAPPED + 1)]
+            .into_iter()
+            .collect();
+        let w = wide.with_v4_mapped();
+        assert_eq!(
+            w.ranges().collect::<Vec<_>>(),
+            [
+                AddrRange::from_v4(0, 1),
+                AddrRange::from_v6(V4_MAPPED - 1, V4_MAPPED + 1)
+            ]
+        );
+        let all6: AddrSet = [AddrRange::from_v6(0, u128::MAX)].into_iter().collect();
+        let all = all6.with_v4_mapped();
+        assert_eq!(all.range_count(), 2);
+        assert!(all.contains(v4("0.0.0.0")) && all.contains(v4("255.255.255.255")));
+        assert!(AddrSet::new().with_v4_mapped().is_empty());
     }
 
     #[test]
