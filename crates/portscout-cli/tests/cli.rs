@@ -54,6 +54,12 @@ fn bad_input_exits_2_naming_the_token() {
         (&["--max-open", "0", "127.0.0.1"], "0"),
         (&[], "no targets"),
         (&["--exclude", "127.0.0.1", "127.0.0.1"], "nothing to scan"),
+        // IPv6.
+        (
+            &["2001:db8::/64", "-p", "80"],
+            "too many probes: 2^64 target addresses × 1 port",
+        ),
+        (&["::/0", "-p", "80"], "about 2^128 target addresses"),
         // The IPv4-mapped spelling of an excluded address is excluded too.
         (
             &["--exclude", "::ffff:127.0.0.1", "127.0.0.1"],
