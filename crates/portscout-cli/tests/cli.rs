@@ -56,6 +56,11 @@ fn bad_input_exits_2_naming_the_token() {
         (&["--exclude", "127.0.0.1", "127.0.0.1"], "nothing to scan"),
         // IPv6.
         (
+            &["2001:db8::1-2001:db8::ff"],
+            "IPv6 ranges are not supported",
+        ),
+        (&["fe80::1%eth0"], "zone ids are not supported"),
+        (
             &["2001:db8::/64", "-p", "80"],
             "too many probes: 2^64 target addresses × 1 port",
         ),

@@ -36,6 +36,10 @@ pub enum TargetError {
     /// An IPv6 address with a zone id (`fe80::1%eth0`): zone ids are not supported.
     #[error("invalid target `{0}`: IPv6 zone ids are not supported")]
     ZoneId(String),
+    /// An IPv6 address range (`2001:db8::1-2001:db8::ff`, `2001:db8::1-ff`): only IPv4 has
+    /// (octet) ranges, as in nmap; an IPv6 block is written in CIDR notation.
+    #[error("invalid target `{0}`: IPv6 ranges are not supported (write a CIDR block, such as 2001:db8::/120)")]
+    V6Range(String),
     /// A CIDR block whose prefix length is not a number or is too long for its family.
     #[error("invalid CIDR prefix in `{0}`")]
     InvalidPrefix(String),
