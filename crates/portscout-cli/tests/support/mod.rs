@@ -419,7 +419,9 @@ impl Drop for Listeners {
 ///
 /// Addresses of either family: IPv4 ones get a /24, IPv6 ones a /64 (added with `nodad`, so
 /// they are usable at once), so that the scanner's address (`scanner_cidr`, or each of
-/// `scanner_cidrs`) reaches every target address of its family on the link.
+/// `scanner_cidrs`) reaches every target address of its family on the link. With IPv6
+/// addresses, construction waits until IPv6 works on the link
+/// ([`VethPair::wait_ipv6_ready`], about 1.5 s).
 pub struct VethHosts {
     pub listeners: Vec<Listeners>,
     pub veth: VethPair,
@@ -466,6 +468,11 @@ impl VethHosts {
             .iter()
             .map(|(ip, ports)| target.listen(ip, ports))
             .collect();
+        if scanner_cidrs.iter().any(|c| c.contains(':'))
+            || live.iter().any(|(ip, _)| ip.contains(':'))
+        {
+            veth.wait_ipv6_ready();
+        }
         VethHosts {
             listeners,
             veth,
@@ -672,10 +679,48 @@ impl VethPair {
         Self::add_addr(&self.target_ns, &self.target_if, cidr);
     }
 
-    /// Add IPv6 addresses to both ends, e.g. `2001:db8:7::1/64` and `2001:db8:7::2/64`.
+    /// Add IPv6 addresses to both ends, e.g. `2001:db8:7::1/64` and `2001:db8:7::2/64` (see
+    /// [`VethPair::wait_ipv6_ready`] before scanning them).
     pub fn add_ipv6(&self, scanner_cidr: &str, target_cidr: &str) {
         self.add_scanner_addr(scanner_cidr);
         self.add_target_addr(target_cidr);
+    }
+
+    /// Waits (at most 10 s) until IPv6 works on both ends: until each end has a link-local
+    /// address and no address is still tentative (duplicate address detection done).
+    ///
+    /// For about a second after a veth comes up, the other end silently drops IPv6 multicast,
+    /// neighbour solicitations included, while IPv4 (ARP) already works: a scan started at
+    /// once finds every live IPv6 address silent for a second (its first window of probes
+    /// counted lost). Link-local addresses leave the tentative state only after the link is
+    /// ready, so that is what this waits for (DAD runs on them even when the test addresses
+    /// are added with `nodad`).
+    #[track_caller]
+    pub fn wait_ipv6_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (ns, ifname) in [
+            (&self.scanner_ns, &self.scanner_if),
+            (&self.target_ns, &self.target_if),
+        ] {
+            loop {
+                let out = must(
+                    Command::new("ip").args(["-n", ns, "-6", "-o", "addr", "show", "dev", ifname]),
+                );
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    !text.contains("dadfailed"),
+                    "IPv6 DAD failed on {ifname} in {ns}:\n{text}"
+                );
+                if text.contains("scope link") && !text.contains("tentative") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "IPv6 on {ifname} in {ns} not ready after 10 s:\n{text}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// Interface names (scanner end, target end).
