@@ -180,6 +180,37 @@ fn mixed_v4_and_v6_space() {
     assert_eq!(union, sorted);
 }
 
+/// A checkpoint of an IPv6 scan goes through its JSON form (`"[2001:db8::ff]:80"`) and
+/// resumes exactly what was left.
+#[test]
+fn an_ipv6_checkpoint_survives_its_json_form() {
+    let s = Arc::new(
+        ProbeSpace::new(
+            addrs(&["2001:db8::/120", "198.18.0.2"], &["2001:db8::10"]),
+            PortSet::parse("22,80").unwrap(),
+        )
+        .unwrap(),
+    );
+    let plan = Plan::new(
+        Arc::clone(&s),
+        Order::Random,
+        11,
+        Shard { index: 2, count: 3 },
+    );
+    let pending = vec![probe("[2001:db8::ff]:80"), probe("198.18.0.2:22")];
+    let mut c = plan.left(&[5..40, 100..plan.len()], pending.clone());
+    c.up = vec!["2001:db8::2".parse().unwrap()];
+    c.down = vec![("2001:db8::99".parse().unwrap(), DownReason::HostUnreach)];
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(json.contains("\"[2001:db8::ff]:80\""), "{json}");
+    let back: Checkpoint = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, c);
+    let resumed = Plan::resume(Arc::clone(&s), &back).unwrap();
+    let mut want = pending;
+    want.extend((5..40).chain(100..plan.len()).map(|k| plan.get(k).unwrap()));
+    assert_eq!(resumed.iter().collect::<Vec<_>>(), want);
+}
+
 /// Slots claimed by `workers` feeds, interleaved; stops after `stop_after` probes (pausing).
 fn drain(
     plan: &Arc<Plan>,
