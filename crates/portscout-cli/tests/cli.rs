@@ -61,6 +61,15 @@ fn bad_input_exits_2_naming_the_token() {
         ),
         (&["fe80::1%eth0"], "zone ids are not supported"),
         (
+            &["fe80::1"],
+            "`fe80::1`: IPv6 link-local addresses (fe80::/10) need a zone id",
+        ),
+        (
+            &["2001:db8::1", "febf::/112", "--exclude", "febf::/113"],
+            "`febf::8000`: IPv6 link-local",
+        ),
+        (&["fe80::/64", "--exclude", "fe80::/10"], "nothing to scan"),
+        (
             &["2001:db8::/64", "-p", "80"],
             "too many probes: 2^64 target addresses × 1 port",
         ),

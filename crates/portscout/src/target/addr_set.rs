@@ -330,6 +330,16 @@ impl AddrSet {
         out
     }
 
+    /// The first address of the set in the IPv6 block `block` (given as its first and last
+    /// address), if any.
+    pub fn first_in_v6(&self, first: Ipv6Addr, last: Ipv6Addr) -> Option<Ipv6Addr> {
+        let (a, b) = (u128::from(first), u128::from(last));
+        let k = self.v6.partition_point(|&(_, e)| e < a);
+        let &(s, e) = self.v6.get(k)?;
+        let lo = s.max(a);
+        (lo <= e.min(b)).then(|| Ipv6Addr::from(lo))
+    }
+
     /// Number of addresses, saturating at `u128::MAX`.
     ///
     /// The count only saturates when it does not fit in a `u128`, that is when the set holds
@@ -583,6 +593,40 @@ mod tests {
         assert_eq!(all.range_count(), 2);
         assert!(all.contains(v4("0.0.0.0")) && all.contains(v4("255.255.255.255")));
         assert!(AddrSet::new().with_v4_mapped().is_empty());
+    }
+
+    #[test]
+    fn first_in_a_v6_block() {
+        let ll = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        let (first, last) = (ll("fe80::"), ll("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+        let set = |ranges: &[(&str, &str)]| -> AddrSet {
+            ranges
+                .iter()
+                .map(|(a, b)| AddrRange::new(v4(a), v4(b)).unwrap())
+                .collect()
+        };
+        let first_in = |s: &AddrSet| s.first_in_v6(first, last);
+        assert_eq!(
+            first_in(&set(&[("fe80::1", "fe80::1")])),
+            Some(ll("fe80::1"))
+        );
+        assert_eq!(first_in(&set(&[("::", "ffff::")])), Some(first));
+        assert_eq!(
+            first_in(&set(&[
+                ("2001:db8::", "2001:db8::ff"),
+                ("febf::5", "fec0::")
+            ])),
+            Some(ll("febf::5"))
+        );
+        assert_eq!(
+            first_in(&set(&[
+                ("198.18.0.0", "198.18.0.9"),
+                ("2001:db8::", "fe7f::")
+            ])),
+            None
+        );
+        assert_eq!(first_in(&set(&[("fec0::", "fec0::1")])), None);
+        assert_eq!(first_in(&AddrSet::new()), None);
     }
 
     #[test]
