@@ -54,6 +54,35 @@ fn bad_input_exits_2_naming_the_token() {
         (&["--max-open", "0", "127.0.0.1"], "0"),
         (&[], "no targets"),
         (&["--exclude", "127.0.0.1", "127.0.0.1"], "nothing to scan"),
+        // IPv6.
+        (
+            &["2001:db8::1-2001:db8::ff"],
+            "IPv6 ranges are not supported",
+        ),
+        (&["fe80::1%eth0"], "zone ids are not supported"),
+        (
+            &["fe80::1"],
+            "`fe80::1`: IPv6 link-local addresses (fe80::/10) need a zone id",
+        ),
+        (
+            &["2001:db8::1", "febf::/112", "--exclude", "febf::/113"],
+            "`febf::8000`: IPv6 link-local",
+        ),
+        (&["fe80::/64", "--exclude", "fe80::/10"], "nothing to scan"),
+        (
+            &["2001:db8::/64", "-p", "80"],
+            "too many probes: 2^64 target addresses × 1 port",
+        ),
+        (&["::/0", "-p", "80"], "about 2^128 target addresses"),
+        // The IPv4-mapped spelling of an excluded address is excluded too.
+        (
+            &["--exclude", "::ffff:127.0.0.1", "127.0.0.1"],
+            "nothing to scan",
+        ),
+        (
+            &["--exclude", "127.0.0.1", "::ffff:127.0.0.1"],
+            "nothing to scan",
+        ),
     ];
     for (args, token) in cases {
         portscout()

@@ -2,7 +2,7 @@
 //! only this machine's loopback, at listeners the test owns; dry runs send nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
+use std::net::{Ipv6Addr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
@@ -105,6 +105,90 @@ fn shards_are_disjoint_and_cover_the_scan() {
         }
         assert_eq!(seen, full, "the {n} shards cover the scan");
     }
+}
+
+/// IPv6 from the command line: a `/120` minus `--exclude` and an `--exclude-file` holding a v6
+/// CIDR block and a bracketed address is exactly the addresses left × the ports, port by port
+/// in serial order; the random order and three shards are a reordering and a partition of it.
+#[test]
+fn ipv6_block_minus_exclusions_serial_random_and_shards() {
+    let dir = temp_dir("v6-plan");
+    let file = dir.join("exclude.txt");
+    std::fs::write(
+        &file,
+        "# IPv6\n2001:db8::80/121\n[2001:db8::7] 2001:db8::1:0/112\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let args = [
+        "[2001:db8::]/120",
+        "-p",
+        "22,80",
+        "--exclude",
+        "2001:db8::10,[2001:db8::11]",
+        "--exclude-file",
+        file,
+    ];
+    let serial = dry_run(&[&args[..], &["--order", "serial"]].concat());
+    let want: Vec<(String, u16)> = [22, 80]
+        .into_iter()
+        .flat_map(|port| {
+            (0..0x80u16)
+                .filter(|a| ![0x7, 0x10, 0x11].contains(a))
+                .map(move |a| {
+                    (
+                        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, a).to_string(),
+                        port,
+                    )
+                })
+        })
+        .collect();
+    assert_eq!(serial, want, "serial order");
+    let all: BTreeSet<(String, u16)> = want.iter().cloned().collect();
+    let random = dry_run(&[&args[..], &["--seed", "5"]].concat());
+    assert_ne!(random, want, "the random order is not the serial one");
+    assert_eq!(random.len(), want.len());
+    assert_eq!(random.iter().cloned().collect::<BTreeSet<_>>(), all);
+    let mut seen = BTreeSet::new();
+    for i in 1..=3 {
+        let shard = format!("{i}/3");
+        for probe in dry_run(&[&args[..], &["--seed", "5", "--shard", &shard]].concat()) {
+            assert!(seen.insert(probe.clone()), "{probe:?} in two shards");
+        }
+    }
+    assert_eq!(seen, all, "the three shards cover the scan");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Mixed targets: IPv4 addresses come before IPv6 ones on every port, and an IPv4 address
+/// excluded in either spelling (`198.18.0.2`, `::ffff:198.18.0.1`) is gone in both.
+#[test]
+fn mixed_targets_and_v4_mapped_exclusions() {
+    let got = dry_run(&[
+        "::ffff:198.18.0.0/126",
+        "2001:db8::1",
+        "198.18.0.0/30",
+        "-p",
+        "80,443",
+        "--order",
+        "serial",
+        "--exclude",
+        "198.18.0.2,::ffff:198.18.0.1",
+    ]);
+    let want: Vec<(String, u16)> = [80, 443]
+        .into_iter()
+        .flat_map(|port| {
+            [
+                "198.18.0.0",
+                "198.18.0.3",
+                "::ffff:198.18.0.0",
+                "::ffff:198.18.0.3",
+                "2001:db8::1",
+            ]
+            .map(|ip| (ip.to_string(), port))
+        })
+        .collect();
+    assert_eq!(got, want);
 }
 
 #[test]

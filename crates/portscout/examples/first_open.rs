@@ -38,7 +38,7 @@ async fn main() -> Result<(), portscout::Error> {
         .await;
     for result in open {
         let result = result?;
-        println!("first open port: {}:{}", result.ip, result.port);
+        println!("first open port: {}", result.socket_addr());
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ fn main() -> Result<(), portscout::Error> {
     for result in scan.ports() {
         let result = result?;
         if result.state == PortState::Open {
-            println!("{}:{} open", result.ip, result.port);
+            println!("{} open", result.socket_addr());
         }
     }
     Ok(())

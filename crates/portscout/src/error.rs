@@ -52,9 +52,14 @@ pub enum Error {
     #[error("nothing to scan: {0}")]
     EmptyScan(&'static str),
     /// The probe space (targets × ports) does not fit in 64 bits.
-    #[error("too many probes: {targets} targets × {ports} ports does not fit in 2^64")]
+    #[error(
+        "too many probes: {} × {} is more than 2^64 - 1 probes (an IPv6 /64 alone holds 2^64 \
+         addresses: scan longer prefixes)",
+        count(.targets, "target address", "target addresses"),
+        count(&u128::from(*.ports), "port", "ports")
+    )]
     TooManyProbes {
-        /// Number of target addresses.
+        /// Number of target addresses (saturating: `u128::MAX` for 2^128 or more).
         targets: u128,
         /// Number of ports.
         ports: u32,
@@ -73,9 +78,43 @@ pub enum Error {
     Runtime(#[source] io::Error),
 }
 
+/// `n` and its noun, for a message: powers of two from 2^32 on as `2^k`, and a saturated
+/// count (`u128::MAX`: all of IPv6, 2^128 addresses, perhaps with more) as `about 2^128`.
+fn count(n: &u128, one: &str, many: &str) -> String {
+    let noun = if *n == 1 { one } else { many };
+    if *n == u128::MAX {
+        format!("about 2^128 {noun}")
+    } else if n.is_power_of_two() && *n >= 1 << 32 {
+        format!("2^{} {noun}", n.trailing_zeros())
+    } else {
+        format!("{n} {noun}")
+    }
+}
+
 impl Error {
     /// Whether this error comes from the user's input (exit code 2) rather than from the run.
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, Error::Runtime(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_probes_says_how_many_plainly() {
+        let e = |targets, ports| Error::TooManyProbes { targets, ports }.to_string();
+        // 2001:db8::/64 × 1 port.
+        assert_eq!(
+            e(1 << 64, 1),
+            "too many probes: 2^64 target addresses × 1 port is more than 2^64 - 1 probes (an \
+             IPv6 /64 alone holds 2^64 addresses: scan longer prefixes)"
+        );
+        // ::/0, whose count saturates at 2^128 - 1: not printed as that number.
+        assert!(e(u128::MAX, 80)
+            .starts_with("too many probes: about 2^128 target addresses × 80 ports "));
+        assert!(e(3 << 62, 65_535)
+            .starts_with("too many probes: 13835058055282163712 target addresses × 65535 ports "));
     }
 }

@@ -1,7 +1,7 @@
 //! The values a scan produces: port states, the reasons behind them, and port results.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -112,6 +112,14 @@ pub struct PortResult {
     pub rtt: Option<Duration>,
 }
 
+impl PortResult {
+    /// The probed address and port, which prints as `198.18.0.1:22` or `[2001:db8::1]:22`
+    /// (brackets keep an IPv6 address apart from the port).
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+}
+
 /// A host found down: nothing of it answered, so none of its ports is reported (nmap's "host
 /// seems down"). `--no-host-check` scans such hosts anyway.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -212,6 +220,22 @@ impl FromStr for StateFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn socket_addr_brackets_ipv6() {
+        let r = |ip: &str| PortResult {
+            ip: ip.parse().unwrap(),
+            port: 22,
+            state: PortState::Open,
+            reason: Reason::SynAck,
+            rtt: None,
+        };
+        assert_eq!(r("198.18.0.1").socket_addr().to_string(), "198.18.0.1:22");
+        assert_eq!(
+            r("2001:db8::1").socket_addr().to_string(),
+            "[2001:db8::1]:22"
+        );
+    }
 
     #[test]
     fn state_filter_parses_lists_and_all() {

@@ -416,6 +416,12 @@ impl Drop for Listeners {
 /// A scanner namespace and a target namespace joined by a veth pair; the target holds every
 /// address of `live` (the first on the veth itself), each with listeners on its ports.
 /// Callers keep the parts in fields that drop listeners first and the namespaces last.
+///
+/// Addresses of either family: IPv4 ones get a /24, IPv6 ones a /64 (added with `nodad`, so
+/// they are usable at once), so that the scanner's address (`scanner_cidr`, or each of
+/// `scanner_cidrs`) reaches every target address of its family on the link. With IPv6
+/// addresses, construction waits until IPv6 works on the link
+/// ([`VethPair::wait_ipv6_ready`], about 1.5 s).
 pub struct VethHosts {
     pub listeners: Vec<Listeners>,
     pub veth: VethPair,
@@ -423,29 +429,179 @@ pub struct VethHosts {
     pub scanner: Netns,
 }
 
+/// `ip/24` for IPv4, `ip/64` for IPv6.
+fn on_link_cidr(ip: &str) -> String {
+    let parsed: IpAddr = ip
+        .parse()
+        .unwrap_or_else(|e| panic!("bad address {ip}: {e}"));
+    format!("{ip}/{}", if parsed.is_ipv6() { 64 } else { 24 })
+}
+
 impl VethHosts {
+    /// The scanner holds `scanner_cidr` (e.g. `198.18.0.1/24` or `2001:db8::1/64`).
     pub fn new(tag: &str, scanner_cidr: &str, live: &[(&str, &[u16])]) -> VethHosts {
+        VethHosts::with_scanner_addrs(tag, &[scanner_cidr], live)
+    }
+
+    /// The scanner holds every address of `scanner_cidrs` (e.g. `198.18.0.1/24` and
+    /// `2001:db8::1/64`, for targets of both families).
+    pub fn with_scanner_addrs(
+        tag: &str,
+        scanner_cidrs: &[&str],
+        live: &[(&str, &[u16])],
+    ) -> VethHosts {
         let scanner = Netns::new(&format!("{tag}-s"));
         let target = Netns::new(&format!("{tag}-t"));
         let veth = VethPair::new(
             &scanner,
             &target,
-            scanner_cidr,
-            &format!("{}/24", live[0].0),
+            scanner_cidrs[0],
+            &on_link_cidr(live[0].0),
         );
+        for cidr in &scanner_cidrs[1..] {
+            veth.add_scanner_addr(cidr);
+        }
         for (ip, _) in &live[1..] {
-            veth.add_target_addr(&format!("{ip}/24"));
+            veth.add_target_addr(&on_link_cidr(ip));
         }
         let listeners = live
             .iter()
             .map(|(ip, ports)| target.listen(ip, ports))
             .collect();
+        if scanner_cidrs.iter().any(|c| c.contains(':'))
+            || live.iter().any(|(ip, _)| ip.contains(':'))
+        {
+            veth.wait_ipv6_ready();
+        }
         VethHosts {
             listeners,
             veth,
             target,
             scanner,
         }
+    }
+}
+
+/// The IPv6 scenario of issue 6, for the connect scan and the SYN scan alike: a scanner
+/// namespace holding [`Ipv6Hosts::SCANNER`] (`2001:db8::1/64`) and a target namespace holding
+/// every address of [`Ipv6Hosts::LIVE`] (each with its listeners) and [`Ipv6Hosts::OUTSIDE`],
+/// all on one veth pair. The rest of [`Ipv6Hosts::BLOCK`] (`2001:db8::/120`) exists nowhere:
+/// a scan of the block finds 251 addresses down (nothing answers their neighbour
+/// solicitations) and the scanner's own address up.
+///
+/// nftables in the target ([`Ipv6Hosts::nft`]) drops every TCP packet to
+/// [`Ipv6Hosts::FILTERED_PORTS`] of [`Ipv6Hosts::FILTERED_HOST`] (counter `filtered`) and
+/// counts, before anything else sees them, the packets to each live address (counters `to_2`,
+/// `to_10`, `to_11`, `to_fe`: `to_` and the address's last group, see [`Ipv6Hosts::counter_of`])
+/// and to the outside one (`to_outside`).
+///
+/// IPv6 forwarding is off in both namespaces (the default of a new namespace, set explicitly),
+/// so that `2001:db8::` is nobody's subnet-router anycast address but an absent one.
+///
+/// Fields drop in order: the nft table, then the listeners, veth and namespaces.
+pub struct Ipv6Hosts {
+    pub nft: NftTable,
+    pub hosts: VethHosts,
+}
+
+impl Ipv6Hosts {
+    /// The scanner's address (its /64 is on the veth).
+    pub const SCANNER: &'static str = "2001:db8::1";
+    /// The block the tests scan: 256 addresses, 4 of them live, and the scanner's own.
+    pub const BLOCK: &'static str = "2001:db8::/120";
+    /// The live target addresses (all in [`Ipv6Hosts::BLOCK`]) and their listeners, some in
+    /// the ephemeral range; 2001:db8::10:8081 listens behind the drop rule (filtered).
+    pub const LIVE: &'static [(&'static str, &'static [u16])] = &[
+        ("2001:db8::2", &[22, 80, 443, 8080, 40001]),
+        ("2001:db8::10", &[22, 25, 8081]),
+        ("2001:db8::11", &[80, 8443, 40001]),
+        ("2001:db8::fe", &[1, 443, 65535]),
+    ];
+    /// A target address in the /64 but outside [`Ipv6Hosts::BLOCK`], with listeners: a scan of
+    /// the block must report nothing of it.
+    pub const OUTSIDE: (&'static str, &'static [u16]) = ("2001:db8::1:2", &[22, 80, 443]);
+    /// The address whose ports [`Ipv6Hosts::FILTERED_PORTS`] are dropped.
+    pub const FILTERED_HOST: &'static str = "2001:db8::10";
+    /// Every TCP packet to these ports of [`Ipv6Hosts::FILTERED_HOST`] is dropped.
+    pub const FILTERED_PORTS: (u16, u16) = (8000, 8099);
+
+    /// Builds the namespaces, veth, addresses, listeners and rules (`tag` names the
+    /// namespaces).
+    pub fn new(tag: &str) -> Ipv6Hosts {
+        let mut live: Vec<(&str, &[u16])> = Ipv6Hosts::LIVE.to_vec();
+        live.push(Ipv6Hosts::OUTSIDE);
+        let scanner_cidr = format!("{}/64", Ipv6Hosts::SCANNER);
+        let hosts = VethHosts::new(tag, &scanner_cidr, &live);
+        for ns in [&hosts.scanner, &hosts.target] {
+            must(&mut ns.exec(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"]));
+        }
+        let mut body: Vec<String> = Vec::new();
+        let mut counted: Vec<&str> = Ipv6Hosts::LIVE.iter().map(|(ip, _)| *ip).collect();
+        counted.push(Ipv6Hosts::OUTSIDE.0);
+        for ip in &counted {
+            body.push(format!("counter {} {{ }}", Ipv6Hosts::counter_of(ip)));
+        }
+        body.push("counter filtered { }".into());
+        body.push("chain pre { type filter hook prerouting priority -300; policy accept;".into());
+        for ip in &counted {
+            body.push(format!(
+                "  ip6 daddr {ip} counter name \"{}\"",
+                Ipv6Hosts::counter_of(ip)
+            ));
+        }
+        body.push("}".into());
+        let (lo, hi) = Ipv6Hosts::FILTERED_PORTS;
+        body.push("chain input { type filter hook input priority 0; policy accept;".into());
+        body.push(format!(
+            "  ip6 daddr {} tcp dport {lo}-{hi} counter name \"filtered\" drop",
+            Ipv6Hosts::FILTERED_HOST
+        ));
+        body.push("}".into());
+        let body: Vec<&str> = body.iter().map(String::as_str).collect();
+        let nft = nft_rules(&hosts.target, &body);
+        Ipv6Hosts { nft, hosts }
+    }
+
+    /// The name of the target's counter of packets to `ip`: `to_` and the address's last
+    /// group (`to_10` for 2001:db8::10), `to_outside` for [`Ipv6Hosts::OUTSIDE`].
+    pub fn counter_of(ip: &str) -> String {
+        if ip == Ipv6Hosts::OUTSIDE.0 {
+            return "to_outside".into();
+        }
+        let ip: std::net::Ipv6Addr = ip.parse().expect("IPv6 address");
+        format!("to_{:x}", ip.segments()[7])
+    }
+
+    /// Packets that reached `ip` in the target so far (`ip` live or outside).
+    #[track_caller]
+    pub fn packets_to(&self, ip: &str) -> u64 {
+        self.nft.counter(&Ipv6Hosts::counter_of(ip))
+    }
+
+    /// The scanner namespace (where portscout runs).
+    pub fn scanner(&self) -> &Netns {
+        &self.hosts.scanner
+    }
+
+    /// The true state of `port` on the live address `ip` (`open`, `closed` or `filtered`),
+    /// or `None` if `ip` is not live. The scanner's own address is live too: every port
+    /// closed.
+    pub fn truth(ip: IpAddr, port: u16) -> Option<&'static str> {
+        let is = |s: &str| s.parse::<IpAddr>().ok() == Some(ip);
+        if is(Ipv6Hosts::SCANNER) {
+            return Some("closed");
+        }
+        let (_, listeners) = Ipv6Hosts::LIVE.iter().find(|(live, _)| is(live))?;
+        let (lo, hi) = Ipv6Hosts::FILTERED_PORTS;
+        Some(
+            if is(Ipv6Hosts::FILTERED_HOST) && (lo..=hi).contains(&port) {
+                "filtered"
+            } else if listeners.contains(&port) {
+                "open"
+            } else {
+                "closed"
+            },
+        )
     }
 }
 
@@ -523,10 +679,48 @@ impl VethPair {
         Self::add_addr(&self.target_ns, &self.target_if, cidr);
     }
 
-    /// Add IPv6 addresses to both ends, e.g. `2001:db8:7::1/64` and `2001:db8:7::2/64`.
+    /// Add IPv6 addresses to both ends, e.g. `2001:db8:7::1/64` and `2001:db8:7::2/64` (see
+    /// [`VethPair::wait_ipv6_ready`] before scanning them).
     pub fn add_ipv6(&self, scanner_cidr: &str, target_cidr: &str) {
         self.add_scanner_addr(scanner_cidr);
         self.add_target_addr(target_cidr);
+    }
+
+    /// Waits (at most 10 s) until IPv6 works on both ends: until each end has a link-local
+    /// address and no address is still tentative (duplicate address detection done).
+    ///
+    /// For about a second after a veth comes up, the other end silently drops IPv6 multicast,
+    /// neighbour solicitations included, while IPv4 (ARP) already works: a scan started at
+    /// once finds every live IPv6 address silent for a second (its first window of probes
+    /// counted lost). Link-local addresses leave the tentative state only after the link is
+    /// ready, so that is what this waits for (DAD runs on them even when the test addresses
+    /// are added with `nodad`).
+    #[track_caller]
+    pub fn wait_ipv6_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (ns, ifname) in [
+            (&self.scanner_ns, &self.scanner_if),
+            (&self.target_ns, &self.target_if),
+        ] {
+            loop {
+                let out = must(
+                    Command::new("ip").args(["-n", ns, "-6", "-o", "addr", "show", "dev", ifname]),
+                );
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    !text.contains("dadfailed"),
+                    "IPv6 DAD failed on {ifname} in {ns}:\n{text}"
+                );
+                if text.contains("scope link") && !text.contains("tentative") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "IPv6 on {ifname} in {ns} not ready after 10 s:\n{text}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// Interface names (scanner end, target end).
@@ -1016,6 +1210,98 @@ fn json_lines(
                 _ => panic!("ndjson line {n} is not an object: {line}"),
             }
         })
+}
+
+/// A probe: address and port.
+pub type Key = (IpAddr, u16);
+
+/// The port records of ndjson output as (ip, port) → state; panics on a port reported twice.
+pub fn port_map(what: &str, ndjson: &str) -> std::collections::BTreeMap<Key, String> {
+    let mut map = std::collections::BTreeMap::new();
+    let mut twice = Vec::new();
+    for r in parse_port_records(ndjson) {
+        if let Some(old) = map.insert((r.ip, r.port), r.state.clone()) {
+            twice.push(format!(
+                "{} {old} + {}",
+                SocketAddr::new(r.ip, r.port),
+                r.state
+            ));
+        }
+    }
+    assert!(
+        twice.is_empty(),
+        "{what}: {} port(s) reported more than once: {}",
+        twice.len(),
+        first_items(&twice, 10)
+    );
+    map
+}
+
+/// Up to `n` items, then how many more.
+pub fn first_items<T: std::fmt::Display>(items: &[T], n: usize) -> String {
+    let shown: Vec<String> = items.iter().take(n).map(T::to_string).collect();
+    let mut s = shown.join(", ");
+    if items.len() > n {
+        s.push_str(&format!(", … and {} more", items.len() - n));
+    }
+    s
+}
+
+/// Panics unless `got == want`, naming the ports missing, extra and in another state.
+#[track_caller]
+pub fn assert_same_ports(
+    what: &str,
+    got: &std::collections::BTreeMap<Key, String>,
+    want: &std::collections::BTreeMap<Key, String>,
+) {
+    if got == want {
+        return;
+    }
+    let show = |k: &Key, s: &String| format!("{} {s}", SocketAddr::new(k.0, k.1));
+    let missing: Vec<String> = want
+        .iter()
+        .filter(|(k, _)| !got.contains_key(k))
+        .map(|(k, s)| show(k, s))
+        .collect();
+    let extra: Vec<String> = got
+        .iter()
+        .filter(|(k, _)| !want.contains_key(k))
+        .map(|(k, s)| show(k, s))
+        .collect();
+    let wrong: Vec<String> = got
+        .iter()
+        .filter_map(|(k, s)| match want.get(k) {
+            Some(w) if w != s => Some(format!("{} want {w} got {s}", SocketAddr::new(k.0, k.1))),
+            _ => None,
+        })
+        .collect();
+    panic!(
+        "{what}: {} ports wanted, {} reported\n  missing ({}): {}\n  extra ({}): {}\n  wrong state ({}): {}",
+        want.len(),
+        got.len(),
+        missing.len(),
+        first_items(&missing, 20),
+        extra.len(),
+        first_items(&extra, 20),
+        wrong.len(),
+        first_items(&wrong, 20)
+    );
+}
+
+/// Counts of the last `"type":"summary"` record of ndjson output: (open, closed, filtered,
+/// hosts_down).
+#[track_caller]
+pub fn summary_counts(what: &str, ndjson: &str) -> [u64; 4] {
+    let line = ndjson
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"type\":\"summary\""))
+        .unwrap_or_else(|| panic!("{what}: no summary record"));
+    let v: serde_json::Value = serde_json::from_str(line).expect("summary is JSON");
+    ["open", "closed", "filtered", "hosts_down"].map(|k| {
+        v[k].as_u64()
+            .unwrap_or_else(|| panic!("{what}: summary without {k}: {line}"))
+    })
 }
 
 /// Ports of `ip` with `state` among `records`.

@@ -61,6 +61,156 @@ fn random_order_is_a_reordering() {
     assert_eq!(sorted, want);
 }
 
+/// The addresses of target tokens (`2001:db8::/64`, `198.18.0.0/31`, …) minus those of
+/// `exclude`.
+fn addrs(targets: &[&str], exclude: &[&str]) -> AddrSet {
+    let set = |tokens: &[&str]| -> AddrSet {
+        tokens
+            .iter()
+            .flat_map(|t| match crate::target::Target::parse(t).unwrap() {
+                crate::target::Target::Addrs(r) => r,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    set(targets).difference(&set(exclude))
+}
+
+fn probe(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// IPv6 blocks at the edge of the u64 index: 2001:db8::/64 × 1 port (2^64 probes) is a clear
+/// error, one address less is the largest space there is (2^64 - 1 probes), and every order and
+/// shard of it reaches its last probe without overflow.
+#[test]
+fn ipv6_spaces_at_the_edge_of_u64() {
+    let one_port = || PortSet::parse("80").unwrap();
+    for (targets, ports, want) in [
+        (&["2001:db8::/64"][..], "80", 1u128 << 64),
+        (&["2001:db8::/65"][..], "80,443", 1 << 63),
+        (&["::/0"][..], "80", u128::MAX),
+    ] {
+        match ProbeSpace::new(addrs(targets, &[]), PortSet::parse(ports).unwrap()) {
+            Err(Error::TooManyProbes { targets, .. }) => assert_eq!(targets, want),
+            other => panic!("{targets:?} × {ports}: {other:?}"),
+        }
+    }
+
+    let s =
+        Arc::new(ProbeSpace::new(addrs(&["2001:db8::/64"], &["2001:db8::"]), one_port()).unwrap());
+    assert_eq!((s.len(), s.hosts()), (u64::MAX, u64::MAX));
+    assert_eq!(s.probe(0), Some(probe("[2001:db8::1]:80")));
+    let last = probe("[2001:db8::ffff:ffff:ffff:ffff]:80");
+    assert_eq!(s.probe(u64::MAX - 1), Some(last));
+    assert_eq!(s.probe(u64::MAX), None);
+
+    let serial = Plan::new(Arc::clone(&s), Order::Serial, 0, Shard::WHOLE);
+    assert_eq!(serial.get(serial.len() - 1), Some(last));
+    for shard in [
+        Shard::WHOLE,
+        Shard { index: 3, count: 3 },
+        Shard { index: 2, count: 7 },
+    ] {
+        let plan = Plan::new(Arc::clone(&s), Order::Random, 42, shard);
+        assert_eq!(plan.len(), shard.len_of(u64::MAX));
+        for slot in [0, 1, plan.len() / 2, plan.len() - 1] {
+            let p = plan
+                .get(slot)
+                .unwrap_or_else(|| panic!("{shard}: slot {slot}"));
+            assert!(s.contains(p), "{shard}: slot {slot} gave {p}");
+        }
+        assert_eq!(plan.get(plan.len()), None);
+        // What a pause at the very end would leave.
+        let tail = plan.len() - 2..plan.len();
+        let left = plan.left(std::slice::from_ref(&tail), vec![last]);
+        let resumed = Plan::resume(Arc::clone(&s), &left).unwrap();
+        assert_eq!(resumed.len(), 3);
+        assert_eq!(resumed.get(0), Some(last));
+    }
+}
+
+/// Mixed IPv4 and IPv6 targets: one space, IPv4 addresses before IPv6 ones on every port; the
+/// random order and the shards are reorderings and partitions of it.
+#[test]
+fn mixed_v4_and_v6_space() {
+    let s = Arc::new(
+        ProbeSpace::new(
+            addrs(
+                &["2001:db8::/126", "198.18.0.2", "[2001:db8::ff]"],
+                &["2001:db8::1"],
+            ),
+            PortSet::parse("22,80").unwrap(),
+        )
+        .unwrap(),
+    );
+    let serial: Vec<SocketAddr> = Plan::new(Arc::clone(&s), Order::Serial, 0, Shard::WHOLE)
+        .iter()
+        .collect();
+    let want: Vec<SocketAddr> = [22, 80]
+        .into_iter()
+        .flat_map(|port| {
+            [
+                "198.18.0.2",
+                "2001:db8::",
+                "2001:db8::2",
+                "2001:db8::3",
+                "2001:db8::ff",
+            ]
+            .map(|ip| SocketAddr::new(ip.parse().unwrap(), port))
+        })
+        .collect();
+    assert_eq!(serial, want);
+    let mut union = Vec::new();
+    for i in 1..=3 {
+        union.extend(
+            Plan::new(
+                Arc::clone(&s),
+                Order::Random,
+                3,
+                Shard { index: i, count: 3 },
+            )
+            .iter(),
+        );
+    }
+    assert_ne!(union, want);
+    union.sort();
+    let mut sorted = want.clone();
+    sorted.sort();
+    assert_eq!(union, sorted);
+}
+
+/// A checkpoint of an IPv6 scan goes through its JSON form (`"[2001:db8::ff]:80"`) and
+/// resumes exactly what was left.
+#[test]
+fn an_ipv6_checkpoint_survives_its_json_form() {
+    let s = Arc::new(
+        ProbeSpace::new(
+            addrs(&["2001:db8::/120", "198.18.0.2"], &["2001:db8::10"]),
+            PortSet::parse("22,80").unwrap(),
+        )
+        .unwrap(),
+    );
+    let plan = Plan::new(
+        Arc::clone(&s),
+        Order::Random,
+        11,
+        Shard { index: 2, count: 3 },
+    );
+    let pending = vec![probe("[2001:db8::ff]:80"), probe("198.18.0.2:22")];
+    let mut c = plan.left(&[5..40, 100..plan.len()], pending.clone());
+    c.up = vec!["2001:db8::2".parse().unwrap()];
+    c.down = vec![("2001:db8::99".parse().unwrap(), DownReason::HostUnreach)];
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(json.contains("\"[2001:db8::ff]:80\""), "{json}");
+    let back: Checkpoint = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, c);
+    let resumed = Plan::resume(Arc::clone(&s), &back).unwrap();
+    let mut want = pending;
+    want.extend((5..40).chain(100..plan.len()).map(|k| plan.get(k).unwrap()));
+    assert_eq!(resumed.iter().collect::<Vec<_>>(), want);
+}
+
 /// Slots claimed by `workers` feeds, interleaved; stops after `stop_after` probes (pausing).
 fn drain(
     plan: &Arc<Plan>,

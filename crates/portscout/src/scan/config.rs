@@ -1,6 +1,7 @@
 //! Scan configuration: everything a scan needs, validated once, before any socket exists.
 
 use std::hash::{BuildHasher, Hasher};
+use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -183,12 +184,26 @@ impl ScanConfig {
 
     /// Resolves host names (through the system resolver), removes exclusions and returns the
     /// probe space. Sends no packet to any target.
+    ///
+    /// An excluded IPv4 address also excludes its IPv4-mapped IPv6 spelling (`::ffff:a.b.c.d`),
+    /// and the other way round: a connect to either reaches the same host. A link-local target
+    /// left after exclusions is [`target::TargetError::LinkLocal`] (no zone ids).
     pub async fn probe_space(&self) -> Result<ProbeSpace, Error> {
         let addrs = target::resolve(&self.targets).await?;
-        let excluded = target::resolve(&self.exclude).await?;
+        let excluded = target::resolve(&self.exclude).await?.with_v4_mapped();
         let addrs = addrs.difference(&excluded);
         let ports = self.ports.difference(&self.exclude_ports);
-        ProbeSpace::new(addrs, ports)
+        let space = ProbeSpace::new(addrs, ports)?;
+        let link_local = (
+            Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
+            Ipv6Addr::new(
+                0xfebf, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
+            ),
+        );
+        if let Some(a) = space.addrs().first_in_v6(link_local.0, link_local.1) {
+            return Err(target::TargetError::LinkLocal(a.to_string()).into());
+        }
+        Ok(space)
     }
 }
 

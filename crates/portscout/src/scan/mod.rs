@@ -11,7 +11,7 @@
 //!     .build()?;
 //! for result in Scan::start(&config)?.ports() {
 //!     let result = result?;
-//!     println!("{}:{} {}", result.ip, result.port, result.state);
+//!     println!("{} {}", result.socket_addr(), result.state);
 //! }
 //! # Ok::<(), portscout::Error>(())
 //! ```

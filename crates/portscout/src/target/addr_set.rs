@@ -241,6 +241,9 @@ fn find<T: Int>(v: &[(T, T)], x: T) -> Option<usize> {
     (k > 0 && v[k - 1].1 >= x).then(|| k - 1)
 }
 
+/// The first IPv4-mapped IPv6 address, `::ffff:0.0.0.0` (the block is `::ffff:0:0/96`).
+const V4_MAPPED: u128 = 0xffff_0000_0000;
+
 /// A set of addresses, kept as sorted, disjoint ranges (IPv4 first, then IPv6).
 ///
 /// Adjacent and overlapping ranges are merged, so memory is O(number of ranges), never
@@ -303,6 +306,38 @@ impl AddrSet {
         out.reindex_v4(0);
         out.reindex_v6(0);
         out
+    }
+
+    /// The set plus the other spelling of every IPv4 host in it: `::ffff:a.b.c.d` for each
+    /// IPv4 address `a.b.c.d`, and `a.b.c.d` for each IPv4-mapped IPv6 address
+    /// `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2).
+    ///
+    /// A dual-stack socket that connects to `::ffff:a.b.c.d` reaches the IPv4 host `a.b.c.d`,
+    /// so the two spellings are one host on the wire: exclusions go through this, so that
+    /// excluding either one excludes both.
+    pub fn with_v4_mapped(&self) -> AddrSet {
+        let mapped = self.v4.iter().map(|&(s, e)| {
+            AddrRange::from_v6(V4_MAPPED | u128::from(s), V4_MAPPED | u128::from(e))
+        });
+        let unmapped = self.v6.iter().filter_map(|&(s, e)| {
+            let (lo, hi) = (s.max(V4_MAPPED), e.min(V4_MAPPED | u128::from(u32::MAX)));
+            // The low 32 bits of a mapped address are the IPv4 address.
+            (lo <= hi).then(|| AddrRange::from_v4(lo as u32, hi as u32))
+        });
+        let aliases: Vec<AddrRange> = mapped.chain(unmapped).collect();
+        let mut out = self.clone();
+        out.extend(aliases);
+        out
+    }
+
+    /// The first address of the set in the IPv6 block `block` (given as its first and last
+    /// address), if any.
+    pub fn first_in_v6(&self, first: Ipv6Addr, last: Ipv6Addr) -> Option<Ipv6Addr> {
+        let (a, b) = (u128::from(first), u128::from(last));
+        let k = self.v6.partition_point(|&(_, e)| e < a);
+        let &(s, e) = self.v6.get(k)?;
+        let lo = s.max(a);
+        (lo <= e.min(b)).then(|| Ipv6Addr::from(lo))
     }
 
     /// Number of addresses, saturating at `u128::MAX`.
@@ -512,6 +547,86 @@ mod tests {
         );
         assert_eq!(d.nth(u128::MAX), None);
         assert!(all6.difference(&all6).is_empty());
+    }
+
+    #[test]
+    fn v4_mapped_aliases_go_both_ways() {
+        let set: AddrSet = [
+            AddrRange::new(v4("198.18.0.2"), v4("198.18.0.3")).unwrap(),
+            AddrRange::single(v4("::ffff:198.18.1.7")),
+            AddrRange::single(v4("2001:db8::1")),
+        ]
+        .into_iter()
+        .collect();
+        let both = set.with_v4_mapped();
+        for a in [
+            "198.18.0.2",
+            "198.18.0.3",
+            "::ffff:198.18.0.2",
+            "::ffff:198.18.0.3",
+            "198.18.1.7",
+            "::ffff:198.18.1.7",
+            "2001:db8::1",
+        ] {
+            assert!(both.contains(v4(a)), "{a}");
+        }
+        assert_eq!(both.len(), 7);
+        assert!(
+            !both.contains(v4("::198.18.0.2")),
+            "IPv4-compatible is another address"
+        );
+
+        // A block that straddles the mapped one: only its mapped part has an IPv4 spelling.
+        let wide: AddrSet = [AddrRange::from_v6(V4_MAPPED - 1, V4_MAPPED + 1)]
+            .into_iter()
+            .collect();
+        let w = wide.with_v4_mapped();
+        assert_eq!(
+            w.ranges().collect::<Vec<_>>(),
+            [
+                AddrRange::from_v4(0, 1),
+                AddrRange::from_v6(V4_MAPPED - 1, V4_MAPPED + 1)
+            ]
+        );
+        let all6: AddrSet = [AddrRange::from_v6(0, u128::MAX)].into_iter().collect();
+        let all = all6.with_v4_mapped();
+        assert_eq!(all.range_count(), 2);
+        assert!(all.contains(v4("0.0.0.0")) && all.contains(v4("255.255.255.255")));
+        assert!(AddrSet::new().with_v4_mapped().is_empty());
+    }
+
+    #[test]
+    fn first_in_a_v6_block() {
+        let ll = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        let (first, last) = (ll("fe80::"), ll("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+        let set = |ranges: &[(&str, &str)]| -> AddrSet {
+            ranges
+                .iter()
+                .map(|(a, b)| AddrRange::new(v4(a), v4(b)).unwrap())
+                .collect()
+        };
+        let first_in = |s: &AddrSet| s.first_in_v6(first, last);
+        assert_eq!(
+            first_in(&set(&[("fe80::1", "fe80::1")])),
+            Some(ll("fe80::1"))
+        );
+        assert_eq!(first_in(&set(&[("::", "ffff::")])), Some(first));
+        assert_eq!(
+            first_in(&set(&[
+                ("2001:db8::", "2001:db8::ff"),
+                ("febf::5", "fec0::")
+            ])),
+            Some(ll("febf::5"))
+        );
+        assert_eq!(
+            first_in(&set(&[
+                ("198.18.0.0", "198.18.0.9"),
+                ("2001:db8::", "fe7f::")
+            ])),
+            None
+        );
+        assert_eq!(first_in(&set(&[("fec0::", "fec0::1")])), None);
+        assert_eq!(first_in(&AddrSet::new()), None);
     }
 
     #[test]

@@ -15,7 +15,8 @@ impl Target {
     /// * an IPv6 address, `2001:db8::1`, optionally in brackets, `[2001:db8::1]`. Zone ids
     ///   (`fe80::1%eth0`) are rejected ([`TargetError::ZoneId`]);
     /// * a CIDR block, `198.18.0.0/24`, `2001:db8::/120` (or `[2001:db8::]/120`). As in nmap,
-    ///   host bits may be set: `198.18.0.5/24` is the whole `198.18.0.0/24`;
+    ///   host bits may be set: `198.18.0.5/24` is the whole `198.18.0.0/24`. IPv6 has no
+    ///   ranges ([`TargetError::V6Range`]);
     /// * an nmap-style IPv4 octet range: four octets, each `N`, `A-B` or `*` (`0-255`), as in
     ///   `198.18.8.10-39`, `198.18.1-3.1-254` or `198.18.*.1`. Such a product of ranges is not
     ///   contiguous: it gives one [`AddrRange`] per combination of the first three octets
@@ -83,6 +84,9 @@ fn parse_v6(token: &str) -> Result<Target, TargetError> {
     let invalid = || TargetError::Invalid(token.to_string());
     if token.contains('%') {
         return Err(TargetError::ZoneId(token.to_string()));
+    }
+    if token.contains('-') {
+        return Err(TargetError::V6Range(token.to_string()));
     }
     let (addr, prefix) = match token.strip_prefix('[') {
         Some(rest) => {
@@ -460,6 +464,23 @@ mod tests {
             "invalid octet range in `198.18.0.10-5`"
         );
         assert_eq!(err("999.1.1.1").to_string(), "invalid target `999.1.1.1`");
+    }
+
+    #[test]
+    fn ipv6_ranges_are_refused_with_a_hint() {
+        for token in [
+            "2001:db8::1-2001:db8::ff",
+            "2001:db8::1-ff",
+            "[2001:db8::1]-[2001:db8::2]",
+            "2001:db8::-1/120",
+        ] {
+            let e = err(token);
+            assert!(
+                matches!(e, TargetError::V6Range(ref t) if t == token),
+                "{e:?}"
+            );
+            assert!(e.to_string().contains("2001:db8::/120"), "{e}");
+        }
     }
 
     #[test]
