@@ -182,6 +182,14 @@ fn loopback_v6_every_port_connect() {
     loopback_every_port(&[]);
 }
 
+#[test]
+fn loopback_v6_every_port_syn() {
+    if !require_root() {
+        return;
+    }
+    loopback_every_port(&["--scan", "syn"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. 2001:db8::/120 on a veth pair
 // ---------------------------------------------------------------------------------------------
@@ -251,6 +259,14 @@ fn ipv6_block_exact_per_address_connect() {
         return;
     }
     cidr_block(&[]);
+}
+
+#[test]
+fn ipv6_block_exact_per_address_syn() {
+    if !require_nft() {
+        return;
+    }
+    cidr_block(&["--scan", "syn"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,6 +393,14 @@ fn ipv6_exclusions_receive_nothing_connect() {
     exclusions(&[]);
 }
 
+#[test]
+fn ipv6_exclusions_receive_nothing_syn() {
+    if !require_nft() {
+        return;
+    }
+    exclusions(&["--scan", "syn"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Random order, shards and merge
 // ---------------------------------------------------------------------------------------------
@@ -483,6 +507,14 @@ fn ipv6_shards_merged_equal_the_serial_scan_connect() {
     shards_merged(&[]);
 }
 
+#[test]
+fn ipv6_shards_merged_equal_the_serial_scan_syn() {
+    if !require_nft() {
+        return;
+    }
+    shards_merged(&["--scan", "syn"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. IPv4 and IPv6 together
 // ---------------------------------------------------------------------------------------------
@@ -580,6 +612,14 @@ fn ipv4_and_ipv6_in_one_scan_connect() {
     mixed_families(&[]);
 }
 
+#[test]
+fn ipv4_and_ipv6_in_one_scan_syn() {
+    if !require_nft() {
+        return;
+    }
+    mixed_families(&["--scan", "syn"]);
+}
+
 /// `::ffff:198.18.62.2` is 198.18.62.2 on the wire: its ports are 198.18.62.2's, reported
 /// under the name given; `--exclude 198.18.62.3` keeps every packet from
 /// `::ffff:198.18.62.3`.
@@ -625,6 +665,14 @@ fn ipv4_mapped_targets_and_exclusions_connect() {
         return;
     }
     v4_mapped(&[]);
+}
+
+#[test]
+fn ipv4_mapped_targets_and_exclusions_syn() {
+    if !require_nft() {
+        return;
+    }
+    v4_mapped(&["--scan", "syn"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -836,4 +884,12 @@ fn ipv6_output_formats_parse_connect() {
         return;
     }
     formats(&[]);
+}
+
+#[test]
+fn ipv6_output_formats_parse_syn() {
+    if !require_nft() {
+        return;
+    }
+    formats(&["--scan", "syn"]);
 }

@@ -323,6 +323,15 @@ impl Prober for SynProber {
 
     fn start(&mut self, target: SocketAddr) -> Attempt<SynPending> {
         let started = Instant::now();
+        // An IPv4-mapped IPv6 address (`::ffff:198.18.0.2`) is that IPv4 address on the wire,
+        // as it is for connect(): the SYN, its answer and the probe in flight use the IPv4 form.
+        let target = match target {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+                None => target,
+            },
+            v4 => v4,
+        };
         let failed = |e: io::Error| Attempt::Done(classify_error(&e, started.elapsed()));
         let family = usize::from(target.is_ipv6());
         if family == 1 && self.send6.is_none() {
