@@ -91,6 +91,11 @@ pub(crate) trait Prober {
     /// Reads the answers that have arrived, without waiting, and wakes their probes.
     fn read_answers(&mut self) {}
 
+    /// Shortens the wait of the probe of `target` (in flight) to end at `deadline`: it was
+    /// started with the initial timeout, before any round trip was measured. Probers whose
+    /// first answers come inside `start` (connect) need not.
+    fn retime(&mut self, _target: SocketAddr, _deadline: tokio::time::Instant) {}
+
     /// Completes when answers may have arrived (never, for probers whose waits read their own
     /// answers).
     fn answers_ready(&self) -> impl Future<Output = ()> + '_ {

@@ -259,6 +259,22 @@ impl Hosts {
         }
     }
 
+    /// Whether the worker has measured any round trip yet (before that, probes wait out the
+    /// initial timeout).
+    pub fn has_rtt(&self) -> bool {
+        self.rtt.srtt().is_some()
+    }
+
+    /// The timeout a probe of `ip` would get now.
+    pub fn timeout_of(&self, ip: IpAddr) -> Duration {
+        match self.map.get(&ip) {
+            Some(host) => {
+                Self::timeout_for(&self.spec, &host.rtt, &self.rtt, &self.board, host.backoff)
+            }
+            None => Self::timeout_for(&self.spec, &RttEstimator::new(), &self.rtt, &self.board, 0),
+        }
+    }
+
     /// Whether `job` may start now. `behind`: sending is below `--min-rate`, so the host's
     /// congestion window does not hold it back.
     pub fn admit(&mut self, job: Job, behind: bool, events: &mut Vec<Event>) -> Admit {

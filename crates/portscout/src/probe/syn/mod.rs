@@ -110,11 +110,25 @@ pub fn classify(answer: &Answer, rtt: Duration) -> Option<Outcome> {
     Some(classify_error(&io::Error::from_raw_os_error(errno), rtt))
 }
 
+/// The address a SYN to `target` goes to: an IPv4-mapped IPv6 address (`::ffff:198.18.0.2`) is
+/// that IPv4 address on the wire, as it is for `connect()`.
+fn wire(target: SocketAddr) -> SocketAddr {
+    match target {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => target,
+        },
+        v4 => v4,
+    }
+}
+
 /// One probe in flight: where its SYN left from, when, and its answer once read.
 #[derive(Debug)]
 struct Slot {
     ours: SocketAddr,
     sent: Instant,
+    /// An earlier end than the wait's own deadline (see [`Prober::retime`]).
+    expire_at: Option<tokio::time::Instant>,
     answer: Option<Outcome>,
     waker: Option<Waker>,
 }
@@ -160,6 +174,7 @@ impl Matcher {
             Slot {
                 ours,
                 sent,
+                expire_at: None,
                 answer: None,
                 waker: None,
             },
@@ -221,6 +236,29 @@ impl Matcher {
         }
     }
 
+    /// Ends the waits whose shortened deadline has passed (no response); returns the earliest
+    /// shortened deadline still ahead. `retimed` lists the probes that have one.
+    fn expire(
+        &mut self,
+        retimed: &mut Vec<SocketAddr>,
+        now: tokio::time::Instant,
+    ) -> Option<tokio::time::Instant> {
+        let mut next: Option<tokio::time::Instant> = None;
+        retimed.retain(|target| {
+            let Some(at) = self.slots.get(target).and_then(|s| s.expire_at) else {
+                return false;
+            };
+            if at <= now {
+                let _ = self.settle(*target, Outcome::NoResponse);
+                false
+            } else {
+                next = Some(next.map_or(at, |n| n.min(at)));
+                true
+            }
+        });
+        next
+    }
+
     /// Forgets the probe of `target` (its wait ended).
     fn forget(&mut self, target: SocketAddr) {
         self.slots.remove(&target);
@@ -271,6 +309,9 @@ pub struct SynProber {
     _ports: sockets::PortBlock,
     /// Packets read that answered nothing in flight.
     pub strays: u64,
+    /// Probes whose wait was shortened, and the earliest of those deadlines.
+    retimed: Vec<SocketAddr>,
+    expiry: Option<tokio::time::Instant>,
 }
 
 impl SynProber {
@@ -297,6 +338,8 @@ impl SynProber {
             ip_id: std::process::id() as u16,
             _ports: ports,
             strays: 0,
+            retimed: Vec::new(),
+            expiry: None,
         })
     }
 
@@ -325,13 +368,7 @@ impl Prober for SynProber {
         let started = Instant::now();
         // An IPv4-mapped IPv6 address (`::ffff:198.18.0.2`) is that IPv4 address on the wire,
         // as it is for connect(): the SYN, its answer and the probe in flight use the IPv4 form.
-        let target = match target {
-            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-                Some(v4) => SocketAddr::new(v4.into(), v6.port()),
-                None => target,
-            },
-            v4 => v4,
-        };
+        let target = wire(target);
         let failed = |e: io::Error| Attempt::Done(classify_error(&e, started.elapsed()));
         let family = usize::from(target.is_ipv6());
         if family == 1 && self.send6.is_none() {
@@ -398,7 +435,25 @@ impl Prober for SynProber {
         }
     }
 
+    fn retime(&mut self, target: SocketAddr, deadline: tokio::time::Instant) {
+        let target = wire(target);
+        if let Some(slot) = self.matcher.borrow_mut().slots.get_mut(&target) {
+            slot.expire_at = Some(slot.expire_at.map_or(deadline, |d| d.min(deadline)));
+            self.retimed.push(target);
+            self.expiry = Some(self.expiry.map_or(deadline, |e| e.min(deadline)));
+        }
+    }
+
     fn read_answers(&mut self) {
+        if self
+            .expiry
+            .is_some_and(|e| e <= tokio::time::Instant::now())
+        {
+            self.expiry = self
+                .matcher
+                .borrow_mut()
+                .expire(&mut self.retimed, tokio::time::Instant::now());
+        }
         let now = Instant::now();
         let matcher = &self.matcher;
         let mut strays = 0;
@@ -411,9 +466,20 @@ impl Prober for SynProber {
     }
 
     async fn answers_ready(&self) {
-        if self.answers.readable().await.is_err() {
-            // Not readable ever again: never wake for it (timeouts still end the probes).
-            std::future::pending::<()>().await;
+        let expiry = async {
+            match self.expiry {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            readable = self.answers.readable() => {
+                if readable.is_err() {
+                    // Not readable ever again: never wake for it (timeouts still end probes).
+                    std::future::pending::<()>().await;
+                }
+            }
+            () = expiry => {}
         }
     }
 }
