@@ -17,7 +17,7 @@
 //! the filter only sheds load, it decides nothing.
 //!
 //! No crate assembles classic BPF with labels (the `pcap` crate compiles filter expressions
-//! through libpcap, a C dependency for 20 instructions), so [`Asm`] does, and
+//! through libpcap, a C dependency for 20 instructions), so a small assembler here (`Asm`) does, and
 //! [`tests`](self) run the program through a small interpreter on real packets.
 
 /// Bytes of a kept packet passed to user space (answers are at most ~120 bytes).

@@ -292,7 +292,7 @@ impl Drop for SynPending {
 }
 
 /// One worker's SYN prober: builds SYNs into per-family batches, sends them on
-/// [`Prober::flush`], reads answers on [`Prober::read_answers`].
+/// the event loop's flush, reads answers when it asks.
 pub struct SynProber {
     cookies: Cookies,
     matcher: Rc<RefCell<Matcher>>,
