@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The benchmark: scenarios S1-S6 of ../shared/SCENARIOS.md plus S4H (harsh loss) and S7 (a
-# 1 mbit link), portscout (every engine) against nmap, RustScan, the seed's Python scanners and
-# a one-thread blocking connect() loop in C.
+# The benchmark: scenarios S1-S6 of ../shared/SCENARIOS.md plus S4H (harsh loss), S7 (a 1 mbit
+# link) and the IPv6 twins of S1, S3, S4 and S5, portscout (every engine, connect and SYN scans)
+# against nmap (-sT and -sS), masscan, RustScan, the seed's Python scanners and a one-thread
+# blocking connect() loop in C.
 #
 #   sudo bash bench/run.sh            # everything, defaults below (about 25 minutes on 2 cores)
+#   sudo bash bench/run.sh --scenario s1,s3,s4,s5,s1v6,s3v6,s4v6,s5v6 --engines "auto syn" \
+#        --peers nmap,nmap-syn,masscan -n 3       # issue 6: SYN against connect, v4 and v6
 #
 # It needs root: it builds its own network namespaces, veth pairs, listeners (the ground truth),
 # nftables rules and tc qdiscs, and removes all of them on exit, also on failure or Ctrl-C. It
-# scans nothing but loopback inside those namespaces and 198.18.0.0/15 addresses that exist only
-# on its own veth pairs. Results (results.csv, table.md, chart.svg, env.txt, summary.txt,
-# commands.txt, raw/) go to bench/results/<UTC time>/; the table is printed at the end.
+# scans nothing but loopback inside those namespaces and 198.18.0.0/15 and 2001:db8::/32
+# addresses that exist only on its own veth pairs. Results (results.csv, table.md, chart.svg,
+# env.txt, summary.txt, commands.txt, raw/) go to bench/results/<UTC time>/; the table is
+# printed at the end.
 #
 # Scenarios: s1 s2 s3 s4 s5 s6 as in SCENARIOS.md, and
 #   s4h  S3 plus, in the target, 15% of connection-opening SYNs dropped on input and 5% of
@@ -17,19 +21,45 @@
 #   s7   S3's veth pair and listeners without drops or loss, both veth ends shaped to 1 mbit
 #        (tc tbf), ports 1-6000; every run's tc drop counts go to its CSV note, raw/*.tc and
 #        summary.txt, with portscout's "portscout: timing:" stderr line
+#   s1v6 S1 on ::1: the same listeners bound on ::1 in the same loopback namespace
+#   s3v6 S3 over IPv6: scanner 2001:db8::1/64, target 2001:db8::2/64 (nodad) on their own veth
+#        pair, listeners on [::], the same nftables inet table (its rules match IPv6 too)
+#   s4v6 S4 over IPv6, as s3v6 plus the 10% SYN loss rule
+#   s5v6 S5 over IPv6: scanner 2001:db8::1/64, 254 targets 2001:db8::1:1-2001:db8::1:fe on the
+#        target veth, 2001:db8::c9 and 2001:db8::ca held by nobody (no NDP answer)
+#   The v6 twins run portscout's engines, nmap -6 (-sT, and -sS as nmap-syn in s1v6 and s3v6)
+#   and masscan (s1v6, s3v6); RustScan, the floor (bench/floor.c is IPv4 only) and the seed
+#   scripts are skipped there.
+#
+# Tools: portscout-ENGINE for each --engines entry; the peers nmap (-sT, every scenario),
+# nmap-syn (nmap -sS: s1, s3, s1v6, s3v6), masscan (s1, s3, s1v6, s3v6), rustscan (IPv4
+# scenarios), floor (s1, s2, s6), seeds (s2). masscan reports open ports only. It cannot scan
+# loopback: lo's MAC is 00:00:00:00:00:00, which masscan takes for "no MAC" (it stops with
+# 'failed to detect MAC address'; told one anyway, it would ARP for a router that lo does not
+# have, and any other destination MAC makes lo drop the frame as not for this host); its S1 and
+# S1v6 runs are recorded as failed, once, with a note saying so. On a veth it is told the
+# adapter, its address and the target's MAC (--adapter, --adapter-ip, --router-mac), runs at
+# --masscan-rate with --wait 1 and a time limit of at most 30 s, and, while it runs, the target
+# sends the scanner a UDP datagram every 50 ms: masscan's receive thread (libpcap, TPACKET_V3)
+# blocks until a packet arrives, so on a link that falls silent after the scan it can wait
+# forever.
 #
 # Options:
-#   -n RUNS             runs per tool in every scenario (default: s1-s3,s6 5; s4,s4h,s5,s7 3)
+#   -n RUNS             runs per tool in every scenario (default: s1-s3,s6 and s1v6,s3v6 5;
+#                       s4,s4h,s5,s7 and s4v6,s5v6 3)
 #   --runs s4=2,s5=1    runs for single scenarios (after -n)
 #   --scenario LIST     which scenarios, e.g. s1,s3 (default: s1,s2,s3,s4,s4h,s5,s6,s7)
 #   --engines LIST      portscout engines (default: "auto threads async sharded"); "serial"
-#                       is the default engine with --order serial
-#   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds")
+#                       is the default engine with --order serial, "syn" the default engine
+#                       with --scan syn
+#   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds"; also
+#                       nmap-syn and masscan)
+#   --masscan-rate PPS  masscan's --rate (default 1000000)
 #   --seeds DIR         the seed's Python scanners (default: ../shared/seed-scanners)
 #   --time-limit SEC    per-run time limit; a run killed there is recorded as timed out (120)
 #   --slow SEC          a tool whose run takes longer (or times out) is not run again in that
 #                       scenario (default 30)
-#   --no-install        do not install missing peers (nmap, rustscan, gcc): skip them
+#   --no-install        do not install missing peers (nmap, masscan, rustscan, gcc): skip them
 #   --no-build          use the existing release binary; --bin PATH uses PATH
 #   --out DIR           results folder (default bench/results/<UTC time>)
 #   --setup-only        build the scenarios, check the ground truth with plain connects, tear down
@@ -39,11 +69,13 @@ set -euo pipefail
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 # ---------------------------------------------------------------- options
-declare -A RUNS=([s1]=5 [s2]=5 [s3]=5 [s4]=3 [s4h]=3 [s5]=3 [s6]=5 [s7]=3)
+declare -A RUNS=([s1]=5 [s2]=5 [s3]=5 [s4]=3 [s4h]=3 [s5]=3 [s6]=5 [s7]=3
+    [s1v6]=5 [s3v6]=5 [s4v6]=3 [s5v6]=3)
 SCENARIOS="s1 s2 s3 s4 s4h s5 s6 s7"
 ENGINES="auto threads async sharded"
 PEERS="nmap rustscan floor seeds"
 SEEDS=""
+MASSCAN_RATE=1000000
 LIMIT=120
 SLOW=30
 INSTALL=1
@@ -73,6 +105,7 @@ while [ $# -gt 0 ]; do
             shift 2 ;;
         --engines) ENGINES=${2//,/ }; shift 2 ;;
         --peers) PEERS=${2//,/ }; shift 2 ;;
+        --masscan-rate) posint --masscan-rate "${2:-}"; MASSCAN_RATE="$2"; shift 2 ;;
         --seeds) SEEDS="$2"; shift 2 ;;
         --time-limit) posint --time-limit "${2:-}"; LIMIT="$2"; shift 2 ;;
         --slow) posint --slow "${2:-}"; SLOW="$2"; shift 2 ;;
@@ -86,7 +119,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 for p in $PEERS; do
-    case "$p" in nmap|rustscan|floor|seeds) ;; *) echo "--peers: unknown peer '$p'" >&2; exit 2 ;; esac
+    case "$p" in nmap|nmap-syn|masscan|rustscan|floor|seeds) ;; *) echo "--peers: unknown peer '$p'" >&2; exit 2 ;; esac
 done
 for e in $ENGINES; do
     case "$e" in *[!a-z0-9_-]*|'') echo "--engines: bad engine name '$e'" >&2; exit 2 ;; esac
@@ -121,11 +154,16 @@ NS_4S="pst-b${ID}-4s"; NS_4T="pst-b${ID}-4t"
 NS_4HS="pst-b${ID}-4hs"; NS_4HT="pst-b${ID}-4ht"
 NS_5S="pst-b${ID}-5s"; NS_5T="pst-b${ID}-5t"
 NS_7S="pst-b${ID}-7s"; NS_7T="pst-b${ID}-7t"
-ALL_NS=("$NS_LO" "$NS_3S" "$NS_3T" "$NS_4S" "$NS_4T" "$NS_4HS" "$NS_4HT" "$NS_5S" "$NS_5T" "$NS_7S" "$NS_7T")
-veth() { echo "pvb${ID}$1"; }             # <= 15 chars: pid_max is at most 7 digits
+NS_3V6S="pst-b${ID}-3v6s"; NS_3V6T="pst-b${ID}-3v6t"   # S1v6 uses NS_LO
+NS_4V6S="pst-b${ID}-4v6s"; NS_4V6T="pst-b${ID}-4v6t"
+NS_5V6S="pst-b${ID}-5v6s"; NS_5V6T="pst-b${ID}-5v6t"
+ALL_NS=("$NS_LO" "$NS_3S" "$NS_3T" "$NS_4S" "$NS_4T" "$NS_4HS" "$NS_4HT" "$NS_5S" "$NS_5T" "$NS_7S" "$NS_7T"
+    "$NS_3V6S" "$NS_3V6T" "$NS_4V6S" "$NS_4V6T" "$NS_5V6S" "$NS_5V6T")
+veth() { echo "pvb${ID}$1"; }             # <= 15 chars: pid_max is at most 7 digits (4v6s: 14)
 WORK=$(mktemp -d /tmp/pst-bench.XXXXXX)
 LISTENER_PIDS=()
 RUN_PID=""
+KA_PID=""                                 # masscan's keep-alive sender (see the header)
 
 kill_ns_procs() {
     # Everything running inside our namespaces is ours: listeners and a tool still running when
@@ -145,14 +183,15 @@ cleanup() {
     trap - EXIT
     trap '' INT TERM
     if [ -n "$RUN_PID" ]; then kill "$RUN_PID" 2>/dev/null || true; fi
+    if [ -n "$KA_PID" ]; then kill "$KA_PID" 2>/dev/null || true; fi
     kill_ns_procs TERM
     sleep 0.2
     kill_ns_procs KILL
-    for pid in "${LISTENER_PIDS[@]:-}" $RUN_PID; do
+    for pid in "${LISTENER_PIDS[@]:-}" $RUN_PID $KA_PID; do
         if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
     done
     # Rules, qdiscs and veths go with their namespaces; remove them explicitly anyway.
-    for ns in "$NS_3T" "$NS_4T" "$NS_4HT" "$NS_5T"; do
+    for ns in "$NS_3T" "$NS_4T" "$NS_4HT" "$NS_5T" "$NS_3V6T" "$NS_4V6T"; do
         ip netns exec "$ns" nft delete table inet pstbench 2>/dev/null || true
     done
     tc -n "$NS_7S" qdisc del dev "$(veth 7s)" root 2>/dev/null || true
@@ -162,6 +201,9 @@ cleanup() {
     ip -n "$NS_4HS" link del "$(veth 4hs)" 2>/dev/null || true
     ip -n "$NS_5S" link del "$(veth 5s)" 2>/dev/null || true
     ip -n "$NS_7S" link del "$(veth 7s)" 2>/dev/null || true
+    ip -n "$NS_3V6S" link del "$(veth 3v6s)" 2>/dev/null || true
+    ip -n "$NS_4V6S" link del "$(veth 4v6s)" 2>/dev/null || true
+    ip -n "$NS_5V6S" link del "$(veth 5v6s)" 2>/dev/null || true
     for ns in "${ALL_NS[@]}"; do
         ip netns del "$ns" 2>/dev/null || true
     done
@@ -199,10 +241,16 @@ peer_missing() {   # NAME HOW
     say "installing $1: $2"
     return 0
 }
+drop_peer() { PEERS=" $PEERS "; PEERS=${PEERS// $1 / }; }
 if [ "$SETUP_ONLY" = 0 ]; then
-    if has nmap "$PEERS" && ! command -v nmap >/dev/null; then
+    if { has nmap "$PEERS" || has nmap-syn "$PEERS"; } && ! command -v nmap >/dev/null; then
         if peer_missing nmap "apt-get install -y nmap"; then
             apt_install nmap || say "skipping nmap: apt-get install nmap failed"
+        fi
+    fi
+    if has masscan "$PEERS" && ! command -v masscan >/dev/null; then
+        if peer_missing masscan "apt-get install -y masscan"; then
+            apt_install masscan || say "skipping masscan: apt-get install masscan failed"
         fi
     fi
     if has rustscan "$PEERS" && ! command -v rustscan >/dev/null; then
@@ -215,12 +263,13 @@ if [ "$SETUP_ONLY" = 0 ]; then
             apt_install gcc || say "skipping floor: apt-get install gcc failed"
         fi
     fi
-    command -v nmap >/dev/null || PEERS=${PEERS//nmap/}
-    command -v rustscan >/dev/null || PEERS=${PEERS//rustscan/}
-    command -v gcc >/dev/null || PEERS=${PEERS//floor/}
+    command -v nmap >/dev/null || { drop_peer nmap; drop_peer nmap-syn; }
+    command -v masscan >/dev/null || drop_peer masscan
+    command -v rustscan >/dev/null || drop_peer rustscan
+    command -v gcc >/dev/null || drop_peer floor
     if has seeds "$PEERS" && ! [ -f "$SEEDS/threads.py" ]; then
         say "skipping the seed scripts: none in $SEEDS (--seeds DIR)"
-        PEERS=${PEERS//seeds/}
+        drop_peer seeds
     fi
 
     if [ "$BUILD" = 1 ]; then
@@ -247,12 +296,17 @@ fi
 # ---------------------------------------------------------------- ground truth
 LO_ADDR=127.0.0.1
 LO_PORTS="22 80 443 8080 31337 33333 45678 55555 65535"   # 33333 45678 55555: ephemeral range
+LO6_ADDR=::1                                               # S1v6: the same ports
 R_ADDR=198.18.0.2
+R6_SCAN=2001:db8::1                                        # S3v6, S4v6, S5v6: the scanner
+R6_ADDR=2001:db8::2                                        # S3v6, S4v6: the target
 R_PORTS="22 80 443 8080 31337 45678 65535"
 DROP_LO=40000
 DROP_HI=41000
 S5_SILENT="198.18.0.201 198.18.0.202"
 S5_PORTS="22 80 443"
+S5V6_NET=2001:db8::1:                                      # S5v6 targets: 2001:db8::1:1 to ::1:fe
+S5V6_SILENT="2001:db8::c9 2001:db8::ca"                    # in the /64, held by nobody
 # S4H: S3 plus this much loss, in percent, in the target: connection-opening SYNs on input,
 # RSTs on output (the answers of closed ports).
 S4H_SYN_LOSS=15
@@ -264,14 +318,18 @@ S7_TBF="rate 1mbit burst 32kbit latency 100ms"
 S7_LO=1
 S7_HI=6000
 
-# A listener process: binds ADDR:PORT for each port, accepts and closes at once.
+# A listener process: binds ADDR:PORT for each port, accepts and closes at once. An IPv6
+# ADDR (:: included) is bound IPv6-only.
 LISTENER_PY='
 import select, socket, sys
 addr, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+v6 = ":" in addr
 socks = []
 for p in ports:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if v6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     s.bind((addr, p))
     s.listen(4096)
     socks.append(s)
@@ -292,9 +350,11 @@ new_ns() {
 # start_listeners NS ADDR PORTS...: start one listener process and wait until all listen.
 start_listeners() {
     local ns=$1 addr=$2; shift 2
+    local want got i
+    # Sockets already listening there (S1v6 adds its listeners to S1's namespace).
+    want=$(( $(ip netns exec "$ns" ss -Hltn 2>/dev/null | wc -l) + $# ))
     ip netns exec "$ns" "$PY" -c "$LISTENER_PY" "$addr" "$@" &
     LISTENER_PIDS+=("$!")
-    local want=$# got i
     for i in $(seq 100); do
         got=$(ip netns exec "$ns" ss -Hltn 2>/dev/null | wc -l)
         [ "$got" -ge "$want" ] && return 0
@@ -305,13 +365,14 @@ start_listeners() {
     exit 1
 }
 
-# pair N PREFIX: scanner ns NS_<N>S and target ns NS_<N>T joined by a veth pair.
+# pair SCAN_NS TARGET_NS SCAN_VETH TARGET_VETH SCAN_ADDR/LEN [ADDR FLAGS...]: two new
+# namespaces joined by a veth pair, the scanner's end with its address (IPv6: nodad).
 pair() {
-    local scan=$1 tgt=$2 vs=$3 vt=$4 scan_addr=$5
+    local scan=$1 tgt=$2 vs=$3 vt=$4 scan_addr=$5; shift 5
     new_ns "$scan"
     new_ns "$tgt"
     ip link add "$vs" netns "$scan" type veth peer name "$vt" netns "$tgt"
-    ip -n "$scan" addr add "$scan_addr" dev "$vs"
+    ip -n "$scan" addr add "$scan_addr" dev "$vs" "$@"
     ip -n "$scan" link set "$vs" up
     ip -n "$tgt" link set "$vt" up
 }
@@ -345,15 +406,16 @@ tc_count() {
         | sed -n 's/.*Sent [0-9]* bytes \([0-9]*\) pkt (dropped \([0-9]*\),.*/\1 \2/p' | head -n1
 }
 
-truth() {   # FILE TARGETS LO HI OPEN_PAIRS FILTERED_TRIPLES  (space-separated ip:port, ip:lo:hi)
+truth() {   # FILE TARGETS LO HI OPEN_PAIRS FILTERED_TRIPLES  (space-separated ip:port, ip:lo:hi;
+            # an IPv6 ip as it is, 2001:db8::2:22: the port is what follows the last colon)
     "$PY" - "$@" <<'EOF'
 import json, sys
 path, targets, lo, hi, opens, filt = sys.argv[1:7]
 json.dump({
     "targets": targets.split(),
     "ports": [int(lo), int(hi)],
-    "open": [[a, int(p)] for a, p in (x.split(":") for x in opens.split()) if int(lo) <= int(p) <= int(hi)],
-    "filtered": [[a, int(l), int(h)] for a, l, h in (x.split(":") for x in filt.split())],
+    "open": [[a, int(p)] for a, p in (x.rsplit(":", 1) for x in opens.split()) if int(lo) <= int(p) <= int(hi)],
+    "filtered": [[a, int(l), int(h)] for a, l, h in (x.rsplit(":", 2) for x in filt.split())],
 }, open(path, "w"))
 EOF
 }
@@ -368,20 +430,41 @@ setup_lo() {
     LO_UP=1
 }
 
-# setup_remote s3|s4|s4h|s7: scanner 198.18.0.1 and target 198.18.0.2 on a veth pair, the
-# target's 7 listeners, and the scenario's drops, loss or shaping.
+# setup_lo6: S1v6, the same listeners on ::1 in S1's namespace.
+LO6_UP=0
+setup_lo6() {
+    [ "$LO6_UP" = 1 ] && return 0
+    setup_lo
+    # shellcheck disable=SC2086
+    start_listeners "$NS_LO" "$LO6_ADDR" $LO_PORTS
+    check "$NS_LO" 0.5 "$LO6_ADDR:${LO_PORTS// /,}" "$LO6_ADDR:1000" ""
+    LO6_UP=1
+}
+
+# setup_remote s3|s4|s4h|s7|s3v6|s4v6: scanner 198.18.0.1 and target 198.18.0.2 (s3v6, s4v6:
+# 2001:db8::1 and 2001:db8::2, without duplicate address detection) on a veth pair, the
+# target's 7 listeners, and the scenario's drops, loss or shaping. The nftables table is of the
+# inet family: its rules match IPv4 and IPv6 alike.
 setup_remote() {
-    local s=$1 n scan tgt vs vt
+    local s=$1 n scan tgt vs vt addr listen=0.0.0.0
     n=${s#s}
     scan=$(scen_ns "$s"); tgt=$(scen_target_ns "$s")
     vs=$(veth "${n}s"); vt=$(veth "${n}t")
-    pair "$scan" "$tgt" "$vs" "$vt" 198.18.0.1/24
-    ip -n "$tgt" addr add "$R_ADDR/24" dev "$vt"
+    addr=$(scen_addr "$s")
+    case "$s" in
+        *v6)
+            pair "$scan" "$tgt" "$vs" "$vt" "$R6_SCAN/64" nodad
+            ip -n "$tgt" addr add "$addr/64" dev "$vt" nodad
+            listen=:: ;;
+        *)
+            pair "$scan" "$tgt" "$vs" "$vt" 198.18.0.1/24
+            ip -n "$tgt" addr add "$addr/24" dev "$vt" ;;
+    esac
     # 10% (S4) or 15% (S4H) of connection-opening SYNs (retransmissions included) vanish.
     local syn_loss="tcp flags & (syn | ack) == syn numgen random mod 100 <"
     case "$s" in
-        s3) nft_target "$tgt" ;;
-        s4) nft_target "$tgt" "$syn_loss 10 counter drop" ;;
+        s3|s3v6) nft_target "$tgt" ;;
+        s4|s4v6) nft_target "$tgt" "$syn_loss 10 counter drop" ;;
         s4h)
             # ... and 5% of the target's RSTs (closed ports' answers) too.
             nft_target "$tgt" "$syn_loss $S4H_SYN_LOSS counter drop" \
@@ -393,11 +476,11 @@ setup_remote() {
             tc -n "$tgt" qdisc add dev "$vt" root tbf $S7_TBF ;;
     esac
     # shellcheck disable=SC2086
-    start_listeners "$tgt" 0.0.0.0 $R_PORTS
+    start_listeners "$tgt" "$listen" $R_PORTS
     # With loss, a plain connect may need the kernel's SYN retransmission (1 s, 3 s...).
-    local t=0.5 silent="$R_ADDR:$DROP_LO"
-    case "$s" in s4|s4h) t=4 ;; s7) silent="" ;; esac
-    check "$scan" "$t" "$R_ADDR:${R_PORTS// /,}" "$R_ADDR:1000" "$silent"
+    local t=0.5 silent="$addr:$DROP_LO"
+    case "$s" in s4|s4h|s4v6) t=4 ;; s7) silent="" ;; esac
+    check "$scan" "$t" "$addr:${R_PORTS// /,}" "$addr:1000" "$silent"
 }
 
 S5_TARGETS="$WORK/s5-targets.txt"
@@ -413,14 +496,31 @@ setup_s5() {
         "${S5_SILENT// /:22 }:22"
 }
 
+# S5v6: scanner 2001:db8::1/64; 2001:db8::1:1 to 2001:db8::1:fe on the target veth (nodad);
+# 2001:db8::c9 and ::ca, in the same /64, answer no neighbour solicitation.
+S5V6_TARGETS="$WORK/s5v6-targets.txt"
+s5v6_addrs() { local i; for i in $(seq 1 254); do printf '%s%x\n' "$S5V6_NET" "$i"; done; }
+setup_s5v6() {
+    local vt a
+    vt=$(veth 5v6t)
+    pair "$NS_5V6S" "$NS_5V6T" "$(veth 5v6s)" "$vt" "$R6_SCAN/64" nodad
+    for a in $(s5v6_addrs); do echo "addr add $a/64 dev $vt nodad"; done | ip -n "$NS_5V6T" -batch -
+    # shellcheck disable=SC2086
+    start_listeners "$NS_5V6T" :: $S5_PORTS
+    { s5v6_addrs; for a in $S5V6_SILENT; do echo "$a"; done; } >"$S5V6_TARGETS"
+    check "$NS_5V6S" 0.5 "${S5V6_NET}1:22,80,443 ${S5V6_NET}fe:22,80,443" "${S5V6_NET}7f:1000" \
+        "${S5V6_SILENT// /:22 }:22"
+}
+
 # check NS TIMEOUT OPEN CLOSED SILENT: plain connects from NS. OPEN is "addr:p,p addr:p", CLOSED
 # one addr:port that must be refused, SILENT addr:port that must get no answer (or unreachable).
+# The port is what follows the last colon, so an IPv6 addr is written as it is (::1:22).
 check() {
     ip netns exec "$1" "$PY" - "$2" "$3" "$4" "$5" <<'EOF' >&2
 import socket, sys
 t, opens, closed, silent = float(sys.argv[1]), sys.argv[2].split(), sys.argv[3], sys.argv[4].split()
 def probe(a, p):
-    s = socket.socket(); s.settimeout(t)
+    s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET); s.settimeout(t)
     try:
         s.connect((a, int(p))); return "open"
     except ConnectionRefusedError:
@@ -429,11 +529,11 @@ def probe(a, p):
         return "filtered"
     finally:
         s.close()
-bad = [f"{a}:{p}" for x in opens for a, ps in [x.split(":")] for p in ps.split(",") if probe(a, p) != "open"]
+bad = [f"{a}:{p}" for x in opens for a, ps in [x.rsplit(":", 1)] for p in ps.split(",") if probe(a, p) != "open"]
 assert not bad, f"listeners not reachable: {bad}"
-a, p = closed.split(":"); assert probe(a, p) == "closed", f"{closed} not closed"
+a, p = closed.rsplit(":", 1); assert probe(a, p) == "closed", f"{closed} not closed"
 for x in silent:
-    a, p = x.split(":"); assert probe(a, p) == "filtered", f"{x} answered"
+    a, p = x.rsplit(":", 1); assert probe(a, p) == "filtered", f"{x} answered"
 print(f"ok: listeners open ({', '.join(opens)}), {closed} closed"
       + (f", {' '.join(silent)} silent" if silent else ""))
 EOF
@@ -443,42 +543,69 @@ S_TRUTH() { echo "$WORK/truth-$1.json"; }
 setup_scenario() {
     case "$1" in
         s1|s2|s6) setup_lo ;;
-        s3|s4|s4h|s7) setup_remote "$1" ;;
+        s1v6) setup_lo6 ;;
+        s3|s4|s4h|s7|s3v6|s4v6) setup_remote "$1" ;;
         s5) setup_s5 ;;
+        s5v6) setup_s5v6 ;;
     esac
-    local lo_open r_open s5_open="" s5_filt="" a
-    lo_open=$(for p in $LO_PORTS; do printf '%s:%s ' "$LO_ADDR" "$p"; done)
-    r_open=$(for p in $R_PORTS; do printf '%s:%s ' "$R_ADDR" "$p"; done)
+    local lo_open r_open s5_open="" s5_filt="" a addr
+    addr=$(scen_addr "$1")
+    lo_open=$(for p in $LO_PORTS; do printf '%s:%s ' "$addr" "$p"; done)
+    r_open=$(for p in $R_PORTS; do printf '%s:%s ' "$addr" "$p"; done)
     case "$1" in
-        s1|s6) truth "$(S_TRUTH "$1")" "$LO_ADDR" 1 65535 "$lo_open" "" ;;
+        s1|s6|s1v6) truth "$(S_TRUTH "$1")" "$addr" 1 65535 "$lo_open" "" ;;
         s2) truth "$(S_TRUTH s2)" "$LO_ADDR" 30000 65535 "$lo_open" "" ;;
-        s3|s4|s4h) truth "$(S_TRUTH "$1")" "$R_ADDR" 1 65535 "$r_open" "$R_ADDR:$DROP_LO:$DROP_HI" ;;
+        s3|s4|s4h|s3v6|s4v6) truth "$(S_TRUTH "$1")" "$addr" 1 65535 "$r_open" "$addr:$DROP_LO:$DROP_HI" ;;
         # No drops: every port not listening is closed (truth() keeps the listeners in range).
         s7) truth "$(S_TRUTH s7)" "$R_ADDR" "$S7_LO" "$S7_HI" "$r_open" "" ;;
         s5)
             for a in $(seq 1 254); do for p in $S5_PORTS; do s5_open="$s5_open 198.18.1.$a:$p"; done; done
             for a in $S5_SILENT; do s5_filt="$s5_filt $a:1:1024"; done
             truth "$(S_TRUTH s5)" "$(tr '\n' ' ' <"$S5_TARGETS")" 1 1024 "$s5_open" "$s5_filt" ;;
+        s5v6)
+            for a in $(s5v6_addrs); do for p in $S5_PORTS; do s5_open="$s5_open $a:$p"; done; done
+            for a in $S5V6_SILENT; do s5_filt="$s5_filt $a:1:1024"; done
+            truth "$(S_TRUTH s5v6)" "$(tr '\n' ' ' <"$S5V6_TARGETS")" 1 1024 "$s5_open" "$s5_filt" ;;
     esac
 }
 
 # ---------------------------------------------------------------- what each scenario runs
 scen_ns() {
     case "$1" in
-        s1|s2|s6) echo "$NS_LO" ;; s3) echo "$NS_3S" ;; s4) echo "$NS_4S" ;; s4h) echo "$NS_4HS" ;;
+        s1|s2|s6|s1v6) echo "$NS_LO" ;; s3) echo "$NS_3S" ;; s4) echo "$NS_4S" ;; s4h) echo "$NS_4HS" ;;
         s5) echo "$NS_5S" ;; s7) echo "$NS_7S" ;;
+        s3v6) echo "$NS_3V6S" ;; s4v6) echo "$NS_4V6S" ;; s5v6) echo "$NS_5V6S" ;;
     esac
 }
-scen_target_ns() { case "$1" in s3) echo "$NS_3T" ;; s4) echo "$NS_4T" ;; s4h) echo "$NS_4HT" ;; s5) echo "$NS_5T" ;; s7) echo "$NS_7T" ;; esac; }
-scen_range() { case "$1" in s2) echo "30000 65535" ;; s5) echo "1 1024" ;; s7) echo "$S7_LO $S7_HI" ;; *) echo "1 65535" ;; esac; }
-scen_addr() { case "$1" in s1|s2|s6) echo "$LO_ADDR" ;; s3|s4|s4h|s7) echo "$R_ADDR" ;; s5) echo "" ;; esac; }
+scen_target_ns() {
+    case "$1" in
+        s3) echo "$NS_3T" ;; s4) echo "$NS_4T" ;; s4h) echo "$NS_4HT" ;; s5) echo "$NS_5T" ;; s7) echo "$NS_7T" ;;
+        s3v6) echo "$NS_3V6T" ;; s4v6) echo "$NS_4V6T" ;; s5v6) echo "$NS_5V6T" ;;
+    esac
+}
+scen_range() { case "$1" in s2) echo "30000 65535" ;; s5|s5v6) echo "1 1024" ;; s7) echo "$S7_LO $S7_HI" ;; *) echo "1 65535" ;; esac; }
+scen_addr() {
+    case "$1" in
+        s1|s2|s6) echo "$LO_ADDR" ;; s1v6) echo "$LO6_ADDR" ;; s3|s4|s4h|s7) echo "$R_ADDR" ;;
+        s3v6|s4v6) echo "$R6_ADDR" ;; s5|s5v6) echo "" ;;
+    esac
+}
+scen_targets_file() { case "$1" in s5) echo "$S5_TARGETS" ;; s5v6) echo "$S5V6_TARGETS" ;; esac; }
+is_v6() { case "$1" in *v6) return 0 ;; *) return 1 ;; esac; }
 
 scen_tools() {
     local s=$1 t="" e
     for e in $ENGINES; do t="$t portscout-$e"; done
     case "$s" in s1|s2|s6) has floor "$PEERS" && t="$t floor" ;; esac
     has nmap "$PEERS" && t="$t nmap"
-    has rustscan "$PEERS" && t="$t rustscan"
+    # The SYN peers: S1 and S3 and their IPv6 twins (issue 6).
+    case "$s" in
+        s1|s3|s1v6|s3v6)
+            has nmap-syn "$PEERS" && t="$t nmap-syn"
+            has masscan "$PEERS" && t="$t masscan" ;;
+    esac
+    # RustScan, the floor and the seed scripts: IPv4 only.
+    is_v6 "$s" || { has rustscan "$PEERS" && t="$t rustscan"; }
     if [ "$s" = s2 ] && has seeds "$PEERS"; then
         for e in threads asyncio_gather async_generator subinterpreters; do
             [ -f "$SEEDS/$e.py" ] && t="$t seed-$e"
@@ -487,30 +614,61 @@ scen_tools() {
     echo "${t# }"
 }
 
+# masscan_args SCEN: where masscan sends from and to, in the scanner namespace. On a veth:
+# --adapter, --adapter-ip (the scanner's address; its kernel answers the SYN-ACKs with RSTs,
+# which changes nothing for the results) and --router-mac (the target's end: on-link). On lo
+# the best there is: its only MAC, 00:00:00:00:00:00, which masscan refuses (see the header).
+masscan_args() {
+    local s=$1 vt mac
+    case "$s" in
+        s1|s1v6)
+            MASSCAN_ARGS=(--adapter lo --adapter-ip "$(scen_addr "$s")" --router-mac 00-00-00-00-00-00) ;;
+        *)
+            vt=$(veth "${s#s}t")
+            mac=$(ip -n "$(scen_target_ns "$s")" -br link show dev "$vt" | awk '{print $3}')
+            MASSCAN_ARGS=(--adapter "$(veth "${s#s}s")" --router-mac "${mac//:/-}")
+            if is_v6 "$s"; then MASSCAN_ARGS+=(--adapter-ip "$R6_SCAN"); else MASSCAN_ARGS+=(--adapter-ip 198.18.0.1); fi ;;
+    esac
+}
+
 # tool_cmd SCEN TOOL: sets CMD (array) and PARSER.
 tool_cmd() {
-    local s=$1 tool=$2 lo hi addr
+    local s=$1 tool=$2 lo hi addr tfile
     read -r lo hi <<<"$(scen_range "$s")"
     addr=$(scen_addr "$s")
+    tfile=$(scen_targets_file "$s")
     local targets=("$addr")
+    [ -n "$tfile" ] && targets=(-iL "$tfile")
+    local six=()
+    is_v6 "$s" && six=(-6)
     case "$tool" in
         portscout-*)
             local e=${tool#portscout-}
-            [ "$s" = s5 ] && targets=(-iL "$S5_TARGETS")
             CMD=("$BIN" "${targets[@]}" -p "$lo-$hi" --format ndjson --show "open,filtered" -q)
             if [ "$e" = serial ]; then
                 # The default engine in ascending order: what the permutation costs (issue 5).
                 CMD+=(--order serial)
+            elif [ "$e" = syn ]; then
+                # The default engine with raw SYNs instead of connect() (issue 6).
+                CMD+=(--scan syn)
             elif [ "$ENGINE_FLAG" = 1 ] || [ "$e" != auto ]; then
                 CMD+=(--engine "$e")
             fi
             PARSER=portscout ;;
         nmap)
-            [ "$s" = s5 ] && targets=(-iL "$S5_TARGETS")
-            CMD=(nmap -sT -n -Pn -p "$lo-$hi" "${targets[@]}" -oX "$OUTFILE.out.xml" -oG -)
+            CMD=(nmap "${six[@]}" -sT -n -Pn -p "$lo-$hi" "${targets[@]}" -oX "$OUTFILE.out.xml" -oG -)
             PARSER=nmap ;;
+        nmap-syn)
+            CMD=(nmap "${six[@]}" -sS -n -Pn -p "$lo-$hi" "${targets[@]}" -oX "$OUTFILE.out.xml" -oG -)
+            PARSER=nmap ;;
+        masscan)
+            # Run from the work folder: an interrupted masscan writes paused.conf where it runs.
+            masscan_args "$s"
+            CMD=(env -C "$WORK" masscan "$addr" -p "$lo-$hi" --rate "$MASSCAN_RATE" --wait 1
+                "${MASSCAN_ARGS[@]}" -oL "$OUTFILE.out.list")
+            PARSER=masscan ;;
         rustscan)
-            [ "$s" = s5 ] && addr=$S5_TARGETS
+            [ -n "$tfile" ] && addr=$tfile
             CMD=(rustscan -a "$addr" -r "$lo-$hi" -g -n --no-banner)
             # --ulimit raises the descriptor limit; S6 is about living within 256.
             [ "$s" = s6 ] || CMD+=(--ulimit 5000)
@@ -526,11 +684,12 @@ tool_cmd() {
 
 # ---------------------------------------------------------------- counters
 # counters S: the scenario's drop counters as numbers on one line, "" when it has none.
-#   s4: SYNs dropped; s4h: SYNs dropped, RSTs dropped (nftables, in the target);
+#   s4, s4v6: SYNs dropped; s4h: SYNs dropped, RSTs dropped (nftables, in the target);
 #   s7: scanner side sent, dropped; target side sent, dropped (packets, the tbf qdiscs).
 counters() {
     case "$1" in
         s4) nft_count "$NS_4T" input ;;
+        s4v6) nft_count "$NS_4V6T" input ;;
         s4h) echo "$(nft_count "$NS_4HT" input) $(nft_count "$NS_4HT" output)" ;;
         s7) echo "$(tc_count "$NS_7S" "$(veth 7s)") $(tc_count "$NS_7T" "$(veth 7t)")" ;;
     esac
@@ -566,7 +725,7 @@ count_note() {
         if [[ "${a[$i]:-}" =~ ^[0-9]+$ && "${b[$i]}" =~ ^[0-9]+$ ]]; then d+=($((b[i] - a[i]))); else d+=("?"); fi
     done
     case "$s" in
-        s4) COUNT_SHORT="${d[0]:-?}"; COUNT_NOTE="nft: ${d[0]:-?} SYNs dropped" ;;
+        s4|s4v6) COUNT_SHORT="${d[0]:-?}"; COUNT_NOTE="nft: ${d[0]:-?} SYNs dropped" ;;
         s4h)
             COUNT_SHORT="${d[0]:-?}/${d[1]:-?}"
             COUNT_NOTE="nft: ${d[0]:-?} SYNs and ${d[1]:-?} RSTs dropped" ;;
@@ -586,8 +745,8 @@ scenario_summary() {
     local -a c
     read -r -a c <<<"$(counters "$s")"
     case "$s" in
-        s4) line="S4 loss rule: dropped ${c[0]:-?} SYNs in all"
-            per="S4 SYNs dropped per run:" ;;
+        s4|s4v6) line="${s^^} loss rule: dropped ${c[0]:-?} SYNs in all"
+            per="${s^^} SYNs dropped per run:" ;;
         s4h) line="S4H loss rules: dropped ${c[0]:-?} SYNs (${S4H_SYN_LOSS}% rule) and ${c[1]:-?} RSTs (${S4H_RST_LOSS}% rule) in all"
             per="S4H SYNs/RSTs dropped per run:" ;;
         s7) line="S7 tbf ($S7_TBF) in all: scanner side ${c[1]:-?} dropped (${c[0]:-?} sent), target side ${c[3]:-?} dropped (${c[2]:-?} sent)"
@@ -616,10 +775,28 @@ scenario_summary() {
 
 # ---------------------------------------------------------------- measuring
 CSV=""
-# run_one SCEN ROUND TOOL -> appends a CSV row; sets LAST_STATUS and LAST_WALL
+MASSCAN_LIMIT=30   # masscan's own time limit (at most --time-limit): it may hang, see the header
+# masscan's keep-alive: one UDP datagram every 50 ms from the target to the scanner's discard
+# port, so that masscan's receive thread, blocked until a packet comes in, sees its end.
+KEEPALIVE_PY='
+import socket, sys, time
+a = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+while True:
+    try:
+        s.sendto(b"keep-alive", (a, 9))
+    except OSError:
+        pass
+    time.sleep(0.05)
+'
+
+# run_one SCEN ROUND TOOL -> appends a CSV row; sets LAST_STATUS, LAST_WALL, LAST_NOTE and
+# LAST_FINAL (1: a failure that running again cannot change)
 run_one() {
-    local s=$1 round=$2 tool=$3 ns rc=0 t0 t1 wall status note=""
+    local s=$1 round=$2 tool=$3 ns rc=0 t0 t1 wall status note="" limit=$LIMIT tgt
+    LAST_FINAL=0
     ns=$(scen_ns "$s")
+    tgt=$(scen_target_ns "$s")
     OUTFILE="$OUTDIR/raw/$s-$tool-$round"
     local tf="$WORK/time" err="$OUTFILE.err"
     tool_cmd "$s" "$tool"
@@ -627,17 +804,31 @@ run_one() {
     # S6: a hard limit of 256 descriptors, and no CAP_SYS_RESOURCE, so even root cannot raise it.
     [ "$s" = s6 ] && wrap=(prlimit --nofile=256:256 setpriv --bounding-set -sys_resource --)
     [ "$round" = 1 ] && echo "$s $tool: ${wrap[*]} ${CMD[*]}" >>"$OUTDIR/commands.txt"
-    rm -f "$tf" "$OUTFILE.out.xml"
+    rm -f "$tf" "$OUTFILE.out.xml" "$OUTFILE.out.list"
+    if [ "$tool" = masscan ]; then
+        [ "$LIMIT" -lt "$MASSCAN_LIMIT" ] || limit=$MASSCAN_LIMIT
+        if [ -n "$tgt" ]; then
+            local sa=198.18.0.1
+            is_v6 "$s" && sa=$R6_SCAN
+            ip netns exec "$tgt" "$PY" -c "$KEEPALIVE_PY" "$sa" &
+            KA_PID=$!
+        fi
+    fi
     local c0 c1 tc0=""
     [ "$s" = s7 ] && { tc_settle; tc0=$(tc_dump); }
     c0=$(counters "$s")
     t0=$(date +%s%N)
     ip netns exec "$ns" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
-        timeout -k 5 "$LIMIT" "${wrap[@]}" "${CMD[@]}" >"$OUTFILE.out" 2>"$err" </dev/null &
+        timeout -k 5 "$limit" "${wrap[@]}" "${CMD[@]}" >"$OUTFILE.out" 2>"$err" </dev/null &
     RUN_PID=$!
     wait "$RUN_PID" || rc=$?
     RUN_PID=""
     t1=$(date +%s%N)
+    if [ -n "$KA_PID" ]; then
+        kill "$KA_PID" 2>/dev/null || true
+        wait "$KA_PID" 2>/dev/null || true
+        KA_PID=""
+    fi
     [ "$s" = s7 ] && tc_settle
     c1=$(counters "$s")
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
@@ -647,14 +838,21 @@ run_one() {
     if [[ "$line" =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]]; then set -- $line; user=$2; sys=$3; rss=$4; fi
     if [ "$rc" = 0 ]; then
         status=ok
-    elif [ "$rc" = 124 ] || { [ "$rc" = 137 ] && awk -v w="$wall" -v l="$LIMIT" 'BEGIN { exit !(w >= l) }'; }; then
-        status=timeout; note="killed at the ${LIMIT} s limit"
+    elif [ "$rc" = 124 ] || { [ "$rc" = 137 ] && awk -v w="$wall" -v l="$limit" 'BEGIN { exit !(w >= l) }'; }; then
+        status=timeout; note="killed at the ${limit} s limit"
+        [ "$tool" = masscan ] && note="$note (masscan's; what it found is lost)"
     else
         status=failed
-        # The first line that names an error, else the last line: never a comma (CSV).
-        note=$( { grep -i -m1 'error' "$err" || grep -v '^[[:space:]]*$' "$err" | tail -n1; } 2>/dev/null \
+        # The first line that names an error (masscan: FAIL), else the last line: never a
+        # comma (CSV).
+        note=$( { grep -m1 '^\[-\] FAIL' "$err" || grep -i -m1 'error' "$err" \
+                  || grep -v '^[[:space:]]*$' "$err" | tail -n1; } 2>/dev/null \
             | tr -d ',\r' | tr '\t' ' ' | cut -c1-120 || true)
         [ -n "$note" ] || note="exit $rc"
+        if [ "$tool" = masscan ] && [ -z "$tgt" ]; then
+            note="masscan cannot scan loopback (lo's MAC is 00:00:00:00:00:00; see bench/run.sh): $note"
+            LAST_FINAL=1
+        fi
     fi
     if [ -n "$c0" ]; then
         count_note "$s" "$c0" "$c1"
@@ -673,6 +871,7 @@ run_one() {
     say "  ${s^^} $tool: $status ${wall}s cpu $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')s rss ${rss}KB; open missed/invented $om/$oi of $oe$facc${note:+ ($note)}"
     LAST_STATUS=$status
     LAST_WALL=$wall
+    LAST_NOTE=$note
 }
 
 # ---------------------------------------------------------------- main
@@ -686,8 +885,8 @@ if [ "$SETUP_ONLY" = 1 ]; then
 fi
 
 [ -n "$OUT" ] || OUT="$REPO/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
-OUTDIR=$OUT
-mkdir -p "$OUTDIR/raw"
+mkdir -p "$OUT/raw"
+OUTDIR=$(cd "$OUT" && pwd)   # absolute: masscan runs in the work folder
 CSV="$OUTDIR/results.csv"
 SUMMARY="$OUTDIR/summary.txt"
 : >"$SUMMARY"
@@ -699,6 +898,9 @@ echo "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,open_e
     echo "portscout: $("$BIN" --version 2>&1 | head -n1) ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?'))"
     echo "engines: $ENGINES (--engine flag: $([ "$ENGINE_FLAG" = 1 ] && echo yes || echo no))"
     command -v nmap >/dev/null && echo "nmap: $(nmap --version | head -n1)"
+    if has masscan "$PEERS"; then
+        echo "masscan: $(masscan --version 2>&1 | grep -m1 -i 'masscan version'); --rate $MASSCAN_RATE --wait 1, time limit $([ "$LIMIT" -lt "$MASSCAN_LIMIT" ] && echo "$LIMIT" || echo "$MASSCAN_LIMIT") s, keep-alive datagrams every 50 ms on a veth"
+    fi
     command -v rustscan >/dev/null && echo "rustscan: $(rustscan --version 2>&1 | head -n1)"
     has floor "$PEERS" && echo "floor: $(gcc --version | head -n1), -O2"
     echo "python: $("$PY" --version 2>&1) ($PY)"
@@ -723,6 +925,11 @@ for s in $SCENARIOS; do
             tool=${tools[$(((k + round - 1) % n))]}   # the order rotates every round
             [ -n "${done_with[$tool]:-}" ] && continue
             run_one "$s" "$round" "$tool"
+            if [ "$LAST_FINAL" = 1 ]; then
+                summary "${s^^} $tool: failed, not run again there: $LAST_NOTE"
+                done_with[$tool]=1
+                continue
+            fi
             if [ "$LAST_STATUS" = timeout ] || awk -v w="$LAST_WALL" -v l="$SLOW" 'BEGIN { exit !(w > l) }'; then
                 [ "$round" -lt "${RUNS[$s]}" ] && say "  note: $tool took ${LAST_WALL}s in ${s^^}; not run again there (--slow $SLOW)"
                 done_with[$tool]=1

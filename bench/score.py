@@ -11,6 +11,8 @@ PARSER says how to read OUTPUT (the tool's standard output):
              port of that host (the truth's range) is filtered, unless a port record of that
              host says otherwise
   nmap       OUTPUT.xml (written with -oX) when it parses; else the -oG lines in OUTPUT
+  masscan    OUTPUT.list (written with -oL) when it exists, else OUTPUT: "open tcp PORT ADDR
+             TIME" lines; open ports only
   rustscan   greppable lines "ADDR -> [p,p,...]"
   floor      one open port per line (bench/floor.c), for the single target address
   seed       "Port N is open" lines (the seed's Python scripts), for the single target
@@ -21,9 +23,12 @@ TRUTH.json: {"targets": [ip...], "ports": [lo, hi], "open": [[ip, port]...],
 Prints nine tab-separated numbers: open_expected open_found open_missed open_invented
 filtered_reported filtered_expected filtered_found filtered_missed filtered_invented.
 Open ports are (address, port) pairs; a port outside the scanned range or on an address not
-scanned counts as invented. filtered_reported is 1 for tools that list filtered ports.
+scanned counts as invented. Addresses are compared in one spelling (IPv6 compressed, as
+2001:db8::1:1), whatever form the tool or the truth wrote them in. filtered_reported is 1 for
+tools that list filtered ports.
 """
 
+import ipaddress
 import json
 import os
 import re
@@ -125,6 +130,19 @@ def parse_nmap(path, truth):
     return got
 
 
+def parse_masscan(path, truth):
+    got = {"open": set(), "filtered": set()}
+    list_path = path + ".list"
+    if os.path.exists(list_path):
+        path = list_path
+    with open(path, errors="replace") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 4 and parts[0] == "open" and parts[1] == "tcp" and parts[2].isdigit():
+                got["open"].add((parts[3], int(parts[2])))
+    return got
+
+
 def parse_rustscan(path, truth):
     got = {"open": set(), "filtered": set()}
     pat = re.compile(r"^(\S+) -> \[([0-9,\s]*)\]")
@@ -156,19 +174,29 @@ def parse_lines(regex):
 PARSERS = {
     "portscout": parse_portscout,
     "nmap": parse_nmap,
+    "masscan": parse_masscan,
     "rustscan": parse_rustscan,
     "floor": parse_lines(r"^(\d+)$"),
     "seed": parse_lines(r"^Port (\d+) is open$"),
 }
 
 
+def norm(addr):
+    """One spelling per address: 2001:0db8:0::2 and [2001:db8::2] are 2001:db8::2."""
+    try:
+        return str(ipaddress.ip_address(addr.strip("[]")))
+    except ValueError:
+        return addr
+
+
 def score(parser, path, truth):
     """The nine numbers for one run, as a list."""
-    want_open = {(a, int(p)) for a, p in truth["open"]}
+    want_open = {(norm(a), int(p)) for a, p in truth["open"]}
     want_filtered = set()
     for a, lo, hi in truth["filtered"]:
-        want_filtered.update((a, p) for p in range(lo, hi + 1))
+        want_filtered.update((norm(a), p) for p in range(lo, hi + 1))
     got = PARSERS[parser](path, truth) if os.path.exists(path) else {"open": set(), "filtered": set()}
+    got = {k: {(norm(a), p) for a, p in v} for k, v in got.items()}
     fields = [
         len(want_open),
         len(got["open"]),
@@ -224,6 +252,27 @@ def self_test():
         with open(out, "w") as f:
             f.write("".join(json.dumps(x) + "\n" for x in lines if x.get("type") != "host"))
         assert score("portscout", out, truth) == [2, 2, 0, 0, 1, 2048, 1, 2047, 0]
+
+        # IPv6: the truth and the tools may spell an address differently.
+        truth6 = {
+            "targets": ["2001:db8::1:1", "2001:db8::c9"],
+            "ports": [1, 1024],
+            "open": [["2001:db8::1:1", 22], ["2001:db8::1:1", 80]],
+            "filtered": [["2001:db8::c9", 1, 1024]],
+        }
+        with open(out, "w") as f:
+            f.write(json.dumps({"ip": "2001:db8:0:0:0:0:1:1", "port": 22, "state": "open"}) + "\n")
+            f.write(json.dumps({"type": "host", "ip": "2001:0db8::c9", "state": "down"}) + "\n")
+        assert score("portscout", out, truth6) == [2, 1, 1, 0, 1, 1024, 1024, 0, 0], score(
+            "portscout", out, truth6
+        )
+        # masscan: -oL lines in OUTPUT.list; open ports only, never filtered.
+        with open(out + ".list", "w") as f:
+            f.write("#masscan\nopen tcp 80 2001:db8::1:1 1795311787\n"
+                    "open tcp 22 2001:db8::1:1 1795311787\nopen tcp 9 2001:db8::1:2 1\n# end\n")
+        assert score("masscan", out, truth6) == [2, 3, 0, 1, 0, 1024, 0, 1024, 0], score(
+            "masscan", out, truth6
+        )
     print("score.py self-test: ok")
 
 
