@@ -918,9 +918,15 @@ pub fn run_scan(cmd: Command, args: &[String]) -> ScanRun {
 }
 
 /// Start a prepared scanner command with its output captured; see [`RunningScan`].
+///
+/// Under `sudo cargo test` the scanner would become the invoking user once its sockets are
+/// open (`portscout::privilege`) and could not write its resume file into the tests'
+/// root-owned directories: it runs as the root the test runs as.
 pub fn spawn_scan(mut cmd: Command, args: &[String]) -> RunningScan {
     let start = Instant::now();
     let mut child = cmd
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -57,26 +57,17 @@ use hosts::{Alive, Board, TimingSpec};
 
 /// Opens every worker's SYN sockets and holds its source ports (needs root or `CAP_NET_RAW`).
 fn open_syn_sockets(workers: usize) -> Result<Vec<WorkerProbe>, Error> {
-    let denied = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES));
-    syn_sockets::raw_sockets_allowed().map_err(|e| {
-        if denied(&e) {
-            Error::NeedsRawSockets
-        } else {
-            Error::Runtime(e)
-        }
-    })?;
+    let error = |e: io::Error| match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => Error::NeedsRawSockets,
+        _ => Error::Runtime(e),
+    };
+    syn_sockets::raw_sockets_allowed().map_err(error)?;
     let cookies = Cookies::new();
     let blocks = syn_sockets::hold_ports(workers, PORTS_PER_WORKER).map_err(Error::Runtime)?;
     blocks
         .into_iter()
         .map(|ports| {
-            let sockets = WorkerSockets::open(ports).map_err(|e| {
-                if denied(&e) {
-                    Error::NeedsRawSockets
-                } else {
-                    Error::Runtime(e)
-                }
-            })?;
+            let sockets = WorkerSockets::open(ports).map_err(error)?;
             Ok(WorkerProbe::Syn(Box::new(sockets), cookies.clone()))
         })
         .collect()
@@ -222,7 +213,9 @@ impl Scan {
 
     /// Starts sending a plan's probes (see [`ScanConfig::resolve_plan`]). Does not block.
     ///
-    /// Fails only if the workers' runtimes or threads cannot be created.
+    /// Fails if the workers' runtimes or threads cannot be created, and for a SYN scan if raw
+    /// sockets are not allowed ([`Error::NeedsRawSockets`]) or no source ports are free; with
+    /// [`ScanConfigBuilder::drop_privileges`], if they cannot be dropped.
     pub fn with_plan(config: &ScanConfig, plan: Plan) -> Result<Scan, Error> {
         let plan = Arc::new(plan);
         let engine = config.engine.resolve();
