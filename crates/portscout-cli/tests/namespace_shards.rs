@@ -37,8 +37,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::{
-    nft_rules, parse_host_records, parse_port_records, portscout_local, require_nft, HostRecord,
-    Listeners, Netns, NftTable, RunningScan, ScanRun, TempDir, VethHosts, VethPair,
+    assert_same_ports, first_items, nft_rules, parse_host_records, parse_port_records, port_map,
+    portscout_local, require_nft, summary_counts, HostRecord, Key, Listeners, Netns, NftTable,
+    RunningScan, ScanRun, TempDir, VethHosts, VethPair,
 };
 
 const SCANNER_CIDR: &str = "198.18.0.100/24";
@@ -64,8 +65,6 @@ const FILTERED: (u16, u16) = (100, 149);
 
 /// The ports of most scans here: 50 of them filtered.
 const PORTS: &str = "1-250";
-
-type Key = (IpAddr, u16);
 
 /// The namespaces, veth, listeners and nft tables of these tests. Fields drop in order:
 /// listeners, rules, veth, then the namespaces.
@@ -221,71 +220,6 @@ fn truth(hosts: &[&str], ports: &BTreeSet<u16>) -> BTreeMap<Key, String> {
     want
 }
 
-/// The port records of ndjson output as (ip, port) → state; panics on a port reported twice.
-fn port_map(what: &str, ndjson: &str) -> BTreeMap<Key, String> {
-    let mut map = BTreeMap::new();
-    let mut twice = Vec::new();
-    for r in parse_port_records(ndjson) {
-        if let Some(old) = map.insert((r.ip, r.port), r.state.clone()) {
-            twice.push(format!("{}:{} {old} + {}", r.ip, r.port, r.state));
-        }
-    }
-    assert!(
-        twice.is_empty(),
-        "{what}: {} port(s) reported more than once: {}",
-        twice.len(),
-        first(&twice, 10)
-    );
-    map
-}
-
-/// Up to `n` items, then how many more.
-fn first<T: std::fmt::Display>(items: &[T], n: usize) -> String {
-    let shown: Vec<String> = items.iter().take(n).map(T::to_string).collect();
-    let mut s = shown.join(", ");
-    if items.len() > n {
-        s.push_str(&format!(", … and {} more", items.len() - n));
-    }
-    s
-}
-
-/// Panics unless `got == want`, naming the ports missing, extra and in another state.
-#[track_caller]
-fn assert_same_ports(what: &str, got: &BTreeMap<Key, String>, want: &BTreeMap<Key, String>) {
-    if got == want {
-        return;
-    }
-    let show = |k: &Key, s: &String| format!("{}:{} {s}", k.0, k.1);
-    let missing: Vec<String> = want
-        .iter()
-        .filter(|(k, _)| !got.contains_key(k))
-        .map(|(k, s)| show(k, s))
-        .collect();
-    let extra: Vec<String> = got
-        .iter()
-        .filter(|(k, _)| !want.contains_key(k))
-        .map(|(k, s)| show(k, s))
-        .collect();
-    let wrong: Vec<String> = got
-        .iter()
-        .filter_map(|(k, s)| match want.get(k) {
-            Some(w) if w != s => Some(format!("{}:{} want {w} got {s}", k.0, k.1)),
-            _ => None,
-        })
-        .collect();
-    panic!(
-        "{what}: {} ports wanted, {} reported\n  missing ({}): {}\n  extra ({}): {}\n  wrong state ({}): {}",
-        want.len(),
-        got.len(),
-        missing.len(),
-        first(&missing, 20),
-        extra.len(),
-        first(&extra, 20),
-        wrong.len(),
-        first(&wrong, 20)
-    );
-}
-
 /// Panics unless `got == want`, naming the probes missing and extra.
 #[track_caller]
 fn assert_same_keys(what: &str, got: &BTreeSet<Key>, want: &BTreeSet<Key>) {
@@ -294,7 +228,7 @@ fn assert_same_keys(what: &str, got: &BTreeSet<Key>, want: &BTreeSet<Key>) {
     }
     let show = |keys: Vec<&Key>| -> String {
         let keys: Vec<String> = keys.iter().map(|(ip, p)| format!("{ip}:{p}")).collect();
-        format!("({}): {}", keys.len(), first(&keys, 20))
+        format!("({}): {}", keys.len(), first_items(&keys, 20))
     };
     panic!(
         "{what}: {} probes wanted, {} planned\n  missing {}\n  extra {}",
@@ -303,20 +237,6 @@ fn assert_same_keys(what: &str, got: &BTreeSet<Key>, want: &BTreeSet<Key>) {
         show(want.difference(got).collect()),
         show(got.difference(want).collect())
     );
-}
-
-/// Counts of the `"type":"summary"` record: (open, closed, filtered, hosts_down).
-fn summary(what: &str, ndjson: &str) -> [u64; 4] {
-    let line = ndjson
-        .lines()
-        .rev()
-        .find(|l| l.contains("\"type\":\"summary\""))
-        .unwrap_or_else(|| panic!("{what}: no summary record"));
-    let v: serde_json::Value = serde_json::from_str(line).expect("summary is JSON");
-    ["open", "closed", "filtered", "hosts_down"].map(|k| {
-        v[k].as_u64()
-            .unwrap_or_else(|| panic!("{what}: summary without {k}: {line}"))
-    })
 }
 
 fn add(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
@@ -424,7 +344,7 @@ fn resume_equals_uninterrupted(
         both.is_empty(),
         "{} port(s) reported by both runs: {}",
         both.len(),
-        first(&both, 20)
+        first_items(&both, 20)
     );
     let mut union = a.clone();
     union.extend(b.clone());
@@ -439,10 +359,10 @@ fn resume_equals_uninterrupted(
     assert_silent_down("interrupted + resumed runs", &hosts_split, scanned.len());
     assert_eq!(
         add(
-            summary("interrupted run", &first_run.stdout),
-            summary("resumed run", &resumed.stdout)
+            summary_counts("interrupted run", &first_run.stdout),
+            summary_counts("resumed run", &resumed.stdout)
         ),
-        summary("uninterrupted scan", &full.stdout),
+        summary_counts("uninterrupted scan", &full.stdout),
         "summaries (open, closed, filtered, hosts_down) of the two runs do not add up"
     );
     eprintln!(
@@ -863,7 +783,7 @@ fn shards_merged_equal_the_full_scan() {
     assert!(
         unordered.is_empty(),
         "merge output not strictly ordered by (ip, port): {}",
-        first(&unordered, 10)
+        first_items(&unordered, 10)
     );
     assert_same_ports(
         "merge of three shards vs the full scan",
@@ -872,8 +792,8 @@ fn shards_merged_equal_the_full_scan() {
     );
     assert_silent_down("merge", &parse_host_records(&merged.stdout), scanned.len());
     assert_eq!(
-        summary("merge", &merged.stdout),
-        summary("full scan", &full.stdout),
+        summary_counts("merge", &merged.stdout),
+        summary_counts("full scan", &full.stdout),
         "summary (open, closed, filtered, hosts_down) of the merge vs the full scan"
     );
     eprintln!(
