@@ -31,8 +31,8 @@ use std::time::Instant;
 
 use support::{
     assert_port_set, assert_same_ports, first_items, nft_rules, parse_host_records, port_map,
-    portscout_local, require_nft, require_root, summary_counts, HostRecord, Ipv6Hosts, Key, Netns,
-    RunningScan, ScanRun, TempDir, VethHosts,
+    require_nft, require_root, summary_counts, HostRecord, Ipv6Hosts, Key, Netns, RunningScan,
+    ScanRun, TempDir, VethHosts,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -446,37 +446,20 @@ fn shards_merged(extra: &[&str]) {
     assert_same_ports("serial scan", &full, &want);
     assert_down_once("serial scan", &serial.host_records(), &down, ports.len());
 
-    let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
-    for (i, run) in shards.iter().enumerate() {
+    for run in &shards {
         run.assert_success();
-        let text = std::fs::read_to_string(&files[i]).expect("shard output");
-        for k in port_map(&format!("shard {}", i + 1), &text).keys() {
-            if let Some(other) = seen.insert(*k, i + 1) {
-                panic!("[{}]:{} in shards {other} and {}", k.0, k.1, i + 1);
-            }
-        }
+    }
+    for (i, text) in support::disjoint_shard_outputs(&files).iter().enumerate() {
         // Each shard finds the silent address down itself.
         assert_down_once(
             &format!("shard {}", i + 1),
-            &parse_host_records(&text),
+            &parse_host_records(text),
             &down,
             ports.len(),
         );
     }
 
-    let mut args = vec!["merge"];
-    args.extend(files.iter().map(String::as_str));
-    args.extend_from_slice(&["--format", "ndjson", "--show", "all"]);
-    let merged = portscout_local(&args);
-    merged.assert_success();
-    let keys: Vec<Key> = support::parse_port_records(&merged.stdout)
-        .iter()
-        .map(|r| (r.ip, r.port))
-        .collect();
-    assert!(
-        keys.windows(2).all(|w| w[0] < w[1]),
-        "merge output not strictly ordered by (ip, port)"
-    );
+    let merged = support::merge_ordered(&files);
     assert_same_ports(
         "merge of three random-order shards vs the serial scan",
         &port_map("merge", &merged.stdout),

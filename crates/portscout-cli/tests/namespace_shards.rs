@@ -37,9 +37,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::{
-    assert_same_ports, first_items, nft_rules, parse_host_records, parse_port_records, port_map,
-    portscout_local, require_nft, summary_counts, HostRecord, Key, Listeners, Netns, NftTable,
-    RunningScan, ScanRun, TempDir, VethHosts, VethPair,
+    assert_same_ports, disjoint_shard_outputs, first_items, merge_ordered, nft_rules,
+    parse_host_records, port_map, require_nft, summary_counts, HostRecord, Key, Listeners, Netns,
+    NftTable, RunningScan, ScanRun, TempDir, VethHosts, VethPair,
 };
 
 const SCANNER_CIDR: &str = "198.18.0.100/24";
@@ -750,41 +750,20 @@ fn shards_merged_equal_the_full_scan() {
         .collect();
     let runs: Vec<ScanRun> = running.into_iter().map(RunningScan::wait).collect();
     let shards_took = started.elapsed();
-    let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
-    for (i, run) in runs.iter().enumerate() {
+    for run in &runs {
         run.assert_success();
-        let text = std::fs::read_to_string(&files[i]).expect("shard output");
-        for k in port_map(&format!("shard {}", i + 1), &text).keys() {
-            if let Some(other) = seen.insert(*k, i + 1) {
-                panic!("{}:{} in shards {other} and {}", k.0, k.1, i + 1);
-            }
-        }
+    }
+    for (i, text) in disjoint_shard_outputs(&files).iter().enumerate() {
         // Each shard finds the silent address down itself, and reports all of its ports
         // skipped, as the full scan does.
         assert_silent_down(
             &format!("shard {}", i + 1),
-            &parse_host_records(&text),
+            &parse_host_records(text),
             scanned.len(),
         );
     }
 
-    let mut args = vec!["merge"];
-    args.extend(files.iter().map(String::as_str));
-    args.extend_from_slice(&["--format", "ndjson", "--show", "all"]);
-    let merged = portscout_local(&args);
-    merged.assert_success();
-    let records = parse_port_records(&merged.stdout);
-    let keys: Vec<Key> = records.iter().map(|r| (r.ip, r.port)).collect();
-    let unordered: Vec<String> = keys
-        .windows(2)
-        .filter(|w| w[0] >= w[1])
-        .map(|w| format!("{}:{} before {}:{}", w[0].0, w[0].1, w[1].0, w[1].1))
-        .collect();
-    assert!(
-        unordered.is_empty(),
-        "merge output not strictly ordered by (ip, port): {}",
-        first_items(&unordered, 10)
-    );
+    let merged = merge_ordered(&files);
     assert_same_ports(
         "merge of three shards vs the full scan",
         &port_map("merge", &merged.stdout),

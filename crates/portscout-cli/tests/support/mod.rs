@@ -1568,3 +1568,59 @@ mod self_tests {
         });
     }
 }
+
+/// The outputs of the shards of one scan (ndjson files, in shard order): panics if a port is
+/// reported by two shards; returns each file's text.
+#[track_caller]
+pub fn disjoint_shard_outputs(files: &[String]) -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<Key, usize> = std::collections::BTreeMap::new();
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let text = std::fs::read_to_string(file).expect("shard output");
+            for k in port_map(&format!("shard {}", i + 1), &text).keys() {
+                if let Some(other) = seen.insert(*k, i + 1) {
+                    panic!(
+                        "{} in shards {other} and {}",
+                        SocketAddr::new(k.0, k.1),
+                        i + 1
+                    );
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+/// `portscout merge FILES --format ndjson --show all`, checked to succeed and to list its
+/// ports strictly ordered by (ip, port).
+#[track_caller]
+pub fn merge_ordered(files: &[String]) -> ScanRun {
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend_from_slice(&["--format", "ndjson", "--show", "all"]);
+    let merged = portscout_local(&args);
+    merged.assert_success();
+    let keys: Vec<Key> = parse_port_records(&merged.stdout)
+        .iter()
+        .map(|r| (r.ip, r.port))
+        .collect();
+    let unordered: Vec<String> = keys
+        .windows(2)
+        .filter(|w| w[0] >= w[1])
+        .map(|w| {
+            format!(
+                "{} before {}",
+                SocketAddr::new(w[0].0, w[0].1),
+                SocketAddr::new(w[1].0, w[1].1)
+            )
+        })
+        .collect();
+    assert!(
+        unordered.is_empty(),
+        "merge output not strictly ordered by (ip, port): {}",
+        first_items(&unordered, 10)
+    );
+    merged
+}

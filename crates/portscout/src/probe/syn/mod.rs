@@ -264,11 +264,6 @@ impl Matcher {
         self.slots.remove(&target);
     }
 
-    /// Probes in flight.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
     /// Whether no probe is in flight.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
@@ -307,8 +302,6 @@ pub struct SynProber {
     ip_id: u16,
     /// Held for the scan's lifetime (see [`sockets`]).
     _ports: sockets::PortBlock,
-    /// Packets read that answered nothing in flight.
-    pub strays: u64,
     /// Probes whose wait was shortened, and the earliest of those deadlines.
     retimed: Vec<SocketAddr>,
     expiry: Option<tokio::time::Instant>,
@@ -337,7 +330,6 @@ impl SynProber {
             next_port: 0,
             ip_id: std::process::id() as u16,
             _ports: ports,
-            strays: 0,
             retimed: Vec::new(),
             expiry: None,
         })
@@ -456,13 +448,10 @@ impl Prober for SynProber {
         }
         let now = Instant::now();
         let matcher = &self.matcher;
-        let mut strays = 0;
         self.answers.drain(|packet| {
-            if matcher.borrow_mut().answer(packet, now).is_err() {
-                strays += 1;
-            }
+            // A stray (see [`Stray`]) is ignored.
+            let _ = matcher.borrow_mut().answer(packet, now);
         });
-        self.strays += strays;
     }
 
     async fn answers_ready(&self) {

@@ -370,12 +370,22 @@ impl Batch {
                 continue;
             }
             let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EINTR) {
-                continue;
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Out of buffer: the rest would be refused too; all of it is back-pressure,
+                // without a syscall per packet.
+                Some(libc::EAGAIN | libc::ENOBUFS) => {
+                    for &to in &self.to[i..n] {
+                        failed(to, io::Error::from_raw_os_error(libc::EAGAIN));
+                    }
+                    return;
+                }
+                // The packet at `i` was refused (no route, a firewall); the next may go.
+                _ => {
+                    failed(self.to[i], err);
+                    i += 1;
+                }
             }
-            // The packet at `i` was refused; the ones after it may still go.
-            failed(self.to[i], err);
-            i += 1;
         }
     }
 }
