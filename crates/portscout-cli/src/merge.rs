@@ -53,6 +53,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
     let info = ScanInfo {
         hosts: merged.summary.hosts,
         ports: distinct_ports(&merged.results),
+        banners: merged.results.iter().any(|r| r.banner.is_some()),
     };
     let written = (|| -> Result<()> {
         out.begin(&info)?;

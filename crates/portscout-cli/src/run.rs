@@ -146,6 +146,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
         ports: space.ports().len(),
+        banners: false,
     };
     let mut summary = Summary {
         hosts: info.hosts,

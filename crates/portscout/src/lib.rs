@@ -76,4 +76,4 @@ pub mod target;
 pub mod timing;
 
 pub use error::Error;
-pub use model::{Event, HostDown, PortResult, PortState, Reason, StateFilter};
+pub use model::{Banner, Event, HostDown, PortResult, PortState, Reason, StateFilter};

@@ -97,8 +97,121 @@ impl fmt::Display for Reason {
     }
 }
 
+/// What a service sent first on an open port (`--banners`): raw bytes, at most the cap the
+/// scan was given.
+///
+/// Outputs never print the bytes as they are: [`Banner::escaped`] turns them into printable
+/// ASCII, so a hostile service cannot move a terminal's cursor, change its title or break a
+/// CSV row. [`Banner::from_escaped`] reads that form back exactly.
+///
+/// ```
+/// use portscout::Banner;
+///
+/// let b = Banner::new(*b"SSH-2.0-OpenSSH_9.2\r\n\x1b]0;pwned\x07");
+/// assert_eq!(b.escaped(), r"SSH-2.0-OpenSSH_9.2\r\n\x1B]0;pwned\x07");
+/// assert_eq!(Banner::from_escaped(&b.escaped()).unwrap(), b);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Banner(Box<[u8]>);
+
+impl Banner {
+    /// A banner of these bytes.
+    pub fn new(bytes: impl Into<Box<[u8]>>) -> Banner {
+        Banner(bytes.into())
+    }
+
+    /// The bytes as received.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether nothing was received.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The bytes as printable ASCII: bytes 0x20–0x7E stand for themselves (but `\`, written
+    /// `\\`), CR, LF and TAB are `\r`, `\n` and `\t`, and every other byte is `\xHH` (upper
+    /// case hex, as nmap writes it). Every output format prints this form.
+    pub fn escaped(&self) -> String {
+        escape(&self.0)
+    }
+
+    /// [`Banner::escaped`] without the line ends and blanks at the end, for the one-line text
+    /// and grep formats (`SSH-2.0-OpenSSH_9.2`, not `SSH-2.0-OpenSSH_9.2\r\n`).
+    pub fn escaped_line(&self) -> String {
+        let end = self
+            .0
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        escape(&self.0[..end])
+    }
+
+    /// Reads back what [`Banner::escaped`] wrote.
+    pub fn from_escaped(s: &str) -> Result<Banner, BadBannerEscape> {
+        let bad = || BadBannerEscape(s.to_string());
+        let mut out = Vec::with_capacity(s.len());
+        let mut bytes = s.bytes();
+        while let Some(b) = bytes.next() {
+            if !(0x20..=0x7e).contains(&b) {
+                return Err(bad());
+            }
+            if b != b'\\' {
+                out.push(b);
+                continue;
+            }
+            match bytes.next() {
+                Some(b'\\') => out.push(b'\\'),
+                Some(b'r') => out.push(b'\r'),
+                Some(b'n') => out.push(b'\n'),
+                Some(b't') => out.push(b'\t'),
+                Some(b'x') => {
+                    let hex = [bytes.next().ok_or_else(bad)?, bytes.next().ok_or_else(bad)?];
+                    let hex = std::str::from_utf8(&hex).map_err(|_| bad())?;
+                    out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(Banner(out.into()))
+    }
+}
+
+fn escape(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(char::from(b)),
+            _ => {
+                let _ = write!(s, "\\x{b:02X}");
+            }
+        }
+    }
+    s
+}
+
+impl fmt::Display for Banner {
+    /// The [`Banner::escaped`] form.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.escaped())
+    }
+}
+
+/// Text that is not a banner as [`Banner::escaped`] writes it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not an escaped banner (printable ASCII with \\\\, \\r, \\n, \\t and \\xHH escapes)"
+)]
+pub struct BadBannerEscape(pub String);
+
 /// The result for one probed `(address, port)`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortResult {
     /// The target address.
     pub ip: IpAddr,
@@ -110,6 +223,9 @@ pub struct PortResult {
     pub reason: Reason,
     /// Time from the probe that was answered to its answer; `None` when nothing answered.
     pub rtt: Option<Duration>,
+    /// What the service sent first, for an open port scanned with `--banners` (`None`
+    /// otherwise, and when it sent nothing before the banner timeout).
+    pub banner: Option<Banner>,
 }
 
 impl PortResult {
@@ -135,7 +251,7 @@ pub struct HostDown {
 }
 
 /// What a scan yields, in the order it finds them.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// One port decided.
     Port(PortResult),
@@ -229,12 +345,31 @@ mod tests {
             state: PortState::Open,
             reason: Reason::SynAck,
             rtt: None,
+            banner: None,
         };
         assert_eq!(r("198.18.0.1").socket_addr().to_string(), "198.18.0.1:22");
         assert_eq!(
             r("2001:db8::1").socket_addr().to_string(),
             "[2001:db8::1]:22"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn banner_escapes_to_printable_ascii_and_reads_back(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let b = Banner::new(bytes);
+            let text = b.escaped();
+            proptest::prop_assert!(text.bytes().all(|c| (0x20..0x7f).contains(&c)));
+            proptest::prop_assert_eq!(Banner::from_escaped(&text).unwrap(), b.clone());
+        }
+    }
+
+    #[test]
+    fn banner_escapes_that_do_not_read_back_are_refused() {
+        for bad in [r"\", r"\q", r"\x4", r"\xZZ", "tab\there", "é"] {
+            assert!(Banner::from_escaped(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Banner::new(*b"ok \r\n\t ").escaped_line(), "ok");
     }
 
     #[test]

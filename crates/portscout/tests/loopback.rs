@@ -88,7 +88,7 @@ fn dropping_the_scan_stops_it() {
         .build()
         .unwrap();
     let mut scan = Scan::start(&config).unwrap();
-    let first = *scan.next().unwrap().unwrap().port().unwrap();
+    let first = scan.next().unwrap().unwrap().port().unwrap().clone();
     assert_eq!(first.ip, "127.0.0.1".parse::<IpAddr>().unwrap());
     drop(scan);
     // The workers exit on their own; nothing to join. A new scan still works at once.

@@ -42,7 +42,7 @@ fn pause_and_resume_report_every_port_once() {
         let mut scan = Scan::start(&config(engine, &ports).build().unwrap()).unwrap();
         let pauser = scan.pauser();
         for (k, event) in scan.by_ref().enumerate() {
-            let r = *event.unwrap().port().unwrap();
+            let r = event.unwrap().port().unwrap().clone();
             assert!(
                 seen.insert(r.port, r.state).is_none(),
                 "{engine}: {} twice",
@@ -73,7 +73,7 @@ fn pause_and_resume_report_every_port_once() {
 
         let resumed = config(engine, &ports).resume(checkpoint).build().unwrap();
         for event in Scan::start(&resumed).unwrap() {
-            let r = *event.unwrap().port().unwrap();
+            let r = event.unwrap().port().unwrap().clone();
             assert!(
                 seen.insert(r.port, r.state).is_none(),
                 "{engine}: {} twice",

@@ -38,7 +38,7 @@ fn a_scan_is_a_stream_with_the_same_results_as_the_iterator() {
             let space = config.probe_space().await.unwrap();
             let scan = Scan::with_space(&config, space).unwrap();
             scan.into_stream()
-                .filter_map(|e| async move { e.unwrap().port().copied() })
+                .filter_map(|e| async move { e.unwrap().port().cloned() })
                 .collect()
                 .await
         });

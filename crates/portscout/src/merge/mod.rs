@@ -256,14 +256,14 @@ impl Merger {
             .chunk_by(|(a, _), (b, _)| (a.ip, a.port) == (b.ip, b.port))
         {
             // The first record of the highest-precedence state (min_by_key keeps the first).
-            let Some((k, &kept)) = group
+            let Some((k, kept)) = group
                 .iter()
                 .enumerate()
                 .min_by_key(|(_, (r, _))| precedence(r.state))
             else {
                 continue;
             };
-            for (i, &(dropped, input)) in group.iter().enumerate() {
+            for (i, (dropped, input)) in group.iter().enumerate() {
                 if i == k {
                     continue;
                 }
@@ -276,11 +276,11 @@ impl Merger {
                         kept: kept.0.state,
                         kept_in: self.inputs[kept.1 as usize].clone(),
                         dropped: dropped.state,
-                        dropped_in: self.inputs[input as usize].clone(),
+                        dropped_in: self.inputs[*input as usize].clone(),
                     });
                 }
             }
-            results.push(kept);
+            results.push(kept.clone());
         }
         drop(std::mem::take(&mut self.ports));
 
@@ -291,7 +291,7 @@ impl Merger {
             let ip = group[0].0.ip;
             let with_ports = results.partition_point(|(r, _)| r.ip < ip);
             match results.get(with_ports) {
-                Some(&(r, ports_in)) if r.ip == ip => {
+                Some(&(ref r, ports_in)) if r.ip == ip => {
                     totals.hosts_down = totals.hosts_down.saturating_sub(group.len() as u64);
                     for &(_, down_in) in group {
                         conflicts.push(Conflict::HostDown {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::model::{HostDown, PortResult, PortState, Reason};
+use crate::model::{Banner, HostDown, PortResult, PortState, Reason};
 use crate::output::Summary;
 
 /// One line of an ndjson output, read back.
@@ -107,6 +107,7 @@ struct RawLine {
     state: Option<String>,
     reason: Option<String>,
     rtt_ms: Option<f64>,
+    banner: Option<String>,
     skipped: Option<u32>,
     hosts: Option<u64>,
     open: Option<u64>,
@@ -163,6 +164,15 @@ fn port_record(raw: RawLine) -> Result<PortResult, LineError> {
         state: parse_state(&state)?,
         reason: parse_reason(&reason)?,
         rtt: raw.rtt_ms.map(rtt).transpose()?,
+        banner: raw
+            .banner
+            .map(|b| {
+                Banner::from_escaped(&b).map_err(|_| LineError::BadValue {
+                    key: "banner",
+                    value: b,
+                })
+            })
+            .transpose()?,
     })
 }
 

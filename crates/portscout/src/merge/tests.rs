@@ -22,6 +22,7 @@ fn port(ip: &str, port: u16, state: PortState) -> PortResult {
         state,
         reason,
         rtt,
+        banner: None,
     }
 }
 
@@ -37,7 +38,7 @@ fn down(ip: &str, skipped: u32) -> HostDown {
 fn ndjson(ports: &[PortResult], downs: &[HostDown], summary: Option<Summary>) -> String {
     let buf = SharedBuf::default();
     let mut sink = printer(Format::Ndjson, StateFilter::ALL, Box::new(buf.clone()));
-    sink.begin(&ScanInfo { hosts: 0, ports: 0 }).unwrap();
+    sink.begin(&ScanInfo::default()).unwrap();
     for r in ports {
         sink.result(r).unwrap();
     }
@@ -110,7 +111,7 @@ fn every_record_kind_reads_back_as_written() {
     let records: Vec<Record> = Records::new("x", text.as_bytes())
         .collect::<Result<_, _>>()
         .unwrap();
-    let mut expected: Vec<Record> = ports.iter().copied().map(Record::Port).collect();
+    let mut expected: Vec<Record> = ports.iter().cloned().map(Record::Port).collect();
     expected.push(Record::HostDown(downs[0]));
     expected.push(Record::Summary(summary));
     assert_eq!(records, expected);
@@ -122,7 +123,7 @@ fn same_port_same_state_is_kept_once_and_counted_once() {
     let b = [
         PortResult {
             rtt: Some(Duration::from_millis(5)),
-            ..a[0]
+            ..a[0].clone()
         },
         port("198.18.0.1", 80, PortState::Closed),
     ];
@@ -131,7 +132,7 @@ fn same_port_same_state_is_kept_once_and_counted_once() {
         ("b", &ndjson(&b, &[], Some(counted(&b, 1, 0, 20)))),
     ]);
     // The first input's record (its rtt) is the one kept.
-    assert_eq!(merged.results, [a[0], b[1]]);
+    assert_eq!(merged.results, [a[0].clone(), b[1].clone()]);
     assert!(merged.conflicts.is_empty());
     assert_eq!(
         merged.summary,
@@ -160,7 +161,7 @@ fn different_states_keep_open_then_closed_then_filtered_and_report_it() {
         ("b", &ndjson(&b, &[], Some(counted(&b, 1, 0, 0)))),
         ("c", &ndjson(&c, &[], Some(counted(&c, 1, 0, 0)))),
     ]);
-    assert_eq!(merged.results, [b[0], a[1]]);
+    assert_eq!(merged.results, [b[0].clone(), a[1].clone()]);
     let conflict = |port, kept, kept_in: &str, dropped, dropped_in: &str| Conflict::PortState {
         ip: "198.18.0.1".parse().unwrap(),
         port,
@@ -288,7 +289,7 @@ fn an_input_without_summary_is_counted_from_its_records() {
         ("a", &ndjson(&a, &[down("198.18.0.2", 3)], None)),
         ("b", &ndjson(&b, &[], Some(counted(&b, 2, 0, 40)))),
     ]);
-    assert_eq!(merged.results, [a[0], b[0], b[1]]);
+    assert_eq!(merged.results, [a[0].clone(), b[0].clone(), b[1].clone()]);
     assert_eq!(merged.conflicts.len(), 1);
     assert_eq!(
         merged.summary,

@@ -29,10 +29,14 @@ pub(crate) fn render(
                 if i > 0 {
                     w.write_all(b", ")?;
                 }
-                // port/state/protocol/owner/service/rpc info/version/
+                // port/state/protocol/owner/service/rpc info/version/: the banner goes in
+                // the version field, with `/` and `,` escaped like any other byte.
+                let banner = l.banner.as_ref().map_or(String::new(), |b| {
+                    b.escaped_line().replace('/', "\\x2F").replace(',', "\\x2C")
+                });
                 write!(
                     w,
-                    "{}/{}/tcp//{}///",
+                    "{}/{}/tcp//{}//{banner}/",
                     l.port,
                     l.state.as_str(),
                     services(l.port).unwrap_or("")

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use crate::model::{HostDown, PortResult, PortState, Reason, StateFilter};
+use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter};
 
 mod csv;
 mod grep;
@@ -37,12 +37,15 @@ pub use probes::write_probes;
 mod tests;
 
 /// What a scan is about to do, given to a sink before the first result.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ScanInfo {
     /// Number of target addresses.
     pub hosts: u128,
     /// Number of ports per address.
     pub ports: u32,
+    /// Whether open ports come with banners (`--banners`): the CSV printer adds a `banner`
+    /// column only then.
+    pub banners: bool,
 }
 
 /// Totals of a finished scan.
@@ -150,13 +153,14 @@ pub type ServiceLookup = fn(u16) -> Option<&'static str>;
 /// use portscout::{PortResult, PortState, Reason, StateFilter};
 ///
 /// let mut sink = printer(Format::Ndjson, StateFilter::OPEN, Box::new(std::io::stdout()));
-/// sink.begin(&ScanInfo { hosts: 1, ports: 1 })?;
+/// sink.begin(&ScanInfo { hosts: 1, ports: 1, banners: false })?;
 /// sink.result(&PortResult {
 ///     ip: "127.0.0.1".parse().unwrap(),
 ///     port: 22,
 ///     state: PortState::Open,
 ///     reason: Reason::SynAck,
 ///     rtt: Some(Duration::from_micros(210)),
+///     banner: None,
 /// })?;
 /// sink.end(&Summary { hosts: 1, open: 1, ..Summary::default() })?;
 /// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21}
@@ -260,13 +264,19 @@ pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult);
 impl Serialize for PortRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
-        let mut st = s.serialize_struct("PortRecord", 6)?;
+        let mut st = s.serialize_struct("PortRecord", 7)?;
         st.serialize_field("ip", &r.ip)?;
         st.serialize_field("port", &r.port)?;
         st.serialize_field("protocol", "tcp")?;
         st.serialize_field("state", r.state.as_str())?;
         st.serialize_field("reason", r.reason.as_str())?;
         st.serialize_field("rtt_ms", &r.rtt.map(RttMs::new))?;
+        // Added after schema 1's keys, and only when there is one (`--banners`), so readers
+        // of schema 1 keep working. Always the escaped, printable-ASCII form.
+        match &r.banner {
+            Some(b) => st.serialize_field("banner", &b.escaped())?,
+            None => st.skip_field("banner")?,
+        }
         st.end()
     }
 }
@@ -322,22 +332,24 @@ pub(crate) fn json_err(e: serde_json::Error) -> io::Error {
 }
 
 /// One listed result, as the buffered printers keep it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Listed {
     pub(crate) port: u16,
     pub(crate) state: PortState,
     pub(crate) reason: Reason,
     pub(crate) rtt: Option<Duration>,
+    pub(crate) banner: Option<Banner>,
 }
 
 impl Listed {
-    pub(crate) fn to_result(self, ip: IpAddr) -> PortResult {
+    pub(crate) fn to_result(&self, ip: IpAddr) -> PortResult {
         PortResult {
             ip,
             port: self.port,
             state: self.state,
             reason: self.reason,
             rtt: self.rtt,
+            banner: self.banner.clone(),
         }
     }
 }
@@ -468,6 +480,7 @@ impl Collector {
                 state: r.state,
                 reason: r.reason,
                 rtt: r.rtt,
+                banner: r.banner.clone(),
             });
         } else if let Some(h) = host
             .hidden

@@ -24,6 +24,7 @@ fn r(ip: &str, port: u16, state: PortState, reason: Reason, rtt_ns: Option<u64>)
         state,
         reason,
         rtt: rtt_ns.map(Duration::from_nanos),
+        banner: None,
     }
 }
 
@@ -73,22 +74,30 @@ impl Write for SharedBuf {
 }
 
 fn run_on(format: Format, show: StateFilter, results: &[PortResult], hosts: u128) -> String {
-    let events: Vec<Event> = results.iter().copied().map(Event::Port).collect();
+    let events: Vec<Event> = results.iter().cloned().map(Event::Port).collect();
     run_events(format, show, &events, hosts)
 }
 
 /// Feeds `events` to the printer in order, then a summary that counts them.
 fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) -> String {
+    let banners = events
+        .iter()
+        .any(|e| e.port().is_some_and(|r| r.banner.is_some()));
     let buf = SharedBuf::default();
     let mut p = printer_with_services(format, show, Box::new(buf.clone()), services);
-    p.begin(&ScanInfo { hosts, ports: 4 }).unwrap();
+    let info = ScanInfo {
+        hosts,
+        ports: 4,
+        banners,
+    };
+    p.begin(&info).unwrap();
     for event in events {
         match event {
             Event::Port(r) => p.result(r).unwrap(),
             Event::HostDown(h) => p.host_down(h).unwrap(),
         }
     }
-    let results: Vec<PortResult> = events.iter().filter_map(|e| e.port().copied()).collect();
+    let results: Vec<PortResult> = events.iter().filter_map(|e| e.port().cloned()).collect();
     let summary = Summary {
         hosts_down: (events.len() - results.len()) as u64,
         ..summary_of(&results, hosts)
@@ -228,7 +237,12 @@ impl Write for Recorder {
 fn ndjson_flushes_after_every_line() {
     let rec = Recorder::default();
     let mut p = printer(Format::Ndjson, StateFilter::ALL, Box::new(rec.clone()));
-    p.begin(&ScanInfo { hosts: 3, ports: 4 }).unwrap();
+    p.begin(&ScanInfo {
+        hosts: 3,
+        ports: 4,
+        ..ScanInfo::default()
+    })
+    .unwrap();
     let results = fixture();
     for (i, res) in results.iter().enumerate() {
         p.result(res).unwrap();
@@ -357,7 +371,13 @@ fn write_errors_are_returned_not_panics() {
         for format in Format::ALL {
             let mut p = printer(format, StateFilter::ALL, Box::new(Broken { fail_flush }));
             let results = fixture();
-            let mut failed = p.begin(&ScanInfo { hosts: 3, ports: 4 }).is_err();
+            let mut failed = p
+                .begin(&ScanInfo {
+                    hosts: 3,
+                    ports: 4,
+                    ..ScanInfo::default()
+                })
+                .is_err();
             for res in &results {
                 failed |= p.result(res).is_err();
             }
@@ -393,11 +413,71 @@ fn printers_only_write_to_their_writer() {
     for format in Format::ALL {
         let buf = SharedBuf::default();
         let mut p = printer(format, StateFilter::OPEN, Box::new(buf.clone()));
-        p.begin(&ScanInfo { hosts: 3, ports: 4 }).unwrap();
+        p.begin(&ScanInfo {
+            hosts: 3,
+            ports: 4,
+            ..ScanInfo::default()
+        })
+        .unwrap();
         for res in fixture() {
             p.result(&res).unwrap();
         }
         p.end(&summary_of(&fixture(), 3)).unwrap();
         assert!(!buf.0.lock().unwrap().is_empty(), "{format}");
     }
+}
+
+/// Banners as a hostile or ordinary service sends them: an SSH line, an HTTP answer, escape
+/// sequences, a comma and a quote, bytes above 0x7F, nothing at all (no banner).
+fn banner_fixture() -> Vec<PortResult> {
+    use PortState::*;
+    use Reason::*;
+    let with = |port, banner: &[u8]| PortResult {
+        banner: Some(Banner::new(banner)),
+        ..r("198.18.0.1", port, Open, SynAck, Some(210_000))
+    };
+    vec![
+        with(22, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"),
+        with(80, b"HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n"),
+        with(
+            2323,
+            b"\x1b]0;owned\x07\x1b[2J login, \"root\"\\ \xff\xfe\n",
+        ),
+        r("198.18.0.1", 8080, Open, SynAck, Some(300_000)),
+        r("198.18.0.1", 443, Closed, ConnRefused, Some(100_000)),
+    ]
+}
+
+#[test]
+fn banners_in_every_format() {
+    for format in Format::ALL {
+        let out = run_on(format, StateFilter::OPEN, &banner_fixture(), 1);
+        // Nothing a terminal would act on, in any format (grep's field separator is a tab).
+        assert!(
+            !out.bytes()
+                .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b >= 0x7f),
+            "{format}: {out:?}"
+        );
+        assert!(
+            out.contains("SSH-2.0-OpenSSH_9.2p1 Debian-2"),
+            "{format}: {out}"
+        );
+        insta::assert_snapshot!(format!("banners_{format}"), out);
+    }
+}
+
+#[test]
+fn banners_read_back_from_ndjson() {
+    let out = run_on(Format::Ndjson, StateFilter::OPEN, &banner_fixture(), 1);
+    let mut read = Vec::new();
+    for line in out.lines() {
+        if let crate::merge::Record::Port(r) = crate::merge::parse_line(line).unwrap() {
+            read.push(r);
+        }
+    }
+    let expected: Vec<PortResult> = banner_fixture()
+        .into_iter()
+        .filter(|r| r.state == PortState::Open)
+        .collect();
+    assert_eq!(read, expected);
 }

@@ -128,8 +128,13 @@ fn write_host(
         writeln!(w)
     };
     write_row(w, header)?;
-    for row in &rows {
+    for (row, l) in rows.iter().zip(&host.listed) {
         write_row(w, [&row[0], &row[1], &row[2], &row[3]])?;
+        if let Some(banner) = &l.banner {
+            // As nmap prints a script's one-line output; escaped, so a service cannot send
+            // control sequences to the terminal.
+            writeln!(w, "|_banner: {}", banner.escaped_line())?;
+        }
     }
     writeln!(w)
 }

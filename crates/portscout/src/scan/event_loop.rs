@@ -399,7 +399,7 @@ mod tests {
             let elapsed = start.elapsed();
             let mut results = Vec::new();
             while let Some(batch) = rx.recv().await {
-                results.extend(batch.into_iter().filter_map(|e| e.port().copied()));
+                results.extend(batch.into_iter().filter_map(|e| e.port().cloned()));
             }
             (elapsed, results)
         });
@@ -540,7 +540,7 @@ mod tests {
             let collect = async {
                 let mut results = Vec::new();
                 while let Some(batch) = rx.recv().await {
-                    results.extend(batch.into_iter().filter_map(|e| e.port().copied()));
+                    results.extend(batch.into_iter().filter_map(|e| e.port().cloned()));
                 }
                 results
             };

@@ -501,8 +501,9 @@ impl Hosts {
                     result.reason,
                     Reason::HostUnreach | Reason::NetUnreach | Reason::HostDown
                 ) {
+                    let reason = result.reason;
                     held.push(result);
-                    Some(result.reason)
+                    Some(reason)
                 } else {
                     held.push(result);
                     *silent += 1;

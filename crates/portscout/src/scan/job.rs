@@ -27,7 +27,7 @@ pub(crate) struct Job {
 }
 
 /// What to do after an attempt.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Next {
     /// The port is decided.
     Report(PortResult),
@@ -72,6 +72,7 @@ impl Job {
                 state,
                 reason,
                 rtt,
+                banner: None,
             })
         };
         match outcome {

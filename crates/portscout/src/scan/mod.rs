@@ -411,7 +411,7 @@ impl Scan {
         for (i, r) in held.iter().enumerate() {
             let first = i == 0 || held[i - 1].ip != r.ip;
             match self.board.get(r.ip) {
-                Some(Alive::Up) => events.push(Event::Port(*r)),
+                Some(Alive::Up) => events.push(Event::Port(r.clone())),
                 Some(Alive::Down(_)) => {}
                 None if first => {
                     self.board.decide(r.ip, Alive::Down(Reason::NoResponse));
