@@ -31,6 +31,22 @@ pub enum Command {
     /// Combine ndjson outputs (shards, resumed runs) into one result, deduplicated and ordered
     /// per host and port, in any output format.
     Merge(MergeArgs),
+
+    /// Print a shell completion script to standard output
+    /// (`portscout completions bash > /etc/bash_completion.d/portscout`).
+    Completions {
+        /// The shell: bash, zsh, fish (also elvish, powershell).
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) to standard output (`portscout man > portscout.1`), or
+    /// write every page (`portscout.1`, `portscout-merge.1`, …) into a directory.
+    Man {
+        /// Write portscout.1 and one page per command into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `portscout merge`.

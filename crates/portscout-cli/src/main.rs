@@ -4,6 +4,7 @@
 //! 130 interrupted (SIGINT/SIGTERM: the scan paused and wrote a resume file).
 
 mod args;
+mod generate;
 mod merge;
 mod run;
 
@@ -13,6 +14,12 @@ fn main() -> ExitCode {
     let (cli, raw) = args::parse();
     let result = match cli.command {
         Some(args::Command::Merge(m)) => merge::run(m).map(|()| run::Finished::Done),
+        Some(args::Command::Completions { shell }) => {
+            generate::completions(shell).map(|()| run::Finished::Done)
+        }
+        Some(args::Command::Man { dir }) => {
+            generate::man(dir.as_deref()).map(|()| run::Finished::Done)
+        }
         None => run::run(cli.scan, raw),
     };
     match result {

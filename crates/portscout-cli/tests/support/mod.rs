@@ -46,10 +46,27 @@ pub fn in_ci() -> bool {
     }
 }
 
+/// Whether the program `name` runs here (`name --version` or, failing that, `name -V`
+/// exits 0). When it does not, skips (outside CI) or fails (under CI), naming the Debian
+/// `package` that provides it (`.ci/run` installs it).
+pub fn require_tool(name: &str, package: &str) -> bool {
+    let runs = |flag: &str| {
+        Command::new(name)
+            .arg(flag)
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if runs("--version") || runs("-V") {
+        return true;
+    }
+    skip_or_fail(&format!("needs `{name}` (apt-get install {package})"))
+}
+
 /// Skip (outside CI) or fail (under CI) with `why`. Returns false so callers can `return`.
 fn skip_or_fail(why: &str) -> bool {
     if in_ci() {
-        panic!("CI is set but namespace tests cannot run: {why}");
+        panic!("CI is set but this test cannot run: {why}");
     }
     eprintln!("skipping: {why}");
     false
