@@ -311,7 +311,10 @@ pub fn parse_from(
     let args: Vec<String> = from_file.iter().chain(&command_line).cloned().collect();
     let mut merged = argv;
     let after_program = merged.len().min(1);
-    merged.splice(after_program..after_program, from_file.iter().map(Into::into));
+    merged.splice(
+        after_program..after_program,
+        from_file.iter().map(Into::into),
+    );
     let cli = Cli::try_parse_from(merged).map_err(|e| {
         // Not expected: the file and the command line each parse, and a key that conflicts
         // with the command line is dropped.
