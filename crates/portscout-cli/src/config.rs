@@ -497,6 +497,36 @@ mod tests {
         }
     }
 
+    /// Nothing here lists the options: any clap definition works, with its flags, counts,
+    /// aliases and groups (a group's members exclude each other).
+    #[test]
+    fn any_clap_definition_works() {
+        use clap::ArgGroup;
+        let cmd = Command::new("t")
+            .arg(
+                Arg::new("banners")
+                    .long("banners")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(Arg::new("verbose").long("verbose").action(ArgAction::Count))
+            .arg(Arg::new("db").long("db").visible_alias("database"))
+            .arg(Arg::new("json").long("json").action(ArgAction::SetTrue))
+            .arg(Arg::new("csv").long("csv").action(ArgAction::SetTrue))
+            .group(ArgGroup::new("fmt").args(["json", "csv"]));
+        let text = "banners = true\nverbose = 2\ndatabase = \"s.db\"\njson = true\n";
+        let args = |given: &[&str]| {
+            file_args(&cmd, Path::new("c.toml"), text, |id| given.contains(&id)).map_err(|e| e.0)
+        };
+        assert_eq!(
+            args(&[]).unwrap(),
+            ["--banners", "--verbose", "--verbose", "--db=s.db", "--json"]
+        );
+        assert_eq!(
+            args(&["csv", "db"]).unwrap(),
+            ["--banners", "--verbose", "--verbose"]
+        );
+    }
+
     #[test]
     fn options_a_file_cannot_set_exist() {
         let cmd = Cli::command();
