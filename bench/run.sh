@@ -65,6 +65,8 @@
 #   --setup-only        build the scenarios, check the ground truth with plain connects, tear down
 #   -h, --help          this text
 set -euo pipefail
+# Measure the defaults: no config file of the user (docs/config.md) applies.
+export PORTSCOUT_CONFIG=
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 

@@ -11,6 +11,8 @@
 #   --out DIR     results folder (default bench/results/scale-<UTC time>)
 # Writes DIR/scale.csv (probes,exp,seconds,peak_rss_kib,lines) and DIR/scale.md.
 set -euo pipefail
+# Measure the defaults: no config file of the user (docs/config.md) applies.
+export PORTSCOUT_CONFIG=
 
 MAX_EXP=32
 BIN=""

@@ -3,13 +3,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use portscout::output::Format;
 use portscout::plan::{Order, Shard};
 use portscout::ports::PortSet;
 use portscout::probe::ScanType;
 use portscout::scan::Engine;
 use portscout::StateFilter;
+
+use crate::config;
+use crate::run::BadInput;
 
 /// An exact, fast TCP port scanner. Scan only hosts you own or are allowed to scan.
 #[derive(Debug, Parser)]
@@ -203,6 +207,16 @@ pub struct Args {
     /// Print nothing on standard error but errors.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Read options from this config file (TOML, keys are long option names: `format =
+    /// "json"`) instead of $PORTSCOUT_CONFIG or ~/.config/portscout/config.toml. An option
+    /// given on the command line always wins over the file's.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+
+    /// Read no config file.
+    #[arg(long)]
+    pub no_config: bool,
 }
 
 /// `--format` values.
@@ -233,19 +247,104 @@ impl From<FormatArg> for Format {
 }
 
 const AFTER_HELP: &str = "\
+A scan reads options from a config file when one exists: --config FILE, else $PORTSCOUT_CONFIG
+(empty: none), else $XDG_CONFIG_HOME/portscout/config.toml (default ~/.config/portscout/). The
+command line always wins over the file; --no-config reads none.
+
 Exit status: 0 the scan completed, 1 it failed while running, 2 bad input (nothing was sent),
 130 interrupted (Ctrl-C).";
 
-/// Parses the process arguments, accepting nmap's `-iL FILE` spelling. Also returns the
-/// arguments as given (after the program name), for a resume file.
-pub fn parse() -> (Cli, Vec<String>) {
-    let args = nmap_spellings(std::env::args_os());
-    let raw = args
-        .iter()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    (Cli::parse_from(args), raw)
+/// The command line, parsed, with what the config file added to it.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The effective arguments: the config file's and the command line's.
+    pub cli: Cli,
+    /// The effective arguments as words (without the program name): the config file's
+    /// (`--key=value`) then the command line's. A resume file stores these, so that resuming
+    /// does not depend on the config file.
+    pub args: Vec<String>,
+    /// The config file read, if any, and the arguments it added (none when the command line
+    /// gave all its options).
+    pub config: Option<(PathBuf, Vec<String>)>,
+}
+
+/// Why the command line cannot be used.
+#[derive(Debug)]
+pub enum ArgsError {
+    /// The command line itself (or `--help`, `--version`): clap prints it and exits.
+    Clap(clap::Error),
+    /// The config file: exit 2.
+    Config(BadInput),
+}
+
+/// Parses the process arguments (accepting nmap's `-iL`, `-Pn`, `-sS`, `-sT`) and, for a
+/// scan, the config file (`docs/config.md`).
+pub fn parse() -> Result<Parsed, ArgsError> {
+    parse_from(std::env::args_os(), |name| std::env::var_os(name))
+}
+
+/// [`parse`] of `argv` (the program name first), with `env` reading the environment.
+///
+/// The command line is parsed alone first: a command (`merge`) or `--resume` reads no config
+/// file. Otherwise the file's options that the command line does not give come first, and
+/// everything is parsed again by the same clap definition.
+pub fn parse_from(
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Parsed, ArgsError> {
+    let argv = nmap_spellings(argv);
+    let words = |args: &[std::ffi::OsString]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    };
+    let command_line = words(argv.get(1..).unwrap_or_default());
+    let cmd = Cli::command();
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(&argv)
+        .map_err(ArgsError::Clap)?;
+    let alone = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
+    if alone.command.is_some() || alone.scan.resume.is_some() {
+        return Ok(Parsed {
+            cli: alone,
+            args: command_line,
+            config: None,
+        });
+    }
+    let location = config::locate(alone.scan.config.as_deref(), alone.scan.no_config, env);
+    let Some((path, text)) = config::read(&location).map_err(ArgsError::Config)? else {
+        return Ok(Parsed {
+            cli: alone,
+            args: command_line,
+            config: None,
+        });
+    };
+    let from_file = config::file_args(&cmd, &path, &text, |id| {
+        matches.value_source(id) == Some(ValueSource::CommandLine)
+    })
+    .map_err(ArgsError::Config)?;
+    let args: Vec<String> = from_file.iter().chain(&command_line).cloned().collect();
+    let mut merged = argv;
+    let after_program = merged.len().min(1);
+    merged.splice(
+        after_program..after_program,
+        from_file.iter().map(Into::into),
+    );
+    let cli = Cli::try_parse_from(merged).map_err(|e| {
+        // Not expected: the file and the command line each parse, and a key that conflicts
+        // with the command line is dropped.
+        ArgsError::Config(BadInput(format!(
+            "config file `{}` with this command line: {}",
+            path.display(),
+            config::clap_message(&e)
+        )))
+    })?;
+    Ok(Parsed {
+        cli,
+        args,
+        config: Some((path, from_file)),
+    })
 }
 
 /// Parses the arguments stored in a resume file (without the program name).
@@ -264,7 +363,7 @@ pub fn not_allowed_with_resume(raw: &[String]) -> Option<&str> {
             "--resume" => {
                 it.next();
             }
-            "-q" | "--quiet" | "--dry-run" => {}
+            "-q" | "--quiet" | "--dry-run" | "--no-config" => {}
             a if a.starts_with("--resume=") => {}
             other => return Some(other),
         }

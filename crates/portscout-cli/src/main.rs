@@ -4,6 +4,7 @@
 //! 130 interrupted (SIGINT/SIGTERM: the scan paused and wrote a resume file).
 
 mod args;
+mod config;
 mod generate;
 mod merge;
 mod run;
@@ -11,8 +12,15 @@ mod run;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let (cli, raw) = args::parse();
-    let result = match cli.command {
+    let parsed = match args::parse() {
+        Ok(parsed) => parsed,
+        Err(args::ArgsError::Clap(e)) => e.exit(),
+        Err(args::ArgsError::Config(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match parsed.cli.command {
         Some(args::Command::Merge(m)) => merge::run(m).map(|()| run::Finished::Done),
         Some(args::Command::Completions { shell }) => {
             generate::completions(shell).map(|()| run::Finished::Done)
@@ -20,13 +28,22 @@ fn main() -> ExitCode {
         Some(args::Command::Man { dir }) => {
             generate::man(dir.as_deref()).map(|()| run::Finished::Done)
         }
-        None => run::run(cli.scan, raw),
+        None => run::run(parsed.cli.scan, parsed.args),
     };
     match result {
         Ok(run::Finished::Done) => ExitCode::SUCCESS,
         Ok(run::Finished::Paused) => ExitCode::from(130),
         Err(err) => {
             eprintln!("error: {}", run::message(&err));
+            // The config file is never mentioned on a good run; when a run fails, it may be
+            // why.
+            if let Some((path, added)) = parsed.config.filter(|(_, added)| !added.is_empty()) {
+                eprintln!(
+                    "note: config file `{}` added: {} (--no-config reads none)",
+                    path.display(),
+                    added.join(" ")
+                );
+            }
             ExitCode::from(run::exit_code(&err))
         }
     }

@@ -8,7 +8,10 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn portscout() -> Command {
-    Command::cargo_bin("portscout").unwrap()
+    let mut cmd = Command::cargo_bin("portscout").unwrap();
+    // No config file of this machine's user may change what the tests see.
+    cmd.env("PORTSCOUT_CONFIG", "");
+    cmd
 }
 
 /// Runs the command, asserts it succeeded, and returns its standard output.
@@ -321,6 +324,7 @@ fn run_bash(script: &str) -> std::process::Output {
         .arg("-c")
         .arg(script)
         .env("PORTSCOUT", env!("CARGO_BIN_EXE_portscout"))
+        .env("PORTSCOUT_CONFIG", "")
         .output()
         .unwrap();
     assert!(
@@ -473,6 +477,7 @@ fn ndjson_streams_results_before_the_scan_ends() {
 
     for engine in ["auto", "threads", "async", "sharded"] {
         let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("portscout"))
+            .env("PORTSCOUT_CONFIG", "")
             .args([
                 "127.0.0.1",
                 "-p",

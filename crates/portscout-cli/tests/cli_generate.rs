@@ -10,7 +10,9 @@ use assert_cmd::Command;
 mod support;
 
 fn portscout() -> Command {
-    Command::cargo_bin("portscout").unwrap()
+    let mut cmd = Command::cargo_bin("portscout").unwrap();
+    cmd.env("PORTSCOUT_CONFIG", "");
+    cmd
 }
 
 fn stdout_of(args: &[&str]) -> String {

@@ -7,7 +7,10 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn portscout() -> Command {
-    Command::cargo_bin("portscout").unwrap()
+    let mut cmd = Command::cargo_bin("portscout").unwrap();
+    // No config file of this machine's user may change what the tests see.
+    cmd.env("PORTSCOUT_CONFIG", "");
+    cmd
 }
 
 /// A directory of its own under the system's temporary directory, removed on drop.

@@ -11,7 +11,10 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn portscout() -> Command {
-    Command::cargo_bin("portscout").unwrap()
+    let mut cmd = Command::cargo_bin("portscout").unwrap();
+    // No config file of this machine's user may change what the tests see.
+    cmd.env("PORTSCOUT_CONFIG", "");
+    cmd
 }
 
 /// A fresh, empty directory for one test.
@@ -280,6 +283,7 @@ fn sigint_pauses_and_resume_finishes_exactly() {
     let resume = dir.join("scan.resume");
     // 3000 probes a second: about 4 s in all.
     let child = StdCommand::new(env!("CARGO_BIN_EXE_portscout"))
+        .env("PORTSCOUT_CONFIG", "")
         .args([
             "127.0.0.1",
             "-p",

@@ -9,7 +9,10 @@ use std::net::TcpListener;
 use assert_cmd::Command;
 
 fn portscout() -> Command {
-    Command::cargo_bin("portscout").unwrap()
+    let mut cmd = Command::cargo_bin("portscout").unwrap();
+    // No config file of this machine's user may change what the tests see.
+    cmd.env("PORTSCOUT_CONFIG", "");
+    cmd
 }
 
 /// Each bad value exits 2 with `error: …` naming it (every listed fragment must appear), with

@@ -9,6 +9,10 @@
 //!
 //! Namespace tests need root. [`require_root`] says whether they can run; outside CI they skip
 //! with a message on stderr, under `CI` they fail instead of skipping.
+//!
+//! Every scanner started here runs with `PORTSCOUT_CONFIG` set empty: no config file of the
+//! machine's user (`docs/config.md`) can change what a test sees. A test that starts the binary
+//! some other way must do the same.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
@@ -227,6 +231,8 @@ impl Netns {
     {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.name]).args(args);
+        // No config file of this machine's user may change what a test's scanner does.
+        cmd.env("PORTSCOUT_CONFIG", "");
         cmd
     }
 
@@ -942,6 +948,8 @@ pub fn run_scan(cmd: Command, args: &[String]) -> ScanRun {
 pub fn spawn_scan(mut cmd: Command, args: &[String]) -> RunningScan {
     let start = Instant::now();
     let mut child = cmd
+        // No config file of this machine's user may change what the tests see.
+        .env("PORTSCOUT_CONFIG", "")
         .env_remove("SUDO_UID")
         .env_remove("SUDO_GID")
         .stdin(Stdio::null())
