@@ -410,7 +410,7 @@ impl Hosts {
                 if host.sampled
                     && host
                         .backoff_at
-                        .map_or(true, |at| now.saturating_duration_since(at) >= current)
+                        .is_none_or(|at| now.saturating_duration_since(at) >= current)
                 {
                     host.backoff = (host.backoff + 1).min(MAX_BACKOFF);
                     host.backoff_at = Some(now);
@@ -507,7 +507,7 @@ impl Hosts {
                 } else {
                     held.push(result);
                     *silent += 1;
-                    let long_enough = since.map_or(true, |t| t.elapsed() >= DOWN_SILENCE);
+                    let long_enough = since.is_none_or(|t| t.elapsed() >= DOWN_SILENCE);
                     (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
                         .then_some(Reason::NoResponse)
                 }

@@ -127,7 +127,7 @@ impl CongestionWindow {
             return;
         }
         let newest = self.horizons.back().map(|h| h.id);
-        if newest.map_or(true, |n| id > n) {
+        if newest.is_none_or(|n| id > n) {
             self.horizons.push_back(Horizon {
                 id,
                 answers,
