@@ -202,6 +202,8 @@ pub enum FormatArg {
     Csv,
     /// One line per host, like nmap's -oG.
     Grep,
+    /// nmap's XML (-oX): valid against nmap's DTD, read by ndiff and other nmap-XML tools.
+    Xml,
 }
 
 impl From<FormatArg> for Format {
@@ -212,6 +214,7 @@ impl From<FormatArg> for Format {
             FormatArg::Ndjson => Format::Ndjson,
             FormatArg::Csv => Format::Csv,
             FormatArg::Grep => Format::Grep,
+            FormatArg::Xml => Format::Xml,
         }
     }
 }
