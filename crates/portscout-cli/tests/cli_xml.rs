@@ -1,9 +1,10 @@
 //! `--format xml` as nmap-XML tools read it: scans of loopback (listeners this test holds
-//! itself) validated by `xmllint` against nmap's own DTD, compared by nmap's `ndiff`, and read
-//! by python-libnmap. A host found down needs a network namespace (root; see `support`).
+//! itself) validated by `xmllint` against nmap's own DTD, compared by nmap's `ndiff` (with each
+//! other, and with nmap's own XML of the same ports), and read by python-libnmap. A host found
+//! down needs a network namespace (root; see `support`).
 //!
-//! The tools come from Debian packages (`libxml2-utils`, `nmap-common` for the DTD, `ndiff`,
-//! `python3-libnmap`): without them a test skips with a message naming the package, except
+//! The tools come from Debian packages (`libxml2-utils`, `nmap-common` for the DTD, `nmap`,
+//! `ndiff`, `python3-libnmap`): without them a test skips with a message naming the package, except
 //! under CI (`CI` set), where it fails; `.ci/run` installs them.
 
 mod support;
@@ -281,7 +282,7 @@ fn ndiff_reports_the_ports_that_opened_and_closed_between_two_scans() {
     let row = |sign: &str, port: u16| {
         text.lines().any(|l| {
             let cells: Vec<&str> = l.split_whitespace().collect();
-            cells.len() >= 3 && cells[0] == format!("{sign}{port}/tcp") && cells[1] == "open"
+            cells.len() >= 2 && cells[0] == format!("{sign}{port}/tcp") && cells[1] == "open"
         })
     };
     assert!(row("-", goes_port), "the port that closed: {text}");
@@ -434,4 +435,85 @@ fn a_host_down_then_up_validates_and_ndiff_reports_it() {
             .any(|l| l.get(1..).is_some_and(|l| l.starts_with("198.18.0.2:"))),
         "{text}"
     );
+}
+
+/// Whether nmap's service table (`nmap-services`, beside the DTD) names TCP `port`.
+fn in_nmap_services(port: u16) -> bool {
+    let table = std::fs::read_to_string("/usr/share/nmap/nmap-services").unwrap_or_default();
+    let key = format!("{port}/tcp");
+    table
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(key.as_str()))
+}
+
+/// nmap and portscout scan the same loopback ports; `ndiff` finds no difference between their
+/// XML files (exit 0): same hosts, ports, states and service names.
+#[test]
+fn ndiff_finds_no_difference_between_nmap_and_portscout() {
+    if !(require_xmllint() && require_ndiff()) {
+        return;
+    }
+    if !runs("nmap", &["--version"]) {
+        missing("nmap (apt-get install nmap)");
+        return;
+    }
+    let dir = TempDir::new("xml-vs-nmap");
+    let ip = "127.0.0.1";
+    // Ports neither service table names, so that the two tables cannot disagree on them; 22,
+    // 80 and 443 for ports both name.
+    let unnamed = |p: u16| !in_nmap_services(p) && portscout::ports::service_name(p).is_none();
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        let l = TcpListener::bind((ip, 0)).unwrap();
+        if unnamed(l.local_addr().unwrap().port()) {
+            held.push(l);
+        }
+    }
+    let closed = loop {
+        let p = closed_port(ip);
+        if unnamed(p) {
+            break p;
+        }
+    };
+    let ports = spec(
+        held.iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .chain([closed, 22, 80, 443])
+            .collect::<BTreeSet<u16>>(),
+    );
+    let ours = dir.file("portscout.xml");
+    let theirs = dir.file("nmap.xml");
+    portscout(&[
+        "-p", &ports, "--show", "all", "--format", "xml", "-q", "-o", &ours, ip,
+    ]);
+    let nmap = Command::new("nmap")
+        .args(["-n", "-sT", "-p", &ports, "-oX", &theirs, ip])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        nmap.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nmap.stderr)
+    );
+    assert_valid(&ours);
+    assert_valid(&theirs);
+    let diff = Command::new("ndiff")
+        .args(["-v", &theirs, &ours])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&diff.stdout);
+    println!("ndiff -v nmap.xml portscout.xml:\n{text}");
+    assert_eq!(diff.status.code(), Some(0), "{text}");
+    // -v lists the ports that are the same: every one of them, open ones included.
+    for l in &held {
+        let port = l.local_addr().unwrap().port();
+        assert!(
+            text.lines().any(|r| r
+                .split_whitespace()
+                .take(2)
+                .eq([format!("{port}/tcp").as_str(), "open"])),
+            "{text}"
+        );
+    }
 }

@@ -30,9 +30,6 @@ const XML_OUTPUT_VERSION: &str = "1.05";
 /// `args` and `version` say which program wrote the file.
 const SCANNER: &str = "nmap";
 
-/// The service name nmap writes for a port its table does not know.
-const UNKNOWN_SERVICE: &str = "unknown";
-
 /// Writes the whole document.
 pub(crate) fn render(
     w: &mut dyn Write,
@@ -159,12 +156,17 @@ fn write_host(
         write!(
             w,
             "<port protocol=\"tcp\" portid=\"{}\"><state state=\"{}\" reason=\"{}\" \
-             reason_ttl=\"0\"/><service name=\"{}\" method=\"table\" conf=\"3\"/>",
-            l.port,
-            l.state,
-            l.reason,
-            attr(services(l.port).unwrap_or(UNKNOWN_SERVICE)),
+             reason_ttl=\"0\"/>",
+            l.port, l.state, l.reason,
         )?;
+        // As nmap: a port its table does not know gets no <service> at all.
+        if let Some(name) = services(l.port) {
+            write!(
+                w,
+                "<service name=\"{}\" method=\"table\" conf=\"3\"/>",
+                attr(name)
+            )?;
+        }
         if let Some(banner) = &l.banner {
             // nmap's `banner` script puts what the service sent in `output`, non-printable
             // bytes as \xHH; here the exact escaped form of every other format.
