@@ -232,6 +232,8 @@ pub enum FormatArg {
     Csv,
     /// One line per host, like nmap's -oG.
     Grep,
+    /// nmap's XML (-oX): valid against nmap's DTD, read by ndiff and other nmap-XML tools.
+    Xml,
 }
 
 impl From<FormatArg> for Format {
@@ -242,6 +244,7 @@ impl From<FormatArg> for Format {
             FormatArg::Ndjson => Format::Ndjson,
             FormatArg::Csv => Format::Csv,
             FormatArg::Grep => Format::Grep,
+            FormatArg::Xml => Format::Xml,
         }
     }
 }

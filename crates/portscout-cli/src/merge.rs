@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::Result;
 use portscout::merge::Merger;
 use portscout::output::{self, ScanInfo};
+use portscout::ports::PortSet;
 
 use crate::args::MergeArgs;
 use crate::run::{is_broken_pipe, BadInput};
@@ -50,10 +51,19 @@ pub fn run(args: MergeArgs) -> Result<()> {
 
     // Opened only now: the output file may be one of the inputs.
     let mut out = open_output(args.output.as_deref(), args.format.into(), args.show)?;
+    // ndjson records carry no start time, scan type or port list: the ports are the ones
+    // that have a result, the rest stays unknown.
+    let port_set = result_ports(&merged.results);
     let info = ScanInfo {
         hosts: merged.summary.hosts,
-        ports: distinct_ports(&merged.results),
+        ports: port_set.len(),
         banners: merged.results.iter().any(|r| r.banner.is_some()),
+        command: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        started: None,
+        scan_type: None,
+        port_set: Some(port_set),
     };
     let written = (|| -> Result<()> {
         out.begin(&info)?;
@@ -77,16 +87,13 @@ fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-/// Number of distinct ports among the results.
-fn distinct_ports(results: &[portscout::PortResult]) -> u32 {
+/// The ports that have a result.
+fn result_ports(results: &[portscout::PortResult]) -> PortSet {
     let mut seen = vec![false; 1 << 16];
-    let mut n = 0;
     for r in results {
-        if !std::mem::replace(&mut seen[usize::from(r.port)], true) {
-            n += 1;
-        }
+        seen[usize::from(r.port)] = true;
     }
-    n
+    (0..=u16::MAX).filter(|&p| seen[usize::from(p)]).collect()
 }
 
 fn open_output(

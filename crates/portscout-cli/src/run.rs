@@ -4,7 +4,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
 use portscout::output::{self, ScanInfo, Summary};
@@ -139,6 +139,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
 
     // Elapsed time covers name resolution too, as nmap's does.
     let started = Instant::now();
+    let started_at = SystemTime::now();
     // Resolves names and removes exclusions, then starts the workers.
     let mut scan = Scan::start(&config)?;
     let signals = watch_signals(&scan, &args)?;
@@ -147,6 +148,13 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         hosts: u128::from(space.hosts()),
         ports: space.ports().len(),
         banners: false,
+        // As the process got it (a resumed scan says `--resume FILE`).
+        command: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        started: Some(started_at),
+        scan_type: Some(config.scan_type()),
+        port_set: Some(space.ports().clone()),
     };
     let mut summary = Summary {
         hosts: info.hosts,

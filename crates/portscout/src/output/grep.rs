@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{Collector, ServiceLookup, Summary};
+use super::{Collector, ScanInfo, ServiceLookup, Summary};
 use crate::model::PortState;
 
 /// Hosts with nothing listed still get their line (with only `Ignored State`).
@@ -13,6 +13,7 @@ pub(crate) const KEEP_EMPTY: bool = true;
 pub(crate) fn render(
     w: &mut dyn Write,
     collector: &mut Collector,
+    _info: &ScanInfo,
     _summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
-use super::{json_err, Collector, HostData, PortRecord, ServiceLookup, Summary, SummaryRecord};
+use super::{
+    json_err, Collector, HostData, PortRecord, ScanInfo, ServiceLookup, Summary, SummaryRecord,
+};
 
 /// Hosts with nothing listed are left out of the document (counted in `summary` only).
 pub(crate) const KEEP_EMPTY: bool = false;
@@ -82,6 +84,7 @@ impl Serialize for Document<'_> {
 pub(crate) fn render(
     w: &mut dyn Write,
     collector: &mut Collector,
+    _info: &ScanInfo,
     summary: &Summary,
     _services: ServiceLookup,
 ) -> io::Result<()> {

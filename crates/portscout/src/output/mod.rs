@@ -6,9 +6,9 @@
 //!
 //! * Streaming formats ([`Format::Ndjson`], [`Format::Csv`]) write each listed result as it
 //!   arrives and keep nothing per result.
-//! * Buffered formats ([`Format::Text`], [`Format::Json`], [`Format::Grep`]) keep the results
-//!   they will list (plus per-host counters) and write everything at [`Sink::end`], hosts
-//!   ascending by address (IPv4 before IPv6), ports ascending.
+//! * Buffered formats ([`Format::Text`], [`Format::Json`], [`Format::Grep`], [`Format::Xml`])
+//!   keep the results they will list (plus per-host counters) and write everything at
+//!   [`Sink::end`], hosts ascending by address (IPv4 before IPv6), ports ascending.
 //!
 //! Printers write only to the writer they are given, and report write errors as `Err`.
 //! The formats are described in `docs/output.md`.
@@ -18,11 +18,13 @@ use std::fmt;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter};
+use crate::ports::PortSet;
+use crate::probe::ScanType;
 
 mod csv;
 mod grep;
@@ -30,6 +32,7 @@ mod json;
 mod ndjson;
 mod probes;
 mod text;
+mod xml;
 
 pub use probes::write_probes;
 
@@ -46,6 +49,17 @@ pub struct ScanInfo {
     /// Whether open ports come with banners (`--banners`): the CSV printer adds a `banner`
     /// column only then.
     pub banners: bool,
+    /// The command line that started the scan, program name first (the XML printer's
+    /// `args`). Empty when not known.
+    pub command: Vec<String>,
+    /// When the scan started (the XML printer's `start`; its end is this plus
+    /// [`Summary::elapsed`], so printers never read the clock). `None` when not known.
+    pub started: Option<SystemTime>,
+    /// How ports were probed. `None` when not known (the XML printer then says `connect`).
+    pub scan_type: Option<ScanType>,
+    /// The ports scanned on every host (the XML printer's `services`); `None` when not
+    /// known.
+    pub port_set: Option<PortSet>,
 }
 
 /// Totals of a finished scan.
@@ -92,19 +106,22 @@ pub enum Format {
     Csv,
     /// One line per host.
     Grep,
+    /// nmap's XML (`-oX`), valid against nmap's DTD.
+    Xml,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Text,
         Format::Json,
         Format::Ndjson,
         Format::Csv,
         Format::Grep,
+        Format::Xml,
     ];
 
-    /// The name used on the command line (`text`, `json`, `ndjson`, `csv`, `grep`).
+    /// The name used on the command line (`text`, `json`, `ndjson`, `csv`, `grep`, `xml`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Text => "text",
@@ -112,6 +129,7 @@ impl Format {
             Format::Ndjson => "ndjson",
             Format::Csv => "csv",
             Format::Grep => "grep",
+            Format::Xml => "xml",
         }
     }
 }
@@ -124,7 +142,7 @@ impl fmt::Display for Format {
 
 /// A `--format` value that names no format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format `{0}` (expected text, json, ndjson, csv or grep)")]
+#[error("unknown format `{0}` (expected text, json, ndjson, csv, grep or xml)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -141,7 +159,7 @@ impl FromStr for Format {
 
 /// A service-name lookup: the well-known name of a TCP port, if any.
 ///
-/// The text and grep printers use [`crate::ports::service_name`] unless given another one
+/// The text, grep and xml printers use [`crate::ports::service_name`] unless given another one
 /// through [`printer_with_services`].
 pub type ServiceLookup = fn(u16) -> Option<&'static str>;
 
@@ -153,7 +171,7 @@ pub type ServiceLookup = fn(u16) -> Option<&'static str>;
 /// use portscout::{PortResult, PortState, Reason, StateFilter};
 ///
 /// let mut sink = printer(Format::Ndjson, StateFilter::OPEN, Box::new(std::io::stdout()));
-/// sink.begin(&ScanInfo { hosts: 1, ports: 1, banners: false })?;
+/// sink.begin(&ScanInfo { hosts: 1, ports: 1, ..ScanInfo::default() })?;
 /// sink.result(&PortResult {
 ///     ip: "127.0.0.1".parse().unwrap(),
 ///     port: 22,
@@ -175,8 +193,8 @@ pub fn printer(
     printer_with_services(format, show, out, crate::ports::service_name)
 }
 
-/// Like [`printer`], with the service-name lookup used by the text and grep formats (the
-/// other formats print no service names).
+/// Like [`printer`], with the service-name lookup used by the text, grep and xml formats
+/// (the other formats print no service names).
 pub fn printer_with_services(
     format: Format,
     show: StateFilter,
@@ -204,6 +222,13 @@ pub fn printer_with_services(
             show,
             grep::KEEP_EMPTY,
             grep::render,
+            out,
+            services,
+        )),
+        Format::Xml => Box::new(Buffered::new(
+            show,
+            xml::KEEP_EMPTY,
+            xml::render,
             out,
             services,
         )),
@@ -399,12 +424,15 @@ impl HostData {
 }
 
 /// Writes a buffered format from the collected hosts at the end of the scan.
-type Render = fn(&mut dyn Write, &mut Collector, &Summary, ServiceLookup) -> io::Result<()>;
+type Render =
+    fn(&mut dyn Write, &mut Collector, &ScanInfo, &Summary, ServiceLookup) -> io::Result<()>;
 
-/// The buffered formats (text, json, grep): they collect while the scan runs and write
+/// The buffered formats (text, json, grep, xml): they collect while the scan runs and write
 /// everything at `end`, through their `render` function.
 struct Buffered {
     collector: Collector,
+    /// What `begin` was given (the default until then).
+    info: ScanInfo,
     render: Render,
     out: Box<dyn Write + Send>,
     services: ServiceLookup,
@@ -420,6 +448,7 @@ impl Buffered {
     ) -> Buffered {
         Buffered {
             collector: Collector::new(show, keep_empty),
+            info: ScanInfo::default(),
             render,
             out,
             services,
@@ -428,7 +457,8 @@ impl Buffered {
 }
 
 impl Sink for Buffered {
-    fn begin(&mut self, _info: &ScanInfo) -> io::Result<()> {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.info = info.clone();
         Ok(())
     }
 
@@ -444,7 +474,13 @@ impl Sink for Buffered {
 
     fn end(&mut self, summary: &Summary) -> io::Result<()> {
         let mut w = BufWriter::new(&mut self.out);
-        (self.render)(&mut w, &mut self.collector, summary, self.services)?;
+        (self.render)(
+            &mut w,
+            &mut self.collector,
+            &self.info,
+            summary,
+            self.services,
+        )?;
         w.flush()
     }
 }

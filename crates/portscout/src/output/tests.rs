@@ -78,6 +78,33 @@ fn run_on(format: Format, show: StateFilter, results: &[PortResult], hosts: u128
     run_events(format, show, &events, hosts)
 }
 
+/// What the fixtures' scan was: the ports of `events`, a command line naming them and a fixed
+/// start time (1700000000 = Tue Nov 14 22:13:20 2023 UTC), so that snapshots are the same on
+/// every run.
+fn fixture_info(events: &[Event], hosts: u128, banners: bool) -> ScanInfo {
+    let port_set: crate::ports::PortSet = events
+        .iter()
+        .filter_map(|e| e.port().map(|r| r.port))
+        .collect();
+    ScanInfo {
+        hosts,
+        ports: port_set.len(),
+        banners,
+        command: vec![
+            "portscout".into(),
+            "-p".into(),
+            port_set.to_string(),
+            "--format".into(),
+            "xml".into(),
+            "198.18.0.0/30".into(),
+            "2001:db8::1".into(),
+        ],
+        started: Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+        scan_type: Some(crate::probe::ScanType::Connect),
+        port_set: Some(port_set),
+    }
+}
+
 /// Feeds `events` to the printer in order, then a summary that counts them.
 fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) -> String {
     let banners = events
@@ -85,11 +112,7 @@ fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) 
         .any(|e| e.port().is_some_and(|r| r.banner.is_some()));
     let buf = SharedBuf::default();
     let mut p = printer_with_services(format, show, Box::new(buf.clone()), services);
-    let info = ScanInfo {
-        hosts,
-        ports: 4,
-        banners,
-    };
+    let info = fixture_info(events, hosts, banners);
     p.begin(&info).unwrap();
     for event in events {
         match event {
@@ -204,6 +227,172 @@ fn grep_show_open() {
 #[test]
 fn grep_show_all() {
     insta::assert_snapshot!(run(Format::Grep, StateFilter::ALL));
+}
+
+#[test]
+fn xml_show_open() {
+    insta::assert_snapshot!(run(Format::Xml, StateFilter::OPEN));
+}
+
+#[test]
+fn xml_show_all() {
+    insta::assert_snapshot!(run(Format::Xml, StateFilter::ALL));
+}
+
+#[test]
+fn xml_host_with_mixed_ignored_states() {
+    // Hosts up for different reasons: an open port, only refusals, nothing but silence
+    // (scanned with --no-host-check: `user-set`, as nmap says for -Pn).
+    use PortState::*;
+    use Reason::*;
+    let results = [
+        r("198.18.0.10", 1, Closed, ConnRefused, Some(1000)),
+        r("198.18.0.10", 2, Filtered, AdminProhibited, None),
+        r("198.18.0.10", 3, Filtered, NoResponse, None),
+        r("198.18.0.9", 1, Filtered, NoResponse, None),
+        r("198.18.0.9", 2, Filtered, NoResponse, None),
+        r("198.18.0.9", 3, Filtered, NoResponse, None),
+        r("::1", 1, Open, SynAck, None),
+        r("::1", 2, Filtered, NoResponse, None),
+        r("::1", 3, Closed, ConnRefused, None),
+    ];
+    insta::assert_snapshot!(run_on(Format::Xml, StateFilter::OPEN, &results, 3));
+}
+
+/// The XML of a scan nothing is known about (a library caller that gives only counts).
+fn xml_of_unknown_scan() -> String {
+    let buf = SharedBuf::default();
+    let mut p = printer_with_services(
+        Format::Xml,
+        StateFilter::OPEN,
+        Box::new(buf.clone()),
+        services,
+    );
+    p.begin(&ScanInfo::default()).unwrap();
+    p.end(&Summary::default()).unwrap();
+    drop(p);
+    let out = buf.0.lock().unwrap().clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// The XML of a one-port scan whose command line holds markup, quotes, `--` and a newline.
+fn xml_of_hostile_command_line() -> String {
+    let buf = SharedBuf::default();
+    let mut p = printer_with_services(
+        Format::Xml,
+        StateFilter::OPEN,
+        Box::new(buf.clone()),
+        services,
+    );
+    let info = ScanInfo {
+        hosts: 1,
+        ports: 1,
+        command: [
+            "portscout",
+            "--exclude-file",
+            "a&b <\"c\">'--x\n\u{1}.txt",
+            "-p-",
+            "--",
+            "::1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        started: Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+        ..ScanInfo::default()
+    };
+    p.begin(&info).unwrap();
+    p.result(&r("::1", 22, PortState::Open, Reason::SynAck, None))
+        .unwrap();
+    p.end(&Summary {
+        hosts: 1,
+        open: 1,
+        ..Summary::default()
+    })
+    .unwrap();
+    drop(p);
+    let out = buf.0.lock().unwrap().clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn xml_empty_scan_and_unknown_scan_info() {
+    // The document is still complete; `time` is 0 as the DTD requires one.
+    insta::assert_snapshot!(xml_of_unknown_scan());
+}
+
+#[test]
+fn xml_escapes_the_command_line() {
+    let out = xml_of_hostile_command_line();
+    assert!(
+        out.contains(
+            r#"args="portscout --exclude-file a&amp;b &lt;&quot;c&quot;&gt;&apos;--x&#10;\x01.txt -p- -- ::1""#
+        ),
+        "{out}"
+    );
+    let comment = out.lines().find(|l| l.starts_with("<!--")).unwrap();
+    let inner = &comment[4..comment.len() - 3];
+    assert!(!inner.contains("--"), "{comment}");
+    assert!(inner.contains("-&#45;exclude-file"), "{comment}");
+    assert!(inner.contains("'-&#45;x\\x0A\\x01.txt"), "{comment}");
+}
+
+/// Every XML document the tests make, validated by `xmllint` against nmap's own DTD.
+/// Skipped when either is missing, except under CI (`.ci/run` installs them).
+#[test]
+fn xml_documents_validate_against_nmaps_dtd() {
+    const DTD: &str = "/usr/share/nmap/nmap.dtd";
+    let missing = if !std::path::Path::new(DTD).exists() {
+        Some(format!("{DTD} (Debian package nmap-common)"))
+    } else if std::process::Command::new("xmllint")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        Some("xmllint (Debian package libxml2-utils)".to_string())
+    } else {
+        None
+    };
+    if let Some(what) = missing {
+        let ci = std::env::var("CI").is_ok_and(|v| !(v.is_empty() || v == "0" || v == "false"));
+        assert!(!ci, "CI is set but {what} is missing");
+        eprintln!("skipping: needs {what}");
+        return;
+    }
+    let mut docs = vec![
+        ("show open", run(Format::Xml, StateFilter::OPEN)),
+        ("show all", run(Format::Xml, StateFilter::ALL)),
+        ("host down", run_with_down(Format::Xml)),
+        (
+            "banners",
+            run_on(Format::Xml, StateFilter::ALL, &banner_fixture(), 1),
+        ),
+        ("unknown scan", xml_of_unknown_scan()),
+        ("hostile command line", xml_of_hostile_command_line()),
+    ];
+    docs.push((
+        "closed and filtered",
+        run(Format::Xml, "closed,filtered".parse().unwrap()),
+    ));
+    let dir = std::env::temp_dir().join(format!("portscout-xml-dtd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut invalid = Vec::new();
+    for (i, (what, doc)) in docs.iter().enumerate() {
+        let path = dir.join(format!("{i}.xml"));
+        std::fs::write(&path, doc).unwrap();
+        let out = std::process::Command::new("xmllint")
+            .args(["--noout", "--dtdvalid", DTD])
+            .arg(&path)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            invalid.push(format!(
+                "{what}: {}\n{doc}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(invalid.is_empty(), "{}", invalid.join("\n"));
 }
 
 #[test]
@@ -385,7 +574,10 @@ fn write_errors_are_returned_not_panics() {
             failed |= end.is_err();
             assert!(failed, "{format} (fail_flush: {fail_flush}) hid the error");
             // A buffered format's only chance to report is `end`.
-            if matches!(format, Format::Text | Format::Json | Format::Grep) {
+            if matches!(
+                format,
+                Format::Text | Format::Json | Format::Grep | Format::Xml
+            ) {
                 let e = end.unwrap_err();
                 assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{format}");
             }
@@ -400,9 +592,12 @@ fn format_names_round_trip() {
         assert_eq!(f.to_string(), f.as_str());
     }
     assert_eq!(Format::default(), Format::Text);
-    let err = "xml".parse::<Format>().unwrap_err();
-    assert_eq!(err, UnknownFormat("xml".to_string()));
-    assert!(err.to_string().contains("`xml`"));
+    let err = "yaml".parse::<Format>().unwrap_err();
+    assert_eq!(err, UnknownFormat("yaml".to_string()));
+    assert!(err.to_string().contains("`yaml`"));
+    for f in Format::ALL {
+        assert!(err.to_string().contains(f.as_str()), "{f}");
+    }
     assert!("JSON".parse::<Format>().is_err());
 }
 

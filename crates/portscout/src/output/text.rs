@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{plural, Collector, HostData, ServiceLookup, Summary};
+use super::{plural, Collector, HostData, ScanInfo, ServiceLookup, Summary};
 use crate::model::{PortState, Reason};
 
 /// What the SERVICE column shows for a port with no known service.
@@ -143,6 +143,7 @@ fn write_host(
 pub(crate) fn render(
     w: &mut dyn Write,
     collector: &mut Collector,
+    _info: &ScanInfo,
     summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {

@@ -1,0 +1,519 @@
+//! `--format xml` as nmap-XML tools read it: scans of loopback (listeners this test holds
+//! itself) validated by `xmllint` against nmap's own DTD, compared by nmap's `ndiff` (with each
+//! other, and with nmap's own XML of the same ports), and read by python-libnmap. A host found
+//! down needs a network namespace (root; see `support`).
+//!
+//! The tools come from Debian packages (`libxml2-utils`, `nmap-common` for the DTD, `nmap`,
+//! `ndiff`, `python3-libnmap`): without them a test skips with a message naming the package, except
+//! under CI (`CI` set), where it fails; `.ci/run` installs them.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use support::{in_ci, TempDir, BIN};
+
+/// nmap's DTD, as Debian's `nmap-common` installs it.
+const DTD: &str = "/usr/share/nmap/nmap.dtd";
+
+/// The Python that Debian's `python3-*` packages install into.
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Skip (outside CI) or fail (under CI) for want of `what`. Returns false.
+fn missing(what: &str) -> bool {
+    assert!(!in_ci(), "CI is set but this test needs {what}");
+    eprintln!("skipping: needs {what}");
+    false
+}
+
+/// Whether `program` can be started.
+fn runs(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn require_xmllint() -> bool {
+    if !Path::new(DTD).exists() {
+        return missing(&format!("{DTD} (apt-get install nmap-common)"));
+    }
+    runs("xmllint", &["--version"]) || missing("xmllint (apt-get install libxml2-utils)")
+}
+
+fn require_ndiff() -> bool {
+    runs("ndiff", &["-h"]) || missing("ndiff (apt-get install ndiff)")
+}
+
+fn require_libnmap() -> bool {
+    let ok = Command::new(PYTHON)
+        .args(["-c", "import libnmap.parser"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok || missing("python-libnmap (apt-get install python3-libnmap)")
+}
+
+/// Runs portscout (a scan of loopback, or a merge) and returns its stdout; panics unless it
+/// exits 0.
+fn portscout(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "portscout {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `xmllint --noout --dtdvalid nmap.dtd FILE`; panics with its complaint unless valid.
+#[track_caller]
+fn assert_valid(path: &str) {
+    let out = Command::new("xmllint")
+        .args(["--noout", "--dtdvalid", DTD, path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{path} does not validate against {DTD}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(path).unwrap_or_default()
+    );
+}
+
+fn ndiff(a: &str, b: &str) -> Output {
+    Command::new("ndiff").args([a, b]).output().unwrap()
+}
+
+/// Listeners on loopback ports the kernel picks.
+fn listen(ip: &str, n: usize) -> (Vec<TcpListener>, BTreeSet<u16>) {
+    let held: Vec<_> = (0..n)
+        .map(|_| TcpListener::bind((ip, 0)).unwrap())
+        .collect();
+    let ports = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    (held, ports)
+}
+
+/// A port of `ip` that nothing listens on (bound once, then released).
+fn closed_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spec(ports: impl IntoIterator<Item = u16>) -> String {
+    ports
+        .into_iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The `(address, port, state, reason)` of every `<port>` in a document as portscout writes
+/// it (one element per line).
+fn xml_ports(doc: &str) -> BTreeSet<(String, u16, String, String)> {
+    let attr = |line: &str, name: &str| -> String {
+        let key = format!(" {name}=\"");
+        let start = line
+            .find(&key)
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+            + key.len();
+        line[start..][..line[start..].find('"').unwrap()].to_string()
+    };
+    let mut ports = BTreeSet::new();
+    let mut host = String::new();
+    for line in doc.lines() {
+        if line.starts_with("<address ") {
+            host = attr(line, "addr");
+        } else if let Some(port) = line
+            .strip_prefix("<ports>")
+            .unwrap_or(line)
+            .strip_prefix("<port ")
+        {
+            let port = format!(" {port}");
+            let state = &port[port.find("<state ").unwrap()..];
+            ports.insert((
+                host.clone(),
+                attr(&port, "portid").parse().unwrap(),
+                attr(state, "state"),
+                attr(state, "reason"),
+            ));
+        }
+    }
+    ports
+}
+
+#[test]
+fn loopback_scan_validates_against_nmaps_dtd_and_lists_what_listens() {
+    if !require_xmllint() {
+        return;
+    }
+    let dir = TempDir::new("xml-dtd");
+    let (_held4, open4) = listen("127.0.0.1", 3);
+    let closed4 = closed_port("127.0.0.1");
+    // IPv6 loopback too, where the machine has it (addrtype="ipv6").
+    let (_held6, open6) = match TcpListener::bind("[::1]:0") {
+        Ok(_) => listen("::1", 2),
+        Err(_) => (Vec::new(), BTreeSet::new()),
+    };
+    let mut targets = vec!["127.0.0.1"];
+    if !open6.is_empty() {
+        targets.push("::1");
+    }
+    let ports: BTreeSet<u16> = open4
+        .iter()
+        .chain(&open6)
+        .copied()
+        .chain([closed4])
+        .collect();
+    let ports_spec = spec(ports.iter().copied());
+
+    // Default --show open: the closed ports are counted in <extraports>.
+    let open_file = dir.file("open.xml");
+    let mut args = vec!["-p", &ports_spec, "--format", "xml", "-q", "-o", &open_file];
+    args.extend(&targets);
+    assert_eq!(portscout(&args), "", "-o keeps stdout empty");
+    assert_valid(&open_file);
+    let doc = std::fs::read_to_string(&open_file).unwrap();
+    let mut expected = BTreeSet::new();
+    for (ip, open) in [("127.0.0.1", &open4), ("::1", &open6)] {
+        for &p in open.iter() {
+            expected.insert((ip.to_string(), p, "open".into(), "syn-ack".into()));
+        }
+    }
+    assert_eq!(xml_ports(&doc), expected, "{doc}");
+    assert!(
+        doc.contains(&format!(
+            "<scaninfo type=\"connect\" protocol=\"tcp\" numservices=\"{}\" services=\"{ports_spec}\"/>",
+            ports.len()
+        )),
+        "{doc}"
+    );
+    assert!(doc.contains("<address addr=\"127.0.0.1\" addrtype=\"ipv4\"/>"));
+    assert!(doc.contains(&format!(
+        "<extraports state=\"closed\" count=\"{}\">",
+        ports.len() - open4.len()
+    )));
+    let hosts = targets.len();
+    assert!(
+        doc.contains(&format!(
+            "<hosts up=\"{hosts}\" down=\"0\" total=\"{hosts}\"/>"
+        )),
+        "{doc}"
+    );
+
+    // --show all, to stdout: every port listed, the closed one with its reason.
+    let mut args = vec!["-p", &ports_spec, "--format", "xml", "-q", "--show", "all"];
+    args.extend(&targets);
+    let all = portscout(&args);
+    let all_file = dir.file("all.xml");
+    std::fs::write(&all_file, &all).unwrap();
+    assert_valid(&all_file);
+    let listed = xml_ports(&all);
+    assert_eq!(listed.len(), ports.len() * hosts, "{all}");
+    assert!(listed.contains(&(
+        "127.0.0.1".into(),
+        closed4,
+        "closed".into(),
+        "conn-refused".into()
+    )));
+    assert!(!all.contains("<extraports"), "{all}");
+}
+
+#[test]
+fn ndiff_reports_the_ports_that_opened_and_closed_between_two_scans() {
+    if !(require_xmllint() && require_ndiff()) {
+        return;
+    }
+    let dir = TempDir::new("xml-ndiff");
+    let ip = "127.0.0.1";
+    let (stays, _) = listen(ip, 1);
+    let (mut goes, _) = listen(ip, 1);
+    // Bound without listening: closed (the kernel refuses), and the port stays ours until it
+    // listens for the second scan.
+    let comes = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    comes
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = |l: &TcpListener| l.local_addr().unwrap().port();
+    let (stays_port, goes_port) = (port(&stays[0]), port(&goes[0]));
+    let comes_port = comes.local_addr().unwrap().as_socket().unwrap().port();
+    let ports = spec([stays_port, goes_port, comes_port]);
+    let scan = |name: &str| {
+        let file = dir.file(name);
+        portscout(&["-p", &ports, "--format", "xml", "-q", "-o", &file, ip]);
+        assert_valid(&file);
+        file
+    };
+
+    let before = scan("before.xml");
+    goes.clear();
+    comes.listen(8).unwrap();
+    let after = scan("after.xml");
+    let again = scan("again.xml");
+
+    let diff = ndiff(&before, &after);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    println!(
+        "ndiff before.xml after.xml (exit {:?}):\n{text}",
+        diff.status.code()
+    );
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "ndiff exits 1 on differences: {text}{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    let row = |sign: &str, port: u16| {
+        text.lines().any(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells.len() >= 2 && cells[0] == format!("{sign}{port}/tcp") && cells[1] == "open"
+        })
+    };
+    assert!(row("-", goes_port), "the port that closed: {text}");
+    assert!(row("+", comes_port), "the port that opened: {text}");
+    assert!(
+        !text.contains(&format!("{stays_port}/tcp")),
+        "the port that stayed open is no difference: {text}"
+    );
+    assert!(text.contains(&format!(" {ip}:")), "{text}");
+
+    // Nothing changed between the last two scans: ndiff says so with exit 0.
+    let same = ndiff(&after, &again);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&same.stdout),
+        String::from_utf8_lossy(&same.stderr)
+    );
+}
+
+/// `portscout merge` turns ndjson (here with banners, which a scan writes with `--banners`)
+/// into XML that nmap consumers read: python-libnmap sees the hosts, ports, states, service
+/// names and each banner as the `banner` script's output.
+#[test]
+fn merged_xml_with_banners_is_read_by_libnmap() {
+    if !(require_xmllint() && require_libnmap()) {
+        return;
+    }
+    let dir = TempDir::new("xml-libnmap");
+    let input = dir.file("in.ndjson");
+    std::fs::write(
+        &input,
+        [
+            r#"{"ip":"198.18.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.2,"banner":"SSH-2.0-OpenSSH_9.2 <&\"'>\\r\\n"}"#,
+            r#"{"ip":"198.18.0.1","port":81,"protocol":"tcp","state":"closed","reason":"conn-refused","rtt_ms":0.1}"#,
+            r#"{"ip":"2001:db8::2","port":22,"protocol":"tcp","state":"filtered","reason":"no-response","rtt_ms":null}"#,
+            r#"{"type":"host","ip":"198.18.0.9","state":"down","reason":"host-unreach","skipped":2}"#,
+            r#"{"type":"summary","hosts":3,"open":1,"closed":1,"filtered":1,"elapsed_ms":1234,"hosts_down":1}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let xml = dir.file("merged.xml");
+    portscout(&["merge", "-q", "--format", "xml", "-o", &xml, &input]);
+    assert_valid(&xml);
+
+    let script = r#"
+import sys
+from libnmap.parser import NmapParser
+r = NmapParser.parse_fromfile(sys.argv[1])
+print("hosts", r.hosts_total, r.hosts_up, r.hosts_down, r.scan_type)
+for h in sorted(r.hosts, key=lambda h: h.address):
+    print("host", h.address, h.status)
+    for s in h.services:
+        print("port", s.port, s.protocol, s.state, s.reason, s.service,
+              [(x["id"], x["output"]) for x in s.scripts_results])
+"#;
+    let out = Command::new(PYTHON)
+        .args(["-c", script, &xml])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = r#"hosts 3 2 1 connect
+host 198.18.0.1 up
+port 22 tcp open syn-ack ssh [('banner', 'SSH-2.0-OpenSSH_9.2 <&"\'>\\r\\n')]
+host 198.18.0.9 down
+host 2001:db8::2 up
+"#;
+    assert_eq!(text, expected);
+}
+
+/// A host found down is listed as nmap -v lists it (`<status state="down">`, no ports), and
+/// ndiff reports it coming up. Needs a network namespace: on loopback every address is up.
+#[test]
+fn a_host_down_then_up_validates_and_ndiff_reports_it() {
+    if !(support::require_root() && require_xmllint() && require_ndiff()) {
+        return;
+    }
+    let dir = TempDir::new("xml-down");
+    let hosts = support::VethHosts::new("xmldn", "198.18.0.1/24", &[("198.18.0.2", &[22])]);
+    let scan = |name: &str| {
+        let file = dir.file(name);
+        hosts
+            .scanner
+            .scan(&[
+                "-p",
+                "22,80",
+                "--format",
+                "xml",
+                "-q",
+                "-o",
+                &file,
+                "198.18.0.2",
+                "198.18.0.3",
+            ])
+            .assert_success();
+        assert_valid(&file);
+        (std::fs::read_to_string(&file).unwrap(), file)
+    };
+
+    let (doc, before) = scan("before.xml");
+    // No neighbour answers for .3: the kernel says so (host-unreach), or the probes time
+    // out first (no-response).
+    assert!(
+        ["host-unreach", "no-response"]
+            .iter()
+            .any(|reason| doc.contains(&format!(
+                "<host><status state=\"down\" reason=\"{reason}\" reason_ttl=\"0\"/>\n\
+             <address addr=\"198.18.0.3\" addrtype=\"ipv4\"/>\n</host>\n"
+            ))),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("<hosts up=\"1\" down=\"1\" total=\"2\"/>"),
+        "{doc}"
+    );
+
+    hosts.veth.add_target_addr("198.18.0.3/24");
+    let _up = hosts.target.listen("198.18.0.3", &[80]);
+    let (doc, after) = scan("after.xml");
+    assert!(
+        doc.contains("<hosts up=\"2\" down=\"0\" total=\"2\"/>"),
+        "{doc}"
+    );
+
+    let diff = ndiff(&before, &after);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    println!("ndiff before.xml after.xml:\n{text}");
+    assert_eq!(diff.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(" 198.18.0.3:\n-Host is down.\n+Host is up.\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("+80/tcp") && l.contains("open")),
+        "{text}"
+    );
+    // The host that did not change is not in the diff (the first two lines, the scans'
+    // command lines, name it).
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.get(1..).is_some_and(|l| l.starts_with("198.18.0.2:"))),
+        "{text}"
+    );
+}
+
+/// Whether nmap's service table (`nmap-services`, beside the DTD) names TCP `port`.
+fn in_nmap_services(port: u16) -> bool {
+    let table = std::fs::read_to_string("/usr/share/nmap/nmap-services").unwrap_or_default();
+    let key = format!("{port}/tcp");
+    table
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(key.as_str()))
+}
+
+/// nmap and portscout scan the same loopback ports; `ndiff` finds no difference between their
+/// XML files (exit 0): same hosts, ports, states and service names.
+#[test]
+fn ndiff_finds_no_difference_between_nmap_and_portscout() {
+    if !(require_xmllint() && require_ndiff()) {
+        return;
+    }
+    if !runs("nmap", &["--version"]) {
+        missing("nmap (apt-get install nmap)");
+        return;
+    }
+    let dir = TempDir::new("xml-vs-nmap");
+    let ip = "127.0.0.1";
+    // Ports neither service table names, so that the two tables cannot disagree on them; 22,
+    // 80 and 443 for ports both name.
+    let unnamed = |p: u16| !in_nmap_services(p) && portscout::ports::service_name(p).is_none();
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        let l = TcpListener::bind((ip, 0)).unwrap();
+        if unnamed(l.local_addr().unwrap().port()) {
+            held.push(l);
+        }
+    }
+    let closed = loop {
+        let p = closed_port(ip);
+        if unnamed(p) {
+            break p;
+        }
+    };
+    let ports = spec(
+        held.iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .chain([closed, 22, 80, 443])
+            .collect::<BTreeSet<u16>>(),
+    );
+    let ours = dir.file("portscout.xml");
+    let theirs = dir.file("nmap.xml");
+    portscout(&[
+        "-p", &ports, "--show", "all", "--format", "xml", "-q", "-o", &ours, ip,
+    ]);
+    let nmap = Command::new("nmap")
+        .args(["-n", "-sT", "-p", &ports, "-oX", &theirs, ip])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        nmap.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nmap.stderr)
+    );
+    assert_valid(&ours);
+    assert_valid(&theirs);
+    let diff = Command::new("ndiff")
+        .args(["-v", &theirs, &ours])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&diff.stdout);
+    println!("ndiff -v nmap.xml portscout.xml:\n{text}");
+    assert_eq!(diff.status.code(), Some(0), "{text}");
+    // -v lists the ports that are the same: every one of them, open ones included.
+    for l in &held {
+        let port = l.local_addr().unwrap().port();
+        assert!(
+            text.lines().any(|r| r
+                .split_whitespace()
+                .take(2)
+                .eq([format!("{port}/tcp").as_str(), "open"])),
+            "{text}"
+        );
+    }
+}
