@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
+use portscout::banner::BannerOptions;
 use portscout::output::{self, ScanInfo, Summary};
 use portscout::ports::PortSet;
 use portscout::probe::ScanType;
@@ -146,7 +147,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
         ports: space.ports().len(),
-        banners: false,
+        banners: config.banners().is_some(),
     };
     let mut summary = Summary {
         hosts: info.hosts,
@@ -378,6 +379,13 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     }
     if let Some(w) = args.workers {
         builder = builder.workers(w as usize);
+    }
+    if args.banners {
+        let mut options = BannerOptions::default();
+        if let Some(t) = args.banner_timeout {
+            options = options.with_timeout(t);
+        }
+        builder = builder.banners(options);
     }
     Ok(builder.build()?)
 }
