@@ -179,9 +179,10 @@ async fn a_slow_sender_is_bounded_by_the_timeout() {
         took >= Duration::from_millis(1000) && took < Duration::from_millis(1600),
         "{took:?}"
     );
-    // Bytes at 0, 300, 600 and 900 ms (the last one may be late on a busy machine).
+    // Bytes at 0, 300, 600 and 900 ms (the later ones may be late on a busy machine), and
+    // more than one: the quiet gap did not end it.
     assert!(
-        (3..=4).contains(&banner.as_bytes().len()),
+        (2..=4).contains(&banner.as_bytes().len()),
         "{:?}",
         banner.as_bytes()
     );
