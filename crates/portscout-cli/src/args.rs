@@ -175,6 +175,18 @@ pub struct Args {
     #[arg(long, value_name = "ENGINE", default_value = "auto", value_parser = parse_engine)]
     pub engine: Engine,
 
+    /// Grab banners: what the service on each open port sends first (on HTTP ports such as
+    /// 80 and 8080, its answer to `HEAD /`), at most 1024 bytes, printed escaped as printable
+    /// ASCII in every format. Grabs run beside the scan (a plain connect, no privilege needed).
+    #[arg(long)]
+    pub banners: bool,
+
+    /// How long one banner grab may take in all (connect, request, reading), in milliseconds
+    /// (or with a unit: 500ms, 2s). Default 1s.
+    #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = parse_timeout,
+          requires = "banners")]
+    pub banner_timeout: Option<Duration>,
+
     /// Stop once N open ports are found, print them, and exit 0.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_open: Option<u64>,

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
+use portscout::banner::BannerOptions;
 use portscout::output::{self, ScanInfo, Summary};
 use portscout::ports::PortSet;
 use portscout::probe::ScanType;
@@ -147,7 +148,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
         ports: space.ports().len(),
-        banners: false,
+        banners: config.banners().is_some(),
         // As the process got it (a resumed scan says `--resume FILE`).
         command: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
@@ -386,6 +387,13 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     }
     if let Some(w) = args.workers {
         builder = builder.workers(w as usize);
+    }
+    if args.banners {
+        let mut options = BannerOptions::default();
+        if let Some(t) = args.banner_timeout {
+            options = options.with_timeout(t);
+        }
+        builder = builder.banners(options);
     }
     Ok(builder.build()?)
 }

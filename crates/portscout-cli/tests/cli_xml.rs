@@ -65,6 +65,8 @@ fn require_libnmap() -> bool {
 fn portscout(args: &[&str]) -> String {
     let out = Command::new(BIN)
         .args(args)
+        // No config file of this machine's user changes what the tests see.
+        .env("PORTSCOUT_CONFIG", "")
         .stdin(Stdio::null())
         .output()
         .unwrap();

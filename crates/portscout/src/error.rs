@@ -27,6 +27,9 @@ pub enum Error {
     /// A concurrency window of zero was asked for.
     #[error("invalid concurrency `{0}`: it must be at least 1")]
     BadConcurrency(String),
+    /// Banner options that cannot work (a size cap or a number of grabs of zero).
+    #[error("invalid banner options: {0}")]
+    BadBanner(String),
     /// `--engine` named no engine.
     #[error("invalid engine `{0}` (expected auto, threads, async or sharded)")]
     BadEngine(String),

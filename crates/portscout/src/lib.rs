@@ -13,6 +13,7 @@
 //! | [`probe`] | one probe and the single table that turns its answer into a [`PortState`] |
 //! | [`packet`] | raw packets of the SYN scan: the SYN emitted, the answers (SYN-ACK, RST, ICMP errors) parsed; pure, never panics, never allocates |
 //! | [`privilege`] | dropping root or capabilities once the raw sockets are open |
+//! | [`banner`] | `--banners`: what a service on an open port says first (or answers to `HEAD /`), grabbed while the scan goes on |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
 //! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
 //!
@@ -60,6 +61,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod banner;
 pub mod error;
 pub mod limits;
 pub mod merge;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::hosts::{Timeout, TimingSpec};
 use super::Engine;
+use crate::banner::BannerOptions;
 use crate::error::Error;
 use crate::plan::{Checkpoint, Order, Plan, Shard, CHECKPOINT_VERSION};
 use crate::ports::PortSet;
@@ -52,6 +53,7 @@ pub struct ScanConfig {
     pub(crate) resume: Option<Checkpoint>,
     pub(crate) scan_type: ScanType,
     pub(crate) drop_privileges: bool,
+    pub(crate) banners: Option<BannerOptions>,
 }
 
 /// Builds a [`ScanConfig`]; [`ScanConfigBuilder::build`] validates it.
@@ -89,6 +91,7 @@ impl ScanConfig {
                 resume: None,
                 scan_type: ScanType::Connect,
                 drop_privileges: false,
+                banners: None,
             },
         }
     }
@@ -175,6 +178,11 @@ impl ScanConfig {
             rate: self.rate.map(share),
             min_rate: self.min_rate.map(share),
         }
+    }
+
+    /// How banners are grabbed, if they are (`None`: no banners, the default).
+    pub fn banners(&self) -> Option<&BannerOptions> {
+        self.banners.as_ref()
     }
 
     /// The engine.
@@ -343,6 +351,16 @@ impl ScanConfigBuilder {
         self
     }
 
+    /// Grabs a banner from every open port, whatever the engine and scan type (default
+    /// off): see [`crate::banner`]. The grabs run beside the scan, at most
+    /// [`BannerOptions::concurrency`] at once; each open port's result comes out once its grab
+    /// is over, with [`crate::PortResult::banner`] set when the service said something. Other
+    /// results are not delayed.
+    pub fn banners(mut self, options: BannerOptions) -> Self {
+        self.config.banners = Some(options);
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<ScanConfig, Error> {
         let mut c = self.config;
@@ -403,6 +421,24 @@ impl ScanConfigBuilder {
                 )));
             }
         }
+        if let Some(b) = &c.banners {
+            if b.timeout().is_zero() {
+                return Err(Error::BadTimeout(format!(
+                    "--banner-timeout {}ms",
+                    b.timeout().as_millis()
+                )));
+            }
+            if b.max_bytes() == 0 {
+                return Err(Error::BadBanner(
+                    "a size cap of 0 bytes: it must be at least 1".into(),
+                ));
+            }
+            if b.concurrency() == 0 {
+                return Err(Error::BadBanner(
+                    "0 grabs at once: it must be at least 1".into(),
+                ));
+            }
+        }
         if c.concurrency == Some(0) {
             return Err(Error::BadConcurrency("0".into()));
         }
@@ -436,4 +472,35 @@ fn random_seed() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_banners(options: BannerOptions) -> Result<ScanConfig, Error> {
+        ScanConfig::builder()
+            .targets([Target::parse("127.0.0.1").unwrap()])
+            .banners(options)
+            .build()
+    }
+
+    #[test]
+    fn banner_options_are_validated() {
+        let d = BannerOptions::default();
+        let err = with_banners(d.clone().with_timeout(Duration::ZERO)).unwrap_err();
+        assert!(matches!(err, Error::BadTimeout(ref t) if t.contains("--banner-timeout")));
+        let err = with_banners(d.clone().with_max_bytes(0)).unwrap_err();
+        assert!(matches!(err, Error::BadBanner(ref m) if m.contains("size cap of 0")));
+        let err = with_banners(d.clone().with_concurrency(0)).unwrap_err();
+        assert!(matches!(err, Error::BadBanner(_)), "{err}");
+        assert!(err.is_bad_input());
+        let ok = with_banners(d.clone().with_max_bytes(1)).unwrap();
+        assert_eq!(ok.banners().map(BannerOptions::max_bytes), Some(1));
+        let off = ScanConfig::builder()
+            .targets([Target::parse("127.0.0.1").unwrap()])
+            .build()
+            .unwrap();
+        assert_eq!(off.banners(), None);
+    }
 }

@@ -16,6 +16,7 @@
 //! # Ok::<(), portscout::Error>(())
 //! ```
 
+mod banners;
 mod config;
 mod engine;
 mod event_loop;
@@ -42,6 +43,7 @@ pub use config::{
 };
 pub use engine::Engine;
 
+use crate::banner::BannerOptions;
 use crate::error::Error;
 use crate::limits;
 use crate::model::{Event, PortResult};
@@ -158,9 +160,12 @@ impl ScanStats {
 /// [`Iterator`] (or as a [`Stream`] through [`Scan::into_stream`]).
 ///
 /// Every probed port yields one [`Event::Port`], except the ports of a host found down, which
-/// yields one [`Event::HostDown`] instead. [`Scan::ports`] keeps only the port results. Dropping the scan stops it: the workers see the
+/// yields one [`Event::HostDown`] instead. [`Scan::ports`] keeps only the port results.
+/// With [`ScanConfigBuilder::banners`], an open port's result comes out once its banner grab
+/// is over (other results are not held). Dropping the scan stops it: the workers see the
 /// closed channel, drop their in-flight probes (closing their sockets) and exit, within
-/// about 100 ms (the longest a blocking `connect` waits between looks).
+/// about 100 ms (the longest a blocking `connect` waits between looks); banner grabs in
+/// progress are dropped at once, closing their sockets.
 pub struct Scan {
     plan: Arc<Plan>,
     cursor: Arc<Cursor>,
@@ -169,6 +174,8 @@ pub struct Scan {
     results: mpsc::Receiver<Vec<Event>>,
     ready: std::vec::IntoIter<Event>,
     workers: Vec<JoinHandle<Result<WorkerEnd, Error>>>,
+    /// The banner stage's thread, with `--banners` (see `banners.rs`).
+    stage: Option<JoinHandle<()>>,
     stats: Option<ScanStats>,
     checkpoint: Option<Checkpoint>,
 }
@@ -219,14 +226,26 @@ impl Scan {
     pub fn with_plan(config: &ScanConfig, plan: Plan) -> Result<Scan, Error> {
         let plan = Arc::new(plan);
         let engine = config.engine.resolve();
+        let budget = || usize::try_from(limits::descriptor_budget()).unwrap_or(usize::MAX);
+        // Banner grabs hold a descriptor each: with a connect scan's window sized from the
+        // descriptors, they get at most a quarter of them, taken off the window. (A grab that
+        // still meets EMFILE waits and tries again until its timeout.)
+        let banners = config.banners.clone().map(|b| {
+            let grabs = match (config.scan_type, config.concurrency) {
+                (ScanType::Connect, None) => b.concurrency().min((budget() / 4).max(1)),
+                (ScanType::Connect, Some(_)) => b.concurrency(),
+                // A SYN in flight holds no descriptor: the grabs may have them all.
+                (ScanType::Syn, _) => b.concurrency().min(budget()),
+            };
+            b.with_concurrency(grabs)
+        });
+        let grabs = banners.as_ref().map_or(0, BannerOptions::concurrency);
         let window = config
             .concurrency
             .unwrap_or_else(|| match config.scan_type {
                 // A SYN in flight holds no descriptor.
                 ScanType::Syn => DEFAULT_MAX_WINDOW,
-                ScanType::Connect => usize::try_from(limits::descriptor_budget())
-                    .unwrap_or(usize::MAX)
-                    .min(DEFAULT_MAX_WINDOW),
+                ScanType::Connect => budget().saturating_sub(grabs).clamp(1, DEFAULT_MAX_WINDOW),
             });
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = match engine {
@@ -287,6 +306,15 @@ impl Scan {
                 })?);
             }
         }
+        // Started after the privileges are dropped, like the workers: a grab is a plain
+        // connect. Without banners, the scan reads the workers' channel itself.
+        let (results, stage) = match banners {
+            Some(options) => {
+                let (results, stage) = banners::start(options, results)?;
+                (results, Some(stage))
+            }
+            None => (results, None),
+        };
         Ok(Scan {
             plan,
             cursor,
@@ -295,6 +323,7 @@ impl Scan {
             results,
             ready: Vec::new().into_iter(),
             workers: handles,
+            stage,
             stats: None,
             checkpoint: None,
         })
@@ -357,6 +386,10 @@ impl Scan {
         let mut left = vec![self.cursor.unclaimed()];
         let mut unanswered = Vec::new();
         let mut held = Vec::new();
+        if let Some(stage) = self.stage.take() {
+            // It has closed its channel, so it is ending; it cannot fail.
+            let _ = stage.join();
+        }
         for handle in self.workers.drain(..) {
             let outcome = handle.join().unwrap_or_else(|_| {
                 Err(Error::Runtime(io::Error::other("a scan worker panicked")))

@@ -1,7 +1,11 @@
 //! Helpers shared by the library's integration tests. Loopback only.
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use portscout::ports::PortSet;
@@ -42,4 +46,67 @@ pub fn config(engine: Engine, ports: &str, timeout: Duration) -> ScanConfig {
         .retries(0)
         .build()
         .unwrap()
+}
+
+/// What a [`Service`] does with each connection.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// Sends these bytes at once, then waits for the client to close.
+    Greet(Vec<u8>),
+    /// Sends nothing; waits for the client to close.
+    Silent,
+}
+
+/// A TCP service on 127.0.0.1 that accepts every connection and plays [`Behaviour`] on each,
+/// on a thread of its own. Dropping it stops accepting (connections already accepted end
+/// when their client closes, or after 60 s).
+pub struct Service {
+    /// Its port.
+    pub port: u16,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub fn service(behaviour: Behaviour) -> Service {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (stop2, accepted2) = (Arc::clone(&stop), Arc::clone(&accepted));
+    let thread = std::thread::spawn(move || {
+        while !stop2.load(Ordering::SeqCst) {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            accepted2.fetch_add(1, Ordering::SeqCst);
+            let behaviour = behaviour.clone();
+            std::thread::spawn(move || {
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
+                if let Behaviour::Greet(bytes) = &behaviour {
+                    let _ = conn.write_all(bytes);
+                }
+                let _ = conn.read_to_end(&mut Vec::new());
+            });
+        }
+    });
+    Service {
+        port,
+        accepted,
+        stop,
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -1,0 +1,242 @@
+//! The grab against loopback listeners started here, each playing one kind of service.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// A listener on 127.0.0.1 that accepts one connection and hands it to `service`.
+fn serve<T: Send + 'static>(
+    service: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (SocketAddr, JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = thread::spawn(move || service(listener.accept().unwrap().0));
+    (addr, handle)
+}
+
+/// Everything the client sent until it closed.
+fn received(mut s: TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    got
+}
+
+/// Options for a port that is not an HTTP port, with a timeout.
+fn options(timeout_ms: u64) -> BannerOptions {
+    BannerOptions::default().with_timeout(Duration::from_millis(timeout_ms))
+}
+
+#[tokio::test]
+async fn an_ssh_like_line_is_read_and_nothing_is_sent() {
+    let line = b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n";
+    let (addr, server) = serve(move |mut s| {
+        s.write_all(line).unwrap();
+        received(s)
+    });
+    let start = Instant::now();
+    let banner = grab(addr, &options(3000)).await.unwrap().unwrap();
+    let took = start.elapsed();
+    assert_eq!(banner.as_bytes(), line);
+    assert_eq!(
+        banner.escaped_line(),
+        "SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13"
+    );
+    // Ended by the quiet gap after the line, not by the 3 s timeout.
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(took >= DEFAULT_IDLE, "{took:?}");
+    assert_eq!(
+        server.join().unwrap(),
+        b"",
+        "a non-HTTP port is sent nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_http_port_gets_a_head_request_and_its_answer_is_the_banner() {
+    let answer = b"HTTP/1.0 200 OK\r\nServer: test/1.0\r\nContent-Length: 5\r\n\r\n";
+    let (addr, server) = serve(move |mut s| {
+        // Answers only once a whole request has come, and only a HEAD.
+        let mut request = Vec::new();
+        let mut byte = [0u8];
+        while !request.ends_with(b"\r\n\r\n") {
+            if s.read(&mut byte).unwrap() == 0 {
+                return request;
+            }
+            request.push(byte[0]);
+        }
+        if request.starts_with(b"HEAD / HTTP/1.0\r\n") {
+            s.write_all(answer).unwrap();
+        }
+        request
+    });
+    let http = options(2000).with_http_ports(PortSet::parse(&addr.port().to_string()).unwrap());
+    let start = Instant::now();
+    let banner = grab(addr, &http).await.unwrap().expect("an answer");
+    assert_eq!(banner.as_bytes(), answer);
+    // The server closed after its answer: no wait for the timeout (nor the quiet gap).
+    assert!(start.elapsed() < Duration::from_millis(1000));
+    let request = String::from_utf8(server.join().unwrap()).unwrap();
+    assert_eq!(
+        request,
+        format!("HEAD / HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", addr.port())
+    );
+}
+
+#[test]
+fn the_http_request_names_the_host_as_http_writes_it() {
+    assert_eq!(
+        http_request("127.0.0.1:80".parse().unwrap()),
+        "HEAD / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+    );
+    assert_eq!(
+        http_request("[::1]:8080".parse().unwrap()),
+        "HEAD / HTTP/1.0\r\nHost: [::1]:8080\r\n\r\n"
+    );
+    let defaults = BannerOptions::default();
+    for port in [80, 8000, 8008, 8080, 3128] {
+        assert!(defaults.http_ports().contains(port), "{port}");
+        assert!(
+            crate::ports::service_name(port).is_some_and(|s| s.contains("http")),
+            "{port}"
+        );
+    }
+    for port in [22, 25, 443, 8443, 593] {
+        assert!(!defaults.http_ports().contains(port), "{port}");
+    }
+}
+
+#[tokio::test]
+async fn a_silent_service_gives_no_banner_after_the_timeout() {
+    let (addr, server) = serve(received);
+    let start = Instant::now();
+    assert_eq!(grab(addr, &options(300)).await.unwrap(), None);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    // The grab closed its socket: the server saw the end of the stream.
+    assert_eq!(server.join().unwrap(), b"");
+}
+
+#[tokio::test]
+async fn hostile_bytes_are_kept_as_sent_and_printed_escaped() {
+    let hostile = b"\x1b]0;pwned\x07\x1b[2J\x1b[31mroot#\xff\x00\xfe\r\n";
+    let (addr, server) = serve(move |mut s| {
+        s.write_all(hostile).unwrap();
+        received(s)
+    });
+    let banner = grab(addr, &options(2000)).await.unwrap().unwrap();
+    assert_eq!(banner.as_bytes(), hostile);
+    assert_eq!(
+        banner.escaped(),
+        r"\x1B]0;pwned\x07\x1B[2J\x1B[31mroot#\xFF\x00\xFE\r\n"
+    );
+    assert!(banner.escaped().bytes().all(|b| (0x20..0x7f).contains(&b)));
+    server.join().unwrap();
+}
+
+/// Writes until the client goes away.
+fn endless(mut s: TcpStream) {
+    let block = [b'A'; 4096];
+    while s.write_all(&block).is_ok() {}
+}
+
+#[tokio::test]
+async fn an_endless_sender_gives_exactly_the_cap() {
+    for cap in [DEFAULT_MAX_BYTES, 1, 10_000] {
+        let (addr, server) = serve(endless);
+        let start = Instant::now();
+        let banner = grab(addr, &options(5000).with_max_bytes(cap))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(banner.as_bytes().len(), cap);
+        assert!(banner.as_bytes().iter().all(|&b| b == b'A'));
+        // The cap ends it, not the 5 s timeout.
+        assert!(start.elapsed() < Duration::from_secs(2), "{cap}");
+        server.join().unwrap();
+    }
+}
+
+/// Sends one byte every 300 ms until the client goes away.
+fn trickle(mut s: TcpStream) {
+    while s.write_all(b"x").is_ok() {
+        thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[tokio::test]
+async fn a_slow_sender_is_bounded_by_the_timeout() {
+    let (addr, server) = serve(trickle);
+    // A quiet gap longer than the sender's, so only the timeout can end the grab.
+    let slow = options(1000).with_idle(Duration::from_secs(10));
+    let start = Instant::now();
+    let banner = grab(addr, &slow).await.unwrap().unwrap();
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1000) && took < Duration::from_millis(1600),
+        "{took:?}"
+    );
+    // Bytes at 0, 300, 600 and 900 ms (the later ones may be late on a busy machine), and
+    // more than one: the quiet gap did not end it.
+    assert!(
+        (2..=4).contains(&banner.as_bytes().len()),
+        "{:?}",
+        banner.as_bytes()
+    );
+    server.join().unwrap();
+}
+
+#[tokio::test]
+async fn a_quiet_gap_after_data_ends_the_grab() {
+    let (addr, server) = serve(trickle);
+    // 300 ms between bytes is more than a 100 ms quiet gap: one byte, then the grab ends.
+    let quick = options(5000).with_idle(Duration::from_millis(100));
+    let start = Instant::now();
+    let banner = grab(addr, &quick).await.unwrap().unwrap();
+    assert_eq!(banner.as_bytes(), b"x");
+    assert!(
+        start.elapsed() < Duration::from_millis(290),
+        "{:?}",
+        start.elapsed()
+    );
+    server.join().unwrap();
+}
+
+#[tokio::test]
+async fn a_service_that_closes_at_once_gives_no_banner() {
+    let (addr, server) = serve(drop);
+    let start = Instant::now();
+    assert_eq!(grab(addr, &options(3000)).await.unwrap(), None);
+    assert!(start.elapsed() < Duration::from_secs(1));
+    server.join().unwrap();
+}
+
+#[tokio::test]
+async fn a_greeting_before_a_reset_is_kept() {
+    let (addr, server) = serve(|mut s| {
+        s.write_all(b"220 ready\r\n").unwrap();
+        // Wait until the greeting is in the client's socket, then reset.
+        thread::sleep(Duration::from_millis(50));
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    });
+    let banner = grab(addr, &options(3000)).await.unwrap().unwrap();
+    assert_eq!(banner.as_bytes(), b"220 ready\r\n");
+    server.join().unwrap();
+}
+
+#[tokio::test]
+async fn a_closed_port_is_an_error() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = grab(SocketAddr::from(([127, 0, 0, 1], port)), &options(1000))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
