@@ -11,6 +11,8 @@ use portscout::probe::ScanType;
 use portscout::scan::Engine;
 use portscout::StateFilter;
 
+use crate::colour::ColorChoice;
+
 /// An exact, fast TCP port scanner. Scan only hosts you own or are allowed to scan.
 #[derive(Debug, Parser)]
 #[command(name = "portscout", version, about, after_help = AFTER_HELP,
@@ -56,6 +58,10 @@ pub struct MergeArgs {
     /// Print nothing on standard error but errors (no conflict warnings).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Colour: auto (only on a terminal, and not when NO_COLOR is set), always, never.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// The scan's options.
@@ -184,9 +190,15 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 
-    /// Print nothing on standard error but errors.
+    /// Print nothing on standard error but errors (no progress bar either).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Colour: auto (only on a terminal, and not when NO_COLOR is set), always (even piped,
+    /// whatever NO_COLOR says), never. Coloured: the text format's STATE column, the progress
+    /// bar, the error: and warning: prefixes.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// `--format` values.
@@ -223,13 +235,43 @@ Exit status: 0 the scan completed, 1 it failed while running, 2 bad input (nothi
 /// Parses the process arguments, accepting nmap's `-iL FILE` spelling. Also returns the
 /// arguments as given (after the program name), for a resume file.
 pub fn parse() -> (Cli, Vec<String>) {
+    use clap::{CommandFactory, FromArgMatches};
     let args = nmap_spellings(std::env::args_os());
-    let raw = args
+    let raw: Vec<String> = args
         .iter()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    (Cli::parse_from(args), raw)
+    // clap's own messages (bad values, --help) follow --color too; read before parsing, as
+    // they are written while parsing. Auto is clap's: a terminal, and no NO_COLOR.
+    let mut command = Cli::command().color(match color_given(&raw) {
+        Some(ColorChoice::Always) => clap::ColorChoice::Always,
+        Some(ColorChoice::Never) => clap::ColorChoice::Never,
+        Some(ColorChoice::Auto) | None => clap::ColorChoice::Auto,
+    });
+    let matches = command.clone().get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
+    (cli, raw)
+}
+
+/// The last `--color WHEN` (or `--color=WHEN`) among the arguments, if its value is valid.
+fn color_given(raw: &[String]) -> Option<ColorChoice> {
+    let mut found = None;
+    let mut it = raw.iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        let value = match a.strip_prefix("--color") {
+            Some("") => it.next().map(String::as_str),
+            Some(v) => v.strip_prefix('='),
+            None => None,
+        };
+        if let Some(choice) = value.and_then(|v| ColorChoice::from_str(v, false).ok()) {
+            found = Some(choice);
+        }
+    }
+    found
 }
 
 /// Parses the arguments stored in a resume file (without the program name).
@@ -245,11 +287,11 @@ pub fn not_allowed_with_resume(raw: &[String]) -> Option<&str> {
     let mut it = raw.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--resume" => {
+            "--resume" | "--color" => {
                 it.next();
             }
             "-q" | "--quiet" | "--dry-run" => {}
-            a if a.starts_with("--resume=") => {}
+            a if a.starts_with("--resume=") || a.starts_with("--color=") => {}
             other => return Some(other),
         }
     }
@@ -333,6 +375,27 @@ mod tests {
             let err = parse_timeout(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{err}");
         }
+    }
+
+    #[test]
+    fn color_is_read_before_parsing() {
+        let raw = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(color_given(&raw("127.0.0.1 -p 1")), None);
+        assert_eq!(
+            color_given(&raw("--color never 127.0.0.1")),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            color_given(&raw("--color=always -p 70000")),
+            Some(ColorChoice::Always)
+        );
+        assert_eq!(
+            color_given(&raw("--color always --color=never")),
+            Some(ColorChoice::Never),
+            "the last one"
+        );
+        assert_eq!(color_given(&raw("--color sometimes")), None);
+        assert_eq!(color_given(&raw("-- --color always")), None);
     }
 
     #[test]

@@ -4,13 +4,19 @@
 //! 130 interrupted (SIGINT/SIGTERM: the scan paused and wrote a resume file).
 
 mod args;
+mod colour;
 mod merge;
+mod progress;
 mod run;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let (cli, raw) = args::parse();
+    colour::init_stderr(match &cli.command {
+        Some(args::Command::Merge(m)) => m.color,
+        None => cli.scan.color,
+    });
     let result = match cli.command {
         Some(args::Command::Merge(m)) => merge::run(m).map(|()| run::Finished::Done),
         None => run::run(cli.scan, raw),
@@ -19,7 +25,7 @@ fn main() -> ExitCode {
         Ok(run::Finished::Done) => ExitCode::SUCCESS,
         Ok(run::Finished::Paused) => ExitCode::from(130),
         Err(err) => {
-            eprintln!("error: {}", run::message(&err));
+            eprintln!("{} {}", colour::error(), run::message(&err));
             ExitCode::from(run::exit_code(&err))
         }
     }
