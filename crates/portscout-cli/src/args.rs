@@ -12,6 +12,7 @@ use portscout::probe::ScanType;
 use portscout::scan::Engine;
 use portscout::StateFilter;
 
+use crate::colour::ColorChoice;
 use crate::config;
 use crate::run::BadInput;
 
@@ -76,6 +77,10 @@ pub struct MergeArgs {
     /// Print nothing on standard error but errors (no conflict warnings).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Colour: auto (only on a terminal, and not when NO_COLOR is set), always, never.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// The scan's options.
@@ -216,7 +221,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 
-    /// Print nothing on standard error but errors.
+    /// Print nothing on standard error but errors (no progress bar either).
     #[arg(short, long)]
     pub quiet: bool,
 
@@ -229,6 +234,12 @@ pub struct Args {
     /// Read no config file.
     #[arg(long)]
     pub no_config: bool,
+
+    /// Colour: auto (only on a terminal, and not when NO_COLOR is set), always (even piped,
+    /// whatever NO_COLOR says), never. Coloured: the text format's STATE column, the progress
+    /// bar, the error: and warning: prefixes.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// `--format` values.
@@ -314,7 +325,13 @@ pub fn parse_from(
             .collect()
     };
     let command_line = words(argv.get(1..).unwrap_or_default());
-    let cmd = Cli::command();
+    // clap's own messages (bad values, --help) follow --color too; read before parsing, as
+    // they are written while parsing. Auto is clap's: a terminal, and no NO_COLOR.
+    let cmd = Cli::command().color(match color_given(&command_line) {
+        Some(ColorChoice::Always) => clap::ColorChoice::Always,
+        Some(ColorChoice::Never) => clap::ColorChoice::Never,
+        Some(ColorChoice::Auto) | None => clap::ColorChoice::Auto,
+    });
     let matches = cmd
         .clone()
         .try_get_matches_from(&argv)
@@ -362,6 +379,26 @@ pub fn parse_from(
     })
 }
 
+/// The last `--color WHEN` (or `--color=WHEN`) among the arguments, if its value is valid.
+fn color_given(raw: &[String]) -> Option<ColorChoice> {
+    let mut found = None;
+    let mut it = raw.iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        let value = match a.strip_prefix("--color") {
+            Some("") => it.next().map(String::as_str),
+            Some(v) => v.strip_prefix('='),
+            None => None,
+        };
+        if let Some(choice) = value.and_then(|v| ColorChoice::from_str(v, false).ok()) {
+            found = Some(choice);
+        }
+    }
+    found
+}
+
 /// Parses the arguments stored in a resume file (without the program name).
 pub fn parse_stored(args: &[String]) -> Result<Args, clap::Error> {
     let argv = std::iter::once("portscout".to_string()).chain(args.iter().cloned());
@@ -375,11 +412,11 @@ pub fn not_allowed_with_resume(raw: &[String]) -> Option<&str> {
     let mut it = raw.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--resume" => {
+            "--resume" | "--color" => {
                 it.next();
             }
             "-q" | "--quiet" | "--dry-run" | "--no-config" => {}
-            a if a.starts_with("--resume=") => {}
+            a if a.starts_with("--resume=") || a.starts_with("--color=") => {}
             other => return Some(other),
         }
     }
@@ -463,6 +500,27 @@ mod tests {
             let err = parse_timeout(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{err}");
         }
+    }
+
+    #[test]
+    fn color_is_read_before_parsing() {
+        let raw = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(color_given(&raw("127.0.0.1 -p 1")), None);
+        assert_eq!(
+            color_given(&raw("--color never 127.0.0.1")),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            color_given(&raw("--color=always -p 70000")),
+            Some(ColorChoice::Always)
+        );
+        assert_eq!(
+            color_given(&raw("--color always --color=never")),
+            Some(ColorChoice::Never),
+            "the last one"
+        );
+        assert_eq!(color_given(&raw("--color sometimes")), None);
+        assert_eq!(color_given(&raw("-- --color always")), None);
     }
 
     #[test]

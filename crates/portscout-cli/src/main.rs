@@ -4,9 +4,11 @@
 //! 130 interrupted (SIGINT/SIGTERM: the scan paused and wrote a resume file).
 
 mod args;
+mod colour;
 mod config;
 mod generate;
 mod merge;
+mod progress;
 mod run;
 
 use std::process::ExitCode;
@@ -20,6 +22,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    colour::init_stderr(match &parsed.cli.command {
+        Some(args::Command::Merge(m)) => m.color,
+        _ => parsed.cli.scan.color,
+    });
     let result = match parsed.cli.command {
         Some(args::Command::Merge(m)) => merge::run(m).map(|()| run::Finished::Done),
         Some(args::Command::Completions { shell }) => {
@@ -34,7 +40,7 @@ fn main() -> ExitCode {
         Ok(run::Finished::Done) => ExitCode::SUCCESS,
         Ok(run::Finished::Paused) => ExitCode::from(130),
         Err(err) => {
-            eprintln!("error: {}", run::message(&err));
+            eprintln!("{} {}", colour::error(), run::message(&err));
             // The config file is never mentioned on a good run; when a run fails, it may be
             // why.
             if let Some((path, added)) = parsed.config.filter(|(_, added)| !added.is_empty()) {

@@ -5,7 +5,7 @@
 //! printer: results ordered by address and port, then hosts down, then the summary.
 
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, IsTerminal};
 use std::path::Path;
 
 use anyhow::Result;
@@ -39,18 +39,26 @@ pub fn run(args: MergeArgs) -> Result<()> {
     let merged = merger.finish();
     if !args.quiet {
         for conflict in &merged.conflicts {
-            eprintln!("warning: {conflict}");
+            eprintln!("{} {conflict}", crate::colour::warning());
         }
         if merged.unknown > 0 {
             eprintln!(
-                "warning: skipped {} record(s) of a kind this version does not know",
+                "{} skipped {} record(s) of a kind this version does not know",
+                crate::colour::warning(),
                 merged.unknown
             );
         }
     }
 
     // Opened only now: the output file may be one of the inputs.
-    let mut out = open_output(args.output.as_deref(), args.format.into(), args.show)?;
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let colour = crate::colour::for_stream(args.color, to_terminal);
+    let mut out = open_output(
+        args.output.as_deref(),
+        args.format.into(),
+        args.show,
+        colour,
+    )?;
     // ndjson records carry no start time, scan type or port list: the ports are the ones
     // that have a result, the rest stays unknown.
     let port_set = result_ports(&merged.results);
@@ -100,7 +108,12 @@ fn open_output(
     path: Option<&Path>,
     format: output::Format,
     show: portscout::StateFilter,
+    colour: bool,
 ) -> Result<Box<dyn output::Sink + Send>> {
     let writer = crate::run::open_writer_at(path, false)?;
-    Ok(output::printer(format, show, writer))
+    let options = output::PrinterOptions {
+        colour,
+        ..output::PrinterOptions::default()
+    };
+    Ok(output::printer_with_options(format, show, writer, options))
 }

@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
 use portscout::banner::BannerOptions;
-use portscout::output::{self, ScanInfo, Summary};
+use portscout::output::{self, PrinterOptions, ScanInfo, Summary};
 use portscout::ports::PortSet;
 use portscout::probe::ScanType;
 use portscout::scan::ScanStats;
@@ -17,6 +17,8 @@ use portscout::target::{self, Target};
 use portscout::{limits, Event, PortState};
 
 use crate::args::{not_allowed_with_resume, parse_stored, Args};
+use crate::colour;
+use crate::progress::{Bar, BarHandle, BarWhen, StdoutLines};
 
 /// Bad input found by the binary itself (output file, …): exit 2, nothing sent.
 #[derive(Debug)]
@@ -82,7 +84,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             if let Some(token) = not_allowed_with_resume(&raw) {
                 return Err(BadInput(format!(
                     "`{token}` cannot be given with --resume: the scan's arguments come from `{}` \
-                     (only --dry-run and --quiet may be added)",
+                     (only --dry-run, --quiet and --color may be added)",
                     path.display()
                 ))
                 .into());
@@ -96,6 +98,8 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 ))
             })?;
             stored_args.quiet |= args.quiet;
+            // Colour is this invocation's choice, not the first run's.
+            stored_args.color = args.color;
             if args.dry_run {
                 // What is left goes to standard output: the stored `-o FILE` holds the first
                 // run's results, which the plan must not overwrite.
@@ -131,10 +135,25 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         return Ok(Finished::Done);
     }
 
-    let mut out = output::printer(args.format.into(), args.show, open_writer(&args, resuming)?);
+    let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let writer = if to_terminal && bar.is_shown() {
+        // Results on the terminal the bar is drawn on: written around it, line by line.
+        Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
+    } else {
+        open_writer(&args, resuming)?
+    };
+    let options = PrinterOptions {
+        colour: colour::for_stream(args.color, to_terminal),
+        ..PrinterOptions::default()
+    };
+    let mut out = output::printer_with_options(args.format.into(), args.show, writer, options);
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
-            eprintln!("warning: cannot raise the descriptor limit: {e}");
+            eprintln!(
+                "{} cannot raise the descriptor limit: {e}",
+                colour::warning()
+            );
         }
     }
 
@@ -143,7 +162,8 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let started_at = SystemTime::now();
     // Resolves names and removes exclusions, then starts the workers.
     let mut scan = Scan::start(&config)?;
-    let signals = watch_signals(&scan, &args)?;
+    bar.start(scan.progress());
+    let signals = watch_signals(&scan, &args, bar.handle())?;
     let space = scan.space();
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
@@ -173,7 +193,10 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 }
             };
             match result.state {
-                PortState::Open => summary.open += 1,
+                PortState::Open => {
+                    summary.open += 1;
+                    bar.open_found();
+                }
                 PortState::Closed => summary.closed += 1,
                 PortState::Filtered => summary.filtered += 1,
             }
@@ -184,6 +207,8 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             }
         }
         summary.elapsed = started.elapsed();
+        // Off the screen before the buffered formats write and the summary lines follow.
+        bar.finish();
         out.end(&summary)?;
         Ok(())
     })();
@@ -233,7 +258,11 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
 
 /// On the first SIGINT or SIGTERM, pause the scan (results so far are written and a resume
 /// file is saved); on the second, quit at once.
-fn watch_signals(scan: &Scan, args: &Args) -> Result<signal_hook::iterator::Handle> {
+fn watch_signals(
+    scan: &Scan,
+    args: &Args,
+    bar: BarHandle,
+) -> Result<signal_hook::iterator::Handle> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
@@ -248,14 +277,18 @@ fn watch_signals(scan: &Scan, args: &Args) -> Result<signal_hook::iterator::Hand
             for _ in signals.forever() {
                 seen += 1;
                 if seen > 1 {
+                    bar.clear();
                     eprintln!("portscout: interrupted twice: quitting without a resume file");
                     std::process::exit(130);
                 }
                 if !quiet {
-                    eprintln!(
-                        "portscout: interrupted: waiting for the answers in flight, then saving \
-                         `{file}` (interrupt again to quit at once)"
-                    );
+                    // Above the bar, which goes on while the answers in flight come in.
+                    bar.suspend(|| {
+                        eprintln!(
+                            "portscout: interrupted: waiting for the answers in flight, then \
+                             saving `{file}` (interrupt again to quit at once)"
+                        )
+                    });
                 }
                 pauser.pause();
             }

@@ -99,3 +99,32 @@ fn dropping_the_scan_stops_it() {
 fn scan_once(ports: &PortSet) -> usize {
     scan("127.0.0.1", ports).len()
 }
+
+/// `Scan::progress`: a shard's total is its share, and done reaches it once every result is
+/// read, on every engine. (Down hosts, retries and pauses: `scan::hosts` unit tests and
+/// `pause.rs`.)
+#[test]
+fn progress_counts_a_shard_to_its_end() {
+    use portscout::scan::{Engine, Shard};
+    let ports = PortSet::parse("1-3000").unwrap();
+    for engine in [Engine::Async, Engine::Sharded, Engine::Threads] {
+        let config = ScanConfig::builder()
+            .engine(engine)
+            .targets([Target::parse("127.0.0.1").unwrap()])
+            .ports(ports.clone())
+            .seed(5)
+            .shard(Shard::new(2, 3).unwrap())
+            .build()
+            .unwrap();
+        let mut scan = Scan::start(&config).unwrap();
+        let progress = scan.progress();
+        assert_eq!(progress.total(), 1000, "{engine}: the shard's share");
+        let results = scan.by_ref().count() as u64;
+        assert_eq!(results, 1000, "{engine}");
+        assert_eq!(
+            progress.done(),
+            1000,
+            "{engine}: done when the last result is read"
+        );
+    }
+}

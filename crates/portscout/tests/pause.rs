@@ -41,6 +41,8 @@ fn pause_and_resume_report_every_port_once() {
         let mut seen: BTreeMap<u16, PortState> = BTreeMap::new();
         let mut scan = Scan::start(&config(engine, &ports).build().unwrap()).unwrap();
         let pauser = scan.pauser();
+        let progress = scan.progress();
+        assert_eq!(progress.total(), total as u64);
         for (k, event) in scan.by_ref().enumerate() {
             let r = event.unwrap().port().unwrap().clone();
             assert!(
@@ -67,12 +69,25 @@ fn pause_and_resume_report_every_port_once() {
             "{engine}: the checkpoint leaves what was not reported"
         );
         assert_eq!(
+            progress.done() as usize,
+            before,
+            "{engine}: done is what was reported"
+        );
+        assert_eq!(
             checkpoint.up,
             vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
         );
 
+        let left = checkpoint.remaining();
         let resumed = config(engine, &ports).resume(checkpoint).build().unwrap();
-        for event in Scan::start(&resumed).unwrap() {
+        let mut scan = Scan::start(&resumed).unwrap();
+        let progress = scan.progress();
+        assert_eq!(
+            progress.total(),
+            left,
+            "{engine}: a resumed run's total is what was left"
+        );
+        for event in scan.by_ref() {
             let r = event.unwrap().port().unwrap().clone();
             assert!(
                 seen.insert(r.port, r.state).is_none(),
@@ -81,6 +96,11 @@ fn pause_and_resume_report_every_port_once() {
             );
         }
         assert_eq!(seen.len(), total, "{engine}: every port once");
+        assert_eq!(
+            progress.done(),
+            left,
+            "{engine}: the resumed run did all it had"
+        );
         for port in &open {
             assert_eq!(seen[port], PortState::Open, "{engine}: {port}");
         }

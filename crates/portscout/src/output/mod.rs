@@ -201,11 +201,57 @@ pub fn printer_with_services(
     out: Box<dyn Write + Send>,
     services: ServiceLookup,
 ) -> Box<dyn Sink + Send> {
+    printer_with_options(
+        format,
+        show,
+        out,
+        PrinterOptions {
+            services,
+            ..PrinterOptions::default()
+        },
+    )
+}
+
+/// How a printer writes, besides its format and filter (see [`printer_with_options`]).
+#[derive(Copy, Clone, Debug)]
+pub struct PrinterOptions {
+    /// The service-name lookup of the text and grep formats. Default:
+    /// [`crate::ports::service_name`].
+    pub services: ServiceLookup,
+    /// Colour the text format's STATE column with ANSI SGR codes (open green, closed red,
+    /// filtered yellow); the other formats, read by programs, are never coloured. Only the
+    /// state word is wrapped in codes, after the padding is computed, so the columns line up
+    /// on a terminal. Default: off. The library never decides this by itself (it looks at no
+    /// terminal and no environment variable): the caller does.
+    pub colour: bool,
+}
+
+impl Default for PrinterOptions {
+    fn default() -> PrinterOptions {
+        PrinterOptions {
+            services: crate::ports::service_name,
+            colour: false,
+        }
+    }
+}
+
+/// Like [`printer`], with [`PrinterOptions`].
+pub fn printer_with_options(
+    format: Format,
+    show: StateFilter,
+    out: Box<dyn Write + Send>,
+    options: PrinterOptions,
+) -> Box<dyn Sink + Send> {
+    let services = options.services;
     match format {
         Format::Text => Box::new(Buffered::new(
             show,
             text::KEEP_EMPTY,
-            text::render,
+            if options.colour {
+                text::render_coloured
+            } else {
+                text::render
+            },
             out,
             services,
         )),

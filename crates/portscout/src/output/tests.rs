@@ -107,11 +107,25 @@ fn fixture_info(events: &[Event], hosts: u128, banners: bool) -> ScanInfo {
 
 /// Feeds `events` to the printer in order, then a summary that counts them.
 fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) -> String {
+    let plain = PrinterOptions {
+        services,
+        colour: false,
+    };
+    run_events_with(format, show, events, hosts, plain)
+}
+
+fn run_events_with(
+    format: Format,
+    show: StateFilter,
+    events: &[Event],
+    hosts: u128,
+    options: PrinterOptions,
+) -> String {
     let banners = events
         .iter()
         .any(|e| e.port().is_some_and(|r| r.banner.is_some()));
     let buf = SharedBuf::default();
-    let mut p = printer_with_services(format, show, Box::new(buf.clone()), services);
+    let mut p = printer_with_options(format, show, Box::new(buf.clone()), options);
     let info = fixture_info(events, hosts, banners);
     p.begin(&info).unwrap();
     for event in events {
@@ -675,4 +689,83 @@ fn banners_read_back_from_ndjson() {
         .filter(|r| r.state == PortState::Open)
         .collect();
     assert_eq!(read, expected);
+}
+
+/// The fixture, a host with banners (198.18.0.3) and a host down (198.18.0.9).
+fn coloured_fixture() -> Vec<Event> {
+    let mut events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
+    events.extend(banner_fixture().into_iter().map(|r| {
+        Event::Port(PortResult {
+            ip: "198.18.0.3".parse().unwrap(),
+            ..r
+        })
+    }));
+    events.push(Event::HostDown(HostDown {
+        ip: "198.18.0.9".parse().unwrap(),
+        reason: Reason::NoResponse,
+        skipped: 4,
+    }));
+    events
+}
+
+/// [`coloured_fixture`], every state listed, with `PrinterOptions::colour`.
+fn run_coloured(format: Format) -> String {
+    let events = coloured_fixture();
+    let options = PrinterOptions {
+        services,
+        colour: true,
+    };
+    run_events_with(format, StateFilter::ALL, &events, 5, options)
+}
+
+/// Removes SGR sequences (`ESC [ digits ; … m`).
+fn strip_sgr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        let end = tail.find('m').expect("an SGR sequence ends with m");
+        assert!(
+            tail[..end].starts_with('[')
+                && tail[1..end]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b';'),
+            "not an SGR sequence: {:?}",
+            &tail[..=end]
+        );
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn text_coloured_state_column() {
+    let coloured = run_coloured(Format::Text);
+    // Shown with ESC spelled out, so that the snapshot reads as text.
+    insta::assert_snapshot!(coloured.replace('\x1b', "\\e"));
+    assert!(coloured.contains("\x1b[32mopen\x1b[0m"), "{coloured}");
+    assert!(coloured.contains("\x1b[31mclosed\x1b[0m"), "{coloured}");
+    assert!(coloured.contains("\x1b[33mfiltered\x1b[0m"), "{coloured}");
+    // Without its codes it is the plain output, byte for byte: same columns, same padding.
+    let options = PrinterOptions {
+        services,
+        colour: false,
+    };
+    let events = coloured_fixture();
+    let plain = run_events_with(Format::Text, StateFilter::ALL, &events, 5, options);
+    assert!(!plain.contains('\x1b'));
+    assert_eq!(strip_sgr(&coloured), plain);
+}
+
+#[test]
+fn colour_is_for_the_text_format_only() {
+    for format in Format::ALL {
+        if format == Format::Text {
+            continue;
+        }
+        let out = run_coloured(format);
+        assert!(!out.contains('\x1b'), "{format}: {out}");
+    }
 }

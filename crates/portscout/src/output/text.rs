@@ -44,11 +44,22 @@ fn plural_word(n: u64, word: &str) -> String {
     }
 }
 
+/// The SGR code that colours a state in the STATE column, and the one that ends it.
+fn state_colour(state: PortState) -> &'static str {
+    match state {
+        PortState::Open => "\x1b[32m",
+        PortState::Closed => "\x1b[31m",
+        PortState::Filtered => "\x1b[33m",
+    }
+}
+const RESET: &str = "\x1b[0m";
+
 fn write_host(
     w: &mut dyn Write,
     ip: &std::net::IpAddr,
     host: &HostData,
     services: ServiceLookup,
+    colour: bool,
 ) -> io::Result<()> {
     writeln!(w, "portscout report for {ip}")?;
     if let Some((reason, skipped)) = host.down {
@@ -113,23 +124,31 @@ fn write_host(
             *w = (*w).max(cell.len());
         }
     }
-    let write_row = |w: &mut dyn Write, cells: [&str; 4]| -> io::Result<()> {
-        write!(
-            w,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-        )?;
-        writeln!(w)
-    };
-    write_row(w, header)?;
+    // `state`: the row's state, coloured when `colour` is on. The codes wrap the word only
+    // and the padding follows them, so they take no room in the column.
+    let write_row =
+        |w: &mut dyn Write, cells: [&str; 4], state: Option<PortState>| -> io::Result<()> {
+            let (start, end) = match state {
+                Some(s) if colour => (state_colour(s), RESET),
+                _ => ("", ""),
+            };
+            write!(
+                w,
+                "{:<w0$}  {start}{}{end}{:pad$}  {:<w2$}  {}",
+                cells[0],
+                cells[1],
+                "",
+                cells[2],
+                cells[3],
+                w0 = widths[0],
+                pad = widths[1] - cells[1].len(),
+                w2 = widths[2],
+            )?;
+            writeln!(w)
+        };
+    write_row(w, header, None)?;
     for (row, l) in rows.iter().zip(&host.listed) {
-        write_row(w, [&row[0], &row[1], &row[2], &row[3]])?;
+        write_row(w, [&row[0], &row[1], &row[2], &row[3]], Some(l.state))?;
         if let Some(banner) = &l.banner {
             // As nmap prints a script's one-line output; escaped, so a service cannot send
             // control sequences to the terminal.
@@ -147,8 +166,29 @@ pub(crate) fn render(
     summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {
+    render_with(w, collector, summary, services, false)
+}
+
+/// [`render`] with the STATE column coloured (`PrinterOptions::colour`).
+pub(crate) fn render_coloured(
+    w: &mut dyn Write,
+    collector: &mut Collector,
+    _info: &ScanInfo,
+    summary: &Summary,
+    services: ServiceLookup,
+) -> io::Result<()> {
+    render_with(w, collector, summary, services, true)
+}
+
+fn render_with(
+    w: &mut dyn Write,
+    collector: &mut Collector,
+    summary: &Summary,
+    services: ServiceLookup,
+    colour: bool,
+) -> io::Result<()> {
     for (ip, host) in collector.finish() {
-        write_host(w, ip, host, services)?;
+        write_host(w, ip, host, services, colour)?;
     }
     let ports = summary.open + summary.closed + summary.filtered;
     write!(

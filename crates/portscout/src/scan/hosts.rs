@@ -78,7 +78,15 @@ pub(crate) struct Board {
     /// The last timeout (µs) any worker computed from its samples, 0 before any: what a
     /// worker that has no sample of its own starts from (a thread whose only host is silent).
     rto_hint: AtomicU64,
+    /// Each worker's count of probes done (see [`Hosts::done`]), read by [`Board::done`].
+    done: Mutex<Vec<Arc<DoneCounter>>>,
 }
+
+/// One worker's count of probes done: written only by its worker (a plain store, on a cache
+/// line of its own, so the probe path shares nothing), read by whoever asks for the progress.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct DoneCounter(AtomicU64);
 
 impl Board {
     /// Records `want` for `ip` unless a decision exists. Returns the final decision and whether
@@ -108,7 +116,23 @@ impl Board {
         Board {
             hosts: Mutex::new(map),
             rto_hint: AtomicU64::new(0),
+            done: Mutex::default(),
         }
+    }
+
+    /// A counter of probes done for a new worker.
+    fn done_counter(&self) -> Arc<DoneCounter> {
+        let counter = Arc::new(DoneCounter::default());
+        let mut all = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        all.push(Arc::clone(&counter));
+        counter
+    }
+
+    /// Probes done so far by every worker: decided (reported, or held for an undecided host)
+    /// or dropped because their host was found down.
+    pub(crate) fn done(&self) -> u64 {
+        let all = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
     }
 
     /// The decided hosts: up, and down with the reason, each sorted by address.
@@ -190,12 +214,16 @@ pub(crate) struct Hosts {
     /// The current horizon (loss is counted per horizon of sending) and when it began.
     horizon: u32,
     horizon_start: Instant,
+    /// Probes of the plan this worker is done with, and where it shows them to the scan.
+    done: u64,
+    done_shown: Arc<DoneCounter>,
 }
 
 impl Hosts {
     /// State for a worker whose window may reach `max_window`, scanning `ports` ports per host.
     pub fn new(spec: TimingSpec, board: Arc<Board>, ports: u32, max_window: usize) -> Hosts {
         let max_window = max_window.max(1);
+        let done_shown = board.done_counter();
         Hosts {
             map: HashMap::new(),
             rtt: RttEstimator::new(),
@@ -209,7 +237,17 @@ impl Hosts {
             stats: ScanStats::default(),
             horizon: 0,
             horizon_start: Instant::now(),
+            done: 0,
+            done_shown,
         }
+    }
+
+    /// `n` more probes of the plan are done with: decided (reported, or held until their host
+    /// is decided) or dropped because their host is down. A probe sent again (a retry, a
+    /// confirmation) or handed back at a pause is not done.
+    fn done(&mut self, n: u64) {
+        self.done += n;
+        self.done_shown.0.store(self.done, Ordering::Relaxed);
     }
 
     fn host(&mut self, ip: IpAddr) -> &mut Host {
@@ -289,6 +327,7 @@ impl Hosts {
         }
         if let Liveness::Down = host.live {
             self.stats.skipped += 1;
+            self.done(1);
             return Admit::Skipped;
         }
         if host.in_flight >= host.window.get() && !behind {
@@ -356,9 +395,11 @@ impl Hosts {
             Alive::Up => Self::up(host, events),
             Alive::Down(_) => {
                 host.live = Liveness::Down;
-                self.deferred -= host.deferred.len();
-                self.stats.skipped += host.deferred.len() as u64;
+                let dropped = host.deferred.len();
                 host.deferred.clear();
+                self.deferred -= dropped;
+                self.stats.skipped += dropped as u64;
+                self.done(dropped as u64);
                 if ours {
                     self.stats.hosts_down += 1;
                     events.push(Event::HostDown(HostDown {
@@ -394,6 +435,8 @@ impl Hosts {
             self.deferred -= n;
         }
         if let Liveness::Down = host.live {
+            // Its host was found down while it waited: dropped.
+            self.done(1);
             return Settled::Done;
         }
         let attempts = match outcome {
@@ -513,6 +556,8 @@ impl Hosts {
                 }
             }
         };
+        // Decided (reported, held, or dropped with its host).
+        self.done(1);
         if let Some(reason) = then {
             self.down(ip, reason, events);
         }
@@ -540,9 +585,13 @@ impl Hosts {
     /// to `unanswered` (probed again on resume). Those of hosts another worker found up are
     /// reported; those of hosts found down were never to be.
     pub fn pause(&mut self, events: &mut Vec<Event>, unanswered: &mut Vec<SocketAddr>) {
+        let before = unanswered.len();
         self.release_held(events, |held| {
             unanswered.extend(held.drain(..).map(|r| SocketAddr::new(r.ip, r.port)));
         });
+        // Sent again on resume: no longer done.
+        self.done -= (unanswered.len() - before) as u64;
+        self.done_shown.0.store(self.done, Ordering::Relaxed);
     }
 
     /// Results held for undecided hosts: reported if the board says up, dropped if down, and
@@ -607,6 +656,7 @@ fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::PortState;
 
     /// Regression: a worker that ran out of work called a host down when its own probes of
     /// it were silent, while another worker could still be waiting for an answer from it
@@ -651,5 +701,101 @@ mod tests {
         hosts.finish(&mut events, &mut held);
         assert!(held.is_empty());
         assert_eq!(events.len(), 1);
+    }
+
+    /// The progress count: every probe is done exactly once, whether reported, held, dropped
+    /// with its host found down (waiting in the host's queue, in flight, or not yet admitted),
+    /// and never while it is to be sent again.
+    #[test]
+    fn every_probe_is_done_once_however_it_ends() {
+        let spec = TimingSpec {
+            timeout: Timeout::Fixed(Duration::from_millis(10)),
+            max_attempts: 2,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        };
+        let board = Arc::new(Board::default());
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 2);
+        let (mut events, mut again) = (Vec::new(), VecDeque::new());
+        let probe = |s: &str| Job::new(s.parse::<SocketAddr>().unwrap());
+
+        // A host that turns out unreachable: two probes in flight, two waiting for the window.
+        let (mut a, mut b, c, d) = (
+            probe("198.18.0.9:1"),
+            probe("198.18.0.9:2"),
+            probe("198.18.0.9:3"),
+            probe("198.18.0.9:4"),
+        );
+        assert!(matches!(hosts.admit(a, false, &mut events), Admit::Go(_)));
+        hosts.sent(&mut a, true);
+        assert!(matches!(hosts.admit(b, false, &mut events), Admit::Go(_)));
+        hosts.sent(&mut b, true);
+        assert_eq!(hosts.admit(c, false, &mut events), Admit::Deferred);
+        assert_eq!(hosts.admit(d, false, &mut events), Admit::Deferred);
+        assert_eq!(board.done(), 0);
+        let unreachable = Outcome::Decided {
+            state: PortState::Filtered,
+            reason: Reason::HostUnreach,
+            rtt: None,
+        };
+        // Settling `a` frees room for `c` (to `again`), then finds the host down: `d`, still
+        // in the host's queue, is dropped.
+        hosts.settle(a, unreachable, true, &mut events, &mut again);
+        assert!(matches!(events[..], [Event::HostDown(_)]), "{events:?}");
+        assert_eq!(
+            board.done(),
+            2,
+            "the answered probe and the one left in the queue"
+        );
+        hosts.settle(b, Outcome::NoResponse, true, &mut events, &mut again);
+        assert_eq!(board.done(), 3, "in flight when its host went down");
+        let c = again
+            .pop_front()
+            .expect("released before the host went down");
+        assert_eq!(hosts.admit(c, false, &mut events), Admit::Skipped);
+        assert_eq!(board.done(), 4, "never sent");
+
+        // A silent port is sent again (not done), then answers.
+        let mut silent = probe("198.18.0.10:5");
+        hosts.admit(silent, false, &mut events);
+        hosts.sent(&mut silent, true);
+        hosts.settle(silent, Outcome::NoResponse, true, &mut events, &mut again);
+        assert_eq!(board.done(), 4, "a retry is not done");
+        let mut silent = again.pop_front().expect("sent again");
+        hosts.admit(silent, false, &mut events);
+        hosts.sent(&mut silent, true);
+        let closed = Outcome::Decided {
+            state: PortState::Closed,
+            reason: Reason::ConnRefused,
+            rtt: Some(Duration::from_micros(50)),
+        };
+        hosts.settle(silent, closed, true, &mut events, &mut again);
+        assert_eq!(board.done(), 5);
+
+        // Another worker's count adds up.
+        let mut other = Hosts::new(spec, Arc::clone(&board), 100, 2);
+        let mut e = probe("198.18.0.10:6");
+        other.admit(e, false, &mut events);
+        other.sent(&mut e, true);
+        other.settle(e, closed, true, &mut events, &mut again);
+        assert_eq!(board.done(), 6);
+
+        // A silent port of an undecided host is held (done), until a pause hands it back to
+        // be sent again on resume (not done any more).
+        let mut held = probe("198.18.0.11:7");
+        other.admit(held, false, &mut events);
+        other.sent(&mut held, true);
+        let filtered = Outcome::Decided {
+            state: PortState::Filtered,
+            reason: Reason::NoResponse,
+            rtt: None,
+        };
+        other.settle(held, filtered, true, &mut events, &mut again);
+        assert_eq!(board.done(), 7);
+        let mut unanswered = Vec::new();
+        other.pause(&mut events, &mut unanswered);
+        assert_eq!(unanswered.len(), 1);
+        assert_eq!(board.done(), 6);
     }
 }

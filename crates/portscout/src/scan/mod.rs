@@ -194,6 +194,30 @@ impl Pauser {
     }
 }
 
+/// How far a running scan is, readable from any thread while the scan runs (a progress bar's
+/// thread, say): see [`Scan::progress`].
+#[derive(Clone, Debug)]
+pub struct Progress {
+    board: Arc<Board>,
+    total: u64,
+}
+
+impl Progress {
+    /// Probes of the plan done so far: decided (whether reported yet or held until their host
+    /// is found up), or skipped because their host was found down. A probe waiting for its
+    /// answer or to be sent again is not done. Reaches [`Progress::total`] when the scan
+    /// completes; stays below it after a pause (what is left goes to the checkpoint).
+    pub fn done(&self) -> u64 {
+        self.board.done()
+    }
+
+    /// The probes this run sends: the plan's length (a shard's share, or what a checkpoint
+    /// left), not the whole probe space.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
 impl Scan {
     /// Resolves the targets and starts scanning with the configured engine.
     ///
@@ -357,6 +381,14 @@ impl Scan {
     /// The plan: the probes this run sends, in order.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// A handle that tells how far the scan is (from any thread).
+    pub fn progress(&self) -> Progress {
+        Progress {
+            board: Arc::clone(&self.board),
+            total: self.plan.len(),
+        }
     }
 
     /// A handle that pauses the scan (from any thread).
