@@ -71,12 +71,15 @@ struct ResumeFile {
     /// The command line, without the program name (as the first run got it).
     args: Vec<String>,
     checkpoint: Checkpoint,
+    /// With `--db`: the scan's id in the history, which the resumed run continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    db_scan: Option<i64>,
 }
 
 /// Runs a scan (or a dry run). `raw` is the command line as given, without the program name.
 pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
-    let (args, stored, checkpoint) = match &args.resume {
-        None => (args, raw, None),
+    let (args, stored, checkpoint, db_scan) = match &args.resume {
+        None => (args, raw, None, None),
         Some(path) => {
             if let Some(token) = not_allowed_with_resume(&raw) {
                 return Err(BadInput(format!(
@@ -101,7 +104,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 stored_args.dry_run = true;
                 stored_args.output = None;
             }
-            (stored_args, file.args, Some(file.checkpoint))
+            (stored_args, file.args, Some(file.checkpoint), file.db_scan)
         }
     };
     let resuming = checkpoint.is_some();
@@ -130,7 +133,10 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         return Ok(Finished::Done);
     }
 
-    let mut out = output::printer(args.format.into(), args.show, open_writer(&args, resuming)?);
+    // Before anything is resolved or sent: a history file that cannot be used is bad input.
+    let recorder = crate::db::start(&args, &stored, db_scan)?;
+    let db_scan = recorder.as_ref().map(|r| r.id());
+    let out = output::printer(args.format.into(), args.show, open_writer(&args, resuming)?);
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!("warning: cannot raise the descriptor limit: {e}");
@@ -142,6 +148,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     // Resolves names and removes exclusions, then starts the workers.
     let mut scan = Scan::start(&config)?;
     let signals = watch_signals(&scan, &args)?;
+    let mut out = crate::db::tee(out, recorder, scan.pauser());
     let space = scan.space();
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
@@ -210,6 +217,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let file = ResumeFile {
         args: stored,
         checkpoint: checkpoint.clone(),
+        db_scan,
     };
     write_resume_file(&args.resume_file, &file)?;
     // Said even with --quiet: without it the user would not know how to go on.

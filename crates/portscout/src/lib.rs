@@ -15,6 +15,7 @@
 //! | [`privilege`] | dropping root or capabilities once the raw sockets are open |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
 //! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
+//! | `history` | scans recorded in SQLite (a [`output::Sink`] beside the printer), listed, and two compared (feature `history`, on by default) |
 //!
 //! # From the seed to these types
 //!
@@ -61,6 +62,8 @@
 #![deny(missing_docs)]
 
 pub mod error;
+#[cfg(feature = "history")]
+pub mod history;
 pub mod limits;
 pub mod merge;
 pub mod model;
