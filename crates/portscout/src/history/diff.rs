@@ -221,6 +221,7 @@ pub fn compare(a: &Snapshot<'_>, b: &Snapshot<'_>) -> Diff {
                 reason: r.reason,
             })
             .collect();
+        // Stable: of a port given twice, the last stays last (and counts).
         rows.sort_by(|x, y| (x.key.as_str(), x.port).cmp(&(y.key.as_str(), y.port)));
         rows
     };
@@ -288,13 +289,53 @@ impl Seen {
     }
 }
 
-/// Compares two scans whose rows come sorted by (`key`, port), reading each row once.
+/// Of rows with the same address and port in a row, the last one.
+struct LastOfEqual<I> {
+    inner: I,
+    held: Option<Row>,
+}
+
+impl<E, I: Iterator<Item = Result<Row, E>>> Iterator for LastOfEqual<I> {
+    type Item = Result<Row, E>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut row = match self.held.take() {
+            Some(row) => row,
+            None => match self.inner.next()? {
+                Ok(row) => row,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        loop {
+            match self.inner.next() {
+                None => return Some(Ok(row)),
+                Some(Err(e)) => return Some(Err(e)),
+                Some(Ok(next)) if next.key == row.key && next.port == row.port => row = next,
+                Some(Ok(next)) => {
+                    self.held = Some(next);
+                    return Some(Ok(row));
+                }
+            }
+        }
+    }
+}
+
+/// Compares two scans whose rows come sorted by (`key`, port), reading each row once. Of a
+/// port that comes twice in a scan, the last row counts.
 pub(crate) fn compare_sorted<E>(
-    mut a: impl Iterator<Item = Result<Row, E>>,
-    mut b: impl Iterator<Item = Result<Row, E>>,
+    a: impl Iterator<Item = Result<Row, E>>,
+    b: impl Iterator<Item = Result<Row, E>>,
     side_a: &Side,
     side_b: &Side,
 ) -> Result<Diff, E> {
+    let mut a = LastOfEqual {
+        inner: a,
+        held: None,
+    };
+    let mut b = LastOfEqual {
+        inner: b,
+        held: None,
+    };
     let mut diff = Diff::default();
     let (mut seen_a, mut seen_b) = (Seen::default(), Seen::default());
     let mut next_a = a.next().transpose()?;

@@ -540,7 +540,8 @@ impl Db {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT ip, port, state, reason, rtt_us, banner FROM results WHERE scan_id = ?1",
+                "SELECT ip, port, state, reason, rtt_us, banner FROM results WHERE scan_id = ?1 \
+                 ORDER BY rowid",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
@@ -574,7 +575,11 @@ impl Db {
                 banner,
             });
         }
+        // Stable: of a port recorded twice (which a scan does not do), the last is kept.
         out.sort_by_key(|r| (r.ip, r.port));
+        out.reverse();
+        out.dedup_by_key(|r| (r.ip, r.port));
+        out.reverse();
         Ok(out)
     }
 
@@ -724,8 +729,10 @@ impl Db {
             })
         };
         let (side_a, side_b) = (side(a)?, side(b)?);
+        // Ties (a port recorded twice, which a scan does not do) come oldest first: the
+        // comparison keeps the last.
         let sql = "SELECT ip, port, state, reason FROM results WHERE scan_id = ?1 \
-                   ORDER BY ip, port";
+                   ORDER BY ip, port, rowid";
         let mut stmt_a = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
         let mut stmt_b = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
         let rows_a = self.diff_rows(&mut stmt_a, a.id)?;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, TransactionBehavior};
 
 use super::writer::{self, Writer};
-use super::{count, Db, HistoryError, NewScan, Timestamp};
-use crate::model::{HostDown, PortResult};
+use super::{count, Counts, Db, HistoryError, NewScan, Timestamp};
+use crate::model::{HostDown, PortResult, PortState};
 use crate::output::{ScanInfo, Sink, Summary};
 use crate::scan::Pauser;
 
@@ -49,11 +49,23 @@ pub struct Recorder {
     last_commit: Instant,
     run_started: Instant,
     pauser: Option<Pauser>,
+    /// The scan's results so far (a resumed scan's earlier runs included).
+    counts: Counts,
     began: bool,
     finished: bool,
     /// A resumed scan's state before this run (restored if the run never begins); `None`
     /// for a new scan (deleted if it never begins).
     before: Option<(String, Option<i64>)>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("db", &self.db)
+            .field("id", &self.id)
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
 }
 
 enum Pending {
@@ -73,7 +85,7 @@ enum Pending {
 }
 
 impl Recorder {
-    fn new(db: Db, id: i64, before: Option<(String, Option<i64>)>) -> Recorder {
+    fn new(db: Db, id: i64, counts: Counts, before: Option<(String, Option<i64>)>) -> Recorder {
         Recorder {
             db,
             id,
@@ -83,6 +95,7 @@ impl Recorder {
             last_commit: Instant::now(),
             run_started: Instant::now(),
             pauser: None,
+            counts,
             began: false,
             finished: false,
             before,
@@ -112,7 +125,7 @@ impl Recorder {
             )
             .map_err(|e| db.sql(e))?;
         let id = db.conn.last_insert_rowid();
-        Ok(Recorder::new(db, id, None))
+        Ok(Recorder::new(db, id, Counts::default(), None))
     }
 
     pub(crate) fn resume(mut db: Db, id: i64) -> Result<Recorder, HistoryError> {
@@ -165,8 +178,9 @@ impl Recorder {
             ],
         )
         .map_err(sql)?;
+        let counts = count(&tx, id).map_err(sql)?;
         tx.commit().map_err(sql)?;
-        Ok(Recorder::new(db, id, Some((state, ended))))
+        Ok(Recorder::new(db, id, counts, Some((state, ended))))
     }
 
     /// The scan's id in the history.
@@ -204,12 +218,13 @@ impl Recorder {
     /// Commits what is pending; with `end`, marks the scan in the same transaction.
     fn commit(&mut self, end: Option<(&str, i64)>) -> Result<(), HistoryError> {
         let id = self.id;
+        let counts = self.counts;
         let pending = std::mem::take(&mut self.pending);
         let write = || -> rusqlite::Result<()> {
             let tx = self.db.conn.unchecked_transaction()?;
             {
                 let mut port = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO results (scan_id, ip, port, state, reason, rtt_us, \
+                    "INSERT INTO results (scan_id, ip, port, state, reason, rtt_us, \
                      banner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 let mut down = tx.prepare_cached(
@@ -239,7 +254,7 @@ impl Recorder {
                 }
             }
             if let Some((state, elapsed)) = end {
-                let c = count(&tx, id)?;
+                let c = counts;
                 tx.execute(
                     "UPDATE scans SET state = ?2, ended_ms = ?3, elapsed_ms = elapsed_ms + ?4, \
                      open = ?5, closed = ?6, filtered = ?7, hosts_down = ?8 WHERE id = ?1",
@@ -278,7 +293,12 @@ impl Recorder {
             // The scan never started (bad input found after the row was written, say).
             return match self.before.take() {
                 None => conn
-                    .execute("DELETE FROM scans WHERE id = ?1", [self.id])
+                    .execute_batch(&format!(
+                        "DELETE FROM results WHERE scan_id = {id}; \
+                         DELETE FROM hosts_down WHERE scan_id = {id}; \
+                         DELETE FROM scans WHERE id = {id};",
+                        id = self.id
+                    ))
                     .map(drop),
                 Some((state, ended)) => {
                     let c = match count(conn, self.id) {
@@ -318,6 +338,7 @@ impl Sink for Recorder {
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
         self.began = true;
         self.run_started = Instant::now();
+        self.last_commit = Instant::now();
         let hosts = i64::try_from(info.hosts).unwrap_or(i64::MAX);
         self.db
             .conn
@@ -330,6 +351,11 @@ impl Sink for Recorder {
     }
 
     fn result(&mut self, r: &PortResult) -> io::Result<()> {
+        match r.state {
+            PortState::Open => self.counts.open += 1,
+            PortState::Closed => self.counts.closed += 1,
+            PortState::Filtered => self.counts.filtered += 1,
+        }
         self.push(Pending::Port {
             ip: r.ip.to_string(),
             port: r.port,
@@ -344,6 +370,7 @@ impl Sink for Recorder {
     }
 
     fn host_down(&mut self, h: &HostDown) -> io::Result<()> {
+        self.counts.hosts_down += 1;
         self.push(Pending::Down {
             ip: h.ip.to_string(),
             reason: h.reason.as_str(),
