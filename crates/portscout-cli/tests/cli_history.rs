@@ -334,7 +334,7 @@ fn a_scan_killed_mid_way_stays_readable_and_incomplete() {
     let killed = slow.wait();
     assert_eq!(killed.code, None, "not killed: {}", killed.stderr);
     let committed = rows(&db, 2);
-    assert!(committed >= 2000 && committed < 65_535, "{committed}");
+    assert!((2000..65_535).contains(&committed), "{committed}");
 
     let c = Connection::open(&db).unwrap();
     let check: String = c

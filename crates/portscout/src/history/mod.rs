@@ -65,7 +65,7 @@ mod tests;
 
 pub use diff::{Change, Diff, DiffSummary, HostChange, HostState, PortChange};
 pub use key::ScanKey;
-pub use recorder::{Outcome, Recorder};
+pub use recorder::{Outcome, Recorder, DEFAULT_BATCH_INTERVAL, DEFAULT_BATCH_ROWS};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 /// An SQLite error, kept opaque (its text says what went wrong).

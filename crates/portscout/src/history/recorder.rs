@@ -58,6 +58,15 @@ pub struct Recorder {
     before: Option<(String, Option<i64>)>,
 }
 
+/// A resumed scan's state, end, and writer (pid, start time, boot id).
+type ResumedRow = (
+    String,
+    Option<i64>,
+    Option<u32>,
+    Option<i64>,
+    Option<String>,
+);
+
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recorder")
@@ -139,13 +148,7 @@ impl Recorder {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let row: Option<(
-            String,
-            Option<i64>,
-            Option<u32>,
-            Option<i64>,
-            Option<String>,
-        )> = tx
+        let row: Option<ResumedRow> = tx
             .query_row(
                 "SELECT state, ended_ms, writer_pid, writer_start, writer_boot FROM scans \
                  WHERE id = ?1",
