@@ -36,6 +36,11 @@ pub enum Command {
     /// Combine ndjson outputs (shards, resumed runs) into one result, deduplicated and ordered
     /// per host and port, in any output format.
     Merge(MergeArgs),
+    /// List the scans recorded in a scan history (`--db FILE`): id, start, status, counts.
+    History(crate::history::HistoryArgs),
+    /// Show what changed between two scans of a scan history: ports opened, closed or
+    /// changed state, hosts up, down, new or gone.
+    Diff(crate::history::DiffArgs),
 
     /// Print a shell completion script to standard output
     /// (`portscout completions bash > /etc/bash_completion.d/portscout`).
@@ -221,6 +226,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 
+    /// Record the scan in the scan history FILE (SQLite; created if missing): its arguments,
+    /// start, end and every result. `portscout history` lists the scans, `portscout diff`
+    /// compares two.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+
     /// Print nothing on standard error but errors (no progress bar either).
     #[arg(short, long)]
     pub quiet: bool,
@@ -278,7 +289,7 @@ A scan reads options from a config file when one exists: --config FILE, else $PO
 command line always wins over the file; --no-config reads none.
 
 Exit status: 0 the scan completed, 1 it failed while running, 2 bad input (nothing was sent),
-130 interrupted (Ctrl-C).";
+130 interrupted (Ctrl-C). `portscout diff --exit-code`: 0 no change, 1 changes, 2 bad input.";
 
 /// The command line, parsed, with what the config file added to it.
 #[derive(Debug)]

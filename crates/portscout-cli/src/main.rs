@@ -6,7 +6,9 @@
 mod args;
 mod colour;
 mod config;
+mod db;
 mod generate;
+mod history;
 mod merge;
 mod progress;
 mod run;
@@ -27,18 +29,22 @@ fn main() -> ExitCode {
         _ => parsed.cli.scan.color,
     });
     let result = match parsed.cli.command {
-        Some(args::Command::Merge(m)) => merge::run(m).map(|()| run::Finished::Done),
+        Some(args::Command::Merge(m)) => merge::run(m).map(|()| ExitCode::SUCCESS),
+        Some(args::Command::History(h)) => history::list(h).map(|()| ExitCode::SUCCESS),
+        Some(args::Command::Diff(d)) => history::diff(d),
         Some(args::Command::Completions { shell }) => {
-            generate::completions(shell).map(|()| run::Finished::Done)
+            generate::completions(shell).map(|()| ExitCode::SUCCESS)
         }
         Some(args::Command::Man { dir }) => {
-            generate::man(dir.as_deref()).map(|()| run::Finished::Done)
+            generate::man(dir.as_deref()).map(|()| ExitCode::SUCCESS)
         }
-        None => run::run(parsed.cli.scan, parsed.args),
+        None => run::run(parsed.cli.scan, parsed.args).map(|finished| match finished {
+            run::Finished::Done => ExitCode::SUCCESS,
+            run::Finished::Paused => ExitCode::from(130),
+        }),
     };
     match result {
-        Ok(run::Finished::Done) => ExitCode::SUCCESS,
-        Ok(run::Finished::Paused) => ExitCode::from(130),
+        Ok(code) => code,
         Err(err) => {
             eprintln!("{} {}", colour::error(), run::message(&err));
             // The config file is never mentioned on a good run; when a run fails, it may be

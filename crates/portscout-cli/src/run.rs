@@ -74,12 +74,15 @@ struct ResumeFile {
     /// The command line, without the program name (as the first run got it).
     args: Vec<String>,
     checkpoint: Checkpoint,
+    /// With `--db`: the scan's id in the history, which the resumed run continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    db_scan: Option<i64>,
 }
 
 /// Runs a scan (or a dry run). `raw` is the command line as given, without the program name.
 pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
-    let (args, stored, checkpoint) = match &args.resume {
-        None => (args, raw, None),
+    let (args, stored, checkpoint, db_scan) = match &args.resume {
+        None => (args, raw, None, None),
         Some(path) => {
             if let Some(token) = not_allowed_with_resume(&raw) {
                 return Err(BadInput(format!(
@@ -106,7 +109,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 stored_args.dry_run = true;
                 stored_args.output = None;
             }
-            (stored_args, file.args, Some(file.checkpoint))
+            (stored_args, file.args, Some(file.checkpoint), file.db_scan)
         }
     };
     let resuming = checkpoint.is_some();
@@ -135,6 +138,9 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         return Ok(Finished::Done);
     }
 
+    // Before anything is resolved or sent: a history file that cannot be used is bad input.
+    let recorder = crate::db::start(&args, &stored, db_scan)?;
+    let db_scan = recorder.as_ref().map(|r| r.id());
     let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let writer = if to_terminal && bar.is_shown() {
@@ -147,7 +153,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         colour: colour::for_stream(args.color, to_terminal),
         ..PrinterOptions::default()
     };
-    let mut out = output::printer_with_options(args.format.into(), args.show, writer, options);
+    let out = output::printer_with_options(args.format.into(), args.show, writer, options);
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!(
@@ -164,6 +170,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let mut scan = Scan::start(&config)?;
     bar.start(scan.progress());
     let signals = watch_signals(&scan, &args, bar.handle())?;
+    let mut out = crate::db::tee(out, recorder, scan.pauser());
     let space = scan.space();
     let info = ScanInfo {
         hosts: u128::from(space.hosts()),
@@ -244,6 +251,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let file = ResumeFile {
         args: stored,
         checkpoint: checkpoint.clone(),
+        db_scan,
     };
     write_resume_file(&args.resume_file, &file)?;
     // Said even with --quiet: without it the user would not know how to go on.

@@ -192,6 +192,11 @@ impl Pauser {
     pub fn pause(&self) {
         self.0.pause();
     }
+
+    /// Whether [`Pauser::pause`] was called (by this handle or another one of the same scan).
+    pub fn is_paused(&self) -> bool {
+        self.0.paused()
+    }
 }
 
 /// How far a running scan is, readable from any thread while the scan runs (a progress bar's

@@ -1,0 +1,159 @@
+//! `--db FILE`: the scan recorded in a history file, beside the printer.
+//!
+//! The file is opened (created, migrated) and the scan's row written before anything is
+//! resolved or sent: a file that cannot be used is bad input (exit 2, nothing sent). A resumed
+//! scan (`--resume`) continues the row its resume file names, so a paused scan and its
+//! resumption are one scan in the history.
+
+use std::io;
+use std::path::Path;
+
+use anyhow::Result;
+use portscout::history::{Db, HistoryError, NewScan, Recorder, ScanKey};
+use portscout::output::{ScanInfo, Sink, Summary};
+use portscout::ports::PortSet;
+use portscout::scan::Pauser;
+use portscout::target::{self, Target};
+use portscout::{HostDown, PortResult};
+
+use crate::args::Args;
+use crate::run::BadInput;
+
+/// Opens `args.db` (if given) and starts recording: a new scan, or the resumed scan
+/// `resumed` (a scan id from the resume file). `command_line` is what the history stores as
+/// the scan's arguments.
+pub fn start(
+    args: &Args,
+    command_line: &[String],
+    resumed: Option<i64>,
+) -> Result<Option<Recorder>> {
+    let Some(path) = &args.db else {
+        return Ok(None);
+    };
+    let bad = |e: HistoryError| BadInput(e.to_string());
+    let db = Db::open(path).map_err(bad)?;
+    let recorder = match resumed {
+        Some(id) => match db.resume(id) {
+            Ok(r) => r,
+            Err(HistoryError::NoSuchScan { .. }) => {
+                if !args.quiet {
+                    eprintln!(
+                        "warning: `{}` has no scan {id} to continue: recording the resumed run \
+                         as a new scan",
+                        path.display()
+                    );
+                }
+                Db::open(path)
+                    .map_err(bad)?
+                    .record(&new_scan(args, command_line)?)
+                    .map_err(bad)?
+            }
+            Err(e) => return Err(bad(e).into()),
+        },
+        None => db.record(&new_scan(args, command_line)?).map_err(bad)?,
+    };
+    Ok(Some(recorder))
+}
+
+/// The scan as the history describes it.
+fn new_scan(args: &Args, command_line: &[String]) -> Result<NewScan> {
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| Target::parse(t).map_err(portscout::Error::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut exclude = Vec::new();
+    for list in &args.exclude {
+        exclude.extend(target::parse_list(list).map_err(portscout::Error::from)?);
+    }
+    let (ports, ports_text) = match (&args.ports, args.top_ports) {
+        (Some(p), _) => (p.clone(), p.to_string()),
+        (None, n) => {
+            let n = n.unwrap_or(1000);
+            (
+                PortSet::top(n).map_err(portscout::Error::from)?,
+                format!("top {n}"),
+            )
+        }
+    };
+    let (ports, ports_text) = match &args.exclude_ports {
+        Some(x) => (ports.difference(x), format!("{ports_text} except {x}")),
+        None => (ports, ports_text),
+    };
+    let mut key = ScanKey::new(&targets, &exclude, &ports);
+    let mut shown: Vec<String> = args.targets.clone();
+    if let Some(file) = &args.input_list {
+        key = key.with(&format!("-iL {}", absolute(file)));
+        shown.push(format!("-iL {}", file.display()));
+    }
+    if let Some(file) = &args.exclude_file {
+        key = key.with(&format!("--exclude-file {}", absolute(file)));
+    }
+    if let Some(shard) = args.shard {
+        key = key.with(&format!("--shard {shard}"));
+    }
+    Ok(NewScan::new(
+        key,
+        shown.join(" "),
+        ports_text,
+        args.scan_type.to_string(),
+        command_line.to_vec(),
+    ))
+}
+
+/// `file` as an absolute path (`-`, standard input, as it is).
+fn absolute(file: &Path) -> String {
+    if file.as_os_str() == "-" {
+        return "-".into();
+    }
+    std::fs::canonicalize(file)
+        .or_else(|_| std::path::absolute(file))
+        .unwrap_or_else(|_| file.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The printer, and the recorder beside it if there is one. The recorder records the scan as
+/// paused if `pauser` paused it.
+pub fn tee(
+    printer: Box<dyn Sink + Send>,
+    recorder: Option<Recorder>,
+    pauser: Pauser,
+) -> Box<dyn Sink + Send> {
+    match recorder {
+        None => printer,
+        Some(recorder) => Box::new(Tee {
+            printer,
+            recorder: recorder.paused_by(pauser),
+        }),
+    }
+}
+
+struct Tee {
+    printer: Box<dyn Sink + Send>,
+    recorder: Recorder,
+}
+
+impl Sink for Tee {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.recorder.begin(info)?;
+        self.printer.begin(info)
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+        self.printer.result(result)?;
+        self.recorder.result(result)
+    }
+
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
+        self.printer.host_down(host)?;
+        self.recorder.host_down(host)
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        // The history first: a reader gone from standard output does not leave the scan
+        // unfinished there.
+        self.recorder.end(summary)?;
+        self.printer.end(summary)
+    }
+}

@@ -1,0 +1,404 @@
+//! Recording a scan as it runs: a [`Sink`] that writes results in batched transactions.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, TransactionBehavior};
+
+use super::writer::{self, Writer};
+use super::{count, Counts, Db, HistoryError, NewScan, Timestamp};
+use crate::model::{HostDown, PortResult, PortState};
+use crate::output::{ScanInfo, Sink, Summary};
+use crate::scan::Pauser;
+
+/// Results written per transaction, at most.
+pub const DEFAULT_BATCH_ROWS: usize = 4096;
+
+/// Longest time results wait in memory before they are committed (checked as results
+/// arrive).
+pub const DEFAULT_BATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How a recorded run ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The scan finished.
+    Complete,
+    /// The scan paused (a resume file says what is left); resuming continues it.
+    Paused,
+}
+
+/// Writes one scan's results into the history, as a [`Sink`] beside the printer.
+///
+/// The scan's row exists from [`Db::record`] on, as `running`, with this process as its
+/// writer. Results and hosts found down are kept in memory and committed in one transaction
+/// every [`DEFAULT_BATCH_ROWS`] records or [`DEFAULT_BATCH_INTERVAL`], whichever comes
+/// first ([`Recorder::batch`] changes both). [`Sink::end`] (or [`Recorder::finish`]) commits
+/// the last batch and marks the scan complete or paused, with its end time and totals, in one
+/// transaction.
+///
+/// If the process dies, what was committed stays and the scan reads as incomplete (its writer
+/// is gone). Dropped without [`Sink::end`] (the scan failed), the recorder commits what it
+/// has and marks the scan `failed`; dropped before [`Sink::begin`] (the scan never started),
+/// it removes the new scan, or gives a resumed scan back its previous state.
+pub struct Recorder {
+    db: Db,
+    id: i64,
+    pending: Vec<Pending>,
+    batch_rows: usize,
+    batch_interval: Duration,
+    last_commit: Instant,
+    run_started: Instant,
+    pauser: Option<Pauser>,
+    /// The scan's results so far (a resumed scan's earlier runs included).
+    counts: Counts,
+    began: bool,
+    finished: bool,
+    /// A resumed scan's state before this run (restored if the run never begins); `None`
+    /// for a new scan (deleted if it never begins).
+    before: Option<(String, Option<i64>)>,
+}
+
+/// A resumed scan's state, end, and writer (pid, start time, boot id).
+type ResumedRow = (
+    String,
+    Option<i64>,
+    Option<u32>,
+    Option<i64>,
+    Option<String>,
+);
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("db", &self.db)
+            .field("id", &self.id)
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Pending {
+    Port {
+        ip: String,
+        port: u16,
+        state: &'static str,
+        reason: &'static str,
+        rtt_us: Option<i64>,
+        banner: Option<String>,
+    },
+    Down {
+        ip: String,
+        reason: &'static str,
+        skipped: u32,
+    },
+}
+
+impl Recorder {
+    fn new(db: Db, id: i64, counts: Counts, before: Option<(String, Option<i64>)>) -> Recorder {
+        Recorder {
+            db,
+            id,
+            pending: Vec::new(),
+            batch_rows: DEFAULT_BATCH_ROWS,
+            batch_interval: DEFAULT_BATCH_INTERVAL,
+            last_commit: Instant::now(),
+            run_started: Instant::now(),
+            pauser: None,
+            counts,
+            began: false,
+            finished: false,
+            before,
+        }
+    }
+
+    pub(crate) fn start(db: Db, scan: &NewScan) -> Result<Recorder, HistoryError> {
+        let w = Writer::this_process();
+        let args = serde_json::to_string(&scan.args).expect("strings serialize");
+        db.conn
+            .execute(
+                "INSERT INTO scans (key, targets, ports, scan_type, args, version, state, \
+                 started_ms, writer_pid, writer_start, writer_boot) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?10)",
+                params![
+                    scan.key.as_str(),
+                    scan.targets,
+                    scan.ports,
+                    scan.scan_type,
+                    args,
+                    env!("CARGO_PKG_VERSION"),
+                    Timestamp::now().0,
+                    w.as_ref().map(|w| w.pid),
+                    w.as_ref().map(|w| w.start),
+                    w.as_ref().map(|w| w.boot.as_str()),
+                ],
+            )
+            .map_err(|e| db.sql(e))?;
+        let id = db.conn.last_insert_rowid();
+        Ok(Recorder::new(db, id, Counts::default(), None))
+    }
+
+    pub(crate) fn resume(mut db: Db, id: i64) -> Result<Recorder, HistoryError> {
+        let w = Writer::this_process();
+        let path = db.path.clone();
+        let sql = |e| HistoryError::Sql {
+            path: path.clone(),
+            source: super::SqlError(e),
+        };
+        let tx = db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let row: Option<ResumedRow> = tx
+            .query_row(
+                "SELECT state, ended_ms, writer_pid, writer_start, writer_boot FROM scans \
+                 WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(sql)?;
+        let Some((state, ended, pid, start, boot)) = row else {
+            return Err(HistoryError::NoSuchScan { path, id });
+        };
+        if let (true, Some(pid), Some(start), Some(boot)) = (state == "running", pid, start, boot) {
+            if writer::alive(pid, start, &boot) {
+                return Err(HistoryError::Busy { path, id, pid });
+            }
+        }
+        tx.execute(
+            "UPDATE scans SET state = 'running', ended_ms = NULL, runs = runs + 1, \
+             open = NULL, closed = NULL, filtered = NULL, hosts_down = NULL, \
+             writer_pid = ?2, writer_start = ?3, writer_boot = ?4 WHERE id = ?1",
+            params![
+                id,
+                w.as_ref().map(|w| w.pid),
+                w.as_ref().map(|w| w.start),
+                w.as_ref().map(|w| w.boot.as_str()),
+            ],
+        )
+        .map_err(sql)?;
+        let counts = count(&tx, id).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Recorder::new(db, id, counts, Some((state, ended))))
+    }
+
+    /// The scan's id in the history.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Commits every `rows` records, or when results have waited `interval`, whichever
+    /// comes first (`rows` at least 1).
+    pub fn batch(mut self, rows: usize, interval: Duration) -> Recorder {
+        self.batch_rows = rows.max(1);
+        self.batch_interval = interval;
+        self
+    }
+
+    /// At [`Sink::end`], records the scan as paused if `pauser` paused it (else complete).
+    pub fn paused_by(mut self, pauser: Pauser) -> Recorder {
+        self.pauser = Some(pauser);
+        self
+    }
+
+    /// Commits the last batch and marks the scan as `outcome` says, with its end time and
+    /// totals, in one transaction. [`Sink::end`] calls it.
+    pub fn finish(&mut self, summary: &Summary, outcome: Outcome) -> Result<(), HistoryError> {
+        let state = match outcome {
+            Outcome::Complete => "complete",
+            Outcome::Paused => "paused",
+        };
+        let elapsed = i64::try_from(summary.elapsed.as_millis()).unwrap_or(i64::MAX);
+        self.commit(Some((state, elapsed)))?;
+        self.finished = true;
+        Ok(())
+    }
+
+    /// Commits what is pending; with `end`, marks the scan in the same transaction.
+    fn commit(&mut self, end: Option<(&str, i64)>) -> Result<(), HistoryError> {
+        let id = self.id;
+        let counts = self.counts;
+        let pending = std::mem::take(&mut self.pending);
+        let write = || -> rusqlite::Result<()> {
+            let tx = self.db.conn.unchecked_transaction()?;
+            {
+                let mut port = tx.prepare_cached(
+                    "INSERT INTO results (scan_id, ip, port, state, reason, rtt_us, \
+                     banner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                let mut down = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO hosts_down (scan_id, ip, reason, skipped) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for p in &pending {
+                    match p {
+                        Pending::Port {
+                            ip,
+                            port: n,
+                            state,
+                            reason,
+                            rtt_us,
+                            banner,
+                        } => {
+                            port.execute(params![id, ip, n, state, reason, rtt_us, banner])?;
+                        }
+                        Pending::Down {
+                            ip,
+                            reason,
+                            skipped,
+                        } => {
+                            down.execute(params![id, ip, reason, skipped])?;
+                        }
+                    }
+                }
+            }
+            if let Some((state, elapsed)) = end {
+                let c = counts;
+                tx.execute(
+                    "UPDATE scans SET state = ?2, ended_ms = ?3, elapsed_ms = elapsed_ms + ?4, \
+                     open = ?5, closed = ?6, filtered = ?7, hosts_down = ?8 WHERE id = ?1",
+                    params![
+                        id,
+                        state,
+                        Timestamp::now().0,
+                        elapsed,
+                        c.open,
+                        c.closed,
+                        c.filtered,
+                        c.hosts_down
+                    ],
+                )?;
+            }
+            tx.commit()
+        };
+        let result = write();
+        self.last_commit = Instant::now();
+        result.map_err(|e| self.db.sql(e))
+    }
+
+    fn push(&mut self, p: Pending) -> Result<(), HistoryError> {
+        self.pending.push(p);
+        if self.pending.len() >= self.batch_rows
+            || self.last_commit.elapsed() >= self.batch_interval
+        {
+            self.commit(None)?;
+        }
+        Ok(())
+    }
+
+    fn drop_unfinished(&mut self) -> Result<(), HistoryError> {
+        if !self.began {
+            let conn = &self.db.conn;
+            // The scan never started (bad input found after the row was written, say).
+            return match self.before.take() {
+                None => conn
+                    .execute_batch(&format!(
+                        "DELETE FROM results WHERE scan_id = {id}; \
+                         DELETE FROM hosts_down WHERE scan_id = {id}; \
+                         DELETE FROM scans WHERE id = {id};",
+                        id = self.id
+                    ))
+                    .map(drop),
+                Some((state, ended)) => {
+                    let c = match count(conn, self.id) {
+                        Ok(c) => c,
+                        Err(e) => return Err(self.db.sql(e)),
+                    };
+                    let totals = (state != "running").then_some(c);
+                    conn.execute(
+                        "UPDATE scans SET state = ?2, ended_ms = ?3, runs = runs - 1, \
+                         open = ?4, closed = ?5, filtered = ?6, hosts_down = ?7 WHERE id = ?1",
+                        params![
+                            self.id,
+                            state,
+                            ended,
+                            totals.map(|c| c.open),
+                            totals.map(|c| c.closed),
+                            totals.map(|c| c.filtered),
+                            totals.map(|c| c.hosts_down),
+                        ],
+                    )
+                    .map(drop)
+                }
+            }
+            .map_err(|e| self.db.sql(e));
+        }
+        let elapsed = i64::try_from(self.run_started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.commit(Some(("failed", elapsed)))
+    }
+}
+
+fn io_err(e: HistoryError) -> io::Error {
+    io::Error::other(e)
+}
+
+impl Sink for Recorder {
+    /// Records the number of hosts and ports.
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.began = true;
+        self.run_started = Instant::now();
+        self.last_commit = Instant::now();
+        let hosts = i64::try_from(info.hosts).unwrap_or(i64::MAX);
+        self.db
+            .conn
+            .execute(
+                "UPDATE scans SET hosts = ?2, ports_per_host = ?3 WHERE id = ?1",
+                params![self.id, hosts, info.ports],
+            )
+            .map_err(|e| io_err(self.db.sql(e)))?;
+        Ok(())
+    }
+
+    fn result(&mut self, r: &PortResult) -> io::Result<()> {
+        match r.state {
+            PortState::Open => self.counts.open += 1,
+            PortState::Closed => self.counts.closed += 1,
+            PortState::Filtered => self.counts.filtered += 1,
+        }
+        self.push(Pending::Port {
+            ip: r.ip.to_string(),
+            port: r.port,
+            state: r.state.as_str(),
+            reason: r.reason.as_str(),
+            rtt_us: r
+                .rtt
+                .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+            banner: r.banner.as_ref().map(|b| b.escaped()),
+        })
+        .map_err(io_err)
+    }
+
+    fn host_down(&mut self, h: &HostDown) -> io::Result<()> {
+        self.counts.hosts_down += 1;
+        self.push(Pending::Down {
+            ip: h.ip.to_string(),
+            reason: h.reason.as_str(),
+            skipped: h.skipped,
+        })
+        .map_err(io_err)
+    }
+
+    /// Commits the last batch and marks the scan complete, or paused if the
+    /// [`Recorder::paused_by`] pauser paused it.
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        let outcome = match &self.pauser {
+            Some(p) if p.is_paused() => Outcome::Paused,
+            _ => Outcome::Complete,
+        };
+        self.finish(summary, outcome).map_err(io_err)
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Best effort: if this fails too, the scan reads as incomplete once this process
+            // is gone.
+            let _ = self.drop_unfinished();
+        }
+    }
+}
