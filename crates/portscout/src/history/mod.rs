@@ -30,7 +30,7 @@
 //! for state in [PortState::Closed, PortState::Open] {
 //!     let scan = NewScan::new(key.clone(), "127.0.0.1", "22", "connect", vec![]);
 //!     let mut recorder = Db::open(&path)?.record(&scan)?;
-//!     recorder.begin(&ScanInfo { hosts: 1, ports: 1, banners: false })?;
+//!     recorder.begin(&ScanInfo { hosts: 1, ports: 1, ..ScanInfo::default() })?;
 //!     let reason = if state == PortState::Open { Reason::SynAck } else { Reason::ConnRefused };
 //!     let ip = "127.0.0.1".parse().unwrap();
 //!     recorder.result(&PortResult { ip, port: 22, state, reason, rtt: None, banner: None })?;
