@@ -8,37 +8,11 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{config, silent, Silent};
+use support::{config, eventually, open_fds, silent, threads_named, Silent};
 
 use portscout::scan::{Engine, Scan};
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
-
-fn worker_threads() -> usize {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("portscout-w"))
-        .count()
-}
-
-/// Waits up to `limit` for `done`, polling.
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
-}
 
 #[test]
 fn dropping_a_scan_closes_its_sockets_and_ends_its_workers() {
@@ -54,7 +28,11 @@ fn dropping_a_scan_closes_its_sockets_and_ends_its_workers() {
     let timeout = Duration::from_secs(60);
     for engine in [Engine::Threads, Engine::Async, Engine::Sharded] {
         let fds_before = open_fds();
-        assert_eq!(worker_threads(), 0, "{engine}: workers left from before");
+        assert_eq!(
+            threads_named("portscout-w"),
+            0,
+            "{engine}: workers left from before"
+        );
         let scan = Scan::start(&config(engine, &spec, timeout)).unwrap();
         assert!(
             eventually(Duration::from_secs(10), || open_fds()
@@ -65,9 +43,9 @@ fn dropping_a_scan_closes_its_sockets_and_ends_its_workers() {
         );
         drop(scan);
         assert!(
-            eventually(Duration::from_secs(5), || worker_threads() == 0),
+            eventually(Duration::from_secs(5), || threads_named("portscout-w") == 0),
             "{engine}: {} workers still running 5 s after the drop",
-            worker_threads()
+            threads_named("portscout-w")
         );
         assert!(
             eventually(Duration::from_secs(5), || open_fds() <= fds_before),

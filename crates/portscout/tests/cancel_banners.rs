@@ -5,27 +5,13 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use portscout::banner::BannerOptions;
 use portscout::ports::PortSet;
 use portscout::scan::{Engine, Scan, ScanConfig, ScanConfigBuilder};
 use portscout::target::Target;
-use support::{service, silent, Behaviour, Service};
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
-
-fn threads_named(prefix: &str) -> usize {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
-}
+use support::{eventually, open_fds, service, silent, threads_named, Behaviour, Service};
 
 fn builder(engine: Engine, ports: &str) -> ScanConfigBuilder {
     ScanConfig::builder()
@@ -34,17 +20,6 @@ fn builder(engine: Engine, ports: &str) -> ScanConfigBuilder {
         .ports(PortSet::parse(ports).unwrap())
         .timeout(Duration::from_secs(1))
         .retries(0)
-}
-
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
 }
 
 #[test]

@@ -13,6 +13,34 @@ use portscout::scan::{Engine, ScanConfig};
 use portscout::target::Target;
 use socket2::{Domain, Socket, Type};
 
+/// Descriptors this process has open.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// Threads of this process whose name starts with `prefix` (`portscout-w` for workers).
+pub fn threads_named(prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Waits up to `limit` for `done`, polling every 10 ms; whether it came true.
+pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}
+
 /// A listener on 127.0.0.1 whose accept queue is full: SYNs to it get no answer.
 pub struct Silent {
     _listener: Socket,
