@@ -31,6 +31,7 @@ pub fn start(
         return Ok(None);
     };
     let bad = |e: HistoryError| BadInput(e.to_string());
+    let created = !path.exists();
     let db = Db::open(path).map_err(bad)?;
     let recorder = match resumed {
         Some(id) => match db.resume(id) {
@@ -52,7 +53,46 @@ pub fn start(
         },
         None => db.record(&new_scan(args, command_line)?).map_err(bad)?,
     };
+    give_to_sudo_user(path, created).map_err(|e| {
+        BadInput(format!(
+            "cannot give the history `{}` to the sudo user: {e}",
+            path.display()
+        ))
+    })?;
     Ok(Some(recorder))
+}
+
+/// Under `sudo`, the history belongs to the invoking user, as the resume file does (the
+/// process becomes that user once its sockets are open: `portscout::privilege`). Otherwise a
+/// history made by `sudo portscout … --db scans.db` could not be read by that user's
+/// `portscout history` (SQLite opens it for writing, and its journal files too). A file this
+/// run created goes to `SUDO_UID:SUDO_GID`; the journal files (`-wal`, `-shm`, made as root
+/// just now) go to whoever owns the history.
+fn give_to_sudo_user(path: &Path, created: bool) -> io::Result<()> {
+    use std::os::unix::fs::{chown, MetadataExt};
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let Some((uid, gid)) = portscout::privilege::sudo_user() else {
+        return Ok(());
+    };
+    if created {
+        chown(path, Some(uid), Some(gid))?;
+    }
+    let owner = std::fs::metadata(path)?;
+    if owner.uid() != uid {
+        return Ok(());
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut journal = path.as_os_str().to_owned();
+        journal.push(suffix);
+        match chown(&journal, Some(owner.uid()), Some(owner.gid())) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// The scan as the history describes it.

@@ -434,3 +434,65 @@ fn a_paused_scan_resumed_is_one_scan_in_the_history() {
     let text = portscout_local(&["history", "--db", &db]);
     assert!(text.stdout.contains(" s, 2 runs "), "{}", text.stdout);
 }
+
+/// `sudo portscout … --db scans.db`: the process becomes the invoking user once its sockets are
+/// open, and the history it created belongs to that user, whose scans without sudo can go on
+/// recording into it.
+#[test]
+fn a_history_made_under_sudo_belongs_to_the_sudo_user() {
+    use std::os::unix::fs::{chown, MetadataExt};
+    if !require_root() {
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let ns = Netns::new("hsudo");
+    let dir = TempDir::new("hsudo");
+    // The user's own directory, as under sudo in a home directory.
+    chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    let db = dir.file("scans.db");
+    let _web = ns.listen("127.0.0.1", &[80]);
+    let out = ns
+        .exec([support::BIN, "127.0.0.1", "-p", "79-81", "--db", &db, "-q"])
+        .env("SUDO_UID", NOBODY.to_string())
+        .env("SUDO_GID", NOBODY.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("80/tcp  open"));
+    let meta = std::fs::metadata(&db).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (NOBODY, NOBODY));
+
+    // The user, without sudo: a connect scan into the same history, then the list.
+    let as_user = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let out = ns
+        .exec(as_user)
+        .args([support::BIN, "127.0.0.1", "-p", "79-81", "--db", &db, "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let history = ns
+        .exec(as_user)
+        .args([support::BIN, "history", "--db", &db, "--format", "ndjson"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        history.status.success(),
+        "{}",
+        String::from_utf8_lossy(&history.stderr)
+    );
+    assert_eq!(stdout.matches("\"complete\"").count(), 2, "{stdout}");
+}

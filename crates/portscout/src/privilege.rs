@@ -63,8 +63,9 @@ pub fn drop_privileges() -> io::Result<Dropped> {
     Ok(Dropped::Capabilities)
 }
 
-/// The user behind `sudo`, if this is a sudo run for someone other than root.
-fn sudo_user() -> Option<(u32, u32)> {
+/// The user behind `sudo` (`SUDO_UID`, `SUDO_GID`), if this is a sudo run for someone other
+/// than root: the user [`drop_privileges`] becomes, and who should own files the run creates.
+pub fn sudo_user() -> Option<(u32, u32)> {
     let uid = std::env::var("SUDO_UID").ok()?.parse().ok()?;
     let gid = std::env::var("SUDO_GID").ok()?.parse().ok()?;
     (uid != 0).then_some((uid, gid))
