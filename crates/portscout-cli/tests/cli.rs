@@ -447,11 +447,14 @@ fn max_open_stops_after_that_many_open_ports() {
             .filter(|l| l.contains(r#""state":"open""#))
             .collect();
         assert_eq!(open.len(), 1, "--engine {engine}: {open:?}");
+        // Fewer than half the range: the `threads` engine's 64 threads each hand results
+        // over in batches of up to 256, so on a busy machine up to 63 × 256 = 16 128 records
+        // of other threads can come before the open port's batch (10 000 was too few).
         let records = text.lines().count();
+        let range = 65536 - usize::from(port);
         assert!(
-            records < 10_000,
-            "--engine {engine}: {records} records for {} ports: it did not stop",
-            65536 - u32::from(port)
+            records < range / 2,
+            "--engine {engine}: {records} records for {range} ports: it did not stop"
         );
         assert!(text.lines().last().unwrap().contains(r#""type":"summary""#));
     }
