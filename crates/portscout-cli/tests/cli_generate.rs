@@ -152,8 +152,8 @@ fn each_shell_accepts_its_script() {
             continue;
         }
         let script = stdout_of(&["completions", shell]);
-        let dir = tempdir();
-        let path = dir.join(format!("portscout.{shell}"));
+        let dir = support::TempDir::new("generate");
+        let path = dir.path().join(format!("portscout.{shell}"));
         std::fs::write(&path, script).unwrap();
         let out = Process::new(shell).arg("-n").arg(&path).output().unwrap();
         assert!(
@@ -222,10 +222,10 @@ fn the_man_page_has_every_option_and_renders() {
 
 #[test]
 fn man_dir_writes_one_page_per_command() {
-    let dir = tempdir();
+    let dir = support::TempDir::new("generate");
     portscout()
         .args(["man", "--dir"])
-        .arg(&dir)
+        .arg(dir.path())
         .assert()
         .success()
         .stdout("");
@@ -234,13 +234,14 @@ fn man_dir_writes_one_page_per_command() {
         .map(|c| format!("portscout-{c}.1"))
         .collect();
     expected.insert("portscout.1".to_string());
-    let written: BTreeSet<String> = std::fs::read_dir(&dir)
+    let written: BTreeSet<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(written, expected);
     for command in commands() {
-        let page = std::fs::read_to_string(dir.join(format!("portscout-{command}.1"))).unwrap();
+        let page =
+            std::fs::read_to_string(dir.path().join(format!("portscout-{command}.1"))).unwrap();
         let plain = page.replace("\\-", "-");
         assert!(
             plain.contains(&format!(".TH portscout-{command} 1")),
@@ -253,18 +254,4 @@ fn man_dir_writes_one_page_per_command() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// A fresh directory under the system temp dir (removed by the test that made it).
-fn tempdir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "portscout-generate-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
