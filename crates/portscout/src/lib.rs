@@ -76,6 +76,8 @@ pub mod ports;
 pub mod privilege;
 pub mod probe;
 pub mod scan;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod space;
 pub mod target;
 pub mod timing;
