@@ -4,11 +4,11 @@
 //! [`run`] scans a [`SimNet`] with the real scheduler: the event-loop workers of the `async`
 //! and `sharded` engines (`scan::event_loop`), their per-host board (round-trip estimates and
 //! timeouts, loss estimates and attempts, congestion windows, the host check), the per-port
-//! decisions and `--rate`/`--min-rate`, exactly as a scan runs them. Only the prober differs: a
-//! [`Prober`] whose probes are answered by the description instead of the kernel. Its answers
-//! are errno values read by the connect prober's own table ([`classify_error`],
-//! [`classify_established`]), so a refusal, an ICMP error or a handshake reaches the scheduler
-//! as the outcome a real `connect(2)` would give.
+//! decisions and `--rate`/`--min-rate`, exactly as a scan runs them. Only the prober differs:
+//! its probes are answered by the description instead of the kernel, with errno values read by
+//! the connect prober's own table ([`classify_error`], [`classify_established`]), so a refusal,
+//! an ICMP error or a handshake reaches the scheduler as the outcome a real `connect(2)` would
+//! give.
 //!
 //! Time is tokio's paused clock: the runtime jumps to the next timer whenever every probe is
 //! waiting, so a scan of minutes of simulated time takes milliseconds, and the scanner's own
