@@ -118,20 +118,15 @@ fn lossy_net(seed: u64, loss: f64) -> SimNet {
 fn every_port_is_exact_under_seeded_loss() {
     for loss in [0.05, 0.20] {
         for seed in 1..=4 {
-            for workers in [1, 2] {
-                let net = lossy_net(seed, loss);
-                let config = scan("198.18.0.1-2", "1-2000").seed(seed).workers(workers);
-                let report = run(config, &net);
-                let what = format!("loss {loss}, seed {seed}, {workers} worker(s)");
-                assert_exact(
-                    &report,
-                    &net,
-                    &["198.18.0.1", "198.18.0.2"],
-                    "1-2000",
-                    &what,
-                );
-                assert!(report.stats.confirmed_losses > 0, "{what}: no loss seen");
-            }
+            // One worker (the async engine) and two (sharded, sharing the host board).
+            let workers = 1 + (seed as usize % 2);
+            let net = lossy_net(seed, loss);
+            let config = scan("198.18.0.1-2", "1-2000").seed(seed).workers(workers);
+            let report = run(config, &net);
+            let what = format!("loss {loss}, seed {seed}, {workers} worker(s)");
+            let hosts = ["198.18.0.1", "198.18.0.2"];
+            assert_exact(&report, &net, &hosts, "1-2000", &what);
+            assert!(report.stats.confirmed_losses > 0, "{what}: no loss seen");
         }
     }
 }
@@ -370,24 +365,24 @@ fn timeouts_follow_the_measured_round_trip() {
 #[test]
 fn the_window_grows_on_answers() {
     let net = SimNet::new(1).host(ip("198.18.0.1"), SimHost::answering(ms(10)));
-    let report = run(scan("198.18.0.1", "1-65535"), &net);
-    assert_exact(&report, &net, &["198.18.0.1"], "1-65535", "lossless");
+    let report = run(scan("198.18.0.1", "1-20000"), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-20000", "lossless");
     assert_eq!(report.stats.peak_window, 4096);
     assert_eq!(report.peak_in_flight, 4096);
     assert_eq!(report.stats.congestion_cuts, 0);
-    // 65535 probes at up to 4096 per 10 ms round trip.
-    assert!(report.elapsed < ms(400), "{:?}", report.elapsed);
+    // 20000 probes at up to 4096 per 10 ms round trip, after 7 round trips of slow start.
+    assert!(report.elapsed < ms(150), "{:?}", report.elapsed);
 }
 
 /// Random loss at a steady rate is not congestion: 10 % of SYNs lost, the window still grows to
 /// the maximum and is never halved.
 #[test]
 fn steady_random_loss_never_halves_the_window() {
-    for seed in 1..=3 {
+    for seed in 1..=2 {
         let net =
             SimNet::new(seed).host(ip("198.18.0.1"), SimHost::answering(ms(10)).loss(0.1, 0.0));
-        let report = run(scan("198.18.0.1", "1-65535").seed(seed), &net);
-        assert_exact(&report, &net, &["198.18.0.1"], "1-65535", "10 % loss");
+        let report = run(scan("198.18.0.1", "1-20000").seed(seed), &net);
+        assert_exact(&report, &net, &["198.18.0.1"], "1-20000", "10 % loss");
         assert_eq!(report.stats.congestion_cuts, 0, "seed {seed}");
         assert_eq!(report.stats.peak_window, 4096, "seed {seed}");
     }
@@ -398,7 +393,7 @@ fn steady_random_loss_never_halves_the_window() {
 #[test]
 fn loss_that_rises_with_the_window_halves_it() {
     let net = SimNet::new(1).host(ip("198.18.0.1"), SimHost::answering(ms(10)).capacity(100));
-    let report = run(scan("198.18.0.1", "1-65535"), &net);
+    let report = run(scan("198.18.0.1", "1-20000"), &net);
     assert!(report.dropped_at_capacity > 0);
     assert!(report.stats.congestion_cuts > 0, "{:?}", report.stats);
 }
