@@ -322,7 +322,14 @@ impl SimReport {
 /// board), whatever its engine and scan type say. The window is `config`'s concurrency, or
 /// [`crate::scan::DEFAULT_MAX_WINDOW`] (what a machine with enough descriptors gets). Targets
 /// must be addresses (a name would be resolved by the system resolver).
+///
+/// Blocks (it runs a runtime of its own): inside an async runtime it returns an error.
 pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::Runtime(io::Error::other(
+            "sim::run runs a runtime of its own and was called inside one",
+        )));
+    }
     let plan = config.resolve_plan()?;
     let wire = Rc::new(Wire {
         net: net.clone(),
@@ -509,6 +516,16 @@ mod tests {
         assert_eq!(net.host_at(ip("198.18.1.7")).behaviour(22), SimPort::Open);
         assert_eq!(net.host_at(ip("198.18.1.7")).behaviour(23), SimPort::Closed);
         assert_eq!(net.host_at(ip("198.19.0.1")), &SimHost::silent());
+    }
+
+    #[tokio::test]
+    async fn run_inside_a_runtime_is_an_error_not_a_panic() {
+        let config = ScanConfig::builder()
+            .targets([crate::target::Target::parse("198.18.0.1").unwrap()])
+            .ports(PortSet::parse("22").unwrap())
+            .build()
+            .unwrap();
+        assert!(run(&config, &SimNet::new(0)).is_err());
     }
 
     #[test]

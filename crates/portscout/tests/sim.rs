@@ -466,3 +466,49 @@ fn baseline_a_silent_slash_20() {
         assert_eq!(report.elapsed, Duration::from_secs(seconds));
     }
 }
+
+/// `--rate` caps the probes sent per second (retransmissions included), in simulated time.
+#[test]
+fn rate_caps_the_probes_per_second() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(10)).ports(ports("1-100"), SimPort::Silent),
+    );
+    let report = run(scan("198.18.0.1", "1-2000").rate(500), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-2000", "--rate 500");
+    let probes = report.probes();
+    let rate = probes as f64 / report.elapsed.as_secs_f64();
+    assert!(
+        probes > 2000 && rate > 450.0 && rate <= 505.0,
+        "{probes} probes at {rate:.0}/s"
+    );
+}
+
+/// `--min-rate` sends past the congestion windows: a silent range, whose window never grows,
+/// goes at the floor's rate instead of 32 probes per second (a /22: 10 attempts of 1 s for each
+/// of 1024 addresses, 10240 probes, is not done faster than 10 s at any rate).
+#[test]
+fn min_rate_sends_past_the_window() {
+    let report = run(scan("198.18.0.0/22", "22").min_rate(500), &SimNet::new(1));
+    assert_eq!(report.stats.hosts_down, 1024);
+    let rate = report.probes() as f64 / report.elapsed.as_secs_f64();
+    assert!(rate >= 450.0, "{} probes at {rate:.0}/s", report.probes());
+    let report = run(scan("198.18.0.0/24", "22"), &SimNet::new(1));
+    let rate = report.probes() as f64 / report.elapsed.as_secs_f64();
+    assert!(rate <= 33.0, "{} probes at {rate:.0}/s", report.probes());
+}
+
+/// A host with fewer than 8 ports is down once all of them stayed silent (and 1 s passed).
+#[test]
+fn a_silent_host_with_few_ports_is_down_once_all_are_silent() {
+    let net = SimNet::new(1).host(ip("198.18.0.2"), SimHost::answering(ms(5)));
+    let report = run(scan("198.18.0.1-2", "1-3"), &net);
+    let down: Vec<_> = report.hosts_down().collect();
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(down[0].ip, ip("198.18.0.1"));
+    assert_eq!(report.ports().count(), 3);
+    let at = report
+        .decided_at(SocketAddr::new(ip("198.18.0.1"), 1))
+        .unwrap();
+    assert!(at >= ms(1000), "decided down at {at:?}");
+}
