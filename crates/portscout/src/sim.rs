@@ -28,10 +28,17 @@
 //!
 //! An address no host and no range describes answers nothing.
 //!
+//! The scan type picks how probes leave, as the real probers do. A connect scan decides a probe
+//! answered in no time (round trip 0) inside `start`, and every other probe waits on its own. A
+//! SYN scan (`--scan syn`) batches, as `SynProber` does: `start` only queues the SYN, `flush`
+//! sends the round (its round trips start then), answers are read by `read_answers` when the
+//! loop sees them arrive, and the loop's `retime` shortens the probes sent before the first
+//! round trip was measured. An answer to an attempt that has timed out is dropped in both (a
+//! connect's socket is closed; a SYN's retry leaves from another source port).
+//!
 //! What it does not model: the kernel's own SYN retransmission (after 1 s; a probe's timeout is
-//! usually shorter), the SYN scan's batching (`flush`/`read_answers`: every simulated probe is
-//! a connect), the threads engine (a blocking thread per probe cannot run on a paused clock),
-//! descriptor exhaustion, and pausing a scan.
+//! usually shorter), the threads engine (a blocking thread per probe cannot run on a paused
+//! clock), descriptor exhaustion, and pausing a scan.
 //!
 //! ```
 //! use std::time::Duration;
@@ -66,7 +73,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -75,7 +82,7 @@ use crate::error::Error;
 use crate::model::{Event, HostDown, PortResult};
 use crate::ports::PortSet;
 use crate::probe::connect::{classify_error, classify_established};
-use crate::probe::{Attempt, Outcome, Prober};
+use crate::probe::{Attempt, Outcome, Prober, ScanType};
 use crate::scan::{ScanConfig, ScanStats};
 use crate::target::AddrRange;
 
@@ -319,7 +326,8 @@ impl SimReport {
 ///
 /// The workers are event-loop workers on one thread: `config`'s worker count (default 1, the
 /// `async` engine; more is the `sharded` engine's split, sharing one cursor and one host
-/// board), whatever its engine and scan type say. The window is `config`'s concurrency, or
+/// board), whatever its engine says. Its scan type says whether probes are batched (see the
+/// module's documentation); no privilege is needed for either. The window is `config`'s concurrency, or
 /// [`crate::scan::DEFAULT_MAX_WINDOW`] (what a machine with enough descriptors gets). Targets
 /// must be addresses (a name would be resolved by the system resolver).
 ///
@@ -333,6 +341,12 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
     let plan = config.resolve_plan()?;
     let wire = Rc::new(Wire {
         net: net.clone(),
+        batching: config.scan_type() == ScanType::Syn,
+        queued: RefCell::default(),
+        arrivals: RefCell::default(),
+        answers: RefCell::default(),
+        latest: RefCell::default(),
+        sequence: Cell::new(0),
         attempts: RefCell::default(),
         in_flight: Cell::new(0),
         peak: Cell::new(0),
@@ -355,6 +369,16 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
 #[derive(Debug)]
 struct Wire {
     net: SimNet,
+    /// A SYN scan: probes leave on `flush`, answers are read on `read_answers`.
+    batching: bool,
+    /// Batching: started, not yet flushed (with their answer, if one comes, and its delay).
+    queued: RefCell<Vec<(Rc<Slot>, Option<Answer>)>>,
+    /// Batching: answers on their way, by arrival time and sequence number.
+    arrivals: RefCell<BinaryHeap<Reverse<(Instant, u64)>>>,
+    answers: RefCell<HashMap<u64, (Weak<Slot>, Outcome)>>,
+    /// Batching: the attempt in flight of each target (for `retime`).
+    latest: RefCell<HashMap<SocketAddr, Weak<Slot>>>,
+    sequence: Cell<u64>,
     attempts: RefCell<HashMap<SocketAddr, u32>>,
     in_flight: Cell<usize>,
     peak: Cell<usize>,
@@ -367,11 +391,30 @@ struct Wire {
 #[derive(Debug)]
 pub(crate) struct SimProber(Rc<Wire>);
 
-/// A simulated probe in flight: when its answer arrives (if it does) and what it says.
+/// An answer on its way: after this long, this outcome.
+type Answer = (Duration, Outcome);
+
+/// A simulated probe in flight.
 #[derive(Debug)]
 pub(crate) struct SimPending {
-    answer: Option<(Instant, Outcome)>,
+    how: Waiting,
     wire: Rc<Wire>,
+}
+
+#[derive(Debug)]
+enum Waiting {
+    /// A connect: when its answer arrives (if it does) and what it says.
+    Own(Option<(Instant, Outcome)>),
+    /// A batched SYN: its answer is put in the slot by `read_answers`.
+    Batched(Rc<Slot>),
+}
+
+/// Where `read_answers` puts a batched probe's answer, and where `retime` shortens its wait.
+#[derive(Debug, Default)]
+struct Slot {
+    outcome: Cell<Option<Outcome>>,
+    deadline: Cell<Option<Instant>>,
+    wake: tokio::sync::Notify,
 }
 
 /// The draws of one attempt.
@@ -416,30 +459,55 @@ impl Prober for SimProber {
             _ if net.draw(target, attempt, LOSS_IN) < host.loss_in => None,
             what => Some(answer(what, target, rtt.max(Duration::from_micros(1)))),
         };
-        match answer {
-            Some(outcome) if rtt.is_zero() => Attempt::Done(outcome),
-            answer => {
-                let waiting = wire.in_flight.get() + 1;
-                wire.in_flight.set(waiting);
-                wire.peak.set(wire.peak.get().max(waiting));
-                Attempt::Pending(SimPending {
-                    answer: answer.map(|a| (now + rtt, a)),
-                    wire: Rc::clone(wire),
-                })
+        if rtt.is_zero() && !wire.batching {
+            if let Some(outcome) = answer {
+                return Attempt::Done(outcome);
             }
         }
+        let waiting = wire.in_flight.get() + 1;
+        wire.in_flight.set(waiting);
+        wire.peak.set(wire.peak.get().max(waiting));
+        let how = if wire.batching {
+            let slot = Rc::new(Slot::default());
+            wire.latest
+                .borrow_mut()
+                .insert(target, Rc::downgrade(&slot));
+            wire.queued
+                .borrow_mut()
+                .push((Rc::clone(&slot), answer.map(|a| (rtt, a))));
+            Waiting::Batched(slot)
+        } else {
+            Waiting::Own(answer.map(|a| (now + rtt, a)))
+        };
+        Attempt::Pending(SimPending {
+            how,
+            wire: Rc::clone(wire),
+        })
     }
 
     async fn wait(pending: SimPending, deadline: Instant) -> (Outcome, Option<Self::Spare>) {
-        let outcome = match pending.answer {
-            Some((at, outcome)) if at <= deadline => {
+        let outcome = match pending.how {
+            Waiting::Own(Some((at, outcome))) if at <= deadline => {
                 tokio::time::sleep_until(at).await;
                 outcome
             }
-            _ => {
+            Waiting::Own(_) => {
                 tokio::time::sleep_until(deadline).await;
                 Outcome::NoResponse
             }
+            Waiting::Batched(ref slot) => loop {
+                if let Some(outcome) = slot.outcome.take() {
+                    break outcome;
+                }
+                let until = slot.deadline.get().map_or(deadline, |d| d.min(deadline));
+                if Instant::now() >= until {
+                    break Outcome::NoResponse;
+                }
+                tokio::select! {
+                    () = slot.wake.notified() => {}
+                    () = tokio::time::sleep_until(until) => {}
+                }
+            },
         };
         let wire = &pending.wire;
         wire.in_flight.set(wire.in_flight.get() - 1);
@@ -448,6 +516,60 @@ impl Prober for SimProber {
 
     fn recycle(&mut self, spare: Self::Spare) {
         match spare {}
+    }
+
+    fn flush(&mut self) {
+        let wire = &self.0;
+        let now = Instant::now();
+        for (slot, answer) in wire.queued.borrow_mut().drain(..) {
+            if let Some((rtt, outcome)) = answer {
+                let seq = wire.sequence.get();
+                wire.sequence.set(seq + 1);
+                wire.arrivals.borrow_mut().push(Reverse((now + rtt, seq)));
+                wire.answers
+                    .borrow_mut()
+                    .insert(seq, (Rc::downgrade(&slot), outcome));
+            }
+        }
+    }
+
+    fn read_answers(&mut self) {
+        let wire = &self.0;
+        let now = Instant::now();
+        let mut arrivals = wire.arrivals.borrow_mut();
+        while let Some(&Reverse((at, seq))) = arrivals.peek() {
+            if at > now {
+                break;
+            }
+            arrivals.pop();
+            let Some((slot, outcome)) = wire.answers.borrow_mut().remove(&seq) else {
+                continue;
+            };
+            // Its attempt is over (timed out): a late answer, dropped.
+            if let Some(slot) = slot.upgrade() {
+                slot.outcome.set(Some(outcome));
+                slot.wake.notify_one();
+            }
+        }
+    }
+
+    fn retime(&mut self, target: SocketAddr, deadline: Instant) {
+        let latest = self.0.latest.borrow();
+        if let Some(slot) = latest.get(&target).and_then(Weak::upgrade) {
+            let shorter = slot.deadline.get().map_or(deadline, |d| d.min(deadline));
+            slot.deadline.set(Some(shorter));
+            slot.wake.notify_one();
+        }
+    }
+
+    fn answers_ready(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let next = self.0.arrivals.borrow().peek().map(|Reverse((at, _))| *at);
+        async move {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        }
     }
 }
 

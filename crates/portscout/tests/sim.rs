@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use portscout::ports::PortSet;
+use portscout::probe::ScanType;
 use portscout::scan::{Order, ScanConfig, ScanConfigBuilder};
 use portscout::sim::{self, SimHost, SimNet, SimPort, SimReport};
 use portscout::target::Target;
@@ -443,15 +444,19 @@ fn a_far_host_beside_a_near_one_keeps_every_port_exact() {
 /// rules, this test records the new figures.
 #[test]
 fn baseline_a_silent_slash_20() {
-    for (workers, seconds) in [(1usize, 1280u64), (2, 640)] {
-        let report = run(
-            scan("198.18.192.0/20", "22").workers(workers),
-            &SimNet::new(1),
-        );
+    for (scan_type, workers, seconds) in [
+        (ScanType::Connect, 1usize, 1280u64),
+        (ScanType::Connect, 2, 640),
+        (ScanType::Syn, 2, 640),
+    ] {
+        let config = scan("198.18.192.0/20", "22")
+            .workers(workers)
+            .scan_type(scan_type);
+        let report = run(config, &SimNet::new(1));
         let probes = report.probes();
         let rate = probes as f64 / report.elapsed.as_secs_f64();
         println!(
-            "silent /20 x 1 port, {workers} worker(s): {probes} probes, {} per address, \
+            "silent /20 x 1 port, {scan_type}, {workers} worker(s): {probes} probes, {} per address, \
              {:?} simulated, {rate:.0} probes/s, peak window {}, {} hosts down",
             probes / 4096,
             report.elapsed,
@@ -511,4 +516,41 @@ fn a_silent_host_with_few_ports_is_down_once_all_are_silent() {
         .decided_at(SocketAddr::new(ip("198.18.0.1"), 1))
         .unwrap();
     assert!(at >= ms(1000), "decided down at {at:?}");
+}
+
+/// The SYN scan's batching (`--scan syn`: SYNs leave on `flush`, answers are read as they
+/// arrive) is held to the same rules: exact under loss.
+#[test]
+fn a_syn_scan_is_exact_under_seeded_loss() {
+    for seed in 1..=2 {
+        let net = lossy_net(seed, 0.2);
+        let config = scan("198.18.0.1-2", "1-2000")
+            .seed(seed)
+            .workers(seed as usize)
+            .scan_type(ScanType::Syn);
+        let report = run(config, &net);
+        let what = format!("syn, seed {seed}");
+        let hosts = ["198.18.0.1", "198.18.0.2"];
+        assert_exact(&report, &net, &hosts, "1-2000", &what);
+        assert!(report.stats.confirmed_losses > 0, "{what}: no loss seen");
+    }
+}
+
+/// A batching scan sends its first round before any answer is read, with the initial 1 s
+/// timeout; once the first round trip is measured the loop shortens those probes to the
+/// timeout any other gets (the 50 ms floor): two silent ports of the first round end the scan
+/// after two short attempts, not after a second.
+#[test]
+fn a_syn_scans_first_round_is_retimed() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(1)).ports(ports("3-4"), SimPort::Silent),
+    );
+    // Serial order: ports 3 and 4 are in the first round.
+    let config = scan("198.18.0.1", "1-100")
+        .order(Order::Serial)
+        .scan_type(ScanType::Syn);
+    let report = run(config, &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-100", "syn");
+    assert!(report.elapsed < ms(300), "{:?}", report.elapsed);
 }
