@@ -16,6 +16,7 @@
 //! | [`banner`] | `--banners`: what a service on an open port says first (or answers to `HEAD /`), grabbed while the scan goes on |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
 //! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
+//! | `sim` | a simulated network on tokio's paused clock that the real scheduler scans: the timing rules tested without root (feature `sim`, for tests only) |
 //! | `history` | scans recorded in SQLite (a [`output::Sink`] beside the printer), listed, and two compared (feature `history`, on by default) |
 //!
 //! # From the seed to these types
@@ -76,6 +77,8 @@ pub mod ports;
 pub mod privilege;
 pub mod probe;
 pub mod scan;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod space;
 pub mod target;
 pub mod timing;

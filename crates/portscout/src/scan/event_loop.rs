@@ -27,6 +27,7 @@ use crate::plan::Feed;
 use crate::probe::connect::Connector;
 use crate::probe::syn::SynProber;
 use crate::probe::{Attempt, Outcome, Prober};
+use crate::timing::now;
 use crate::timing::rate::{RateFloor, TokenBucket};
 
 /// How long the scanner may stay starved (back-pressure with nothing in flight) before the
@@ -53,10 +54,6 @@ enum Fill {
     Round,
 }
 
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
-}
-
 /// Runs one worker's slice to the end, sending every result to `results`.
 ///
 /// Returns early (with `Ok`) when the receiver is gone: the scan was dropped. Dropping the
@@ -75,7 +72,7 @@ pub(crate) async fn run_worker(
 }
 
 /// The worker's loop, for any prober.
-async fn drive<P: Prober>(
+pub(crate) async fn drive<P: Prober>(
     spec: WorkerSpec,
     mut prober: P,
     results: mpsc::Sender<Vec<Event>>,

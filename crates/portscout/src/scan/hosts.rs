@@ -24,6 +24,7 @@ use crate::model::{Event, HostDown, PortResult, Reason};
 use crate::probe::Outcome;
 use crate::timing::congestion::{CongestionWindow, Verdict};
 use crate::timing::loss::LossEstimate;
+use crate::timing::now;
 use crate::timing::rtt::{RtoBounds, RttEstimator};
 
 /// Ports that must stay silent through every attempt, with nothing else of the host answering,
@@ -236,7 +237,7 @@ impl Hosts {
             ports,
             stats: ScanStats::default(),
             horizon: 0,
-            horizon_start: Instant::now(),
+            horizon_start: now(),
             done: 0,
             done_shown,
         }
@@ -355,7 +356,7 @@ impl Hosts {
     pub fn sent(&mut self, job: &mut Job, pending: bool) {
         let ip = job.target.ip();
         self.stats.attempts += 1;
-        let now = Instant::now();
+        let now = now();
         let horizon = match self.spec.timeout {
             Timeout::Fixed(t) => t,
             Timeout::Adaptive(bounds) => self
@@ -444,7 +445,7 @@ impl Hosts {
                 // RFC 6298 §5.5: a timeout doubles the timeout (once per timeout's length, not
                 // once per probe), so that probes stuck in a queue longer than the estimate
                 // (which only answered probes feed) stop timing out and piling up again.
-                let now = Instant::now();
+                let now = now();
                 let current =
                     Self::timeout_for(&self.spec, &host.rtt, &self.rtt, &self.board, host.backoff);
                 // Only while answers still come in (a sample since the last doubling): a host
@@ -550,7 +551,8 @@ impl Hosts {
                 } else {
                     held.push(result);
                     *silent += 1;
-                    let long_enough = since.is_none_or(|t| t.elapsed() >= DOWN_SILENCE);
+                    let long_enough =
+                        since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE);
                     (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
                         .then_some(Reason::NoResponse)
                 }

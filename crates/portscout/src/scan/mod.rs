@@ -285,13 +285,7 @@ impl Scan {
         .min(window)
         .max(1);
         let (tx, results) = mpsc::channel(RESULT_BUFFER);
-        let board = Arc::new(match &config.resume {
-            Some(c) => {
-                let down: Vec<_> = c.down.iter().map(|&(ip, r)| (ip, r.reason())).collect();
-                Board::seeded(&c.up, &down)
-            }
-            None => Board::default(),
-        });
+        let board = Arc::new(board_for(config));
         let timing = config.timing_spec(workers);
         let cursor = Arc::new(Cursor::new(plan.len(), workers));
         // Everything that needs a privilege is opened here, in the calling thread, before any
@@ -468,35 +462,140 @@ impl Scan {
 }
 
 impl Scan {
-    /// Every worker is done: a host still undecided had every probed port silent, in every
-    /// worker, so it is down now (one record); one that some worker found up meanwhile gets
-    /// its ports reported.
-    fn decide_held(&mut self, mut held: Vec<PortResult>, stats: &mut ScanStats) {
-        if held.is_empty() {
-            return;
-        }
-        held.sort_by_key(|r| (r.ip, r.port));
+    /// Every worker is done: see [`decide_held`].
+    fn decide_held(&mut self, held: Vec<PortResult>, stats: &mut ScanStats) {
         let ports = self.plan.space().ports().len();
-        let mut events = Vec::new();
-        for (i, r) in held.iter().enumerate() {
-            let first = i == 0 || held[i - 1].ip != r.ip;
-            match self.board.get(r.ip) {
-                Some(Alive::Up) => events.push(Event::Port(r.clone())),
-                Some(Alive::Down(_)) => {}
-                None if first => {
-                    self.board.decide(r.ip, Alive::Down(Reason::NoResponse));
-                    stats.hosts_down += 1;
-                    events.push(Event::HostDown(HostDown {
-                        ip: r.ip,
-                        reason: Reason::NoResponse,
-                        skipped: ports,
-                    }));
-                }
-                None => {}
-            }
-        }
-        self.ready = events.into_iter();
+        self.ready = decide_held(&self.board, ports, held, stats).into_iter();
     }
+}
+
+/// Every worker is done: a host still undecided had every probed port silent, in every
+/// worker, so it is down now (one record); one that some worker found up meanwhile gets its
+/// ports reported. Returns the events to report, in order.
+fn decide_held(
+    board: &Board,
+    ports: u32,
+    mut held: Vec<PortResult>,
+    stats: &mut ScanStats,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    if held.is_empty() {
+        return events;
+    }
+    held.sort_by_key(|r| (r.ip, r.port));
+    for (i, r) in held.iter().enumerate() {
+        let first = i == 0 || held[i - 1].ip != r.ip;
+        match board.get(r.ip) {
+            Some(Alive::Up) => events.push(Event::Port(r.clone())),
+            Some(Alive::Down(_)) => {}
+            None if first => {
+                board.decide(r.ip, Alive::Down(Reason::NoResponse));
+                stats.hosts_down += 1;
+                events.push(Event::HostDown(HostDown {
+                    ip: r.ip,
+                    reason: Reason::NoResponse,
+                    skipped: ports,
+                }));
+            }
+            None => {}
+        }
+    }
+    events
+}
+
+/// The host board a scan starts with: empty, or what a checkpoint says was decided.
+fn board_for(config: &ScanConfig) -> Board {
+    match &config.resume {
+        Some(c) => {
+            let down: Vec<_> = c.down.iter().map(|&(ip, r)| (ip, r.reason())).collect();
+            Board::seeded(&c.up, &down)
+        }
+        None => Board::default(),
+    }
+}
+
+/// What [`simulate`] hands back.
+#[cfg(feature = "sim")]
+pub(crate) struct Simulated {
+    pub events: Vec<Event>,
+    /// When each event came out of its worker (simulated time since the start).
+    pub times: Vec<Duration>,
+    pub stats: ScanStats,
+    /// Simulated time from the start to the end of the last worker.
+    pub elapsed: Duration,
+}
+
+/// Runs `plan` with event-loop workers driving the probers `prober` makes (one per worker), all
+/// on one thread with tokio's clock paused: the scheduler of a real scan, on a simulated
+/// network (see `crate::sim`). `config`'s worker count (default 1) and concurrency (default
+/// [`DEFAULT_MAX_WINDOW`]) size it, as [`Scan::with_plan`] would.
+#[cfg(feature = "sim")]
+pub(crate) fn simulate<P: crate::probe::Prober>(
+    config: &ScanConfig,
+    plan: Plan,
+    mut prober: impl FnMut() -> P,
+) -> Result<Simulated, Error> {
+    use futures_util::future::join_all;
+
+    let plan = Arc::new(plan);
+    let window = config.concurrency.unwrap_or(DEFAULT_MAX_WINDOW);
+    let workers = config.workers.unwrap_or(1).min(window).max(1);
+    let board = Arc::new(board_for(config));
+    let timing = config.timing_spec(workers);
+    let cursor = Arc::new(Cursor::new(plan.len(), workers));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .map_err(Error::Runtime)?;
+    runtime.block_on(async {
+        let start = tokio::time::Instant::now();
+        let (tx, mut rx) = mpsc::channel(RESULT_BUFFER);
+        let drives: Vec<_> = (0..workers)
+            .map(|_| {
+                let spec = WorkerSpec {
+                    feed: Feed::new(Arc::clone(&plan), Arc::clone(&cursor)),
+                    window: window.div_ceil(workers),
+                    timing,
+                    board: Arc::clone(&board),
+                    probe: WorkerProbe::Connect,
+                };
+                event_loop::drive(spec, prober(), tx.clone())
+            })
+            .collect();
+        drop(tx);
+        let work = async {
+            let ends = join_all(drives).await;
+            (ends, tokio::time::Instant::now())
+        };
+        // A worker hands its batch over before it waits, so the time a batch arrives is the
+        // time its events were decided.
+        let collect = async {
+            let (mut events, mut times) = (Vec::new(), Vec::new());
+            while let Some(batch) = rx.recv().await {
+                times.resize(times.len() + batch.len(), start.elapsed());
+                events.extend(batch);
+            }
+            (events, times)
+        };
+        let ((ends, end), (mut events, mut times)) = tokio::join!(work, collect);
+        let mut stats = ScanStats::default();
+        let mut held = Vec::new();
+        for w in ends {
+            let w = w?;
+            stats.add(&w.stats);
+            held.extend(w.held);
+        }
+        let ports = plan.space().ports().len();
+        events.extend(decide_held(&board, ports, held, &mut stats));
+        times.resize(events.len(), end - start);
+        Ok(Simulated {
+            events,
+            times,
+            stats,
+            elapsed: end - start,
+        })
+    })
 }
 
 fn spawn(

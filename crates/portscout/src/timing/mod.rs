@@ -15,3 +15,14 @@ pub mod congestion;
 pub mod loss;
 pub mod rate;
 pub mod rtt;
+
+/// The scheduler's clock: what the per-host state ([`crate::scan`]'s host board, horizons,
+/// back-off, the host check's silence) and the event loop read as "now".
+///
+/// It is tokio's clock, so that a test on a runtime with a paused clock (the simulated network
+/// of `portscout::sim`) moves every timing rule with simulated time. Without tokio's
+/// `test-util` feature (never on in a release build: only the `sim` feature turns it on) this
+/// is exactly `std::time::Instant::now()`; outside a runtime (the threads engine) it is too.
+pub(crate) fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}

@@ -1,0 +1,675 @@
+//! A simulated network, for testing the scheduler's rules without root, without a kernel and
+//! without waiting (feature `sim`; not for scanning).
+//!
+//! [`run`] scans a [`SimNet`] with the real scheduler: the event-loop workers of the `async`
+//! and `sharded` engines (`scan::event_loop`), their per-host board (round-trip estimates and
+//! timeouts, loss estimates and attempts, congestion windows, the host check), the per-port
+//! decisions and `--rate`/`--min-rate`, exactly as a scan runs them. Only the prober differs:
+//! its probes are answered by the description instead of the kernel, with errno values read by
+//! the connect prober's own table ([`classify_error`], [`classify_established`]), so a refusal,
+//! an ICMP error or a handshake reaches the scheduler as the outcome a real `connect(2)` would
+//! give.
+//!
+//! Time is tokio's paused clock: the runtime jumps to the next timer whenever every probe is
+//! waiting, so a scan of minutes of simulated time takes milliseconds, and the scanner's own
+//! CPU time counts as zero. Loss and jitter are drawn from a keyed hash of (seed, address,
+//! port, attempt number), not from a stream of random numbers, so a run is the same for the
+//! same seed whatever order the workers send in.
+//!
+//! What a [`SimNet`] describes, per address (one [`SimHost`] for an address, or one for every
+//! address of a range, so a silent /8 costs one entry):
+//!
+//! | property | meaning |
+//! |---|---|
+//! | ports | [`SimPort::Open`] (SYN-ACK), [`SimPort::Closed`] (RST), [`SimPort::Silent`] (dropped), [`SimPort::Errno`] (an ICMP error, as the errno `connect(2)` reports for it, e.g. `EHOSTUNREACH`) |
+//! | round trip | fixed, plus a uniform jitter; 0 means answered inside `connect(2)`, as on loopback |
+//! | loss | a probability per direction: the SYN lost on the way out, the answer on the way back |
+//! | capacity | at most this many probes on the path at once (sent, round trip not over); more are dropped, as a bottleneck queue overflows: loss that rises with the window (congestion) |
+//!
+//! An address no host and no range describes answers nothing.
+//!
+//! The scan type picks how probes leave, as the real probers do. A connect scan decides a probe
+//! answered in no time (round trip 0) inside `start`, and every other probe waits on its own. A
+//! SYN scan (`--scan syn`) batches, as `SynProber` does: `start` only queues the SYN, `flush`
+//! sends the round (its round trips start then), answers are read by `read_answers` when the
+//! loop sees them arrive, and the loop's `retime` shortens the probes sent before the first
+//! round trip was measured. An answer to an attempt that has timed out is dropped in both (a
+//! connect's socket is closed; a SYN's retry leaves from another source port).
+//!
+//! What it does not model: the kernel's own SYN retransmission (after 1 s; a probe's timeout is
+//! usually shorter), the threads engine (a blocking thread per probe cannot run on a paused
+//! clock), descriptor exhaustion, and pausing a scan.
+//!
+//! ```
+//! use std::time::Duration;
+//! use portscout::ports::PortSet;
+//! use portscout::scan::ScanConfig;
+//! use portscout::sim::{self, SimHost, SimNet, SimPort};
+//! use portscout::target::Target;
+//! use portscout::PortState;
+//!
+//! let net = SimNet::new(7).host(
+//!     "198.18.0.1".parse().unwrap(),
+//!     SimHost::answering(Duration::from_millis(20))
+//!         .loss(0.05, 0.0)
+//!         .port(22, SimPort::Open),
+//! );
+//! let config = ScanConfig::builder()
+//!     .targets([Target::parse("198.18.0.1")?])
+//!     .ports(PortSet::parse("1-1000")?)
+//!     .build()?;
+//! let report = sim::run(&config, &net)?;
+//! let open: Vec<u16> = report
+//!     .ports()
+//!     .filter(|r| r.state == PortState::Open)
+//!     .map(|r| r.port)
+//!     .collect();
+//! assert_eq!(open, [22]);
+//! # Ok::<(), portscout::Error>(())
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::Error;
+use crate::model::{Event, HostDown, PortResult};
+use crate::ports::PortSet;
+use crate::probe::connect::{classify_error, classify_established};
+use crate::probe::{Attempt, Outcome, Prober, ScanType};
+use crate::scan::{ScanConfig, ScanStats};
+use crate::target::AddrRange;
+
+/// What one port of a simulated host does with a SYN.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SimPort {
+    /// Answers with a SYN-ACK (`open`).
+    Open,
+    /// Answers with a RST (`closed`).
+    Closed,
+    /// Drops it: no answer ever.
+    Silent,
+    /// Answers with an ICMP error, given as the errno `connect(2)` reports for it
+    /// (`libc::EHOSTUNREACH`, `libc::ENETUNREACH`, `libc::EACCES`, ...): the connect prober's
+    /// table decides what it means.
+    Errno(i32),
+}
+
+/// One simulated host (or every host of a range): its ports and its path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimHost {
+    rtt: Duration,
+    jitter: Duration,
+    loss_out: f64,
+    loss_in: f64,
+    capacity: Option<usize>,
+    /// Later entries win.
+    ports: Vec<(PortSet, SimPort)>,
+    other: SimPort,
+}
+
+/// A host that answers nothing, what an address no description covers is.
+const NOBODY: SimHost = SimHost {
+    rtt: Duration::ZERO,
+    jitter: Duration::ZERO,
+    loss_out: 0.0,
+    loss_in: 0.0,
+    capacity: None,
+    ports: Vec::new(),
+    other: SimPort::Silent,
+};
+
+/// [`NOBODY`], to lend out.
+static SILENT: SimHost = NOBODY;
+
+impl SimHost {
+    /// A host that answers nothing (every port silent).
+    pub fn silent() -> SimHost {
+        NOBODY
+    }
+
+    /// A host whose every port is closed (answers RST) after `rtt`, with no loss; set ports
+    /// with [`SimHost::port`] and [`SimHost::ports`].
+    pub fn answering(rtt: Duration) -> SimHost {
+        SimHost {
+            rtt,
+            other: SimPort::Closed,
+            ..NOBODY
+        }
+    }
+
+    /// The round trip (0: answered inside `connect(2)`, as loopback is).
+    pub fn rtt(mut self, rtt: Duration) -> SimHost {
+        self.rtt = rtt;
+        self
+    }
+
+    /// Each round trip is longer by up to `jitter` (uniform, drawn per attempt).
+    pub fn jitter(mut self, jitter: Duration) -> SimHost {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The chance that a SYN is lost on the way to the host (`out`) and that its answer is
+    /// lost on the way back (`back`), each drawn per attempt.
+    pub fn loss(mut self, out: f64, back: f64) -> SimHost {
+        self.loss_out = out;
+        self.loss_in = back;
+        self
+    }
+
+    /// At most `probes` on the path at once (sent, round trip not over, answered or not); a
+    /// SYN sent while it is full is dropped, as an overflowing queue drops it.
+    pub fn capacity(mut self, probes: usize) -> SimHost {
+        self.capacity = Some(probes);
+        self
+    }
+
+    /// What `port` does (overrides earlier settings of it).
+    pub fn port(self, port: u16, what: SimPort) -> SimHost {
+        let one = PortSet::parse(&port.to_string()).unwrap_or_else(|_| PortSet::empty());
+        self.ports(one, what)
+    }
+
+    /// What every port of `ports` does (overrides earlier settings of them).
+    pub fn ports(mut self, ports: PortSet, what: SimPort) -> SimHost {
+        self.ports.push((ports, what));
+        self
+    }
+
+    /// What every port not set otherwise does.
+    pub fn other_ports(mut self, what: SimPort) -> SimHost {
+        self.other = what;
+        self
+    }
+
+    /// What `port` does.
+    pub fn behaviour(&self, port: u16) -> SimPort {
+        self.ports
+            .iter()
+            .rev()
+            .find(|(set, _)| set.contains(port))
+            .map_or(self.other, |&(_, what)| what)
+    }
+}
+
+/// A simulated network: hosts, ranges of hosts, and a seed for loss and jitter.
+#[derive(Clone, Debug, Default)]
+pub struct SimNet {
+    seed: u64,
+    hosts: HashMap<IpAddr, SimHost>,
+    /// Later entries win.
+    ranges: Vec<(AddrRange, SimHost)>,
+}
+
+impl SimNet {
+    /// A network where nothing answers; `seed` draws its loss and jitter.
+    pub fn new(seed: u64) -> SimNet {
+        SimNet {
+            seed,
+            ..SimNet::default()
+        }
+    }
+
+    /// `ip` is `host` (this wins over any range).
+    pub fn host(mut self, ip: IpAddr, host: SimHost) -> SimNet {
+        self.hosts.insert(ip, host);
+        self
+    }
+
+    /// Every address of `range` is `host` (a later range wins over an earlier one).
+    pub fn range(mut self, range: AddrRange, host: SimHost) -> SimNet {
+        self.ranges.push((range, host));
+        self
+    }
+
+    /// What `ip` is.
+    pub fn host_at(&self, ip: IpAddr) -> &SimHost {
+        self.hosts
+            .get(&ip)
+            .or_else(|| {
+                self.ranges
+                    .iter()
+                    .rev()
+                    .find(|(r, _)| r.contains(ip))
+                    .map(|(_, h)| h)
+            })
+            .unwrap_or(&SILENT)
+    }
+
+    /// A number in `[0, 1)` for this attempt, the same for the same seed.
+    fn draw(&self, target: SocketAddr, attempt: u32, what: u64) -> f64 {
+        let ip = match target.ip() {
+            IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            IpAddr::V6(v6) => u128::from(v6) ^ (1 << 127),
+        };
+        let folded = (ip as u64) ^ mix((ip >> 64) as u64);
+        let key = (u64::from(target.port()) << 40) | (u64::from(attempt) << 8) | what;
+        let h = mix(self.seed ^ mix(folded ^ mix(key)));
+        (h >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// SplitMix64's finaliser: a bijection that scatters every input bit.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What a simulated scan did: its results as the scan reports them, the scheduler's counters,
+/// and what the network saw.
+#[derive(Clone, Debug)]
+pub struct SimReport {
+    /// Every event, in the order the workers produced them (held results of hosts decided at
+    /// the end last, as `Scan` gives them).
+    pub events: Vec<Event>,
+    /// When each event of `events` was decided: simulated time since the start (the end, for
+    /// hosts decided once every worker was done).
+    pub decided_at: Vec<Duration>,
+    /// What the timing machinery did, summed over workers (as [`crate::scan::Scan::stats`]).
+    pub stats: ScanStats,
+    /// Simulated time from the first probe to the end of the last worker.
+    pub elapsed: Duration,
+    /// SYNs sent to each `(address, port)` (retransmissions and confirmations included).
+    pub attempts: HashMap<SocketAddr, u32>,
+    /// The most probes waiting for an answer at once, over all workers.
+    pub peak_in_flight: usize,
+    /// SYNs dropped because their host's path was full ([`SimHost::capacity`]).
+    pub dropped_at_capacity: u64,
+}
+
+impl SimReport {
+    /// The port results.
+    pub fn ports(&self) -> impl Iterator<Item = &PortResult> {
+        self.events.iter().filter_map(Event::port)
+    }
+
+    /// The hosts found down.
+    pub fn hosts_down(&self) -> impl Iterator<Item = &HostDown> {
+        self.events.iter().filter_map(|e| match e {
+            Event::HostDown(d) => Some(d),
+            Event::Port(_) => None,
+        })
+    }
+
+    /// The result for `target`, if the scan reported one.
+    pub fn result(&self, target: SocketAddr) -> Option<&PortResult> {
+        self.ports().find(|r| r.socket_addr() == target)
+    }
+
+    /// When the result for `target` (or its host's down record) was decided.
+    pub fn decided_at(&self, target: SocketAddr) -> Option<Duration> {
+        self.events
+            .iter()
+            .position(|e| match e {
+                Event::Port(r) => r.socket_addr() == target,
+                Event::HostDown(d) => d.ip == target.ip(),
+            })
+            .map(|i| self.decided_at[i])
+    }
+
+    /// SYNs sent in all.
+    pub fn probes(&self) -> u64 {
+        self.attempts.values().map(|&n| u64::from(n)).sum()
+    }
+}
+
+/// Scans `net` as `config` says, on a paused clock, with the real scheduler.
+///
+/// The workers are event-loop workers on one thread: `config`'s worker count (default 1, the
+/// `async` engine; more is the `sharded` engine's split, sharing one cursor and one host
+/// board), whatever its engine says. Its scan type says whether probes are batched (see the
+/// module's documentation); no privilege is needed for either. The window is `config`'s concurrency, or
+/// [`crate::scan::DEFAULT_MAX_WINDOW`] (what a machine with enough descriptors gets). Targets
+/// must be addresses (a name would be resolved by the system resolver).
+///
+/// Blocks (it runs a runtime of its own): inside an async runtime it returns an error.
+pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::Runtime(io::Error::other(
+            "sim::run runs a runtime of its own and was called inside one",
+        )));
+    }
+    let plan = config.resolve_plan()?;
+    let wire = Rc::new(Wire {
+        net: net.clone(),
+        batching: config.scan_type() == ScanType::Syn,
+        queued: RefCell::default(),
+        arrivals: RefCell::default(),
+        answers: RefCell::default(),
+        latest: RefCell::default(),
+        sequence: Cell::new(0),
+        attempts: RefCell::default(),
+        in_flight: Cell::new(0),
+        peak: Cell::new(0),
+        path: RefCell::default(),
+        dropped: Cell::new(0),
+    });
+    let done = crate::scan::simulate(config, plan, || SimProber(Rc::clone(&wire)))?;
+    Ok(SimReport {
+        events: done.events,
+        decided_at: done.times,
+        stats: done.stats,
+        elapsed: done.elapsed,
+        attempts: wire.attempts.take(),
+        peak_in_flight: wire.peak.get(),
+        dropped_at_capacity: wire.dropped.get(),
+    })
+}
+
+/// The simulated network's state during a run, shared by every worker's prober (one thread).
+#[derive(Debug)]
+struct Wire {
+    net: SimNet,
+    /// A SYN scan: probes leave on `flush`, answers are read on `read_answers`.
+    batching: bool,
+    /// Batching: started, not yet flushed (with their answer, if one comes, and its delay).
+    queued: RefCell<Vec<(Rc<Slot>, Option<Answer>)>>,
+    /// Batching: answers on their way, by arrival time and sequence number.
+    arrivals: RefCell<BinaryHeap<Reverse<(Instant, u64)>>>,
+    answers: RefCell<HashMap<u64, (Weak<Slot>, Outcome)>>,
+    /// Batching: the attempt in flight of each target (for `retime`).
+    latest: RefCell<HashMap<SocketAddr, Weak<Slot>>>,
+    sequence: Cell<u64>,
+    attempts: RefCell<HashMap<SocketAddr, u32>>,
+    in_flight: Cell<usize>,
+    peak: Cell<usize>,
+    /// Per host with a capacity: when each probe on its path ends its round trip.
+    path: RefCell<HashMap<IpAddr, BinaryHeap<Reverse<Instant>>>>,
+    dropped: Cell<u64>,
+}
+
+/// The prober of a simulated scan.
+#[derive(Debug)]
+pub(crate) struct SimProber(Rc<Wire>);
+
+/// An answer on its way: after this long, this outcome.
+type Answer = (Duration, Outcome);
+
+/// A simulated probe in flight.
+#[derive(Debug)]
+pub(crate) struct SimPending {
+    how: Waiting,
+    wire: Rc<Wire>,
+}
+
+#[derive(Debug)]
+enum Waiting {
+    /// A connect: when its answer arrives (if it does) and what it says.
+    Own(Option<(Instant, Outcome)>),
+    /// A batched SYN: its answer is put in the slot by `read_answers`.
+    Batched(Rc<Slot>),
+}
+
+/// Where `read_answers` puts a batched probe's answer, and where `retime` shortens its wait.
+#[derive(Debug, Default)]
+struct Slot {
+    outcome: Cell<Option<Outcome>>,
+    deadline: Cell<Option<Instant>>,
+    wake: tokio::sync::Notify,
+}
+
+/// The draws of one attempt.
+const LOSS_OUT: u64 = 0;
+const LOSS_IN: u64 = 1;
+const JITTER: u64 = 2;
+
+impl Prober for SimProber {
+    type Pending = SimPending;
+    type Spare = std::convert::Infallible;
+
+    fn start(&mut self, target: SocketAddr) -> Attempt<SimPending> {
+        let wire = &self.0;
+        let attempt = {
+            let mut attempts = wire.attempts.borrow_mut();
+            let n = attempts.entry(target).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let net = &wire.net;
+        let host = net.host_at(target.ip());
+        let rtt = host.rtt + host.jitter.mul_f64(net.draw(target, attempt, JITTER));
+        let now = Instant::now();
+        let mut arrives = true;
+        if let Some(capacity) = host.capacity {
+            let mut paths = wire.path.borrow_mut();
+            let path = paths.entry(target.ip()).or_default();
+            while path.peek().is_some_and(|Reverse(t)| *t <= now) {
+                path.pop();
+            }
+            if path.len() >= capacity {
+                arrives = false;
+                wire.dropped.set(wire.dropped.get() + 1);
+            } else {
+                path.push(Reverse(now + rtt));
+            }
+        }
+        arrives &= net.draw(target, attempt, LOSS_OUT) >= host.loss_out;
+        let answer = match host.behaviour(target.port()) {
+            _ if !arrives => None,
+            SimPort::Silent => None,
+            _ if net.draw(target, attempt, LOSS_IN) < host.loss_in => None,
+            what => Some(answer(what, target, rtt.max(Duration::from_micros(1)))),
+        };
+        if rtt.is_zero() && !wire.batching {
+            if let Some(outcome) = answer {
+                return Attempt::Done(outcome);
+            }
+        }
+        let waiting = wire.in_flight.get() + 1;
+        wire.in_flight.set(waiting);
+        wire.peak.set(wire.peak.get().max(waiting));
+        let how = if wire.batching {
+            let slot = Rc::new(Slot::default());
+            wire.latest
+                .borrow_mut()
+                .insert(target, Rc::downgrade(&slot));
+            wire.queued
+                .borrow_mut()
+                .push((Rc::clone(&slot), answer.map(|a| (rtt, a))));
+            Waiting::Batched(slot)
+        } else {
+            Waiting::Own(answer.map(|a| (now + rtt, a)))
+        };
+        Attempt::Pending(SimPending {
+            how,
+            wire: Rc::clone(wire),
+        })
+    }
+
+    async fn wait(pending: SimPending, deadline: Instant) -> (Outcome, Option<Self::Spare>) {
+        let outcome = match pending.how {
+            Waiting::Own(Some((at, outcome))) if at <= deadline => {
+                tokio::time::sleep_until(at).await;
+                outcome
+            }
+            Waiting::Own(_) => {
+                tokio::time::sleep_until(deadline).await;
+                Outcome::NoResponse
+            }
+            Waiting::Batched(ref slot) => loop {
+                if let Some(outcome) = slot.outcome.take() {
+                    break outcome;
+                }
+                let until = slot.deadline.get().map_or(deadline, |d| d.min(deadline));
+                if Instant::now() >= until {
+                    break Outcome::NoResponse;
+                }
+                tokio::select! {
+                    () = slot.wake.notified() => {}
+                    () = tokio::time::sleep_until(until) => {}
+                }
+            },
+        };
+        let wire = &pending.wire;
+        wire.in_flight.set(wire.in_flight.get() - 1);
+        (outcome, None)
+    }
+
+    fn recycle(&mut self, spare: Self::Spare) {
+        match spare {}
+    }
+
+    fn flush(&mut self) {
+        let wire = &self.0;
+        let now = Instant::now();
+        for (slot, answer) in wire.queued.borrow_mut().drain(..) {
+            if let Some((rtt, outcome)) = answer {
+                let seq = wire.sequence.get();
+                wire.sequence.set(seq + 1);
+                wire.arrivals.borrow_mut().push(Reverse((now + rtt, seq)));
+                wire.answers
+                    .borrow_mut()
+                    .insert(seq, (Rc::downgrade(&slot), outcome));
+            }
+        }
+    }
+
+    fn read_answers(&mut self) {
+        let wire = &self.0;
+        let now = Instant::now();
+        let mut arrivals = wire.arrivals.borrow_mut();
+        while let Some(&Reverse((at, seq))) = arrivals.peek() {
+            if at > now {
+                break;
+            }
+            arrivals.pop();
+            let Some((slot, outcome)) = wire.answers.borrow_mut().remove(&seq) else {
+                continue;
+            };
+            // Its attempt is over (timed out): a late answer, dropped.
+            if let Some(slot) = slot.upgrade() {
+                slot.outcome.set(Some(outcome));
+                slot.wake.notify_one();
+            }
+        }
+    }
+
+    fn retime(&mut self, target: SocketAddr, deadline: Instant) {
+        let latest = self.0.latest.borrow();
+        if let Some(slot) = latest.get(&target).and_then(Weak::upgrade) {
+            let shorter = slot.deadline.get().map_or(deadline, |d| d.min(deadline));
+            slot.deadline.set(Some(shorter));
+            slot.wake.notify_one();
+        }
+    }
+
+    fn answers_ready(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let next = self.0.arrivals.borrow().peek().map(|Reverse((at, _))| *at);
+        async move {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// The outcome `connect(2)` would give for this answer, through the connect prober's table.
+fn answer(what: SimPort, target: SocketAddr, rtt: Duration) -> Outcome {
+    let errno = match what {
+        SimPort::Open => {
+            // The scanner's side: an address no target has, so never "this very host".
+            let local = match target {
+                SocketAddr::V4(_) => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 1),
+                SocketAddr::V6(_) => SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 1),
+            };
+            return classify_established(local, target, rtt);
+        }
+        SimPort::Closed => libc::ECONNREFUSED,
+        SimPort::Errno(errno) => errno,
+        SimPort::Silent => return Outcome::NoResponse,
+    };
+    classify_error(&io::Error::from_raw_os_error(errno), rtt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortState, Reason};
+
+    #[test]
+    fn draws_are_uniform_and_depend_on_every_key() {
+        let net = SimNet::new(1);
+        let t: SocketAddr = "198.18.0.1:80".parse().unwrap();
+        let n = 100_000;
+        let below = (0..n).filter(|&a| net.draw(t, a, LOSS_OUT) < 0.2).count();
+        let rate = below as f64 / f64::from(n);
+        assert!((rate - 0.2).abs() < 0.01, "{rate}");
+        let other: SocketAddr = "198.18.0.1:81".parse().unwrap();
+        assert_ne!(net.draw(t, 1, LOSS_OUT), net.draw(other, 1, LOSS_OUT));
+        assert_ne!(net.draw(t, 1, LOSS_OUT), net.draw(t, 1, LOSS_IN));
+        assert_ne!(
+            net.draw(t, 1, LOSS_OUT),
+            SimNet::new(2).draw(t, 1, LOSS_OUT)
+        );
+        assert_eq!(
+            net.draw(t, 1, LOSS_OUT),
+            SimNet::new(1).draw(t, 1, LOSS_OUT)
+        );
+    }
+
+    #[test]
+    fn hosts_win_over_ranges_and_later_ranges_over_earlier_ones() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let net = SimNet::new(0)
+            .range(
+                AddrRange::new(ip("198.18.0.0"), ip("198.18.255.255")).unwrap(),
+                SimHost::answering(Duration::from_millis(1)),
+            )
+            .range(
+                AddrRange::new(ip("198.18.1.0"), ip("198.18.1.255")).unwrap(),
+                SimHost::silent(),
+            )
+            .host(
+                ip("198.18.1.7"),
+                SimHost::answering(Duration::ZERO).port(22, SimPort::Open),
+            );
+        assert_eq!(net.host_at(ip("198.18.0.9")).behaviour(22), SimPort::Closed);
+        assert_eq!(net.host_at(ip("198.18.1.9")).behaviour(22), SimPort::Silent);
+        assert_eq!(net.host_at(ip("198.18.1.7")).behaviour(22), SimPort::Open);
+        assert_eq!(net.host_at(ip("198.18.1.7")).behaviour(23), SimPort::Closed);
+        assert_eq!(net.host_at(ip("198.19.0.1")), &SimHost::silent());
+    }
+
+    #[tokio::test]
+    async fn run_inside_a_runtime_is_an_error_not_a_panic() {
+        let config = ScanConfig::builder()
+            .targets([crate::target::Target::parse("198.18.0.1").unwrap()])
+            .ports(PortSet::parse("22").unwrap())
+            .build()
+            .unwrap();
+        assert!(run(&config, &SimNet::new(0)).is_err());
+    }
+
+    #[test]
+    fn answers_go_through_the_connect_probers_table() {
+        let t: SocketAddr = "198.18.0.1:80".parse().unwrap();
+        let rtt = Duration::from_millis(3);
+        let decided = |o: Outcome| match o {
+            Outcome::Decided { state, reason, .. } => Some((state, reason)),
+            _ => None,
+        };
+        assert_eq!(
+            decided(answer(SimPort::Open, t, rtt)),
+            Some((PortState::Open, Reason::SynAck))
+        );
+        assert_eq!(
+            decided(answer(SimPort::Closed, t, rtt)),
+            Some((PortState::Closed, Reason::ConnRefused))
+        );
+        assert_eq!(
+            decided(answer(SimPort::Errno(libc::EHOSTUNREACH), t, rtt)),
+            Some((PortState::Filtered, Reason::HostUnreach))
+        );
+        assert_eq!(answer(SimPort::Silent, t, rtt), Outcome::NoResponse);
+    }
+}

@@ -1,0 +1,556 @@
+//! The scheduler's timing rules, on the simulated network of `portscout::sim`: the real event
+//! loop, host board, per-port decisions and timing estimators, answered by a described network
+//! on tokio's paused clock. No root, no kernel, no waiting: minutes of simulated time take
+//! milliseconds, and every run is the same for the same seed. (What only a kernel can show
+//! stays in the CLI's namespace tests.)
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use portscout::ports::PortSet;
+use portscout::probe::ScanType;
+use portscout::scan::{Order, ScanConfig, ScanConfigBuilder};
+use portscout::sim::{self, SimHost, SimNet, SimPort, SimReport};
+use portscout::target::Target;
+use portscout::{PortState, Reason};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn ports(spec: &str) -> PortSet {
+    PortSet::parse(spec).unwrap()
+}
+
+/// A scan of `targets` × `ports` with the defaults (host check on, 10 retries, adaptive
+/// timeouts) and a fixed order seed.
+fn scan(targets: &str, port_spec: &str) -> ScanConfigBuilder {
+    ScanConfig::builder()
+        .targets([Target::parse(targets).unwrap()])
+        .ports(ports(port_spec))
+        .seed(1)
+}
+
+fn run(config: ScanConfigBuilder, net: &SimNet) -> SimReport {
+    sim::run(&config.build().unwrap(), net).unwrap()
+}
+
+/// The state a port of `net` must be reported in (silent ports: `filtered`).
+fn truth(net: &SimNet, target: SocketAddr) -> PortState {
+    match net.host_at(target.ip()).behaviour(target.port()) {
+        SimPort::Open => PortState::Open,
+        SimPort::Closed => PortState::Closed,
+        SimPort::Silent | SimPort::Errno(_) => PortState::Filtered,
+    }
+}
+
+/// Every port of `hosts` × `port_spec` is reported once, in its true state, and no host is
+/// reported down.
+fn assert_exact(report: &SimReport, net: &SimNet, hosts: &[&str], port_spec: &str, what: &str) {
+    let down: Vec<_> = report.hosts_down().collect();
+    assert!(down.is_empty(), "{what}: hosts reported down: {down:?}");
+    let mut seen: HashMap<SocketAddr, PortState> = HashMap::new();
+    for r in report.ports() {
+        assert!(
+            seen.insert(r.socket_addr(), r.state).is_none(),
+            "{what}: {} reported twice",
+            r.socket_addr()
+        );
+    }
+    let mut wrong = Vec::new();
+    for host in hosts {
+        for port in ports(port_spec).iter() {
+            let target = SocketAddr::new(ip(host), port);
+            let want = truth(net, target);
+            match seen.get(&target) {
+                Some(&got) if got == want => {}
+                got => wrong.push(format!(
+                    "{target}: {got:?} instead of {want:?} after {} attempts",
+                    report.attempts.get(&target).copied().unwrap_or(0)
+                )),
+            }
+        }
+    }
+    assert_eq!(seen.len(), hosts.len() * ports(port_spec).len() as usize);
+    assert!(
+        wrong.is_empty(),
+        "{what}: {} ports in a wrong state: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+}
+
+/// Attempts of every port of `host` whose truth is `state`.
+fn attempts_of(report: &SimReport, net: &SimNet, host: &str, state: PortState) -> Vec<u32> {
+    report
+        .attempts
+        .iter()
+        .filter(|(t, _)| t.ip() == ip(host) && truth(net, **t) == state)
+        .map(|(_, &n)| n)
+        .collect()
+}
+
+/// Two hosts, each with open, closed and silent ports, on lossy paths of different lengths.
+fn lossy_net(seed: u64, loss: f64) -> SimNet {
+    SimNet::new(seed)
+        .host(
+            ip("198.18.0.1"),
+            SimHost::answering(ms(10))
+                .jitter(ms(5))
+                .loss(loss, 0.0)
+                .ports(ports("1000-1099"), SimPort::Silent)
+                .ports(ports("22,80,443,8080"), SimPort::Open),
+        )
+        .host(
+            ip("198.18.0.2"),
+            SimHost::answering(ms(40))
+                .loss(loss / 2.0, loss / 2.0)
+                .ports(ports("1500-1599"), SimPort::Silent)
+                .ports(ports("25,3306"), SimPort::Open),
+        )
+}
+
+#[test]
+fn every_port_is_exact_under_seeded_loss() {
+    for loss in [0.05, 0.20] {
+        for seed in 1..=4 {
+            // One worker (the async engine) and two (sharded, sharing the host board).
+            let workers = 1 + (seed as usize % 2);
+            let net = lossy_net(seed, loss);
+            let config = scan("198.18.0.1-2", "1-2000").seed(seed).workers(workers);
+            let report = run(config, &net);
+            let what = format!("loss {loss}, seed {seed}, {workers} worker(s)");
+            let hosts = ["198.18.0.1", "198.18.0.2"];
+            assert_exact(&report, &net, &hosts, "1-2000", &what);
+            assert!(report.stats.confirmed_losses > 0, "{what}: no loss seen");
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let a = run(scan("198.18.0.1-2", "1-2000"), &lossy_net(9, 0.2));
+    let b = run(scan("198.18.0.1-2", "1-2000"), &lossy_net(9, 0.2));
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.decided_at, b.decided_at);
+    assert_eq!(a.attempts, b.attempts);
+    assert_eq!(a.stats, b.stats);
+    let c = run(scan("198.18.0.1-2", "1-2000"), &lossy_net(10, 0.2));
+    assert_ne!(a.attempts, c.attempts, "another seed, other losses");
+}
+
+/// docs/timing.md: a host that shows no loss gets 2 attempts per silent port. In serial order
+/// the silent ports come after 2000 answers, when the loss estimate has the evidence.
+#[test]
+fn a_silent_port_of_a_lossless_host_gets_two_attempts() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(10)).ports(ports("2001-2010"), SimPort::Silent),
+    );
+    let report = run(scan("198.18.0.1", "1-2010").order(Order::Serial), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-2010", "lossless");
+    assert_eq!(
+        attempts_of(&report, &net, "198.18.0.1", PortState::Filtered),
+        [2; 10]
+    );
+    assert!(attempts_of(&report, &net, "198.18.0.1", PortState::Closed)
+        .iter()
+        .all(|&n| n == 1));
+    assert_eq!(report.stats.retransmissions, 10);
+}
+
+/// A lossy host's silent ports get more attempts, as many as its loss calls for, never more
+/// than `--retries` + 1.
+#[test]
+fn a_lossy_host_gets_more_attempts_bounded_by_retries() {
+    let net = SimNet::new(3).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(10))
+            .loss(0.2, 0.0)
+            .ports(ports("2001-2010"), SimPort::Silent),
+    );
+    let report = run(scan("198.18.0.1", "1-2010").order(Order::Serial), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-2010", "20 % loss");
+    let silent = attempts_of(&report, &net, "198.18.0.1", PortState::Filtered);
+    // p ≈ 0.2 over 2010 ports: ceil(ln(0.001 / 2010) / ln 0.2) = 9.
+    assert!(silent.iter().all(|&n| (8..=10).contains(&n)), "{silent:?}");
+    assert!(report.attempts.values().all(|&n| n <= 11));
+
+    for retries in [0u8, 3] {
+        let report = run(
+            scan("198.18.0.1", "1-2010")
+                .order(Order::Serial)
+                .retries(retries),
+            &net,
+        );
+        let most = report.attempts.values().max().copied();
+        assert_eq!(most, Some(u32::from(retries) + 1), "--retries {retries}");
+        assert_eq!(
+            attempts_of(&report, &net, "198.18.0.1", PortState::Filtered),
+            [u32::from(retries) + 1; 10],
+            "--retries {retries}"
+        );
+    }
+}
+
+/// docs/timing.md: a host is down once 8 of its ports stayed silent through every attempt and
+/// 1 s passed since its first probe. Beside an answering host it borrows that host's timeout
+/// (50 ms), so its ports are done long before the second; the host check waits for it.
+#[test]
+fn a_host_that_answers_nothing_is_down_after_eight_silent_ports_and_a_second() {
+    let net = SimNet::new(1).host(ip("198.18.0.2"), SimHost::answering(ms(5)));
+    let report = run(scan("198.18.0.1-2", "1-100"), &net);
+    let down: Vec<_> = report.hosts_down().collect();
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(
+        (down[0].ip, down[0].reason),
+        (ip("198.18.0.1"), Reason::NoResponse)
+    );
+    assert!(report.ports().all(|r| r.ip == ip("198.18.0.2")));
+    assert_eq!(report.ports().count(), 100);
+    let at = report
+        .decided_at(SocketAddr::new(ip("198.18.0.1"), 1))
+        .unwrap();
+    assert!(at >= ms(1000) && at < ms(1500), "decided down at {at:?}");
+    // Its ports not yet asked were skipped, not probed 11 times each.
+    assert!(report.stats.skipped > 0);
+    let probed = report
+        .attempts
+        .keys()
+        .filter(|t| t.ip() == ip("198.18.0.1"))
+        .count();
+    assert!(probed < 100, "{probed} of its ports probed");
+}
+
+/// Scanned alone, with no timeout to borrow, such a host costs 11 attempts of the initial 1 s
+/// (docs/timing.md).
+#[test]
+fn a_silent_host_alone_costs_eleven_attempts_of_a_second() {
+    let report = run(scan("198.18.0.1", "1-100"), &SimNet::new(1));
+    let down: Vec<_> = report.hosts_down().collect();
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(report.attempts.values().max(), Some(&11));
+    let at = report
+        .decided_at(SocketAddr::new(ip("198.18.0.1"), 1))
+        .unwrap();
+    assert!(
+        at >= ms(11_000) && at < ms(12_000),
+        "decided down at {at:?}"
+    );
+}
+
+#[test]
+fn a_host_with_one_open_port_among_silent_ones_is_up() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(20))
+            .other_ports(SimPort::Silent)
+            .port(22, SimPort::Open),
+    );
+    // Every port is in the first window: port 22 answers before any port is given up.
+    let report = run(scan("198.18.0.1", "1-30"), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-30", "one open port");
+}
+
+/// The host check judges a host by the ports it asked first: a host whose only open port comes
+/// late in the scan's order (here port 22 of 1000, the rest dropped) is called down after 8
+/// silent ports, before port 22 is asked, as nmap's host discovery would call it
+/// (`--no-host-check` scans it). Recorded as today's behaviour.
+#[test]
+fn a_host_whose_only_open_port_comes_late_is_called_down() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(20))
+            .other_ports(SimPort::Silent)
+            .port(22, SimPort::Open),
+    );
+    let report = run(scan("198.18.0.1", "1-1000"), &net);
+    assert_eq!(report.hosts_down().count(), 1);
+    assert!(!report
+        .attempts
+        .contains_key(&"198.18.0.1:22".parse().unwrap()));
+
+    let report = run(scan("198.18.0.1", "1-1000").host_check(false), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-1000", "--no-host-check");
+}
+
+/// ICMP errors, as the errno `connect(2)` reports them: host and net unreachable decide the
+/// host down at the first answer; an error that says a filter answered does not.
+#[test]
+fn icmp_errors_decide_the_host_as_the_connect_table_says() {
+    for (errno, reason) in [
+        (libc::EHOSTUNREACH, Reason::HostUnreach),
+        (libc::ENETUNREACH, Reason::NetUnreach),
+    ] {
+        let net = SimNet::new(1).host(
+            ip("198.18.0.1"),
+            SimHost::answering(ms(5)).other_ports(SimPort::Errno(errno)),
+        );
+        let report = run(scan("198.18.0.1", "1-100"), &net);
+        let down: Vec<_> = report.hosts_down().collect();
+        assert_eq!(down.len(), 1);
+        assert_eq!(down[0].reason, reason);
+        assert_eq!(
+            report.decided_at(SocketAddr::new(ip("198.18.0.1"), 1)),
+            Some(ms(5)),
+            "down at the first error"
+        );
+        assert!(report.probes() <= 32, "only the first window was sent");
+    }
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(5))
+            .other_ports(SimPort::Silent)
+            .ports(ports("1-50"), SimPort::Errno(libc::EACCES)),
+    );
+    let report = run(scan("198.18.0.1", "1-100"), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-100", "admin prohibited");
+}
+
+/// The timeout follows the measured round trip: on a lossless 200 ms path no answering port
+/// is ever asked twice (no attempt timed out before its answer could come), and a silent port
+/// waits at least one round trip per attempt.
+#[test]
+fn timeouts_follow_the_measured_round_trip() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(200))
+            .ports(ports("100-109"), SimPort::Silent)
+            .port(22, SimPort::Open),
+    );
+    let report = run(scan("198.18.0.1", "1-1000"), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-1000", "200 ms");
+    assert!(attempts_of(&report, &net, "198.18.0.1", PortState::Closed)
+        .iter()
+        .all(|&n| n == 1));
+    assert_eq!(report.stats.confirmed_losses, 0);
+    assert_eq!(report.stats.srtt, Some(ms(200)));
+    assert!(
+        report.stats.timeout.unwrap() > ms(200),
+        "{:?}",
+        report.stats
+    );
+    for port in 100..=109 {
+        let target = SocketAddr::new(ip("198.18.0.1"), port);
+        let attempts = report.attempts[&target];
+        let at = report.decided_at(target).unwrap();
+        assert!(
+            attempts >= 2 && at >= ms(200) * attempts,
+            "{target}: {attempts} by {at:?}"
+        );
+    }
+
+    // A path whose round trip varies (200-300 ms) widens the timeout: still exact.
+    let net = SimNet::new(2).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(200))
+            .jitter(ms(100))
+            .ports(ports("100-109"), SimPort::Silent),
+    );
+    let report = run(scan("198.18.0.1", "1-1000"), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-1000", "200-300 ms");
+    assert!(
+        report.stats.timeout.unwrap() > ms(300),
+        "{:?}",
+        report.stats
+    );
+}
+
+/// Slow start: on a lossless path the window grows from 32 to the maximum (4096) within a few
+/// round trips, and nothing halves it.
+#[test]
+fn the_window_grows_on_answers() {
+    let net = SimNet::new(1).host(ip("198.18.0.1"), SimHost::answering(ms(10)));
+    let report = run(scan("198.18.0.1", "1-20000"), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-20000", "lossless");
+    assert_eq!(report.stats.peak_window, 4096);
+    assert_eq!(report.peak_in_flight, 4096);
+    assert_eq!(report.stats.congestion_cuts, 0);
+    // 20000 probes at up to 4096 per 10 ms round trip, after 7 round trips of slow start.
+    assert!(report.elapsed < ms(150), "{:?}", report.elapsed);
+}
+
+/// Random loss at a steady rate is not congestion: 10 % of SYNs lost, the window still grows to
+/// the maximum and is never halved.
+#[test]
+fn steady_random_loss_never_halves_the_window() {
+    for seed in 1..=2 {
+        let net =
+            SimNet::new(seed).host(ip("198.18.0.1"), SimHost::answering(ms(10)).loss(0.1, 0.0));
+        let report = run(scan("198.18.0.1", "1-20000").seed(seed), &net);
+        assert_exact(&report, &net, &["198.18.0.1"], "1-20000", "10 % loss");
+        assert_eq!(report.stats.congestion_cuts, 0, "seed {seed}");
+        assert_eq!(report.stats.peak_window, 4096, "seed {seed}");
+    }
+}
+
+/// Loss that rises with the window is congestion: a path that carries 100 probes at once drops
+/// the rest, and confirmed losses above the base rate halve the window.
+#[test]
+fn loss_that_rises_with_the_window_halves_it() {
+    let net = SimNet::new(1).host(ip("198.18.0.1"), SimHost::answering(ms(10)).capacity(100));
+    let report = run(scan("198.18.0.1", "1-20000"), &net);
+    assert!(report.dropped_at_capacity > 0);
+    assert!(report.stats.congestion_cuts > 0, "{:?}", report.stats);
+}
+
+/// Known failure, found with this simulator: a path that drops what exceeds its capacity,
+/// without queueing first (a policer: no delay signal), misreads closed ports as filtered.
+/// Slow start overshoots within the first horizon, so the first judged horizon already has the
+/// path's loss and becomes the base rate: the window is never (or once) halved, each attempt
+/// is lost with the same high probability, and 11 attempts do not suffice (1076 of 65535 ports
+/// `filtered` at a capacity of 1000, 8936 at 300).
+#[test]
+#[ignore = "known failure: a drop-only bottleneck misreads closed ports as filtered"]
+fn a_drop_only_bottleneck_keeps_every_port_exact() {
+    let net = SimNet::new(1).host(ip("198.18.0.1"), SimHost::answering(ms(10)).capacity(1000));
+    let report = run(scan("198.18.0.1", "1-65535"), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-65535", "capacity 1000");
+}
+
+/// Known failure, found with this simulator: a far host (300 ms) scanned beside a near one
+/// (5 ms) borrows the near host's 50 ms timeout until its own first answer; a port whose every
+/// attempt was sent with that timeout is judged by the far host's loss estimate once its first
+/// answers arrive (no loss: 5 attempts), and reported `filtered` although it is closed
+/// (14 of 1000 ports with seed 1).
+#[test]
+#[ignore = "known failure: ports of a far host timed out on a near host's timeout are filtered"]
+fn a_far_host_beside_a_near_one_keeps_every_port_exact() {
+    let net = SimNet::new(1)
+        .host(ip("198.18.0.1"), SimHost::answering(ms(5)))
+        .host(ip("198.18.0.2"), SimHost::answering(ms(300)));
+    let report = run(scan("198.18.0.1-2", "1-1000"), &net);
+    assert_exact(
+        &report,
+        &net,
+        &["198.18.0.1", "198.18.0.2"],
+        "1-1000",
+        "near and far",
+    );
+}
+
+/// BASELINE for issue 18 (sparse wide scans), today's rules on a silent /20 × 1 port with the
+/// default options: nothing ever answers, so no round trip is measured and every probe waits
+/// the initial 1 s; each address is asked 10 times (the loss estimate of a host with no
+/// evidence, p = 1/2, for 1 port: ceil(ln 0.001 / ln 0.5)); a worker's window stays at its
+/// initial 32 (it grows only with answers). One worker: 1280 s of simulated time at 32 probes/s;
+/// two (the sharded engine on 2 cores): 640 s at 64 probes/s (the namespace measurement of the
+/// issue: 64 probes/s, peak window 64, 10 attempts per address). When issue 18 changes these
+/// rules, this test records the new figures.
+#[test]
+fn baseline_a_silent_slash_20() {
+    for (scan_type, workers, seconds) in [
+        (ScanType::Connect, 1usize, 1280u64),
+        (ScanType::Connect, 2, 640),
+        (ScanType::Syn, 2, 640),
+    ] {
+        let config = scan("198.18.192.0/20", "22")
+            .workers(workers)
+            .scan_type(scan_type);
+        let report = run(config, &SimNet::new(1));
+        let probes = report.probes();
+        let rate = probes as f64 / report.elapsed.as_secs_f64();
+        println!(
+            "silent /20 x 1 port, {scan_type}, {workers} worker(s): {probes} probes, {} per address, \
+             {:?} simulated, {rate:.0} probes/s, peak window {}, {} hosts down",
+            probes / 4096,
+            report.elapsed,
+            report.stats.peak_window,
+            report.stats.hosts_down,
+        );
+        assert_eq!(report.stats.hosts_down, 4096);
+        assert_eq!(report.hosts_down().count(), 4096);
+        assert!(report.attempts.values().all(|&n| n == 10));
+        assert_eq!(probes, 40_960);
+        assert_eq!(report.stats.peak_window, 32 * workers);
+        assert_eq!(report.elapsed, Duration::from_secs(seconds));
+    }
+}
+
+/// `--rate` caps the probes sent per second (retransmissions included), in simulated time.
+#[test]
+fn rate_caps_the_probes_per_second() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(10)).ports(ports("1-100"), SimPort::Silent),
+    );
+    let report = run(scan("198.18.0.1", "1-2000").rate(500), &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-2000", "--rate 500");
+    let probes = report.probes();
+    let rate = probes as f64 / report.elapsed.as_secs_f64();
+    assert!(
+        probes > 2000 && rate > 450.0 && rate <= 505.0,
+        "{probes} probes at {rate:.0}/s"
+    );
+}
+
+/// `--min-rate` sends past the congestion windows: a silent range, whose window never grows,
+/// goes at the floor's rate instead of 32 probes per second (a /22: 10 attempts of 1 s for each
+/// of 1024 addresses, 10240 probes, is not done faster than 10 s at any rate).
+#[test]
+fn min_rate_sends_past_the_window() {
+    let report = run(scan("198.18.0.0/22", "22").min_rate(500), &SimNet::new(1));
+    assert_eq!(report.stats.hosts_down, 1024);
+    let rate = report.probes() as f64 / report.elapsed.as_secs_f64();
+    assert!(rate >= 450.0, "{} probes at {rate:.0}/s", report.probes());
+    let report = run(scan("198.18.0.0/24", "22"), &SimNet::new(1));
+    let rate = report.probes() as f64 / report.elapsed.as_secs_f64();
+    assert!(rate <= 33.0, "{} probes at {rate:.0}/s", report.probes());
+}
+
+/// A host with fewer than 8 ports is down once all of them stayed silent (and 1 s passed).
+#[test]
+fn a_silent_host_with_few_ports_is_down_once_all_are_silent() {
+    let net = SimNet::new(1).host(ip("198.18.0.2"), SimHost::answering(ms(5)));
+    let report = run(scan("198.18.0.1-2", "1-3"), &net);
+    let down: Vec<_> = report.hosts_down().collect();
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(down[0].ip, ip("198.18.0.1"));
+    assert_eq!(report.ports().count(), 3);
+    let at = report
+        .decided_at(SocketAddr::new(ip("198.18.0.1"), 1))
+        .unwrap();
+    assert!(at >= ms(1000), "decided down at {at:?}");
+}
+
+/// The SYN scan's batching (`--scan syn`: SYNs leave on `flush`, answers are read as they
+/// arrive) is held to the same rules: exact under loss.
+#[test]
+fn a_syn_scan_is_exact_under_seeded_loss() {
+    for seed in 1..=2 {
+        let net = lossy_net(seed, 0.2);
+        let config = scan("198.18.0.1-2", "1-2000")
+            .seed(seed)
+            .workers(seed as usize)
+            .scan_type(ScanType::Syn);
+        let report = run(config, &net);
+        let what = format!("syn, seed {seed}");
+        let hosts = ["198.18.0.1", "198.18.0.2"];
+        assert_exact(&report, &net, &hosts, "1-2000", &what);
+        assert!(report.stats.confirmed_losses > 0, "{what}: no loss seen");
+    }
+}
+
+/// A batching scan sends its first round before any answer is read, with the initial 1 s
+/// timeout; once the first round trip is measured the loop shortens those probes to the
+/// timeout any other gets (the 50 ms floor): two silent ports of the first round end the scan
+/// after two short attempts, not after a second.
+#[test]
+fn a_syn_scans_first_round_is_retimed() {
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(1)).ports(ports("3-4"), SimPort::Silent),
+    );
+    // Serial order: ports 3 and 4 are in the first round.
+    let config = scan("198.18.0.1", "1-100")
+        .order(Order::Serial)
+        .scan_type(ScanType::Syn);
+    let report = run(config, &net);
+    assert_exact(&report, &net, &["198.18.0.1"], "1-100", "syn");
+    assert!(report.elapsed < ms(300), "{:?}", report.elapsed);
+}
