@@ -186,7 +186,7 @@ enum Step<'a> {
 /// What a sequence of probes ended with.
 enum Found {
     /// A hard match.
-    Done(ServiceInfo),
+    Done(Box<ServiceInfo>),
     /// Nothing decided (the best soft match, if any, is in the shared state).
     Nothing,
 }
@@ -228,7 +228,7 @@ pub async fn detect(
     )
     .await;
     let mut info = match found {
-        Ok(Found::Done(info)) => info,
+        Ok(Found::Done(info)) => *info,
         Ok(Found::Nothing) | Err(_) => match progress.soft.take() {
             Some(soft) => soft,
             None if progress.tcpwrapped => ServiceInfo {
@@ -283,7 +283,7 @@ fn sequence<'a>(
             if inside_tls {
                 info.tls = tls_info.clone();
             }
-            Found::Done(info)
+            Found::Done(Box::new(info))
         };
         let mut conn = Some(first);
         let wait = if builtin::client_speaks_first(port) {
@@ -319,6 +319,13 @@ fn sequence<'a>(
         for step in steps {
             if silent >= options.silent_probes {
                 break;
+            }
+            // After a soft match, nmap's probes are sent only where they can say more of
+            // that service (nmap does the same).
+            if let (Step::Nmap(p), Some(soft)) = (step, &progress.soft) {
+                if !p.matches.iter().any(|m| !m.soft && m.service == soft.name) {
+                    continue;
+                }
             }
             if let Step::Tls = step {
                 match tls_step(target, options, deadline, progress).await {
