@@ -235,6 +235,16 @@ async fn openssh_server() {
 /// handshake, greets with `greeting` (when not empty) or answers the first request with
 /// `answer`.
 async fn tls_server(greeting: &'static [u8], answer: &'static [u8]) -> u16 {
+    tls_server_with_plain(greeting, answer, b"").await
+}
+
+/// [`tls_server`] that answers a client which does not start with a TLS record with `plain`
+/// (when not empty), as nginx does on its TLS ports.
+async fn tls_server_with_plain(
+    greeting: &'static [u8],
+    answer: &'static [u8],
+    plain: &'static [u8],
+) -> u16 {
     let rcgen::CertifiedKey { cert, signing_key } =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
@@ -252,11 +262,20 @@ async fn tls_server(greeting: &'static [u8], answer: &'static [u8]) -> u16 {
     tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         loop {
-            let Ok((tcp, _)) = listener.accept().await else {
+            let Ok((mut tcp, _)) = listener.accept().await else {
                 return;
             };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                if !plain.is_empty()
+                    && matches!(tcp.peek(&mut first).await, Ok(1))
+                    && first[0] != 0x16
+                {
+                    let _ = tcp.read(&mut [0u8; 1024]).await;
+                    let _ = tcp.write_all(plain).await;
+                    return;
+                }
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
@@ -294,6 +313,22 @@ async fn https_inside_tls() {
     assert!(tls.not_after.as_deref().unwrap().ends_with('Z'));
     assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
     assert!(tls.cipher.as_deref().unwrap().starts_with("TLS13_"));
+}
+
+/// nginx on a TLS port answers plain HTTP with a 400 of its own: HTTP, but the handshake
+/// decides (`ssl/http`).
+#[tokio::test]
+async fn tls_port_that_answers_plain_http_too() {
+    let port = tls_server_with_plain(
+        b"",
+        b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\nContent-Type: text/html\r\n\r\n<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n</body>\r\n</html>\r\n",
+    )
+    .await;
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.display_name(), "ssl/http");
+    assert_eq!(info.product.as_deref(), Some("nginx"));
+    assert!(info.tls.is_some());
 }
 
 #[tokio::test]

@@ -71,7 +71,9 @@ pub const PROBES: &[Probe] = &[
     Probe {
         name: "dns",
         ports: &[53, 853, 5353],
-        rarity: 4,
+        // Early on other ports: a DNS server waits silently for the rest of a message whose
+        // length prefix a text probe gave it, so only this probe gets an answer there.
+        rarity: 2,
         payload: |_| dns_version_bind(),
         read: read_dns,
     },
@@ -291,6 +293,16 @@ fn read_telnet(b: &[u8]) -> Option<ServiceInfo> {
 /// A `220` greeting: SMTP (RFC 5321 §4.2) or FTP (RFC 959).
 fn read_220(b: &[u8], port: u16) -> Option<ServiceInfo> {
     let line = first_line(b);
+    // vsftpd refusing to run (`500 OOPS: vsftpd: …`): FTP, as nmap reads it.
+    if let Some(oops) = line.strip_prefix("500 OOPS: ") {
+        let mut info = ServiceInfo::probed("ftp");
+        if let Some(why) = oops.strip_prefix("vsftpd: ") {
+            info.product = Some("vsftpd".into());
+            info.extrainfo = Some(format!("broken: {why}"));
+            info.add_cpe("cpe:/a:vsftpd:vsftpd");
+        }
+        return Some(info);
+    }
     let rest = line.strip_prefix("220")?;
     let rest = rest.strip_prefix([' ', '-']).unwrap_or(rest).trim();
     let upper = line.to_ascii_uppercase();
@@ -405,6 +417,15 @@ fn read_http(b: &[u8]) -> Option<ServiceInfo> {
     let text = text(b);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut info = ServiceInfo::probed("http");
+    // A TLS server's answer to plain HTTP (nginx, Apache, Go): HTTP, but inside TLS. A soft
+    // match, so that the handshake that follows decides (`ssl/http`).
+    let lower = body.to_ascii_lowercase();
+    if lower.contains("plain http request was sent to https port")
+        || lower.contains("speaking plain http to an ssl-enabled server")
+        || lower.contains("client sent an http request to an https server")
+    {
+        info.confidence = 8;
+    }
     let server = head.lines().skip(1).find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.trim()

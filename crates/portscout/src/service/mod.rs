@@ -69,7 +69,7 @@ pub const DEFAULT_PROBE_WAIT: Duration = Duration::from_millis(1000);
 /// The default quiet gap that ends an answer once bytes have come.
 pub const DEFAULT_IDLE: Duration = Duration::from_millis(250);
 /// The default number of probes in a row answered by silence after which a port is given up.
-pub const DEFAULT_SILENT_PROBES: usize = 3;
+pub const DEFAULT_SILENT_PROBES: usize = 4;
 /// The default number of detections [`detect_all`] runs at once.
 pub const DEFAULT_CONCURRENCY: usize = 256;
 /// The most bytes read of one answer.

@@ -144,6 +144,10 @@ fn http_servers() {
         8000,
     );
     assert_eq!(info.product.as_deref(), Some("BaseHTTPServer"));
+    // A TLS port's answer to plain HTTP is only a soft match: the handshake decides.
+    let plain = b"HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\n\r\n<html><center>The plain HTTP request was sent to HTTPS port</center></html>";
+    assert_eq!(id("http", plain, 28444).confidence, 8);
+    assert_eq!(id("http", answer("nginx").as_bytes(), 80).confidence, 10);
     let info = id("http", b"HTTP/1.0 404 Not Found\r\n\r\n", 8000);
     assert_eq!(pv(&info), ("http", None, None));
     let es = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"name\":\"n1\",\"cluster_name\":\"c\",\"version\":{\"number\":\"8.11.1\",\"lucene_version\":\"9.8.0\"},\"tagline\":\"You Know, for Search\"}";
@@ -301,4 +305,18 @@ fn order_puts_the_ports_probe_first() {
     assert_eq!(order(31337)[0].name, "http");
     assert!(client_speaks_first(6379) && client_speaks_first(443));
     assert!(!client_speaks_first(22));
+}
+
+#[test]
+fn vsftpd_refusing_to_run() {
+    let info = id(
+        "",
+        b"500 OOPS: vsftpd: both local and anonymous access disabled!\r\n",
+        21,
+    );
+    assert_eq!(pv(&info), ("ftp", Some("vsftpd"), None));
+    assert_eq!(
+        info.extrainfo.as_deref(),
+        Some("broken: both local and anonymous access disabled!")
+    );
 }
