@@ -213,6 +213,11 @@ pub async fn detect(
         Ok(Err(source)) => return Err(DetectError::Connect { target, source }),
         Ok(Ok(s)) => s,
     };
+    if matches!((first.local_addr(), first.peer_addr()), (Ok(l), Ok(p)) if l == p) {
+        // RFC 793 simultaneous open with itself: nothing listens there.
+        let source = io::Error::from(io::ErrorKind::ConnectionRefused);
+        return Err(DetectError::Connect { target, source });
+    }
     let _ = first.set_nodelay(true);
     let mut progress = Progress::default();
     let found = timeout_at(
