@@ -56,6 +56,7 @@ fn summary_of(results: &[PortResult], hosts: u128) -> Summary {
         filtered: count(PortState::Filtered),
         hosts_down: 0,
         elapsed: Duration::from_millis(412),
+        open_everywhere: Vec::new(),
     }
 }
 

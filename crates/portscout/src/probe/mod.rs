@@ -6,6 +6,7 @@
 //! the scheduler, which waits and probes again. They are never a port state.
 
 pub mod connect;
+pub mod icmp;
 pub mod syn;
 
 use std::fmt;
@@ -112,6 +113,24 @@ pub enum Attempt<P = connect::Pending> {
     Pending(P),
 }
 
+/// What one answer says about its host as a whole, besides the port's state: the host-level
+/// column of each prober's table, read by the host check (see `docs/architecture.md`,
+/// "Host up or down").
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HostSignal {
+    /// The host, or the path to it, is alive: a SYN-ACK or RST, any ICMP error the target
+    /// itself sent, or one that names a filter or the port (prohibited, port or protocol
+    /// unreachable) whoever sent it. The host is up.
+    Alive,
+    /// The host as a whole may be unreachable: a network or host unreachable sent by a router
+    /// (or by this host's own stack: no ARP/NDP answer), or no route here. It counts toward
+    /// calling the host down, as a silent port does, unless another port proves it alive.
+    Unreachable,
+    /// Nothing about the host: this host's own kernel refused to send (`local-denied`), an
+    /// error, a time exceeded on the way.
+    Neutral,
+}
+
 /// What one probe attempt came to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -123,6 +142,8 @@ pub enum Outcome {
         reason: Reason,
         /// Time from sending to the answer.
         rtt: Option<Duration>,
+        /// What the answer says about the host as a whole.
+        host: HostSignal,
     },
     /// The handshake completed, but with an address of this very host: it may be one of the
     /// scanner's own sockets answering (TCP simultaneous open), so it is probed once more with

@@ -3,13 +3,18 @@
 //! event loops use the windows (a blocking thread has one probe in flight by construction).
 //!
 //! # Host check
-//! A host is *up* once anything of it answers (SYN-ACK, RST, ICMP admin-prohibited). Until
-//! then its port results are held back. It is *down* when the kernel reports it unreachable
-//! (`EHOSTUNREACH`: no ARP/NDP answer, or ICMP host unreachable; `ENETUNREACH`; `EHOSTDOWN`), or
-//! when [`DOWN_AFTER`] of its ports (or all of them, if fewer) stayed silent through every
-//! attempt and [`DOWN_SILENCE`] passed since its first probe. A down host gets one [`HostDown`] record, its remaining ports are skipped, and its
-//! held results are dropped. With the check off (`--no-host-check`), every host is up from the
-//! start. Workers share one [`Board`] so they agree: the first decision on a host is final.
+//! Decided on host-level evidence only, from the host column of the probers' tables
+//! ([`HostSignal`]; the decision table is in `docs/architecture.md`). A host is *up* once an
+//! answer proves it alive: a SYN-ACK, a RST, any ICMP error the target itself sent, or one that
+//! names a filter or the port (prohibited, port unreachable). Until then its port results are
+//! held back. It is *down* when [`DOWN_AFTER`] of its ports (or all of them, if fewer) ended
+//! silent through every attempt or with a host-level unreachable (a router's network or host
+//! unreachable, no ARP/NDP answer, no route), nothing proving it alive, and, if any of them was
+//! silent and none unreachable, [`DOWN_SILENCE`] passed since its first probe. A neutral answer
+//! (`local-denied`: this host's own kernel refused to send) counts for nothing. A down host
+//! gets one [`HostDown`] record, its remaining ports are skipped, and its held results are
+//! dropped. With the check off (`--no-host-check`), every host is up from the start. Workers
+//! share one [`Board`] so they agree: the first decision on a host is final.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -21,7 +26,7 @@ use std::time::{Duration, Instant};
 use super::job::{Job, Next};
 use super::ScanStats;
 use crate::model::{Event, HostDown, PortResult, Reason};
-use crate::probe::Outcome;
+use crate::probe::{HostSignal, Outcome};
 use crate::timing::congestion::{CongestionWindow, Verdict};
 use crate::timing::loss::LossEstimate;
 use crate::timing::rtt::{RtoBounds, RttEstimator};
@@ -154,11 +159,13 @@ impl Board {
 
 #[derive(Debug)]
 enum Liveness {
-    /// Nothing answered yet: results held back, silent ports counted, since the first probe.
+    /// Nothing answered yet: results held back, silent (or unreachable) ports counted, since
+    /// the first probe, and the last host-level unreachable's reason.
     Unknown {
         silent: u32,
         held: Vec<PortResult>,
         since: Option<Instant>,
+        unreachable: Option<Reason>,
     },
     Up,
     Down,
@@ -439,6 +446,12 @@ impl Hosts {
             self.done(1);
             return Settled::Done;
         }
+        // What the answer says about the host as a whole (a confirmed open port: alive).
+        let signal = match outcome {
+            Outcome::Decided { host, .. } => host,
+            Outcome::OpenUnconfirmed { .. } => HostSignal::Alive,
+            _ => HostSignal::Neutral,
+        };
         let attempts = match outcome {
             Outcome::NoResponse => {
                 // RFC 6298 §5.5: a timeout doubles the timeout (once per timeout's length, not
@@ -485,6 +498,9 @@ impl Hosts {
             result.reason,
             Reason::SynAck | Reason::ConnRefused | Reason::Reset
         );
+        if result.reason == Reason::LocalDenied {
+            self.stats.local_denied += 1;
+        }
         if answered {
             let lost = job.lost();
             host.loss.answered(lost + 1);
@@ -530,8 +546,10 @@ impl Hosts {
                 silent,
                 held,
                 since,
+                unreachable,
             } => {
-                if answered || result.reason == Reason::AdminProhibited {
+                let silence = result.reason == Reason::NoResponse;
+                if !silence && signal == HostSignal::Alive {
                     match self.board.decide(ip, Alive::Up).0 {
                         Alive::Up => {
                             Self::up(host, events);
@@ -540,19 +558,21 @@ impl Hosts {
                         Alive::Down(_) => host.live = Liveness::Down,
                     }
                     None
-                } else if matches!(
-                    result.reason,
-                    Reason::HostUnreach | Reason::NetUnreach | Reason::HostDown
-                ) {
-                    let reason = result.reason;
-                    held.push(result);
-                    Some(reason)
-                } else {
+                } else if silence || signal == HostSignal::Unreachable {
+                    if !silence {
+                        *unreachable = Some(result.reason);
+                    }
                     held.push(result);
                     *silent += 1;
-                    let long_enough = since.is_none_or(|t| t.elapsed() >= DOWN_SILENCE);
+                    // Silence waits for a farther host to answer; an unreachable is an answer.
+                    let long_enough =
+                        unreachable.is_some() || since.is_none_or(|t| t.elapsed() >= DOWN_SILENCE);
                     (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
-                        .then_some(Reason::NoResponse)
+                        .then(|| unreachable.unwrap_or(Reason::NoResponse))
+                } else {
+                    // Neutral (local-denied, an error): nothing about the host.
+                    held.push(result);
+                    None
                 }
             }
         };
@@ -646,6 +666,7 @@ fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: u
                 silent: 0,
                 held: Vec::new(),
                 since: None,
+                unreachable: None,
             }
         } else {
             Liveness::Up
@@ -716,7 +737,7 @@ mod tests {
             min_rate: None,
         };
         let board = Arc::new(Board::default());
-        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 2);
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 1, 2);
         let (mut events, mut again) = (Vec::new(), VecDeque::new());
         let probe = |s: &str| Job::new(s.parse::<SocketAddr>().unwrap());
 
@@ -738,6 +759,7 @@ mod tests {
             state: PortState::Filtered,
             reason: Reason::HostUnreach,
             rtt: None,
+            host: HostSignal::Unreachable,
         };
         // Settling `a` frees room for `c` (to `again`), then finds the host down: `d`, still
         // in the host's queue, is dropped.
@@ -769,6 +791,7 @@ mod tests {
             state: PortState::Closed,
             reason: Reason::ConnRefused,
             rtt: Some(Duration::from_micros(50)),
+            host: HostSignal::Alive,
         };
         hosts.settle(silent, closed, true, &mut events, &mut again);
         assert_eq!(board.done(), 5);
@@ -790,6 +813,7 @@ mod tests {
             state: PortState::Filtered,
             reason: Reason::NoResponse,
             rtt: None,
+            host: HostSignal::Neutral,
         };
         other.settle(held, filtered, true, &mut events, &mut again);
         assert_eq!(board.done(), 7);

@@ -1,0 +1,301 @@
+//! Issue 15: scans against real firewalls. A host whose closed ports are rejected with an ICMP
+//! error (firewalld's default, iptables' REJECT) is up, each rejected port `filtered` with the
+//! message's reason, exactly; a host a router answers for with "unreachable" is down; this
+//! host's own refusals are `local-denied`; a host that answers open everywhere is flagged.
+//!
+//! Needs root and nft; skips with a message otherwise, fails under CI. The kernel here has no
+//! `sch_netem`, so the paths are a plain veth pair and a routed one (through a router
+//! namespace); on a veth the target's ICMP answer comes back while `connect(2)` still holds
+//! the socket, which is the case the connect prober reads from the socket's error queue.
+
+mod support;
+
+use std::collections::BTreeMap;
+use support::{nft_rules, require_nft, Netns, ScanRun, VethPair};
+
+const V4: &str = "198.18.152.2";
+const V6: &str = "2001:db8:152::2";
+const OPEN: [u16; 2] = [22, 80];
+const PORTS: &str = "1-200";
+
+/// Turns off ICMP rate limiting in `ns`: every rejected probe gets its message, so each port's
+/// reason is exact (with Linux's defaults most messages of a burst are not sent, and those
+/// ports are `no-response`).
+fn no_icmp_rate_limit(ns: &Netns) {
+    let status = ns
+        .exec([
+            "sysctl",
+            "-qw",
+            "net.ipv4.icmp_ratelimit=0",
+            "net.ipv4.icmp_msgs_per_sec=1000000",
+            "net.ipv4.icmp_msgs_burst=1000000",
+            "net.ipv6.icmp.ratelimit=0",
+        ])
+        .status()
+        .expect("sysctl");
+    assert!(status.success(), "sysctl in {}", ns.name());
+}
+
+fn scan(ns: &Netns, targets: &[&str], scan_type: &str, seed: u32, extra: &[&str]) -> ScanRun {
+    let seed = seed.to_string();
+    let mut args: Vec<&str> = targets.to_vec();
+    args.extend([
+        "-p", PORTS, "--format", "ndjson", "--show", "all", "--scan", scan_type, "--seed", &seed,
+    ]);
+    args.extend(extra);
+    let run = ns.scan(&args);
+    run.assert_success();
+    run
+}
+
+/// Every port of 1-200 on both addresses, with nftables in the target rejecting every TCP port
+/// but 22 and 80 with each ICMP and ICMPv6 type nftables knows: 22 and 80 `open`, every other
+/// port `filtered` with the message's nmap reason (the connect scan: `closed` for a port
+/// unreachable, which the kernel reads as a refusal), and never a host record.
+#[test]
+fn rejected_ports_are_port_states_and_the_host_stays_up() {
+    if !require_nft() {
+        return;
+    }
+    let scanner = Netns::new("fws");
+    let target = Netns::new("fwt");
+    let veth = VethPair::new(&scanner, &target, "198.18.152.1/24", "198.18.152.2/24");
+    veth.add_ipv6("2001:db8:152::1/64", "2001:db8:152::2/64");
+    veth.wait_ipv6_ready();
+    no_icmp_rate_limit(&target);
+    let _l4 = target.listen(V4, &OPEN);
+    let _l6 = target.listen(V6, &OPEN);
+
+    // (nft's ICMP type, ICMPv6 type, reason of IPv4 ports, reason of IPv6 ports)
+    let rules = [
+        (
+            "admin-prohibited",
+            "admin-prohibited",
+            "admin-prohibited",
+            "admin-prohibited",
+        ),
+        (
+            "host-prohibited",
+            "addr-unreachable",
+            "host-prohibited",
+            "host-unreach",
+        ),
+        (
+            "host-unreachable",
+            "no-route",
+            "host-unreach",
+            "net-unreach",
+        ),
+        (
+            "net-prohibited",
+            "policy-fail",
+            "net-prohibited",
+            "admin-prohibited",
+        ),
+        (
+            "net-unreachable",
+            "reject-route",
+            "net-unreach",
+            "net-unreach",
+        ),
+        (
+            "port-unreachable",
+            "port-unreachable",
+            "port-unreach",
+            "port-unreach",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (icmp, icmpv6, want4, want6) in rules {
+        let accept = "  tcp dport { 22, 80 } accept".to_string();
+        let reject4 = format!("  meta nfproto ipv4 meta l4proto tcp reject with icmp type {icmp}");
+        let reject6 =
+            format!("  meta nfproto ipv6 meta l4proto tcp reject with icmpv6 type {icmpv6}");
+        let _table = nft_rules(
+            &target,
+            &[
+                "chain input { type filter hook input priority 0; policy accept;",
+                &accept,
+                &reject4,
+                &reject6,
+                "}",
+            ],
+        );
+        for scan_type in ["connect", "syn"] {
+            for seed in [1, 2] {
+                let run = scan(&scanner, &[V4, V6], scan_type, seed, &[]);
+                let what = format!("--scan {scan_type} --seed {seed}, reject with {icmp}/{icmpv6}");
+                if let Some(h) = run.host_records().first() {
+                    failures.push(format!("{what}: host record {}", h.line));
+                }
+                let got: BTreeMap<(String, u16), (String, String)> = run
+                    .port_records()
+                    .into_iter()
+                    .map(|r| ((r.ip.to_string(), r.port), (r.state, r.reason)))
+                    .collect();
+                for (ip, want) in [(V4, want4), (V6, want6)] {
+                    for port in 1..=200u16 {
+                        let expected = if OPEN.contains(&port) {
+                            ("open", "syn-ack")
+                        } else if want == "port-unreach" && scan_type == "connect" {
+                            ("closed", "conn-refused")
+                        } else {
+                            ("filtered", want)
+                        };
+                        match got.get(&(ip.to_string(), port)) {
+                            Some((s, r)) if (s.as_str(), r.as_str()) == expected => {}
+                            other => failures.push(format!(
+                                "{what}: {ip} port {port}: want {expected:?}, got {other:?}"
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} wrong:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// A router that answers every packet for a network with "unreachable" from its own address
+/// (`ip route add unreachable`: ICMP 3/1, ICMPv6 1/0): the host really is unreachable, and is
+/// reported down, one record, no port record. With either scan type.
+#[test]
+fn a_router_saying_unreachable_for_every_port_makes_the_host_down() {
+    if !require_nft() {
+        return;
+    }
+    let scanner = Netns::new("fwrs");
+    let router = Netns::new("fwrr");
+    let veth = VethPair::new(&scanner, &router, "198.18.153.1/24", "198.18.153.254/24");
+    veth.add_ipv6("2001:db8:153::1/64", "2001:db8:153::fe/64");
+    veth.wait_ipv6_ready();
+    no_icmp_rate_limit(&router);
+    let ok = |mut cmd: std::process::Command| {
+        assert!(cmd.status().expect("ip").success(), "{cmd:?}");
+    };
+    ok(router.exec([
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+        "net.ipv6.conf.all.forwarding=1",
+    ]));
+    ok(router.ip(["route", "add", "unreachable", "198.18.155.0/24"]));
+    ok(router.ip(["-6", "route", "add", "unreachable", "2001:db8:155::/64"]));
+    ok(scanner.ip(["route", "add", "198.18.155.0/24", "via", "198.18.153.254"]));
+    ok(scanner.ip([
+        "-6",
+        "route",
+        "add",
+        "2001:db8:155::/64",
+        "via",
+        "2001:db8:153::fe",
+    ]));
+
+    for scan_type in ["connect", "syn"] {
+        let run = scan(
+            &scanner,
+            &["198.18.155.7", "2001:db8:155::7"],
+            scan_type,
+            3,
+            &[],
+        );
+        let ports = run.port_records();
+        assert!(
+            ports.is_empty(),
+            "--scan {scan_type}: port records of unreachable hosts: {:?}",
+            &ports[..ports.len().min(5)]
+        );
+        let hosts: BTreeMap<String, String> = run
+            .host_records()
+            .into_iter()
+            .map(|h| (h.ip.to_string(), format!("{} {}", h.state, h.reason)))
+            .collect();
+        let want: BTreeMap<String, String> = [
+            ("198.18.155.7".to_string(), "down host-unreach".to_string()),
+            (
+                "2001:db8:155::7".to_string(),
+                "down net-unreach".to_string(),
+            ),
+        ]
+        .into();
+        assert_eq!(hosts, want, "--scan {scan_type}:\n{}", run.stdout);
+    }
+}
+
+/// A SYN to this host's own broadcast address is refused by this host's kernel (`EACCES`):
+/// every port `filtered` / `local-denied`, no host record (nothing was learnt about it), and
+/// one warning on stderr.
+#[test]
+fn our_own_kernels_refusal_is_local_denied_with_one_warning() {
+    if !require_nft() {
+        return;
+    }
+    let scanner = Netns::new("fwls");
+    let target = Netns::new("fwlt");
+    let _veth = VethPair::new(&scanner, &target, "198.18.156.1/24", "198.18.156.2/24");
+    let run = scan(&scanner, &["198.18.156.255"], "syn", 4, &[]);
+    assert!(run.host_records().is_empty(), "{}", run.stdout);
+    let records = run.port_records();
+    assert_eq!(records.len(), 200, "{}", run.stdout);
+    for r in &records {
+        assert_eq!(
+            (r.state.as_str(), r.reason.as_str()),
+            ("filtered", "local-denied")
+        );
+    }
+    let warnings = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("local-denied"))
+        .count();
+    assert_eq!(warnings, 1, "stderr:\n{}", run.stderr);
+}
+
+/// A target whose every port is redirected to one listener (as a SYN proxy answers): 1000 of
+/// 1000 ports open, said once on stderr and in the summary record.
+#[test]
+fn a_host_open_everywhere_is_flagged_once() {
+    if !require_nft() {
+        return;
+    }
+    let scanner = Netns::new("fwms");
+    let target = Netns::new("fwmt");
+    let _veth = VethPair::new(&scanner, &target, "198.18.157.1/24", "198.18.157.2/24");
+    let _l = target.listen("198.18.157.2", &[5000]);
+    let _nat = nft_rules(
+        &target,
+        &[
+            "chain pre { type nat hook prerouting priority dstnat; policy accept;",
+            "  tcp dport 1-1000 redirect to :5000",
+            "}",
+        ],
+    );
+    let run = scanner.scan(&["198.18.157.2", "-p", "1-1000", "--format", "ndjson"]);
+    run.assert_success();
+    assert_eq!(run.ports("198.18.157.2", "open").len(), 1000);
+    let summary = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("\"type\":\"summary\""))
+        .expect("summary record");
+    assert!(
+        summary.contains("\"open_everywhere\":[\"198.18.157.2\"]"),
+        "{summary}"
+    );
+    let warnings = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("answered open"))
+        .count();
+    assert_eq!(warnings, 1, "stderr:\n{}", run.stderr);
+}
