@@ -3,15 +3,150 @@
 //! message's reason, exactly; a host a router answers for with "unreachable" is down; this
 //! host's own refusals are `local-denied`; a host that answers open everywhere is flagged.
 //!
-//! Needs root and nft; skips with a message otherwise, fails under CI. The kernel here has no
-//! `sch_netem`, so the paths are a plain veth pair and a routed one (through a router
-//! namespace); on a veth the target's ICMP answer comes back while `connect(2)` still holds
-//! the socket, which is the case the connect prober reads from the socket's error queue.
+//! Needs root and nft; skips with a message otherwise, fails under CI. Two paths: a plain veth
+//! pair, where the target's ICMP answer comes back while `connect(2)` still holds the socket
+//! (the kernel then only queues it: the connect prober reads the socket's error queue), and a
+//! delayed one, a user-space delay line of 20 ms between two TUN devices ([`DelayLine`]: this
+//! kernel has no `sch_netem`), where the answer comes after `connect(2)` returned.
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use support::{nft_rules, require_nft, Netns, ScanRun, VethPair};
+
+/// A point-to-point link between two namespaces made of two TUN devices and this process in
+/// between, which holds every packet for [`DelayLine::DELAY`] in each direction. Stops (and
+/// the devices go, with their descriptors) on drop.
+struct DelayLine {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl DelayLine {
+    const DELAY: Duration = Duration::from_millis(10);
+
+    /// `tun-a` in `a` holding `a_v4`/`a_v6`, `tun-b` in `b` holding `b_v4`/`b_v6`, each the
+    /// other's peer (IPv4 `/32 peer`, IPv6 `/64`).
+    fn new(a: &Netns, b: &Netns, a_v4: &str, b_v4: &str, a_v6: &str, b_v6: &str) -> DelayLine {
+        let ta = a.run_in(|| open_tun("pst-tun-a"));
+        let tb = b.run_in(|| open_tun("pst-tun-b"));
+        let setup = |ns: &Netns, dev: &str, v4: &str, peer4: &str, v6: &str| {
+            for args in [
+                vec!["addr", "add", v4, "peer", peer4, "dev", dev],
+                vec!["-6", "addr", "add", v6, "dev", dev, "nodad"],
+                vec!["link", "set", dev, "up"],
+            ] {
+                let status = ns.ip(&args).status().expect("ip");
+                assert!(status.success(), "ip {args:?} in {}", ns.name());
+            }
+        };
+        setup(a, "pst-tun-a", a_v4, b_v4, &format!("{a_v6}/64"));
+        setup(b, "pst-tun-b", b_v4, a_v4, &format!("{b_v6}/64"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ta2 = ta.try_clone().expect("dup");
+        let tb2 = tb.try_clone().expect("dup");
+        let mut threads = Vec::new();
+        threads.extend(relay(ta, tb2, Arc::clone(&stop)));
+        threads.extend(relay(tb, ta2, Arc::clone(&stop)));
+        DelayLine { stop, threads }
+    }
+}
+
+impl Drop for DelayLine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Opens a TUN device (IPv4 and IPv6 packets, no header) named `name` in the calling thread's
+/// namespace.
+fn open_tun(name: &str) -> File {
+    const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+    const IFF_TUN: libc::c_short = 0x0001;
+    const IFF_NO_PI: libc::c_short = 0x1000;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .expect("open /dev/net/tun");
+    // struct ifreq: the name (16 bytes), then the flags.
+    let mut ifreq = [0u8; 40];
+    ifreq[..name.len()].copy_from_slice(name.as_bytes());
+    ifreq[16..18].copy_from_slice(&(IFF_TUN | IFF_NO_PI).to_ne_bytes());
+    // SAFETY: a valid descriptor and a buffer at least as large as `struct ifreq`.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF as _, ifreq.as_mut_ptr()) };
+    assert_eq!(
+        rc,
+        0,
+        "TUNSETIFF {name}: {}",
+        std::io::Error::last_os_error()
+    );
+    file
+}
+
+/// Copies every packet read from `from` to `to`, [`DelayLine::DELAY`] later: a reader thread
+/// (polling, so that it sees `stop`) and a writer thread.
+fn relay(mut from: File, mut to: File, stop: Arc<AtomicBool>) -> [JoinHandle<()>; 2] {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let stop_reader = Arc::clone(&stop);
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while !stop_reader.load(Ordering::Relaxed) {
+            let mut pfd = libc::pollfd {
+                fd: from.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
+                continue;
+            }
+            match from.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    let due = Instant::now() + DelayLine::DELAY;
+                    if tx.send((due, buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    let writer = std::thread::spawn(move || {
+        let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+        while !stop.load(Ordering::Relaxed) {
+            match queue.front() {
+                Some((due, _)) if *due <= Instant::now() => {
+                    let (_, packet) = queue.pop_front().expect("front");
+                    let _ = to.write(&packet);
+                    continue;
+                }
+                Some((due, _)) => {
+                    let wait = due.saturating_duration_since(Instant::now());
+                    if let Ok(p) = rx.recv_timeout(wait) {
+                        queue.push_back(p);
+                    }
+                }
+                None => match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(p) => queue.push_back(p),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                },
+            }
+        }
+    });
+    [reader, writer]
+}
 
 const V4: &str = "198.18.152.2";
 const V6: &str = "2001:db8:152::2";
@@ -34,6 +169,17 @@ fn no_icmp_rate_limit(ns: &Netns) {
         .status()
         .expect("sysctl");
     assert!(status.success(), "sysctl in {}", ns.name());
+}
+
+/// The smoothed round trip of the scan's timing line on stderr (`srtt 20.512 ms`).
+fn srtt_of(stderr: &str) -> Duration {
+    let ms = stderr
+        .split("srtt ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no srtt in stderr:\n{stderr}"));
+    Duration::from_secs_f64(ms / 1e3)
 }
 
 fn scan(ns: &Netns, targets: &[&str], scan_type: &str, seed: u32, extra: &[&str]) -> ScanRun {
@@ -62,9 +208,38 @@ fn rejected_ports_are_port_states_and_the_host_stays_up() {
     let veth = VethPair::new(&scanner, &target, "198.18.152.1/24", "198.18.152.2/24");
     veth.add_ipv6("2001:db8:152::1/64", "2001:db8:152::2/64");
     veth.wait_ipv6_ready();
-    no_icmp_rate_limit(&target);
-    let _l4 = target.listen(V4, &OPEN);
-    let _l6 = target.listen(V6, &OPEN);
+    rejected_ports(&scanner, &target, V4, V6, &[1, 2], Duration::ZERO);
+}
+
+/// The same over a path of 20 ms round trip (the delay line): the answers come after
+/// `connect(2)` returned, as on a real network (issue 15 saw the host called down 12 times in
+/// 12 there).
+#[test]
+fn rejected_ports_over_a_delayed_path_are_port_states_too() {
+    if !require_nft() {
+        return;
+    }
+    let scanner = Netns::new("fwds");
+    let target = Netns::new("fwdt");
+    let (v4, v6) = ("198.18.158.2", "2001:db8:158::2");
+    let _line = DelayLine::new(&scanner, &target, "198.18.158.1", v4, "2001:db8:158::1", v6);
+    rejected_ports(&scanner, &target, v4, v6, &[3], 2 * DelayLine::DELAY);
+}
+
+/// See [`rejected_ports_are_port_states_and_the_host_stays_up`]: `target` holds `v4` and `v6`,
+/// reachable from `scanner`, over a path whose round trip is at least `min_rtt` (checked on
+/// the scan's smoothed round trip).
+fn rejected_ports(
+    scanner: &Netns,
+    target: &Netns,
+    v4: &str,
+    v6: &str,
+    seeds: &[u32],
+    min_rtt: Duration,
+) {
+    no_icmp_rate_limit(target);
+    let _l4 = target.listen(v4, &OPEN);
+    let _l6 = target.listen(v6, &OPEN);
 
     // (nft's ICMP type, ICMPv6 type, reason of IPv4 ports, reason of IPv6 ports)
     let rules = [
@@ -112,7 +287,7 @@ fn rejected_ports_are_port_states_and_the_host_stays_up() {
         let reject6 =
             format!("  meta nfproto ipv6 meta l4proto tcp reject with icmpv6 type {icmpv6}");
         let _table = nft_rules(
-            &target,
+            target,
             &[
                 "chain input { type filter hook input priority 0; policy accept;",
                 &accept,
@@ -122,9 +297,13 @@ fn rejected_ports_are_port_states_and_the_host_stays_up() {
             ],
         );
         for scan_type in ["connect", "syn"] {
-            for seed in [1, 2] {
-                let run = scan(&scanner, &[V4, V6], scan_type, seed, &[]);
+            for &seed in seeds {
+                let run = scan(scanner, &[v4, v6], scan_type, seed, &[]);
                 let what = format!("--scan {scan_type} --seed {seed}, reject with {icmp}/{icmpv6}");
+                let srtt = srtt_of(&run.stderr);
+                if srtt < min_rtt {
+                    failures.push(format!("{what}: srtt {srtt:?}, the path has {min_rtt:?}"));
+                }
                 if let Some(h) = run.host_records().first() {
                     failures.push(format!("{what}: host record {}", h.line));
                 }
@@ -133,7 +312,7 @@ fn rejected_ports_are_port_states_and_the_host_stays_up() {
                     .into_iter()
                     .map(|r| ((r.ip.to_string(), r.port), (r.state, r.reason)))
                     .collect();
-                for (ip, want) in [(V4, want4), (V6, want6)] {
+                for (ip, want) in [(v4, want4), (v6, want6)] {
                     for port in 1..=200u16 {
                         let expected = if OPEN.contains(&port) {
                             ("open", "syn-ack")
