@@ -25,7 +25,10 @@ use crate::model::{PortState, Reason};
 /// | [`Connect`](ScanType::Connect) | `connect(2)`: the kernel's own handshake | the kernel (errno) | nothing |
 /// | [`Syn`](ScanType::Syn) | a bare SYN, built by [`crate::packet`], through a raw socket | packets read from a packet socket ([`syn`]) | root or `CAP_NET_RAW` |
 ///
-/// Both read the same answer as the same state and reason; everything else (order, timing,
+/// Both read the same answer as the same state and reason (an ICMP error through the same
+/// rows, [`icmp::meaning`]), but for an ICMP port unreachable, which the kernel gives a
+/// connect as a refusal (`closed`), and the SYN scan reads as nmap `-sS` does (`filtered` /
+/// `port-unreach`); everything else (order, timing,
 /// retries, shards, resume, exclusions) is the same scan.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ScanType {
