@@ -22,7 +22,7 @@
 //! | TCP SYN+ACK | decided | `open` / `syn-ack` | alive |
 //! | TCP RST (with ACK) | decided | `closed` / `conn-refused` | alive |
 //! | other TCP flags | ignored | — | |
-//! | an ICMP or ICMPv6 error quoting the SYN | decided (or ignored) | by [`icmp::meaning`](super::icmp::meaning): type, code, and whether the target sent it | |
+//! | an ICMP or ICMPv6 error quoting the SYN | decided (or ignored) | by [`icmp::meaning`]: type, code, and whether the target sent it | |
 //! | nothing before the timeout | no response | `filtered` / `no-response` after every retry | silent |
 //! | `sendmmsg`: `EACCES`, `EPERM` (a broadcast address, a local firewall on output) | decided | `filtered` / `local-denied` | neutral |
 //! | `sendmmsg` or route lookup: `ENETUNREACH` (no route here) | decided | `filtered` / `net-unreach` | unreachable |
