@@ -297,9 +297,17 @@ fn rejected_ports(
             ],
         );
         for scan_type in ["connect", "syn"] {
-            for &seed in seeds {
-                let run = scan(scanner, &[v4, v6], scan_type, seed, &[]);
-                let what = format!("--scan {scan_type} --seed {seed}, reject with {icmp}/{icmpv6}");
+            // The threads engine (blocking connects) too, once per rule.
+            let threads: &[&str] = &["--engine", "threads"];
+            let runs = seeds
+                .iter()
+                .map(|&seed| (seed, &[][..]))
+                .chain((scan_type == "connect").then_some((seeds[0], threads)));
+            for (seed, extra) in runs {
+                let run = scan(scanner, &[v4, v6], scan_type, seed, extra);
+                let what = format!(
+                    "--scan {scan_type} --seed {seed} {extra:?}, reject with {icmp}/{icmpv6}"
+                );
                 let srtt = srtt_of(&run.stderr);
                 if srtt.is_none_or(|srtt| srtt < min_rtt) {
                     failures.push(format!("{what}: srtt {srtt:?}, the path has {min_rtt:?}"));
@@ -411,9 +419,10 @@ fn a_router_saying_unreachable_for_every_port_makes_the_host_down() {
     }
 }
 
-/// A SYN to this host's own broadcast address is refused by this host's kernel (`EACCES`):
-/// every port `filtered` / `local-denied`, no host record (nothing was learnt about it), and
-/// one warning on stderr.
+/// A probe of this host's own broadcast address is refused by this host's kernel (the SYN
+/// scan's `sendmmsg`: `EACCES`; a connect: `ENETUNREACH`, TCP does not broadcast): every port
+/// `filtered` / `local-denied`, no host record (nothing was learnt about it), and one warning
+/// on stderr.
 #[test]
 fn our_own_kernels_refusal_is_local_denied_with_one_warning() {
     if !require_nft() {
@@ -422,22 +431,25 @@ fn our_own_kernels_refusal_is_local_denied_with_one_warning() {
     let scanner = Netns::new("fwls");
     let target = Netns::new("fwlt");
     let _veth = VethPair::new(&scanner, &target, "198.18.156.1/24", "198.18.156.2/24");
-    let run = scan(&scanner, &["198.18.156.255"], "syn", 4, &[]);
-    assert!(run.host_records().is_empty(), "{}", run.stdout);
-    let records = run.port_records();
-    assert_eq!(records.len(), 200, "{}", run.stdout);
-    for r in &records {
-        assert_eq!(
-            (r.state.as_str(), r.reason.as_str()),
-            ("filtered", "local-denied")
-        );
+    for scan_type in ["syn", "connect"] {
+        let run = scan(&scanner, &["198.18.156.255"], scan_type, 4, &[]);
+        assert!(run.host_records().is_empty(), "{scan_type}: {}", run.stdout);
+        let records = run.port_records();
+        assert_eq!(records.len(), 200, "{scan_type}: {}", run.stdout);
+        for r in &records {
+            assert_eq!(
+                (r.state.as_str(), r.reason.as_str()),
+                ("filtered", "local-denied"),
+                "{scan_type}"
+            );
+        }
+        let warnings = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("local-denied"))
+            .count();
+        assert_eq!(warnings, 1, "{scan_type}: stderr:\n{}", run.stderr);
     }
-    let warnings = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains("local-denied"))
-        .count();
-    assert_eq!(warnings, 1, "stderr:\n{}", run.stderr);
 }
 
 /// A target whose every port is redirected to one listener (as a SYN proxy answers): 1000 of

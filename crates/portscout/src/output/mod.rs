@@ -99,6 +99,9 @@ pub struct OpenTally {
     enabled: bool,
     /// Per host: (results, open).
     hosts: std::collections::HashMap<IpAddr, (u64, u64)>,
+    /// The host of the last results, counted here until another host's result comes (a scan
+    /// of one host never hashes).
+    last: Option<(IpAddr, (u64, u64))>,
 }
 
 impl OpenTally {
@@ -106,23 +109,40 @@ impl OpenTally {
     pub fn new(ports_per_host: Option<u64>) -> OpenTally {
         OpenTally {
             enabled: ports_per_host.is_none_or(|n| n >= OPEN_EVERYWHERE_MIN_PORTS),
-            hosts: std::collections::HashMap::new(),
+            ..OpenTally::default()
         }
     }
 
     /// Counts one result.
     pub fn add(&mut self, r: &PortResult) {
-        if self.enabled {
-            let e = self.hosts.entry(r.ip).or_default();
-            e.0 += 1;
-            e.1 += u64::from(r.state == PortState::Open);
+        if !self.enabled {
+            return;
+        }
+        let open = u64::from(r.state == PortState::Open);
+        match &mut self.last {
+            Some((ip, counts)) if *ip == r.ip => {
+                counts.0 += 1;
+                counts.1 += open;
+            }
+            last => {
+                if let Some((ip, (all, o))) = last.replace((r.ip, (1, open))) {
+                    let e = self.hosts.entry(ip).or_default();
+                    e.0 += all;
+                    e.1 += o;
+                }
+            }
         }
     }
 
     /// The hosts that answered open on nearly every port, ascending.
     pub fn hosts(&self) -> Vec<IpAddr> {
-        let mut v: Vec<IpAddr> = self
-            .hosts
+        let mut hosts = self.hosts.clone();
+        if let Some((ip, (all, o))) = self.last {
+            let e = hosts.entry(ip).or_default();
+            e.0 += all;
+            e.1 += o;
+        }
+        let mut v: Vec<IpAddr> = hosts
             .iter()
             .filter(|(_, &(all, open))| {
                 all >= OPEN_EVERYWHERE_MIN_PORTS

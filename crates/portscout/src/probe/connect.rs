@@ -34,7 +34,8 @@
 //! | `ECONNRESET` | decided | `closed` / `reset` | alive |
 //! | no answer before the timeout, or `ETIMEDOUT` | no response | `filtered` / `no-response` after every retry | silent |
 //! | `EHOSTUNREACH`, nothing queued (no ARP/NDP answer) | decided | `filtered` / `host-unreach` | unreachable |
-//! | `ENETUNREACH`, `ENETDOWN`, nothing queued (no route here; a broadcast address) | decided | `filtered` / `net-unreach` | unreachable |
+//! | `ENETUNREACH`, `ENETDOWN`, nothing queued (no route here) | decided | `filtered` / `net-unreach` | unreachable |
+//! | `ENETUNREACH` to a broadcast address of this host (a UDP `connect` there gets `EACCES`) | decided | `filtered` / `local-denied` | neutral |
 //! | `EHOSTDOWN`, nothing queued | decided | `filtered` / `host-down` | unreachable |
 //! | `EACCES`, `EPERM`, nothing queued (this host's kernel: a local firewall, an LSM) | decided | `filtered` / `local-denied` | neutral |
 //! | `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EADDRNOTAVAIL`, `EAGAIN`, `ENOSPC` | back-pressure | — (probe again later) | |
@@ -166,13 +167,28 @@ fn may_have_icmp(err: &io::Error) -> bool {
 }
 
 /// Classifies the failed connect of `socket` to `target`, with the ICMP message queued for it.
+/// A connect to a broadcast address of this host fails with `ENETUNREACH` (TCP does not
+/// broadcast), which is this host's refusal, not a missing route: read as `EACCES`, which a
+/// datagram socket gets there (and the SYN scan's `sendmmsg` too).
 fn failed(socket: &Socket, target: SocketAddr, err: &io::Error, rtt: Duration) -> Outcome {
     let icmp = if may_have_icmp(err) {
         queued_icmp(socket, target)
     } else {
         None
     };
+    if icmp.is_none() && err.raw_os_error() == Some(libc::ENETUNREACH) && is_broadcast(target) {
+        return classify_error(&io::Error::from_raw_os_error(libc::EACCES), rtt, None);
+    }
     classify_error(err, rtt, icmp)
+}
+
+/// Whether `target` is a broadcast address for this host: a UDP socket without
+/// `SO_BROADCAST` may not connect there (`EACCES`). Asked only after an `ENETUNREACH`.
+fn is_broadcast(target: SocketAddr) -> bool {
+    target.is_ipv4()
+        && Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)
+            .and_then(|s| s.connect(&SockAddr::from(target)))
+            .is_err_and(|e| e.raw_os_error() == Some(libc::EACCES))
 }
 
 /// Asks the kernel to queue ICMP errors on `socket` (`IP_RECVERR`, `IPV6_RECVERR`). A socket

@@ -822,4 +822,116 @@ mod tests {
         assert_eq!(unanswered.len(), 1);
         assert_eq!(board.done(), 6);
     }
+
+    /// Issue 15: the host check reads the host column only. Port-level answers (an ICMP error
+    /// of the target itself, a prohibited code from anyone) make a host up whatever their
+    /// reason; host-level unreachables count like silence, without its 1 s wait; neutral
+    /// answers (`local-denied`) count for nothing.
+    #[test]
+    fn only_host_level_evidence_decides_a_host() {
+        let spec = TimingSpec {
+            timeout: Timeout::Fixed(Duration::from_millis(10)),
+            max_attempts: 1,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        };
+        let board = Arc::new(Board::default());
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 64);
+        let (mut events, mut again) = (Vec::new(), VecDeque::new());
+        let mut settle =
+            |hosts: &mut Hosts, target: &str, reason, host, events: &mut Vec<Event>| {
+                let mut job = Job::new(target.parse::<SocketAddr>().unwrap());
+                assert!(matches!(hosts.admit(job, false, events), Admit::Go(_)));
+                hosts.sent(&mut job, true);
+                let outcome = Outcome::Decided {
+                    state: PortState::Filtered,
+                    reason,
+                    rtt: Some(Duration::from_micros(100)),
+                    host,
+                };
+                hosts.settle(job, outcome, true, events, &mut again);
+            };
+        // A firewall on the host: 20 ports "host unreachable" sent by the host itself (alive).
+        for port in 1..=20 {
+            let t = format!("198.18.0.2:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::HostUnreach,
+                HostSignal::Alive,
+                &mut events,
+            );
+        }
+        assert_eq!(board.get("198.18.0.2".parse().unwrap()), Some(Alive::Up));
+        assert_eq!(events.len(), 20, "every port reported: {events:?}");
+        // This host's own refusals: nothing decided, however many.
+        for port in 1..=20 {
+            let t = format!("198.18.0.3:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::LocalDenied,
+                HostSignal::Neutral,
+                &mut events,
+            );
+        }
+        assert_eq!(board.get("198.18.0.3".parse().unwrap()), None);
+        // A router's unreachable for every port: down at the 8th, at once.
+        events.clear();
+        for port in 1..=7 {
+            let t = format!("198.18.0.4:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::HostUnreach,
+                HostSignal::Unreachable,
+                &mut events,
+            );
+        }
+        assert_eq!(
+            board.get("198.18.0.4".parse().unwrap()),
+            None,
+            "7 are not enough"
+        );
+        settle(
+            &mut hosts,
+            "198.18.0.4:8",
+            Reason::HostUnreach,
+            HostSignal::Unreachable,
+            &mut events,
+        );
+        assert!(
+            matches!(
+                events[..],
+                [Event::HostDown(HostDown {
+                    reason: Reason::HostUnreach,
+                    ..
+                })]
+            ),
+            "{events:?}"
+        );
+        // Unreachables then a port-level answer before the 8th: up, and what was held comes out.
+        events.clear();
+        for port in 1..=7 {
+            let t = format!("198.18.0.5:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::HostUnreach,
+                HostSignal::Unreachable,
+                &mut events,
+            );
+        }
+        settle(
+            &mut hosts,
+            "198.18.0.5:8",
+            Reason::AdminProhibited,
+            HostSignal::Alive,
+            &mut events,
+        );
+        assert_eq!(board.get("198.18.0.5".parse().unwrap()), Some(Alive::Up));
+        assert_eq!(events.len(), 8, "{events:?}");
+        assert_eq!(hosts.stats().local_denied, 20);
+    }
 }
