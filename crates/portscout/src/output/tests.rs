@@ -811,3 +811,33 @@ fn open_tally_names_hosts_open_nearly_everywhere() {
         "a scan of 999 ports per host counts nothing"
     );
 }
+
+/// Every reason (issue 15 added the ICMP ones and `local-denied`) goes through every printer
+/// that prints reasons, as its name.
+#[test]
+fn every_reason_is_printed_by_name() {
+    let results: Vec<PortResult> = Reason::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, reason)| PortResult {
+            ip: "198.18.0.1".parse().unwrap(),
+            port: i as u16 + 1,
+            state: PortState::Filtered,
+            reason,
+            rtt: None,
+            banner: None,
+        })
+        .collect();
+    for format in [
+        Format::Text,
+        Format::Json,
+        Format::Ndjson,
+        Format::Csv,
+        Format::Xml,
+    ] {
+        let text = run_on(format, StateFilter::ALL, &results, 1);
+        for r in Reason::ALL {
+            assert!(text.contains(r.as_str()), "{format}: no `{r}` in\n{text}");
+        }
+    }
+}
