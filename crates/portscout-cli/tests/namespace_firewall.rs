@@ -223,7 +223,67 @@ fn rejected_ports_over_a_delayed_path_are_port_states_too() {
     let target = Netns::new("fwdt");
     let (v4, v6) = ("198.18.158.2", "2001:db8:158::2");
     let _line = DelayLine::new(&scanner, &target, "198.18.158.1", v4, "2001:db8:158::1", v6);
-    rejected_ports(&scanner, &target, v4, v6, &[3], 2 * DelayLine::DELAY);
+    rejected_ports(&scanner, &target, v4, v6, &[3, 4], 2 * DelayLine::DELAY);
+}
+
+/// The issue's own set-up: firewalld's reject (3/10, ICMPv6 1/1) with Linux's default ICMP
+/// rate limits, so that only the first few rejects get their message and the rest are silent.
+/// The host is up (its first message proves it), 22 and 80 are open, every other port
+/// `filtered`, with the message's reason or `no-response`.
+#[test]
+fn rate_limited_rejects_leave_the_host_up() {
+    if !require_nft() {
+        return;
+    }
+    let scanner = Netns::new("fwrl");
+    let target = Netns::new("fwrt");
+    let veth = VethPair::new(&scanner, &target, "198.18.159.1/24", "198.18.159.2/24");
+    veth.add_ipv6("2001:db8:159::1/64", "2001:db8:159::2/64");
+    veth.wait_ipv6_ready();
+    let (v4, v6) = ("198.18.159.2", "2001:db8:159::2");
+    let _l4 = target.listen(v4, &OPEN);
+    let _l6 = target.listen(v6, &OPEN);
+    let _table = nft_rules(
+        &target,
+        &[
+            "chain input { type filter hook input priority 0; policy accept;",
+            "  tcp dport { 22, 80 } accept",
+            "  meta nfproto ipv4 meta l4proto tcp reject with icmp type host-prohibited",
+            "  meta nfproto ipv6 meta l4proto tcp reject with icmpv6 type admin-prohibited",
+            "}",
+        ],
+    );
+    for scan_type in ["connect", "syn"] {
+        let run = scan(&scanner, &[v4, v6], scan_type, 5, &[]);
+        assert!(
+            run.host_records().is_empty(),
+            "--scan {scan_type}: {:?}",
+            run.host_records()
+        );
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for r in run.port_records() {
+            let ok = if OPEN.contains(&r.port) {
+                (r.state.as_str(), r.reason.as_str()) == ("open", "syn-ack")
+            } else {
+                let want = if r.ip.is_ipv4() {
+                    "host-prohibited"
+                } else {
+                    "admin-prohibited"
+                };
+                r.state == "filtered" && (r.reason == want || r.reason == "no-response")
+            };
+            assert!(ok, "--scan {scan_type}: {r:?}");
+            *seen.entry((r.ip.to_string(), r.reason)).or_default() += 1;
+        }
+        for ip in [v4, v6] {
+            let n: usize = seen
+                .iter()
+                .filter(|((i, _), _)| i == ip)
+                .map(|(_, n)| n)
+                .sum();
+            assert_eq!(n, 200, "--scan {scan_type}: {ip}: {seen:?}");
+        }
+    }
 }
 
 /// See [`rejected_ports_are_port_states_and_the_host_stays_up`]: `target` holds `v4` and `v6`,
