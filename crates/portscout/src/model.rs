@@ -77,6 +77,8 @@ pub enum Reason {
     /// ICMP time exceeded (type 11; ICMPv6 type 3): the probe died on the way, a routing
     /// loop or a TTL too small (`time-exceeded`).
     TimeExceeded,
+    /// ICMP parameter problem (type 12; ICMPv6 type 4) (`param-problem`).
+    ParamProblem,
     /// This host's own kernel refused to send the probe (`EACCES`/`EPERM`: a broadcast
     /// address, a local firewall on output): nothing was learnt about the target
     /// (`local-denied`).
@@ -85,7 +87,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason.
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::SynAck,
         Reason::ConnRefused,
         Reason::Reset,
@@ -100,6 +102,7 @@ impl Reason {
         Reason::NetProhibited,
         Reason::ProtoUnreach,
         Reason::TimeExceeded,
+        Reason::ParamProblem,
         Reason::LocalDenied,
     ];
 
@@ -120,6 +123,7 @@ impl Reason {
             Reason::NetProhibited => "net-prohibited",
             Reason::ProtoUnreach => "proto-unreach",
             Reason::TimeExceeded => "time-exceeded",
+            Reason::ParamProblem => "param-problem",
             Reason::LocalDenied => "local-denied",
         }
     }

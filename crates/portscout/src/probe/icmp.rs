@@ -6,7 +6,7 @@
 //! References: RFC 792 and RFC 1812 §5.2.7.1 (ICMP codes; a router that filters sends 3/13),
 //! RFC 4443 §3.1 (ICMPv6 codes), nmap's reason names (`--reason`: `host-unreach`,
 //! `net-unreach`, `admin-prohibited`, `host-prohibited`, `net-prohibited`, `port-unreach`,
-//! `proto-unreach`, `time-exceeded`).
+//! `proto-unreach`, `time-exceeded`, `param-problem`).
 //!
 //! | message | state / reason | host, sent by the target | host, sent by anyone else |
 //! |---|---|---|---|
@@ -21,7 +21,7 @@
 //! | v4 3/5 (source route failed) | `filtered` / `error` | alive | neutral |
 //! | v4 3/4 (fragmentation needed), code > 15 | ignored (path MTU, as TCP does) | | |
 //! | v4 11 (time exceeded) | `filtered` / `time-exceeded` | alive | neutral |
-//! | v4 12 (parameter problem) | `filtered` / `error` | alive | neutral |
+//! | v4 12 (parameter problem) | `filtered` / `param-problem` | alive | neutral |
 //! | v6 1/0 (no route), 1/6 (reject route) | `filtered` / `net-unreach` | alive | unreachable |
 //! | v6 1/2, 1/3 (beyond scope, address unreachable) | `filtered` / `host-unreach` | alive | unreachable |
 //! | v6 1/1, 1/5 (administratively prohibited, policy failure) | `filtered` / `admin-prohibited` | alive | alive |
@@ -29,7 +29,7 @@
 //! | v6 1, other codes | `filtered` / `error` | alive | neutral |
 //! | v6 2 (packet too big) | ignored | | |
 //! | v6 3 (time exceeded) | `filtered` / `time-exceeded` | alive | neutral |
-//! | v6 4 (parameter problem) | `filtered` / `error` | alive | neutral |
+//! | v6 4 (parameter problem) | `filtered` / `param-problem` | alive | neutral |
 //!
 //! A message the target sends about itself proves it is there, whatever its code: a firewall
 //! rule on the target (`reject with icmp type host-unreachable`) answers from the target's
@@ -60,7 +60,7 @@ pub fn meaning(kind: IcmpKind, from_target: bool) -> Option<(PortState, Reason, 
             _ => return None,
         },
         IcmpKind::V4 { ty: 11, .. } => (Reason::TimeExceeded, Neutral),
-        IcmpKind::V4 { ty: 12, .. } => (Reason::Error, Neutral),
+        IcmpKind::V4 { ty: 12, .. } => (Reason::ParamProblem, Neutral),
         IcmpKind::V4 { .. } => return None,
         IcmpKind::V6 { ty: 1, code } => match code {
             0 | 6 => (Reason::NetUnreach, Unreachable),
@@ -70,7 +70,7 @@ pub fn meaning(kind: IcmpKind, from_target: bool) -> Option<(PortState, Reason, 
             _ => (Reason::Error, Neutral),
         },
         IcmpKind::V6 { ty: 3, .. } => (Reason::TimeExceeded, Neutral),
-        IcmpKind::V6 { ty: 4, .. } => (Reason::Error, Neutral),
+        IcmpKind::V6 { ty: 4, .. } => (Reason::ParamProblem, Neutral),
         IcmpKind::V6 { .. } => return None,
     };
     Some((
@@ -109,7 +109,7 @@ mod tests {
             (v4(3, 5), Reason::Error, Neutral),
             (v4(11, 0), Reason::TimeExceeded, Neutral),
             (v4(11, 1), Reason::TimeExceeded, Neutral),
-            (v4(12, 0), Reason::Error, Neutral),
+            (v4(12, 0), Reason::ParamProblem, Neutral),
             (v6(1, 0), Reason::NetUnreach, Unreachable),
             (v6(1, 6), Reason::NetUnreach, Unreachable),
             (v6(1, 2), Reason::HostUnreach, Unreachable),
@@ -119,7 +119,7 @@ mod tests {
             (v6(1, 4), Reason::PortUnreach, Alive),
             (v6(1, 7), Reason::Error, Neutral),
             (v6(3, 0), Reason::TimeExceeded, Neutral),
-            (v6(4, 0), Reason::Error, Neutral),
+            (v6(4, 0), Reason::ParamProblem, Neutral),
         ];
         for (kind, reason, host) in rows {
             assert_eq!(

@@ -221,7 +221,7 @@ fn icmp_errors_quoting_the_syn_keep_their_type_and_code() {
         (3, 4, None),
         (3, 16, None),
         (11, 0, Some((Reason::TimeExceeded, Neutral))),
-        (12, 0, Some((Reason::Error, Neutral))),
+        (12, 0, Some((Reason::ParamProblem, Neutral))),
     ];
     let v6 = [
         (1, 0, Some((Reason::NetUnreach, Unreachable))),
@@ -233,7 +233,7 @@ fn icmp_errors_quoting_the_syn_keep_their_type_and_code() {
         (1, 6, Some((Reason::NetUnreach, Unreachable))),
         (2, 0, None),
         (3, 0, Some((Reason::TimeExceeded, Neutral))),
-        (4, 0, Some((Reason::Error, Neutral))),
+        (4, 0, Some((Reason::ParamProblem, Neutral))),
     ];
     let cases = [
         (
