@@ -14,7 +14,7 @@ use portscout::StateFilter;
 
 use crate::colour::ColorChoice;
 use crate::config;
-use crate::run::BadInput;
+use crate::error::BadInput;
 
 /// An exact, fast TCP port scanner. Scan only hosts you own or are allowed to scan.
 #[derive(Debug, Parser)]
@@ -219,8 +219,8 @@ pub struct Args {
     pub dry_run: bool,
 
     /// On Ctrl-C or SIGTERM, write what is left to FILE (default: portscout.resume).
-    #[arg(long, value_name = "FILE", default_value = "portscout.resume")]
-    pub resume_file: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub resume_file: Option<PathBuf>,
 
     /// Continue the interrupted scan saved in FILE (its arguments come from the file).
     #[arg(long, value_name = "FILE")]
@@ -251,6 +251,18 @@ pub struct Args {
     /// bar, the error: and warning: prefixes.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// Where an interrupted scan's resume file goes when `--resume-file` is not given.
+pub const DEFAULT_RESUME_FILE: &str = "portscout.resume";
+
+impl Args {
+    /// Where the resume file goes: `--resume-file`, or [`DEFAULT_RESUME_FILE`].
+    pub fn resume_file(&self) -> PathBuf {
+        self.resume_file
+            .clone()
+            .unwrap_or_else(|| DEFAULT_RESUME_FILE.into())
+    }
 }
 
 /// `--format` values.

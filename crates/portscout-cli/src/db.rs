@@ -17,7 +17,7 @@ use portscout::target::{self, Target};
 use portscout::{HostDown, PortResult};
 
 use crate::args::Args;
-use crate::run::BadInput;
+use crate::error::BadInput;
 
 /// Opens `args.db` (if given) and starts recording: a new scan, or the resumed scan
 /// `resumed` (a scan id from the resume file). `command_line` is what the history stores as

@@ -15,7 +15,7 @@ use portscout::history::{
 };
 use serde::Serialize;
 
-use crate::run::{is_broken_pipe, BadInput};
+use crate::error::{is_broken_pipe, BadInput};
 
 /// `--format` of `history` and `diff`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

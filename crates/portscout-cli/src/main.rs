@@ -7,9 +7,11 @@ mod args;
 mod colour;
 mod config;
 mod db;
+mod error;
 mod generate;
 mod history;
 mod merge;
+mod paths;
 mod progress;
 mod run;
 
@@ -46,7 +48,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{} {}", colour::error(), run::message(&err));
+            eprintln!("{} {}", colour::error(), error::message(&err));
             // The config file is never mentioned on a good run; when a run fails, it may be
             // why.
             if let Some((path, added)) = parsed.config.filter(|(_, added)| !added.is_empty()) {
@@ -56,7 +58,7 @@ fn main() -> ExitCode {
                     added.join(" ")
                 );
             }
-            ExitCode::from(run::exit_code(&err))
+            ExitCode::from(error::exit_code(&err))
         }
     }
 }

@@ -14,7 +14,7 @@ use portscout::output::{self, ScanInfo};
 use portscout::ports::PortSet;
 
 use crate::args::MergeArgs;
-use crate::run::{is_broken_pipe, BadInput};
+use crate::error::{is_broken_pipe, BadInput};
 
 /// What errors and conflicts call standard input.
 const STDIN_NAME: &str = "<stdin>";

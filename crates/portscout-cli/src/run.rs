@@ -1,6 +1,5 @@
 //! One run of the command: inputs → config → probe space → scan → sink.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -18,45 +17,9 @@ use portscout::{limits, Event, PortState};
 
 use crate::args::{not_allowed_with_resume, parse_stored, Args};
 use crate::colour;
+use crate::error::{is_broken_pipe, BadInput};
+use crate::paths::{self, Writer};
 use crate::progress::{Bar, BarHandle, BarWhen, StdoutLines};
-
-/// Bad input found by the binary itself (output file, …): exit 2, nothing sent.
-#[derive(Debug)]
-pub struct BadInput(pub String);
-
-impl fmt::Display for BadInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
-
-/// The exit code for an error: 2 for bad input, 1 for a failure while running.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<portscout::Error>() {
-            return if e.is_bad_input() { 2 } else { 1 };
-        }
-        if cause.is::<BadInput>() {
-            return 2;
-        }
-    }
-    1
-}
-
-/// The error and its causes on one line, skipping a cause whose text the message already holds
-/// (library errors often name their source in their own message).
-pub fn message(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
-        }
-    }
-    text
-}
 
 /// How a run ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -126,8 +89,13 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         })?;
     }
 
+    // Resolves names, removes exclusions and sizes the probe space: every target and port
+    // problem is found here, before any file is touched or any packet sent.
+    let plan = config.resolve_plan()?;
     if args.dry_run {
-        let plan = config.resolve_plan()?;
+        if let Some(path) = &args.output {
+            paths::check_writable(path, "output file", Writer::Now)?;
+        }
         let mut out = open_writer(&args, false)?;
         match output::write_probes(&plan, &mut out).and_then(|_| out.flush()) {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
@@ -138,7 +106,9 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         return Ok(Finished::Done);
     }
 
-    // Before anything is resolved or sent: a history file that cannot be used is bad input.
+    check_files(&args)?;
+    // From here on files are written. A history file that cannot be used is still bad input
+    // (before any packet).
     let recorder = crate::db::start(&args, &stored, db_scan)?;
     let db_scan = recorder.as_ref().map(|r| r.id());
     let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
@@ -166,8 +136,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     // Elapsed time covers name resolution too, as nmap's does.
     let started = Instant::now();
     let started_at = SystemTime::now();
-    // Resolves names and removes exclusions, then starts the workers.
-    let mut scan = Scan::start(&config)?;
+    let mut scan = Scan::with_plan(&config, plan)?;
     bar.start(scan.progress());
     let signals = watch_signals(&scan, &args, bar.handle())?;
     let mut out = crate::db::tee(out, recorder, scan.pauser());
@@ -253,15 +222,50 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         checkpoint: checkpoint.clone(),
         db_scan,
     };
-    write_resume_file(&args.resume_file, &file)?;
+    write_resume_file(&args.resume_file(), &file)?;
     // Said even with --quiet: without it the user would not know how to go on.
     eprintln!(
         "portscout: paused with {} probe(s) left ({} unanswered); resume with: portscout --resume {}",
         checkpoint.remaining(),
         checkpoint.pending.len(),
-        shell_word(&args.resume_file.display().to_string()),
+        shell_word(&args.resume_file().display().to_string()),
     );
     Ok(Finished::Paused)
+}
+
+/// Every file the scan writes, checked before any is touched: `-o`, `--db` and the resume
+/// file go to directories that exist and can be written (the resume file, written after a
+/// `sudo` run has become its user, by that user), and no two are the same file.
+fn check_files(args: &Args) -> Result<()> {
+    let mut files: Vec<(&str, &Path)> = Vec::new();
+    if let Some(path) = &args.output {
+        paths::check_writable(path, "output file", Writer::Now)?;
+        files.push(("output file", path));
+    }
+    if let Some(path) = &args.db {
+        paths::check_writable(path, "history", Writer::Now)?;
+        files.push(("history", path));
+    }
+    let resume_file = args.resume_file();
+    match &args.resume_file {
+        Some(path) => {
+            paths::check_writable(path, "resume file", Writer::AfterDrop)?;
+            files.push(("resume file", path));
+        }
+        // The default place: a scan run where it cannot write is not refused, but told.
+        None => {
+            if !args.quiet && !paths::is_writable(&resume_file, Writer::AfterDrop) {
+                eprintln!(
+                    "{} cannot write `{}` here: an interrupted scan could not be resumed \
+                     (--resume-file FILE puts it elsewhere)",
+                    colour::warning(),
+                    resume_file.display()
+                );
+            }
+        }
+    }
+    paths::check_distinct(&files)?;
+    Ok(())
 }
 
 /// On the first SIGINT or SIGTERM, pause the scan (results so far are written and a resume
@@ -277,7 +281,7 @@ fn watch_signals(
     let handle = signals.handle();
     let pauser = scan.pauser();
     let quiet = args.quiet;
-    let file = args.resume_file.display().to_string();
+    let file = args.resume_file().display().to_string();
     std::thread::Builder::new()
         .name("portscout-signals".into())
         .spawn(move || {
@@ -470,13 +474,5 @@ pub fn open_writer_at(path: Option<&Path>, append: bool) -> Result<Box<dyn Write
             Box::new(BufWriter::new(file))
         }
         None => Box::new(BufWriter::new(io::stdout())),
-    })
-}
-
-/// Whether `err` is a write to a reader that went away (`portscout … | head`).
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }
