@@ -123,7 +123,26 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         colour: colour::for_stream(args.color, to_terminal),
         ..PrinterOptions::default()
     };
-    let out = output::printer_with_options(args.format.into(), args.show, writer, options);
+    let mut sinks = vec![output::printer_with_options(
+        args.format.into(),
+        args.show,
+        writer,
+        options,
+    )];
+    // nmap's -oN/-oX/-oG/-oA: more printers, fed by the same results.
+    for (format, path) in args.extra_outputs() {
+        let writer = open_writer_at(Some(&path), resuming)?;
+        sinks.push(output::printer_with_options(
+            format,
+            args.show,
+            writer,
+            PrinterOptions::default(),
+        ));
+    }
+    let out: Box<dyn output::Sink + Send> = match sinks.len() {
+        1 => sinks.pop().expect("one sink"),
+        _ => Box::new(output::Tee::new(sinks)),
+    };
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!(
@@ -239,6 +258,11 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
 fn check_files(args: &Args) -> Result<()> {
     let mut files: Vec<(&str, &Path)> = Vec::new();
     if let Some(path) = &args.output {
+        paths::check_writable(path, "output file", Writer::Now)?;
+        files.push(("output file", path));
+    }
+    let extra = args.extra_outputs();
+    for (_, path) in &extra {
         paths::check_writable(path, "output file", Writer::Now)?;
         files.push(("output file", path));
     }

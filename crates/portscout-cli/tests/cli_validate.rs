@@ -199,6 +199,32 @@ fn bad_commands_touch_no_file() {
             true,
             "threads",
         ),
+        (
+            &["127.0.0.1", "-p", "80", "-oX", "nodir/x.xml"],
+            true,
+            "nodir/x.xml",
+        ),
+        (
+            &["127.0.0.1", "-p", "80", "-oA", "nodir/base"],
+            true,
+            "nodir/base.nmap",
+        ),
+        (
+            &["127.0.0.1", "-p", "80", "-oG", "out.txt"],
+            true,
+            "same file",
+        ),
+        (&["127.0.0.1", "-p", "80", "-oZ", "z.txt"], true, "`-oZ`"),
+        (
+            &["127.0.0.1", "-p", "80", "-o", "X", "scan.xml"],
+            false,
+            "`-oX scan.xml`",
+        ),
+        (
+            &["-oX", "scan.xml", "nosuchhost.invalid", "-p", "80"],
+            true,
+            "nosuchhost.invalid",
+        ),
         (&["--resume", "nosuch.resume"], false, "nosuch.resume"),
         (
             &["--resume", "r.resume"],

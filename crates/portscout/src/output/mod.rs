@@ -92,6 +92,71 @@ pub trait Sink {
     fn end(&mut self, summary: &Summary) -> io::Result<()>;
 }
 
+/// Several sinks as one: each call goes to every sink, in order (`-o FILE -oX scan.xml`, or
+/// a printer and the scan history). A failing sink does not keep the others from being
+/// called; the first error is returned.
+#[derive(Default)]
+pub struct Tee {
+    sinks: Vec<Box<dyn Sink + Send>>,
+}
+
+impl Tee {
+    /// A tee of these sinks.
+    pub fn new(sinks: Vec<Box<dyn Sink + Send>>) -> Tee {
+        Tee { sinks }
+    }
+
+    /// Adds a sink after the others.
+    pub fn push(&mut self, sink: Box<dyn Sink + Send>) {
+        self.sinks.push(sink);
+    }
+
+    /// The number of sinks.
+    pub fn len(&self) -> usize {
+        self.sinks.len()
+    }
+
+    /// Whether there is no sink.
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    fn each(&mut self, mut f: impl FnMut(&mut dyn Sink) -> io::Result<()>) -> io::Result<()> {
+        let mut first = Ok(());
+        for sink in &mut self.sinks {
+            let r = f(sink.as_mut());
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+impl fmt::Debug for Tee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tee({} sinks)", self.sinks.len())
+    }
+}
+
+impl Sink for Tee {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.each(|s| s.begin(info))
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+        self.each(|s| s.result(result))
+    }
+
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
+        self.each(|s| s.host_down(host))
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        self.each(|s| s.end(summary))
+    }
+}
+
 /// An output format (`--format`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum Format {
