@@ -3,7 +3,8 @@
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use portscout::banner::BannerOptions;
@@ -11,7 +12,7 @@ use portscout::output::{self, PrinterOptions, ScanInfo, Summary};
 use portscout::ports::PortSet;
 use portscout::probe::ScanType;
 use portscout::scan::ScanStats;
-use portscout::scan::{Checkpoint, Scan, ScanConfig};
+use portscout::scan::{Checkpoint, Pauser, Scan, ScanConfig};
 use portscout::target::{self, Target};
 use portscout::{limits, Event, PortState};
 
@@ -107,6 +108,9 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     }
 
     check_files(&args)?;
+    // Watched from here (before the history is opened and the scan starts): a stop request
+    // that comes while the scan starts still gives a resume file.
+    let stops = StopRequests::watch(&args)?;
     // From here on files are written. A history file that cannot be used is still bad input
     // (before any packet).
     let recorder = crate::db::start(&args, &stored, db_scan)?;
@@ -157,7 +161,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let started_at = SystemTime::now();
     let mut scan = Scan::with_plan(&config, plan)?;
     bar.start(scan.progress());
-    let signals = watch_signals(&scan, &args, bar.handle())?;
+    stops.attach(scan.pauser(), bar.handle());
     let mut out = crate::db::tee(out, recorder, scan.pauser());
     let space = scan.space();
     let info = ScanInfo {
@@ -207,7 +211,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         out.end(&summary)?;
         Ok(())
     })();
-    signals.close();
+    stops.close();
     match result {
         // A reader that went away (`portscout … | head`) is not a failure.
         Err(e) if is_broken_pipe(&e) => return Ok(Finished::Done),
@@ -292,45 +296,106 @@ fn check_files(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// On the first SIGINT or SIGTERM, pause the scan (results so far are written and a resume
-/// file is saved); on the second, quit at once.
-fn watch_signals(
-    scan: &Scan,
-    args: &Args,
-    bar: BarHandle,
-) -> Result<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
-    let handle = signals.handle();
-    let pauser = scan.pauser();
-    let quiet = args.quiet;
-    let file = args.resume_file().display().to_string();
-    std::thread::Builder::new()
-        .name("portscout-signals".into())
-        .spawn(move || {
-            let mut seen = 0;
-            for _ in signals.forever() {
-                seen += 1;
-                if seen > 1 {
-                    bar.clear();
-                    eprintln!("portscout: interrupted twice: quitting without a resume file");
-                    std::process::exit(130);
+/// Signals within this long of the first stop request are the same request.
+pub const SAME_REQUEST: Duration = Duration::from_secs(1);
+
+/// Stop requests (SIGINT, SIGTERM), watched from before the scan starts until its results are
+/// written.
+///
+/// One request is one request: signals that arrive within [`SAME_REQUEST`] of the first
+/// count once (GNU `timeout` signals the process and then its process group, microseconds
+/// apart; a service manager may follow SIGINT with SIGTERM). The first request pauses the
+/// scan (or, before it has started, pauses it as soon as it starts, so the resume file
+/// holds everything); a request after that window quits at once, without a resume file.
+struct StopRequests {
+    handle: signal_hook::iterator::Handle,
+    state: Arc<Mutex<StopState>>,
+}
+
+#[derive(Default)]
+struct StopState {
+    /// When the first request came.
+    first: Option<Instant>,
+    /// The running scan's pauser and the bar to write above, once the scan has started.
+    scan: Option<(Pauser, BarHandle)>,
+    quiet: bool,
+    file: String,
+}
+
+impl StopState {
+    /// Pauses the scan and says so: the request is acknowledged.
+    fn acknowledge(&self) {
+        let Some((pauser, bar)) = &self.scan else {
+            return;
+        };
+        if !self.quiet {
+            // Above the bar, which goes on while the answers in flight come in.
+            bar.suspend(|| {
+                eprintln!(
+                    "portscout: interrupted: waiting for the answers in flight, then saving \
+                     `{}` (interrupt again to quit at once)",
+                    self.file
+                )
+            });
+        }
+        pauser.pause();
+    }
+}
+
+impl StopRequests {
+    /// Starts watching SIGINT and SIGTERM.
+    fn watch(args: &Args) -> Result<StopRequests> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
+        let handle = signals.handle();
+        let state = Arc::new(Mutex::new(StopState {
+            quiet: args.quiet,
+            file: args.resume_file().display().to_string(),
+            ..StopState::default()
+        }));
+        let shared = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("portscout-signals".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    match state.first {
+                        None => {
+                            state.first = Some(Instant::now());
+                            state.acknowledge();
+                        }
+                        Some(first) if first.elapsed() < SAME_REQUEST => {}
+                        Some(_) => {
+                            if let Some((_, bar)) = &state.scan {
+                                bar.clear();
+                            }
+                            eprintln!(
+                                "portscout: interrupted twice: quitting without a resume file"
+                            );
+                            std::process::exit(130);
+                        }
+                    }
                 }
-                if !quiet {
-                    // Above the bar, which goes on while the answers in flight come in.
-                    bar.suspend(|| {
-                        eprintln!(
-                            "portscout: interrupted: waiting for the answers in flight, then \
-                             saving `{file}` (interrupt again to quit at once)"
-                        )
-                    });
-                }
-                pauser.pause();
-            }
-        })
-        .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
-    Ok(handle)
+            })
+            .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
+        Ok(StopRequests { handle, state })
+    }
+
+    /// The scan has started: a request from now on pauses it, and one that came before
+    /// pauses it now.
+    fn attach(&self, pauser: Pauser, bar: BarHandle) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.scan = Some((pauser, bar));
+        if state.first.is_some() {
+            state.acknowledge();
+        }
+    }
+
+    /// Stops watching (the results are written).
+    fn close(&self) {
+        self.handle.close();
+    }
 }
 
 fn read_resume_file(path: &Path) -> Result<ResumeFile> {
