@@ -24,7 +24,7 @@ pub enum Writer {
 /// Checks that `path` (`what` names it in the error: "output file") can be created or
 /// written by `writer`: its directory exists and is writable, and it is not a directory.
 pub fn check_writable(path: &Path, what: &str, writer: Writer) -> Result<(), BadInput> {
-    let bad = |why: String| BadInput(format!("cannot write {what} `{}`: {why}", path.display()));
+    let bad = |why: String| BadInput(format!("cannot open {what} `{}`: {why}", path.display()));
     if path.as_os_str().is_empty() {
         return Err(bad("the name is empty".into()));
     }
@@ -82,7 +82,8 @@ pub fn check_distinct(files: &[(&str, &Path)]) -> Result<(), BadInput> {
     Ok(())
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether `a` and `b` name the same file (the same inode, or the same absolute path).
+pub fn same_file(a: &Path, b: &Path) -> bool {
     if a == b {
         return true;
     }
@@ -94,6 +95,15 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Under `sudo`, while still root: makes a file this run wrote belong to the invoking user,
+/// as the files it writes once it has become that user do.
+pub fn give_to_sudo_user(path: &Path) -> io::Result<()> {
+    if let Some((uid, gid)) = later_user() {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+    }
+    Ok(())
 }
 
 /// The directory a file named `path` goes into.

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -41,10 +41,77 @@ struct ResumeFile {
     /// With `--db`: the scan's id in the history, which the resumed run continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     db_scan: Option<i64>,
+    /// Whether the file can still be resumed (absent in files of earlier versions: paused).
+    #[serde(default, skip_serializing_if = "ResumeState::is_paused")]
+    state: ResumeState,
+}
+
+/// A resume file runs once: `--resume` marks it `resuming` before the first probe, and
+/// `finished` when the resumed scan ends; a resumed scan paused again writes a new paused file
+/// (the same file, unless the stored `--resume-file` names another, which the old one then
+/// names).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+enum ResumeState {
+    /// What a pause writes: the scan can be resumed.
+    #[default]
+    Paused,
+    /// A run resumed it (process `pid`, started at `since`, seconds since the epoch), and has
+    /// not finished or paused (it is running, or it was killed or failed).
+    Resuming { pid: u32, since: u64 },
+    /// Resumed and paused again: what is left is in `file`.
+    Continued { file: PathBuf },
+    /// Resumed to the end at `at` (seconds since the epoch): nothing is left.
+    Finished { at: u64 },
+}
+
+impl ResumeState {
+    fn is_paused(&self) -> bool {
+        *self == ResumeState::Paused
+    }
+}
+
+/// Seconds since the epoch.
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `at` (seconds since the epoch) for an error message.
+fn when(at: u64) -> String {
+    portscout::history::Timestamp(i64::try_from(at).unwrap_or(i64::MAX).saturating_mul(1000))
+        .rfc3339()
+}
+
+/// Refuses a resume file that was resumed already.
+fn check_resumable(path: &Path, file: &ResumeFile) -> Result<(), BadInput> {
+    let shown = path.display();
+    let why = match &file.state {
+        ResumeState::Paused => return Ok(()),
+        ResumeState::Finished { at } => format!(
+            "its scan was resumed to the end ({}): nothing is left to scan",
+            when(*at)
+        ),
+        ResumeState::Resuming { pid, since } => format!(
+            "it was resumed already (process {pid}, {}); a run that was killed or failed \
+             leaves its results so far in its outputs",
+            when(*since)
+        ),
+        ResumeState::Continued { file } => format!(
+            "it was resumed and paused again: what is left is in `{}`",
+            file.display()
+        ),
+    };
+    Err(BadInput(format!(
+        "`{shown}` cannot be resumed: {why} (a resume file runs once)"
+    )))
 }
 
 /// Runs a scan (or a dry run). `raw` is the command line as given, without the program name.
 pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
+    // With --resume: the file given, and what it held.
+    let mut resumed_from: Option<(PathBuf, ResumeFile)> = None;
     let (args, stored, checkpoint, db_scan) = match &args.resume {
         None => (args, raw, None, None),
         Some(path) => {
@@ -57,6 +124,8 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 .into());
             }
             let file = read_resume_file(path)?;
+            check_resumable(path, &file)?;
+            let stored_words = file.args.clone();
             let mut stored_args = parse_stored(&file.args).map_err(|e| {
                 BadInput(format!(
                     "resume file `{}` holds arguments that do not parse: {}",
@@ -73,7 +142,10 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 stored_args.dry_run = true;
                 stored_args.output = None;
             }
-            (stored_args, file.args, Some(file.checkpoint), file.db_scan)
+            let db_scan = file.db_scan;
+            let checkpoint = file.checkpoint.clone();
+            resumed_from = Some((path.clone(), file));
+            (stored_args, stored_words, Some(checkpoint), db_scan)
         }
     };
     let resuming = checkpoint.is_some();
@@ -107,10 +179,18 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         return Ok(Finished::Done);
     }
 
-    check_files(&args)?;
+    check_files(&args, resumed_from.as_ref().map(|(path, _)| path.as_path()))?;
     // Watched from here (before the history is opened and the scan starts): a stop request
     // that comes while the scan starts still gives a resume file.
     let stops = StopRequests::watch(&args)?;
+    if let Some((path, file)) = &mut resumed_from {
+        // Before the first probe: this file is being resumed, and cannot be again.
+        file.state = ResumeState::Resuming {
+            pid: std::process::id(),
+            since: now_secs(),
+        };
+        write_resume_file(path, file)?;
+    }
     // From here on files are written. A history file that cannot be used is still bad input
     // (before any packet).
     let recorder = crate::db::start(&args, &stored, db_scan)?;
@@ -214,7 +294,10 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     stops.close();
     match result {
         // A reader that went away (`portscout … | head`) is not a failure.
-        Err(e) if is_broken_pipe(&e) => return Ok(Finished::Done),
+        Err(e) if is_broken_pipe(&e) => {
+            finish_resumed(resumed_from, None)?;
+            return Ok(Finished::Done);
+        }
         other => other?,
     }
     if !args.quiet {
@@ -238,14 +321,17 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         }
     }
     let Some(checkpoint) = scan.checkpoint() else {
+        finish_resumed(resumed_from, None)?;
         return Ok(Finished::Done);
     };
     let file = ResumeFile {
         args: stored,
         checkpoint: checkpoint.clone(),
         db_scan,
+        state: ResumeState::Paused,
     };
     write_resume_file(&args.resume_file(), &file)?;
+    finish_resumed(resumed_from, Some(&args.resume_file()))?;
     // Said even with --quiet: without it the user would not know how to go on.
     eprintln!(
         "portscout: paused with {} probe(s) left ({} unanswered); resume with: portscout --resume {}",
@@ -259,8 +345,12 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
 /// Every file the scan writes, checked before any is touched: `-o`, `--db` and the resume
 /// file go to directories that exist and can be written (the resume file, written after a
 /// `sudo` run has become its user, by that user), and no two are the same file.
-fn check_files(args: &Args) -> Result<()> {
+fn check_files(args: &Args, resumed: Option<&Path>) -> Result<()> {
     let mut files: Vec<(&str, &Path)> = Vec::new();
+    if let Some(path) = resumed {
+        // Marked as resumed now, and as finished (by the sudo user) at the end.
+        paths::check_writable(path, "resume file", Writer::AfterDrop)?;
+    }
     if let Some(path) = &args.output {
         paths::check_writable(path, "output file", Writer::Now)?;
         files.push(("output file", path));
@@ -271,8 +361,8 @@ fn check_files(args: &Args) -> Result<()> {
         files.push(("output file", path));
     }
     if let Some(path) = &args.db {
-        paths::check_writable(path, "history", Writer::Now)?;
-        files.push(("history", path));
+        paths::check_writable(path, "scan history", Writer::Now)?;
+        files.push(("scan history", path));
     }
     let resume_file = args.resume_file();
     match &args.resume_file {
@@ -398,6 +488,25 @@ impl StopRequests {
     }
 }
 
+/// The end of a resumed run: the file it resumed is finished, or, paused again into another
+/// file `continued`, says so. (Paused again into the same file, that file is new already.)
+fn finish_resumed(
+    resumed_from: Option<(PathBuf, ResumeFile)>,
+    continued: Option<&Path>,
+) -> Result<()> {
+    let Some((path, mut file)) = resumed_from else {
+        return Ok(());
+    };
+    file.state = match continued {
+        None => ResumeState::Finished { at: now_secs() },
+        Some(next) if paths::same_file(next, &path) => return Ok(()),
+        Some(next) => ResumeState::Continued {
+            file: next.to_path_buf(),
+        },
+    };
+    write_resume_file(&path, &file)
+}
+
 fn read_resume_file(path: &Path) -> Result<ResumeFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| BadInput(format!("cannot read resume file `{}`: {e}", path.display())))?;
@@ -418,6 +527,7 @@ fn write_resume_file(path: &Path, file: &ResumeFile) -> Result<()> {
         serde_json::to_writer(&mut w, file)?;
         w.write_all(b"\n")?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        paths::give_to_sudo_user(&tmp)?;
         std::fs::rename(&tmp, path)
     };
     write().map_err(|e| anyhow::anyhow!("cannot write resume file `{}`: {e}", path.display()))
