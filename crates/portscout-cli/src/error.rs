@@ -50,3 +50,94 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }
+
+/// The longest token an error message repeats in full.
+pub const LONGEST_TOKEN: usize = 200;
+
+/// `text` made safe for a terminal: control characters escaped as banners are
+/// ([`portscout::Banner::escaped`]: `\x1B`, `\r`, …; line ends too, unless `keep_newlines`),
+/// and every token (a run of characters between blanks and backquotes) longer than
+/// [`LONGEST_TOKEN`] characters cut there, saying how long it was.
+pub fn clean(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len().min(4096));
+    let mut token = String::new();
+    let mut chars = 0usize;
+    let flush = |out: &mut String, token: &mut String, chars: &mut usize| {
+        if *chars > LONGEST_TOKEN {
+            out.push_str(&format!("… ({} characters)", *chars));
+        }
+        out.push_str(token);
+        token.clear();
+        *chars = 0;
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || c == '`' {
+            flush(&mut out, &mut token, &mut chars);
+            if c == '\n' && keep_newlines || c == ' ' || c == '`' {
+                out.push(c);
+            } else {
+                out.push_str(&escape_char(c));
+            }
+            continue;
+        }
+        chars += 1;
+        if chars > LONGEST_TOKEN {
+            continue;
+        }
+        if c.is_control() {
+            token.push_str(&escape_char(c));
+        } else {
+            token.push(c);
+        }
+        if chars == LONGEST_TOKEN {
+            // The cut, said once the token's length is known.
+            out.push_str(&token);
+            token.clear();
+        }
+    }
+    flush(&mut out, &mut token, &mut chars);
+    out
+}
+
+/// One character as the banners escape its bytes.
+fn escape_char(c: char) -> String {
+    let mut buf = [0u8; 4];
+    portscout::Banner::new(c.encode_utf8(&mut buf).as_bytes()).escaped()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_as_banners_are() {
+        assert_eq!(
+            clean("invalid target `127.0.0.1\x1b[31m`", false),
+            r"invalid target `127.0.0.1\x1B[31m`"
+        );
+        assert_eq!(clean("a\nb\r\tc", false), r"a\nb\r\tc");
+        assert_eq!(clean("a\nb", true), "a\nb");
+        assert_eq!(clean("2 × 3 … é", false), "2 × 3 … é");
+        assert_eq!(clean("\u{9b}31m", false), r"\xC2\x9B31m");
+    }
+
+    #[test]
+    fn long_tokens_are_cut_saying_how_long_they_were() {
+        let long = "a".repeat(1_000_000);
+        let got = clean(&format!("invalid target `{long}`: no"), false);
+        assert_eq!(
+            got,
+            format!(
+                "invalid target `{}… (1000000 characters)`: no",
+                "a".repeat(200)
+            )
+        );
+        let exact = "b".repeat(200);
+        assert_eq!(clean(&exact, false), exact);
+        let cut = clean(&format!("x {} y", "\x07".repeat(300)), false);
+        assert_eq!(
+            cut,
+            format!("x {}… (300 characters) y", r"\x07".repeat(200))
+        );
+    }
+}
