@@ -10,11 +10,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use portscout::history::{Db, HistoryError, NewScan, Recorder, ScanKey};
-use portscout::output::{ScanInfo, Sink, Summary};
 use portscout::ports::PortSet;
-use portscout::scan::Pauser;
 use portscout::target::{self, Target};
-use portscout::{HostDown, PortResult};
 
 use crate::args::Args;
 use crate::error::BadInput;
@@ -151,49 +148,4 @@ fn absolute(file: &Path) -> String {
         .unwrap_or_else(|_| file.to_path_buf())
         .display()
         .to_string()
-}
-
-/// The printer, and the recorder beside it if there is one. The recorder records the scan as
-/// paused if `pauser` paused it.
-pub fn tee(
-    printer: Box<dyn Sink + Send>,
-    recorder: Option<Recorder>,
-    pauser: Pauser,
-) -> Box<dyn Sink + Send> {
-    match recorder {
-        None => printer,
-        Some(recorder) => Box::new(Tee {
-            printer,
-            recorder: recorder.paused_by(pauser),
-        }),
-    }
-}
-
-struct Tee {
-    printer: Box<dyn Sink + Send>,
-    recorder: Recorder,
-}
-
-impl Sink for Tee {
-    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
-        self.recorder.begin(info)?;
-        self.printer.begin(info)
-    }
-
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
-        self.printer.result(result)?;
-        self.recorder.result(result)
-    }
-
-    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
-        self.printer.host_down(host)?;
-        self.recorder.host_down(host)
-    }
-
-    fn end(&mut self, summary: &Summary) -> io::Result<()> {
-        // The history first: a reader gone from standard output does not leave the scan
-        // unfinished there.
-        self.recorder.end(summary)?;
-        self.printer.end(summary)
-    }
 }

@@ -8,13 +8,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use portscout::banner::BannerOptions;
-use portscout::output::{self, PrinterOptions, ScanInfo, Summary};
+use portscout::output::{self, PrinterOptions};
 use portscout::ports::PortSet;
-use portscout::probe::ScanType;
-use portscout::scan::ScanStats;
-use portscout::scan::{Checkpoint, Pauser, Scan, ScanConfig};
+use portscout::scan::{Checkpoint, DriveOptions, Ending, Pauser, Scan, ScanConfig, ScanStats};
 use portscout::target::{self, Target};
-use portscout::{limits, Event, PortState};
+use portscout::{limits, HostDown, PortResult, PortState, ScanInfo, ScanType, Summary};
 
 use crate::args::{not_allowed_with_resume, parse_stored, Args};
 use crate::colour;
@@ -148,6 +146,9 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             (stored_args, stored_words, Some(checkpoint), db_scan)
         }
     };
+    // Elapsed time covers name resolution too, as nmap's does.
+    let started = Instant::now();
+    let started_at = SystemTime::now();
     let resuming = checkpoint.is_some();
     let config = build_config(&args, checkpoint)?;
     if config.scan_type() == ScanType::Syn && !args.dry_run {
@@ -223,10 +224,6 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             PrinterOptions::default(),
         ));
     }
-    let out: Box<dyn output::Sink + Send> = match sinks.len() {
-        1 => sinks.pop().expect("one sink"),
-        _ => Box::new(output::Tee::new(sinks)),
-    };
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!(
@@ -236,70 +233,38 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         }
     }
 
-    // Elapsed time covers name resolution too, as nmap's does.
-    let started = Instant::now();
-    let started_at = SystemTime::now();
-    let mut scan = Scan::with_plan(&config, plan)?;
+    let scan = Scan::with_plan(&config, plan)?;
     bar.start(scan.progress());
     stops.attach(scan.pauser(), bar.handle());
-    let mut out = crate::db::tee(out, recorder, scan.pauser());
-    let space = scan.space();
-    let info = ScanInfo {
-        hosts: u128::from(space.hosts()),
-        ports: space.ports().len(),
-        banners: config.banners().is_some(),
+    // The bar first (off the screen before the buffered formats write), then the history
+    // (recorded even if standard output's reader went away), then the printers.
+    let mut tee = output::Tee::new(vec![Box::new(BarSink(bar))]);
+    if let Some(recorder) = recorder {
+        tee.push(Box::new(recorder.paused_by(scan.pauser())));
+    }
+    for sink in sinks {
+        tee.push(sink);
+    }
+    let options = DriveOptions {
+        max_open: args.max_open,
         // As the process got it (a resumed scan says `--resume FILE`).
         command: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        started: Some(started_at),
-        scan_type: Some(config.scan_type()),
-        port_set: Some(space.ports().clone()),
+        since: started,
+        started: started_at,
     };
-    let mut summary = Summary {
-        hosts: info.hosts,
-        ..Summary::default()
-    };
-    let result = (|| -> Result<()> {
-        out.begin(&info)?;
-        for event in scan.by_ref() {
-            let result = match event? {
-                Event::Port(result) => result,
-                Event::HostDown(host) => {
-                    summary.hosts_down += 1;
-                    out.host_down(&host)?;
-                    continue;
-                }
-            };
-            match result.state {
-                PortState::Open => {
-                    summary.open += 1;
-                    bar.open_found();
-                }
-                PortState::Closed => summary.closed += 1,
-                PortState::Filtered => summary.filtered += 1,
-            }
-            out.result(&result)?;
-            if args.max_open.is_some_and(|max| summary.open >= max) {
-                // Enough: leaving the loop drops the scan, which stops its workers.
-                break;
-            }
-        }
-        summary.elapsed = started.elapsed();
-        // Off the screen before the buffered formats write and the summary lines follow.
-        bar.finish();
-        out.end(&summary)?;
-        Ok(())
-    })();
+    let result = scan.drive(&mut tee, &options);
     stops.close();
-    match result {
+    let driven = match result.map_err(anyhow::Error::from) {
         // A reader that went away (`portscout … | head`) is not a failure.
         Err(e) if is_broken_pipe(&e) => {
             finish_resumed(resumed_from, None)?;
             return Ok(Finished::Done);
         }
         other => other?,
-    }
+    };
+    let summary = &driven.summary;
     if !args.quiet {
         let secs = summary.elapsed.as_secs_f64();
         let probes = summary.open + summary.closed + summary.filtered;
@@ -316,11 +281,11 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             summary.closed,
             summary.filtered,
         );
-        if let Some(stats) = scan.stats() {
+        if let Some(stats) = driven.stats {
             eprintln!("{}", timing_line(&stats, secs));
         }
     }
-    let Some(checkpoint) = scan.checkpoint() else {
+    let Ending::Paused(checkpoint) = &driven.ending else {
         finish_resumed(resumed_from, None)?;
         return Ok(Finished::Done);
     };
@@ -384,6 +349,32 @@ fn check_files(args: &Args, resumed: Option<&Path>) -> Result<()> {
     }
     paths::check_distinct(&files)?;
     Ok(())
+}
+
+/// The progress bar as a sink: it counts open ports, and goes off the screen at the end,
+/// before the buffered formats write and the summary lines follow.
+struct BarSink(Bar);
+
+impl output::Sink for BarSink {
+    fn begin(&mut self, _: &ScanInfo) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
+        if result.state == PortState::Open {
+            self.0.open_found();
+        }
+        Ok(true)
+    }
+
+    fn host_down(&mut self, _: &HostDown) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn end(&mut self, _: &Summary) -> io::Result<()> {
+        self.0.finish();
+        Ok(())
+    }
 }
 
 /// Signals within this long of the first stop request are the same request.
