@@ -110,7 +110,7 @@ fn open_output(
     show: portscout::StateFilter,
     colour: bool,
 ) -> Result<Box<dyn output::Sink + Send>> {
-    let writer = crate::run::open_writer_at(path, false)?;
+    let writer = crate::paths::open_writer(path, false)?;
     let options = output::PrinterOptions {
         colour,
         ..output::PrinterOptions::default()

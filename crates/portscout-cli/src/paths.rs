@@ -3,7 +3,7 @@
 //! truncated or appended to here.
 
 use std::ffi::CString;
-use std::io;
+use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,28 @@ pub fn check_writable(path: &Path, what: &str, writer: Writer) -> Result<(), Bad
         }
     }
     Ok(())
+}
+
+/// A buffered writer to `path` (appending, or truncating it), or to standard output.
+pub fn open_writer(path: Option<&Path>, append: bool) -> Result<Box<dyn Write + Send>, BadInput> {
+    Ok(match path {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .append(append)
+                .truncate(!append)
+                .open(path)
+                .map_err(|e| {
+                    BadInput(format!(
+                        "cannot write output file `{}`: {e}",
+                        path.display()
+                    ))
+                })?;
+            Box::new(BufWriter::new(file))
+        }
+        None => Box::new(BufWriter::new(io::stdout())),
+    })
 }
 
 /// Whether `path` can be written where it is: [`check_writable`] without the error.

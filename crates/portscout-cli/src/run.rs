@@ -194,7 +194,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     }
     // From here on files are written. A history file that cannot be used is still bad input
     // (before any packet).
-    let recorder = crate::db::start(&args, &stored, db_scan)?;
+    let recorder = crate::db::start(&args, &config, &stored, db_scan)?;
     let db_scan = recorder.as_ref().map(|r| r.id());
     let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
@@ -216,7 +216,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     )];
     // nmap's -oN/-oX/-oG/-oA: more printers, fed by the same results.
     for (format, path) in args.extra_outputs() {
-        let writer = open_writer_at(Some(&path), resuming)?;
+        let writer = paths::open_writer(Some(&path), resuming)?;
         sinks.push(output::printer_with_options(
             format,
             args.show,
@@ -558,34 +558,36 @@ fn timing_line(s: &ScanStats, secs: f64) -> String {
 }
 
 fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
-    let mut targets = parse_targets(args.targets.iter().map(String::as_str))?;
-    if let Some(path) = &args.input_list {
-        // Read as a stream: its addresses come back merged, its host names once each.
-        targets.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
-    }
-    if targets.is_empty() {
-        return Err(portscout::Error::EmptyScan("no targets given").into());
-    }
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(portscout::Error::from)?;
     let mut exclude = Vec::new();
     for list in &args.exclude {
         exclude.extend(target::parse_list(list).map_err(portscout::Error::from)?);
     }
-    if let Some(path) = &args.exclude_file {
-        exclude.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
-    }
-    let ports = match (&args.ports, args.top_ports) {
-        (Some(ports), _) => ports.clone(),
-        (None, Some(n)) => PortSet::top(n).map_err(portscout::Error::from)?,
-        (None, None) => PortSet::top(1000).map_err(portscout::Error::from)?,
-    };
     let mut builder = ScanConfig::builder()
         .scan_type(args.scan_type)
         // Once the sockets are open nothing needs a privilege (see portscout::privilege).
         .drop_privileges(true)
         .engine(args.engine)
         .targets(targets)
-        .exclude(exclude)
-        .ports(ports);
+        .exclude(exclude);
+    // The files are read as streams when the configuration is built.
+    if let Some(path) = &args.input_list {
+        builder = builder.target_file(path);
+    }
+    if let Some(path) = &args.exclude_file {
+        builder = builder.exclude_file(path);
+    }
+    // Without either, the library's default (the top ports).
+    if let Some(ports) = &args.ports {
+        builder = builder.ports(ports.clone());
+    } else if let Some(n) = args.top_ports {
+        builder = builder.ports(PortSet::top(n).map_err(portscout::Error::from)?);
+    }
     if let Some(p) = &args.exclude_ports {
         builder = builder.exclude_ports(p.clone());
     }
@@ -633,36 +635,8 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     Ok(builder.build()?)
 }
 
-fn parse_targets<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Vec<Target>> {
-    tokens
-        .map(|t| Target::parse(t).map_err(|e| portscout::Error::from(e).into()))
-        .collect()
-}
-
 /// Where results go: `-o FILE` (appended to when resuming, so the first run's results stay)
 /// or standard output.
 fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
-    open_writer_at(args.output.as_deref(), append)
-}
-
-/// A buffered writer to `path` (appending, or truncating it), or to standard output.
-pub fn open_writer_at(path: Option<&Path>, append: bool) -> Result<Box<dyn Write + Send>> {
-    Ok(match path {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .append(append)
-                .truncate(!append)
-                .open(path)
-                .map_err(|e| {
-                    BadInput(format!(
-                        "cannot write output file `{}`: {e}",
-                        path.display()
-                    ))
-                })?;
-            Box::new(BufWriter::new(file))
-        }
-        None => Box::new(BufWriter::new(io::stdout())),
-    })
+    Ok(paths::open_writer(args.output.as_deref(), append)?)
 }

@@ -2,6 +2,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv6Addr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +33,13 @@ pub const DEFAULT_MAX_WINDOW: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct ScanConfig {
     pub(crate) targets: Vec<Target>,
+    /// Target files (`-iL`), and the targets read from them at build.
+    target_files: Vec<PathBuf>,
+    file_targets: Vec<Target>,
     pub(crate) exclude: Vec<Target>,
+    /// Exclusion files, and the targets read from them at build.
+    exclude_files: Vec<PathBuf>,
+    file_exclude: Vec<Target>,
     pub(crate) ports: PortSet,
     pub(crate) exclude_ports: PortSet,
     pub(crate) timeout: Option<Duration>,
@@ -71,7 +78,11 @@ impl ScanConfig {
         ScanConfigBuilder {
             config: ScanConfig {
                 targets: Vec::new(),
+                target_files: Vec::new(),
+                file_targets: Vec::new(),
                 exclude: Vec::new(),
+                exclude_files: Vec::new(),
+                file_exclude: Vec::new(),
                 ports: PortSet::default(),
                 exclude_ports: PortSet::default(),
                 timeout: None,
@@ -99,6 +110,32 @@ impl ScanConfig {
     /// The scan type: how each probe is sent and read.
     pub fn scan_type(&self) -> ScanType {
         self.scan_type
+    }
+
+    /// The targets given as such (not those of target files).
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// The target files (`-iL`), in the order given.
+    pub fn target_files(&self) -> &[PathBuf] {
+        &self.target_files
+    }
+
+    /// The exclusions given as such (not those of exclusion files).
+    pub fn exclude(&self) -> &[Target] {
+        &self.exclude
+    }
+
+    /// The exclusion files, in the order given.
+    pub fn exclude_files(&self) -> &[PathBuf] {
+        &self.exclude_files
+    }
+
+    /// The ports probed on every target: those given (or the top
+    /// [`crate::ports::DEFAULT_TOP_PORTS`]) without the excluded ones.
+    pub fn ports(&self) -> PortSet {
+        self.ports.difference(&self.exclude_ports)
     }
 
     /// The probe order.
@@ -197,8 +234,13 @@ impl ScanConfig {
     /// and the other way round: a connect to either reaches the same host. A link-local target
     /// left after exclusions is [`target::TargetError::LinkLocal`] (no zone ids).
     pub async fn probe_space(&self) -> Result<ProbeSpace, Error> {
-        let addrs = target::resolve(&self.targets).await?;
-        let excluded = target::resolve(&self.exclude).await?.with_v4_mapped();
+        let addrs = target::resolve(&self.targets)
+            .await?
+            .union(&target::resolve(&self.file_targets).await?);
+        let excluded = target::resolve(&self.exclude)
+            .await?
+            .union(&target::resolve(&self.file_exclude).await?)
+            .with_v4_mapped();
         let addrs = addrs.difference(&excluded);
         let ports = self.ports.difference(&self.exclude_ports);
         let space = ProbeSpace::new(addrs, ports)?;
@@ -219,6 +261,19 @@ impl ScanConfigBuilder {
     /// Adds targets.
     pub fn targets(mut self, targets: impl IntoIterator<Item = Target>) -> Self {
         self.config.targets.extend(targets);
+        self
+    }
+
+    /// Adds a target file (`-iL`; `-` for standard input), read by [`ScanConfigBuilder::build`]
+    /// as a stream ([`target::read_target_file`]).
+    pub fn target_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.target_files.push(path.into());
+        self
+    }
+
+    /// Adds a file of exclusions, read by [`ScanConfigBuilder::build`].
+    pub fn exclude_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.exclude_files.push(path.into());
         self
     }
 
@@ -388,8 +443,14 @@ impl ScanConfigBuilder {
         if !c.seed_given {
             c.seed = random_seed();
         }
-        if c.targets.is_empty() {
+        for path in &c.target_files {
+            c.file_targets.extend(target::read_target_file(path)?);
+        }
+        if c.targets.is_empty() && c.file_targets.is_empty() {
             return Err(Error::EmptyScan("no targets given"));
+        }
+        for path in &c.exclude_files {
+            c.file_exclude.extend(target::read_target_file(path)?);
         }
         if let Some(t) = c.timeout.filter(|t| t.is_zero()) {
             return Err(Error::BadTimeout(format!("{}ms", t.as_millis())));
@@ -456,7 +517,7 @@ impl ScanConfigBuilder {
             ));
         }
         if c.ports.is_empty() {
-            c.ports = PortSet::top(1000)?;
+            c.ports = PortSet::top(crate::ports::DEFAULT_TOP_PORTS)?;
         }
         Ok(c)
     }
