@@ -10,7 +10,9 @@ use anyhow::Result;
 use portscout::banner::BannerOptions;
 use portscout::output::{self, PrinterOptions};
 use portscout::ports::PortSet;
-use portscout::scan::{Checkpoint, DriveOptions, Ending, Pauser, Scan, ScanConfig, ScanStats};
+use portscout::scan::{
+    Checkpoint, DriveOptions, Driven, Ending, Pauser, Scan, ScanConfig, ScanStats,
+};
 use portscout::target::{self, Target};
 use portscout::{limits, HostDown, PortResult, PortState, ScanInfo, ScanType, Summary};
 
@@ -167,63 +169,19 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     // problem is found here, before any file is touched or any packet sent.
     let plan = config.resolve_plan()?;
     if args.dry_run {
-        if let Some(path) = &args.output {
-            paths::check_writable(path, "output file", Writer::Now)?;
-        }
-        let mut out = open_writer(&args, false)?;
-        match output::write_probes(&plan, &mut out).and_then(|_| out.flush()) {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-            other => {
-                other?;
-            }
-        }
-        return Ok(Finished::Done);
+        return dry_run(&args, &plan);
     }
 
     check_files(&args, resumed_from.as_ref().map(|(path, _)| path.as_path()))?;
     // Watched from here (before the history is opened and the scan starts): a stop request
     // that comes while the scan starts still gives a resume file.
-    let stops = StopRequests::watch(&args)?;
-    if let Some((path, file)) = &mut resumed_from {
-        // Before the first probe: this file is being resumed, and cannot be again.
-        file.state = ResumeState::Resuming {
-            pid: std::process::id(),
-            since: now_secs(),
-        };
-        write_resume_file(path, file)?;
-    }
+    let mut stops = StopRequests::watch(&args)?;
     // From here on files are written. A history file that cannot be used is still bad input
     // (before any packet).
     let recorder = crate::db::start(&args, &config, &stored, db_scan)?;
     let db_scan = recorder.as_ref().map(|r| r.id());
     let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let writer = if to_terminal && bar.is_shown() {
-        // Results on the terminal the bar is drawn on: written around it, line by line.
-        Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
-    } else {
-        open_writer(&args, resuming)?
-    };
-    let options = PrinterOptions {
-        colour: colour::for_stream(args.color, to_terminal),
-        ..PrinterOptions::default()
-    };
-    let mut sinks = vec![output::printer_with_options(
-        args.format.into(),
-        args.show,
-        writer,
-        options,
-    )];
-    // nmap's -oN/-oX/-oG/-oA: more printers, fed by the same results.
-    for (format, path) in args.extra_outputs() {
-        let writer = paths::open_writer(Some(&path), resuming)?;
-        sinks.push(output::printer_with_options(
-            format,
-            args.show,
-            writer,
-            PrinterOptions::default(),
-        ));
-    }
+    let sinks = printers(&args, resuming, &bar)?;
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!(
@@ -233,9 +191,18 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         }
     }
 
-    let scan = Scan::with_plan(&config, plan)?;
+    // Before the first probe: this file is being resumed, and cannot be again.
+    mark_resumed(&mut resumed_from, true)?;
+    let scan = match Scan::with_plan(&config, plan) {
+        Ok(scan) => scan,
+        Err(e) => {
+            // Nothing was sent: the file can be resumed again.
+            mark_resumed(&mut resumed_from, false)?;
+            return Err(e.into());
+        }
+    };
     bar.start(scan.progress());
-    stops.attach(scan.pauser(), bar.handle());
+    stops.attach(scan.pauser(), bar.handle())?;
     // The bar first (off the screen before the buffered formats write), then the history
     // (recorded even if standard output's reader went away), then the printers.
     let mut tee = output::Tee::new(vec![Box::new(BarSink(bar))]);
@@ -264,26 +231,8 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         }
         other => other?,
     };
-    let summary = &driven.summary;
     if !args.quiet {
-        let secs = summary.elapsed.as_secs_f64();
-        let probes = summary.open + summary.closed + summary.filtered;
-        let down = if summary.hosts_down > 0 {
-            format!("; {} host(s) down", summary.hosts_down)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "portscout: {} host(s), {probes} ports in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
-            summary.hosts,
-            probes as f64 / secs.max(1e-9),
-            summary.open,
-            summary.closed,
-            summary.filtered,
-        );
-        if let Some(stats) = driven.stats {
-            eprintln!("{}", timing_line(&stats, secs));
-        }
+        report(&driven);
     }
     let Ending::Paused(checkpoint) = &driven.ending else {
         finish_resumed(resumed_from, None)?;
@@ -305,6 +254,94 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         shell_word(&args.resume_file().display().to_string()),
     );
     Ok(Finished::Paused)
+}
+
+/// `--dry-run`: the plan's probes, one per line, to standard output or `-o FILE`.
+fn dry_run(args: &Args, plan: &portscout::plan::Plan) -> Result<Finished> {
+    if let Some(path) = &args.output {
+        paths::check_writable(path, "output file", Writer::Now)?;
+    }
+    let mut out = open_writer(args, false)?;
+    match output::write_probes(plan, &mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => {
+            other?;
+        }
+    }
+    Ok(Finished::Done)
+}
+
+/// The printers: `--format` to standard output (around the bar on its terminal) or `-o FILE`,
+/// then nmap's `-oN/-oX/-oG/-oA` files; appended to when resuming.
+fn printers(args: &Args, resuming: bool, bar: &Bar) -> Result<Vec<Box<dyn output::Sink + Send>>> {
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let writer = if to_terminal && bar.is_shown() {
+        // Results on the terminal the bar is drawn on: written around it, line by line.
+        Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
+    } else {
+        open_writer(args, resuming)?
+    };
+    let options = PrinterOptions {
+        colour: colour::for_stream(args.color, to_terminal),
+        ..PrinterOptions::default()
+    };
+    let mut sinks = vec![output::printer_with_options(
+        args.format.into(),
+        args.show,
+        writer,
+        options,
+    )];
+    // nmap's -oN/-oX/-oG/-oA: more printers, fed by the same results.
+    for (format, path) in args.extra_outputs() {
+        let writer = paths::open_writer(Some(&path), resuming)?;
+        sinks.push(output::printer_with_options(
+            format,
+            args.show,
+            writer,
+            PrinterOptions::default(),
+        ));
+    }
+    Ok(sinks)
+}
+
+/// The summary lines on standard error.
+fn report(driven: &Driven) {
+    let summary = &driven.summary;
+    let secs = summary.elapsed.as_secs_f64();
+    let probes = summary.open + summary.closed + summary.filtered;
+    let down = if summary.hosts_down > 0 {
+        format!("; {} host(s) down", summary.hosts_down)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "portscout: {} host(s), {probes} ports in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
+        summary.hosts,
+        probes as f64 / secs.max(1e-9),
+        summary.open,
+        summary.closed,
+        summary.filtered,
+    );
+    if let Some(stats) = driven.stats {
+        eprintln!("{}", timing_line(&stats, secs));
+    }
+}
+
+/// Marks the resume file being resumed (`on`) as `resuming`, or back as `paused` when the
+/// scan could not start.
+fn mark_resumed(resumed_from: &mut Option<(PathBuf, ResumeFile)>, on: bool) -> Result<()> {
+    let Some((path, file)) = resumed_from else {
+        return Ok(());
+    };
+    file.state = if on {
+        ResumeState::Resuming {
+            pid: std::process::id(),
+            since: now_secs(),
+        }
+    } else {
+        ResumeState::Paused
+    };
+    write_resume_file(path, file)
 }
 
 /// Every file the scan writes, checked before any is touched: `-o`, `--db` and the resume
@@ -390,6 +427,10 @@ pub const SAME_REQUEST: Duration = Duration::from_secs(1);
 /// holds everything); a request after that window quits at once, without a resume file.
 struct StopRequests {
     handle: signal_hook::iterator::Handle,
+    /// Registered at once; read by a thread started only once the scan has dropped its
+    /// privileges (capabilities belong to threads: one started before would keep them).
+    /// Signals that come in between wait in it.
+    signals: Option<signal_hook::iterator::Signals>,
     state: Arc<Mutex<StopState>>,
 }
 
@@ -424,18 +465,31 @@ impl StopState {
 }
 
 impl StopRequests {
-    /// Starts watching SIGINT and SIGTERM.
+    /// Starts watching SIGINT and SIGTERM: from now on they no longer end the process.
     fn watch(args: &Args) -> Result<StopRequests> {
         use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
             .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
-        let handle = signals.handle();
         let state = Arc::new(Mutex::new(StopState {
             quiet: args.quiet,
             file: args.resume_file().display().to_string(),
             ..StopState::default()
         }));
-        let shared = Arc::clone(&state);
+        Ok(StopRequests {
+            handle: signals.handle(),
+            signals: Some(signals),
+            state,
+        })
+    }
+
+    /// The scan has started (and dropped its privileges): requests are read from now on, and
+    /// one that came before pauses it at once.
+    fn attach(&mut self, pauser: Pauser, bar: BarHandle) -> Result<()> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).scan = Some((pauser, bar));
+        let Some(mut signals) = self.signals.take() else {
+            return Ok(());
+        };
+        let shared = Arc::clone(&self.state);
         std::thread::Builder::new()
             .name("portscout-signals".into())
             .spawn(move || {
@@ -460,17 +514,7 @@ impl StopRequests {
                 }
             })
             .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
-        Ok(StopRequests { handle, state })
-    }
-
-    /// The scan has started: a request from now on pauses it, and one that came before
-    /// pauses it now.
-    fn attach(&self, pauser: Pauser, bar: BarHandle) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.scan = Some((pauser, bar));
-        if state.first.is_some() {
-            state.acknowledge();
-        }
+        Ok(())
     }
 
     /// Stops watching (the results are written).

@@ -136,3 +136,91 @@ fn sigint_and_sigterm_together_are_one_request() {
     assert!(!stderr.contains("interrupted twice"), "{stderr}");
     assert!(remaining(&resume) > 0, "{stderr}");
 }
+
+/// A second request after the first one's window quits at once, without a resume file. The
+/// scan runs in a namespace of its own whose dropped ports keep probes in flight for 5 s
+/// after the pause.
+#[test]
+fn a_second_request_after_the_window_quits_at_once() {
+    use std::io::{BufRead, BufReader};
+
+    if !support::require_root() || !support::require_nft() {
+        return;
+    }
+    let ns = support::Netns::new("i16sig");
+    let _drop = support::nft_drop_ports(&ns, 1000, 1999);
+    let dir = TempDir::new("signals-twice");
+    let resume = dir.file("twice.resume");
+    let mut child = ns
+        .exec([BIN])
+        .args([
+            "127.0.0.1",
+            "-p",
+            "1000-1999,3000-60000",
+            "--timeout",
+            "5000",
+            "--retries",
+            "0",
+            "--rate",
+            "3000",
+            "--format",
+            "ndjson",
+            "--show",
+            "all",
+            "--resume-file",
+            &resume,
+        ])
+        .env("PORTSCOUT_CONFIG", "")
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("a first result");
+    let drain = std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = stdout.read_to_end(&mut rest);
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: signalling our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let acknowledged = Instant::now();
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the pause is acknowledged");
+    assert!(line.contains("interrupted: waiting"), "{line}");
+    // Past the window in which signals count as the same request (1 s).
+    std::thread::sleep(Duration::from_millis(1500).saturating_sub(acknowledged.elapsed()));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "ended before the second request"
+    );
+    let second = Instant::now();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    drain.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(
+        second.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        second.elapsed()
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("interrupted twice")),
+        "{rest:?}"
+    );
+    assert!(!std::path::Path::new(&resume).exists());
+}
