@@ -10,7 +10,7 @@ use super::hosts::{Timeout, TimingSpec};
 use super::Engine;
 use crate::banner::BannerOptions;
 use crate::error::Error;
-use crate::plan::{Checkpoint, Order, Plan, Shard, CHECKPOINT_VERSION};
+use crate::plan::{Checkpoint, Order, Plan, Shard, Walk, CHECKPOINT_VERSION};
 use crate::ports::PortSet;
 use crate::probe::ScanType;
 use crate::space::ProbeSpace;
@@ -52,11 +52,10 @@ pub struct ScanConfig {
     pub(crate) concurrency: Option<usize>,
     pub(crate) workers: Option<usize>,
     pub(crate) engine: Engine,
-    pub(crate) order: Order,
-    /// Chosen at random by [`ScanConfigBuilder::build`] when not given.
-    pub(crate) seed: u64,
+    /// Order, seed (chosen at random by [`ScanConfigBuilder::build`] when not given) and
+    /// shard.
+    pub(crate) walk: Walk,
     seed_given: bool,
-    pub(crate) shard: Shard,
     pub(crate) resume: Option<Checkpoint>,
     pub(crate) scan_type: ScanType,
     pub(crate) drop_privileges: bool,
@@ -95,10 +94,8 @@ impl ScanConfig {
                 concurrency: None,
                 workers: None,
                 engine: Engine::Auto,
-                order: Order::Random,
-                seed: 0,
+                walk: Walk::default(),
                 seed_given: false,
-                shard: Shard::WHOLE,
                 resume: None,
                 scan_type: ScanType::Connect,
                 drop_privileges: false,
@@ -140,17 +137,17 @@ impl ScanConfig {
 
     /// The probe order.
     pub fn order(&self) -> Order {
-        self.order
+        self.walk.order
     }
 
     /// The seed of the random order: the one given, or one picked at random by `build`.
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.walk.seed
     }
 
     /// The shard this run scans.
     pub fn shard(&self) -> Shard {
-        self.shard
+        self.walk.shard
     }
 
     /// The plan for `space`: the configured order, seed and shard, or what the checkpoint
@@ -159,7 +156,7 @@ impl ScanConfig {
         let space = Arc::new(space);
         match &self.resume {
             Some(c) => Plan::resume(space, c),
-            None => Ok(Plan::new(space, self.order, self.seed, self.shard)),
+            None => Ok(Plan::walking(space, self.walk)),
         }
     }
 
@@ -363,14 +360,14 @@ impl ScanConfigBuilder {
 
     /// Sets the probe order (default: [`Order::Random`]).
     pub fn order(mut self, order: Order) -> Self {
-        self.config.order = order;
+        self.config.walk.order = order;
         self
     }
 
     /// Sets the seed of the random order (default: a random one). Shards of one scan must
     /// share it.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.config.seed = seed;
+        self.config.walk.seed = seed;
         self.config.seed_given = true;
         self
     }
@@ -378,7 +375,7 @@ impl ScanConfigBuilder {
     /// Scans only this shard (default: all of the scan). Needs an explicit seed with the
     /// random order when there is more than one shard, so that the shards agree.
     pub fn shard(mut self, shard: Shard) -> Self {
-        self.config.shard = shard;
+        self.config.walk.shard = shard;
         self
     }
 
@@ -426,22 +423,26 @@ impl ScanConfigBuilder {
                     cp.version
                 )));
             }
-            if cp.order != c.order || cp.shard != c.shard || (c.seed_given && cp.seed != c.seed) {
+            let (was, now) = (cp.walk, c.walk);
+            if was.order != now.order
+                || was.shard != now.shard
+                || (c.seed_given && was.seed != now.seed)
+            {
                 return Err(Error::BadResume(format!(
                     "it was written for --order {} --shard {} --seed {}",
-                    cp.order, cp.shard, cp.seed
+                    was.order, was.shard, was.seed
                 )));
             }
-            c.seed = cp.seed;
+            c.walk.seed = was.seed;
             c.seed_given = true;
         }
-        if c.shard.count > 1 && c.order == Order::Random && !c.seed_given {
+        if c.walk.shard.count > 1 && c.walk.order == Order::Random && !c.seed_given {
             return Err(Error::Conflict(
                 "--shard needs --seed with the random order: every shard must use the same permutation",
             ));
         }
         if !c.seed_given {
-            c.seed = random_seed();
+            c.walk.seed = random_seed();
         }
         for path in &c.target_files {
             c.file_targets.extend(target::read_target_file(path)?);

@@ -37,7 +37,7 @@ use std::time::Duration;
 use futures_util::Stream;
 use tokio::sync::mpsc;
 
-pub use crate::plan::{Checkpoint, Order, Shard};
+pub use crate::plan::{Checkpoint, Order, Shard, Walk};
 pub use config::{
     ScanConfig, ScanConfigBuilder, DEFAULT_INITIAL_RTT_TIMEOUT, DEFAULT_MAX_RTT_TIMEOUT,
     DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT, DEFAULT_RETRIES,
