@@ -8,13 +8,12 @@
 use std::io;
 use std::path::Path;
 
-use anyhow::Result;
 use portscout::history::{Db, HistoryError, NewScan, Recorder, ScanKey};
 use portscout::ports::DEFAULT_TOP_PORTS;
 use portscout::scan::ScanConfig;
 
 use crate::args::Args;
-use crate::error::BadInput;
+use crate::error::{BadInput, Result};
 
 /// Opens `args.db` (if given) and starts recording: a new scan, or the resumed scan
 /// `resumed` (a scan id from the resume file). `command_line` is what the history stores as

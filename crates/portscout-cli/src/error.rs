@@ -17,38 +17,77 @@ impl fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
-/// The exit code for an error: 2 for bad input, 1 for a failure while running.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<portscout::Error>() {
-            return if e.is_bad_input() { 2 } else { 1 };
-        }
-        if cause.is::<BadInput>() {
-            return 2;
-        }
-    }
-    1
+/// Why a command did not succeed: the CLI's one error type. Each kind has its exit code
+/// ([`Failure::exit_code`]); its text is written once, by `main`, cleaned ([`clean`]).
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input (exit 2): nothing was sent, no file was touched.
+    BadInput(String),
+    /// A failure while running (exit 1).
+    Failed(String),
+    /// A write to a reader that went away (`portscout … | head`): not a failure (exit 0).
+    BrokenPipe,
 }
 
-/// The error and its causes on one line, skipping a cause whose text the message already holds
-/// (library errors often name their source in their own message).
-pub fn message(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
+/// The CLI's results.
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+impl Failure {
+    /// A failure while running, `what` then its cause (a reader gone is still
+    /// [`Failure::BrokenPipe`]).
+    pub fn io(what: impl fmt::Display, e: io::Error) -> Failure {
+        match e.kind() {
+            io::ErrorKind::BrokenPipe => Failure::BrokenPipe,
+            _ => Failure::Failed(format!("{what}: {e}")),
         }
     }
-    text
+
+    /// The exit code: 2 for bad input, 1 for a failure while running, 0 for a reader gone.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::BadInput(_) => 2,
+            Failure::Failed(_) => 1,
+            Failure::BrokenPipe => 0,
+        }
+    }
 }
 
-/// Whether `err` is a write to a reader that went away (`portscout … | head`).
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::BadInput(m) | Failure::Failed(m) => f.write_str(m),
+            Failure::BrokenPipe => f.write_str("the reader of the output went away"),
+        }
+    }
+}
+
+impl From<BadInput> for Failure {
+    fn from(e: BadInput) -> Failure {
+        Failure::BadInput(e.0)
+    }
+}
+
+impl From<portscout::Error> for Failure {
+    fn from(e: portscout::Error) -> Failure {
+        match e {
+            portscout::Error::Output(io) | portscout::Error::Runtime(io)
+                if io.kind() == io::ErrorKind::BrokenPipe =>
+            {
+                Failure::BrokenPipe
+            }
+            e if e.is_bad_input() => Failure::BadInput(e.to_string()),
+            e => Failure::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        match e.kind() {
+            io::ErrorKind::BrokenPipe => Failure::BrokenPipe,
+            _ => Failure::Failed(e.to_string()),
+        }
+    }
 }
 
 /// The longest token an error message repeats in full.

@@ -47,11 +47,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // A reader that went away (`portscout … | head`) is not a failure.
+        Err(error::Failure::BrokenPipe) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!(
                 "{} {}",
                 colour::error(),
-                error::clean(&error::message(&err), false)
+                error::clean(&err.to_string(), false)
             );
             // The config file is never mentioned on a good run; when a run fails, it may be
             // why.
@@ -63,7 +65,7 @@ fn main() -> ExitCode {
                 );
                 eprintln!("{}", error::clean(&note, false));
             }
-            ExitCode::from(error::exit_code(&err))
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Result;
 use portscout::banner::BannerOptions;
 use portscout::output::{self, PrinterOptions};
 use portscout::ports::PortSet;
@@ -18,7 +17,7 @@ use portscout::{limits, HostDown, PortResult, PortState, ScanInfo, ScanType, Sum
 
 use crate::args::{not_allowed_with_resume, parse_stored, Args};
 use crate::colour;
-use crate::error::{is_broken_pipe, BadInput};
+use crate::error::{BadInput, Failure, Result};
 use crate::paths::{self, Writer};
 use crate::progress::{Bar, BarHandle, BarWhen, StdoutLines};
 
@@ -158,9 +157,9 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         portscout::probe::syn::sockets::raw_sockets_allowed().map_err(|e| {
             match e.raw_os_error() {
                 Some(libc::EPERM | libc::EACCES) => {
-                    anyhow::Error::from(portscout::Error::NeedsRawSockets)
+                    Failure::from(portscout::Error::NeedsRawSockets)
                 }
-                _ => anyhow::Error::from(e).context("cannot open a raw socket"),
+                _ => Failure::io("cannot open a raw socket", e),
             }
         })?;
     }
@@ -223,9 +222,9 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     };
     let result = scan.drive(&mut tee, &options);
     stops.close();
-    let driven = match result.map_err(anyhow::Error::from) {
+    let driven = match result.map_err(Failure::from) {
         // A reader that went away (`portscout … | head`) is not a failure.
-        Err(e) if is_broken_pipe(&e) => {
+        Err(Failure::BrokenPipe) => {
             finish_resumed(resumed_from, None)?;
             return Ok(Finished::Done);
         }
@@ -469,7 +468,7 @@ impl StopRequests {
     fn watch(args: &Args) -> Result<StopRequests> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-            .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
+            .map_err(|e| Failure::io("cannot watch for Ctrl-C", e))?;
         let state = Arc::new(Mutex::new(StopState {
             quiet: args.quiet,
             file: args.resume_file().display().to_string(),
@@ -513,7 +512,7 @@ impl StopRequests {
                     }
                 }
             })
-            .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
+            .map_err(|e| Failure::io("cannot watch for Ctrl-C", e))?;
         Ok(())
     }
 
@@ -565,7 +564,12 @@ fn write_resume_file(path: &Path, file: &ResumeFile) -> Result<()> {
         paths::give_to_sudo_user(&tmp)?;
         std::fs::rename(&tmp, path)
     };
-    write().map_err(|e| anyhow::anyhow!("cannot write resume file `{}`: {e}", path.display()))
+    write().map_err(|e| {
+        Failure::io(
+            format_args!("cannot write resume file `{}`", path.display()),
+            e,
+        )
+    })
 }
 
 /// `s`, quoted for a POSIX shell if it needs to be.
