@@ -615,29 +615,9 @@ fn resume_keeps_the_files_options_when_the_file_changes() {
         "{before} ports before the pause"
     );
 
-    // Another file now, whose options would all change the result; and a broken one.
-    home.write_default("format = \"csv\"\nshow = \"open\"\nexclude-ports = \"1-12000\"\n");
-    let second = stdout_of(home.portscout().args(["--resume", &resume, "-q"]));
-    states(&second, &mut seen);
+    // With --resume, neither --config nor a broken file matters, and --config is refused
+    // (before the file is resumed: a resumed file cannot be resumed, nor listed, again).
     let total = 12_000 - 100 + open.len();
-    assert_eq!(seen.len(), total, "every port once over the two runs");
-    assert!(
-        seen.keys().all(|p| !(100..200).contains(p)),
-        "an excluded port was scanned"
-    );
-    for (port, state) in &seen {
-        // Other programs of this machine may listen too.
-        if open.contains(port) || state != "open" {
-            let wanted = if open.contains(port) {
-                "open"
-            } else {
-                "closed"
-            };
-            assert_eq!(state, wanted, "port {port}");
-        }
-    }
-
-    // With --resume, neither --config nor a broken file matters, and --config is refused.
     home.portscout()
         .args(["--resume", &resume, "--config", &home.dir.file("c.toml")])
         .assert()
@@ -658,4 +638,25 @@ fn resume_keeps_the_files_options_when_the_file_changes() {
         .args(["--resume", &resume, "--dry-run", "--no-config"])
         .assert()
         .success();
+
+    // Another file now, whose options would all change the result; and a broken one.
+    home.write_default("format = \"csv\"\nshow = \"open\"\nexclude-ports = \"1-12000\"\n");
+    let second = stdout_of(home.portscout().args(["--resume", &resume, "-q"]));
+    states(&second, &mut seen);
+    assert_eq!(seen.len(), total, "every port once over the two runs");
+    assert!(
+        seen.keys().all(|p| !(100..200).contains(p)),
+        "an excluded port was scanned"
+    );
+    for (port, state) in &seen {
+        // Other programs of this machine may listen too.
+        if open.contains(port) || state != "open" {
+            let wanted = if open.contains(port) {
+                "open"
+            } else {
+                "closed"
+            };
+            assert_eq!(state, wanted, "port {port}");
+        }
+    }
 }

@@ -84,4 +84,7 @@ pub mod target;
 pub mod timing;
 
 pub use error::Error;
-pub use model::{Banner, Event, HostDown, PortResult, PortState, Reason, StateFilter};
+pub use model::{
+    Banner, Event, HostDown, PortResult, PortState, Reason, ScanInfo, ScanType, StateFilter,
+    Summary,
+};
