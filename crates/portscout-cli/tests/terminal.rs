@@ -440,26 +440,16 @@ fn streamed_results_on_the_same_terminal_never_mix_with_the_bar() {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(120) {
         let screen = tmux.capture(false);
-        if screen.contains(EXIT_MARK) {
+        if let Some((k, line)) = mixed_line(&screen) {
+            panic!("line {k} mixes results and bar, or is cut:\n{line:?}\n\n{screen}");
+        }
+        // The summary record is the scan's last line: the bar is gone; what follows is the
+        // shell's exit mark, awaited below.
+        if screen.contains(SUMMARY) || screen.contains(EXIT_MARK) {
             break;
         }
         if bar_line(&screen).is_some() {
             screens_with_bar += 1;
-        }
-        // Every line is a whole result, but the last one, which may also be the bar or a
-        // part of either (the screen may be read while a line is being written): never a
-        // result and the bar on one line.
-        let lines: Vec<&str> = screen.lines().filter(|l| !l.is_empty()).collect();
-        let json_start =
-            |l: &str| l.starts_with("{\"ip\":\"127.0.0.1\",") && l.matches('{').count() == 1;
-        for (k, line) in lines.iter().enumerate() {
-            let whole = json_start(line) && line.ends_with('}');
-            let last = k + 1 == lines.len();
-            let part = json_start(line) || !(line.contains('{') || line.contains('}'));
-            assert!(
-                whole || (last && part),
-                "line {k} mixes results and bar, or is cut:\n{line:?}\n\n{screen}"
-            );
         }
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -471,5 +461,71 @@ fn streamed_results_on_the_same_terminal_never_mix_with_the_bar() {
     assert_eq!(code, 0, "{screen}");
     let plain = tmux.capture(false);
     assert!(bar_line(&plain).is_none(), "{plain}");
-    assert!(plain.contains("{\"type\":\"summary\""), "{plain}");
+    assert!(plain.contains(SUMMARY), "{plain}");
+    assert_eq!(mixed_line(&plain), None, "{plain}");
+}
+
+/// The start of the ndjson summary record.
+const SUMMARY: &str = "{\"type\":\"summary\"";
+
+/// The first line of a screen of streamed ndjson results that is neither a whole record nor,
+/// as the last line, a part of one or of the bar (the screen may be read while a line is
+/// being written). A result and the bar on one line is what must never be. After the summary
+/// record come only lines without a record or the bar in them (the one-line summary on stderr,
+/// the shell's exit mark).
+fn mixed_line(screen: &str) -> Option<(usize, &str)> {
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.is_empty()).collect();
+    let record_start = |l: &str| {
+        (l.starts_with("{\"ip\":\"127.0.0.1\",") || l.starts_with(SUMMARY))
+            && l.matches('{').count() == 1
+    };
+    let plain = |l: &str| !(l.contains('{') || l.contains('}'));
+    let mut ended = false;
+    lines.iter().enumerate().find_map(|(k, &line)| {
+        let whole = record_start(line) && line.ends_with('}');
+        let last = k + 1 == lines.len();
+        let fine = if ended {
+            plain(line) && bar_line(line).is_none()
+        } else {
+            whole || (last && (record_start(line) || plain(line)))
+        };
+        ended |= whole && line.starts_with(SUMMARY);
+        (!fine).then_some((k, line))
+    })
+}
+
+/// Issue 17: the screen was once read after the summary record was written and before the
+/// shell's exit mark, and the summary, then the last line, was taken for a mixed one.
+#[test]
+fn a_screen_read_between_the_summary_and_the_exit_mark_is_not_mixed() {
+    let result = r#"{"ip":"127.0.0.1","port":22,"state":"closed","reason":"conn-refused"}"#;
+    let summary = r#"{"type":"summary","hosts":1,"open":1,"closed":30000,"filtered":0,"elapsed_ms":3012,"hosts_down":0}"#;
+    let bar = format!("  [=====>   ] 12,345/{TOTAL} probes, 9,998/s, 1 open, ETA 2s");
+    assert_eq!(mixed_line(&format!("{result}\n{summary}\n")), None);
+    let stderr = "portscout: 1 host(s), 30001 ports in 6.27 s (4785 ports/s): 2 open, 29999 closed";
+    assert_eq!(
+        mixed_line(&format!("{result}\n{summary}\n{stderr}\n")),
+        None
+    );
+    assert_eq!(
+        mixed_line(&format!("{result}\n{summary}\n{stderr}\n{EXIT_MARK}0\n")),
+        None
+    );
+    assert_eq!(
+        mixed_line(&format!("{summary}\n{result}\n{EXIT_MARK}0\n")).map(|m| m.0),
+        Some(1)
+    );
+    assert_eq!(mixed_line(&format!("{result}\n{bar}\n")), None);
+    assert_eq!(
+        mixed_line(&format!("{result}\n{result}{bar}\n{result}\n")).map(|m| m.0),
+        Some(1)
+    );
+    assert_eq!(
+        mixed_line(&format!("{bar}{result}\n")).map(|m| m.0),
+        Some(0)
+    );
+    assert_eq!(
+        mixed_line(&format!("{}\n{result}\n", &result[..20])).map(|m| m.0),
+        Some(0)
+    );
 }
