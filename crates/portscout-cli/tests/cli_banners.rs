@@ -425,7 +425,8 @@ fn syn_scan_banners() {
     );
     let pid = running.pid();
     let mut seen = Vec::new();
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         seen = threads(pid);
         if seen.iter().any(|(name, _)| name == "portscout-grabs") {
             break;

@@ -4,11 +4,13 @@
 //! machine's user is read. Scans here target only this machine's loopback, at listeners the
 //! test owns, or are dry runs (`--dry-run` sends nothing).
 
+#[path = "support/interrupt.rs"]
+mod interrupt;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
-use std::time::Duration;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -574,13 +576,8 @@ fn resume_keeps_the_files_options_when_the_file_changes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    // SAFETY: sending a signal to our own child process.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-        0
-    );
-    let first = child.wait_with_output().unwrap();
+    // Interrupted once results flow (500 lines), not after a fixed time.
+    let first = interrupt::interrupt_after_lines(child, 500);
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(
         first.status.code(),

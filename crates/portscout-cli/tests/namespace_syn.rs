@@ -558,12 +558,17 @@ fn privileges_are_gone_while_it_scans() {
             "300",
         ],
     );
-    std::thread::sleep(Duration::from_millis(250));
+    // Looked at once its threads are under way (the workers start after the drop).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut caps = thread_caps(running.pid());
+    while caps.len() < 2 && std::time::Instant::now() < deadline && running.is_running() {
+        std::thread::sleep(Duration::from_millis(10));
+        caps = thread_caps(running.pid());
+    }
     assert!(
         running.is_running(),
         "the scan ended too soon to be looked at"
     );
-    let caps = thread_caps(running.pid());
     let run = running.wait();
     run.assert_success();
     assert!(caps.len() >= 2, "threads seen: {caps:?}");
