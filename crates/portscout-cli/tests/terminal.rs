@@ -9,6 +9,9 @@
 //! Scans only 127.0.0.1 (loopback), at a listener the test owns. Without tmux the tests skip
 //! with a message, except under CI, where they fail (`.ci/run` installs tmux).
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -28,25 +31,13 @@ const EXIT_MARK: &str = "portscout-exit=";
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-/// True when running under CI (`CI` set, non-empty, not `false`/`0`), as `support::in_ci`.
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .is_ok_and(|v| !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")))
-}
-
 /// Whether tmux can run here. Without it: skip with a message, or fail under CI.
 fn have_tmux() -> bool {
     let ok = Command::new("tmux")
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        if in_ci() {
-            panic!("CI is set but tmux is missing (.ci/run installs it)");
-        }
-        eprintln!("skipping: tmux is not installed (apt-get install tmux)");
-    }
-    ok
+    ok || skip::skip("needs `tmux` (apt-get install tmux; .ci/run installs it)")
 }
 
 /// A tmux server of the test's own (`tmux -S <socket in a directory of its own>`), with one

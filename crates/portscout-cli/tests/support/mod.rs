@@ -15,6 +15,10 @@
 //! some other way must do the same.
 #![allow(dead_code)]
 
+mod skip;
+#[allow(unused_imports)]
+pub use skip::{in_ci, skip as skip_or_fail};
+
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -42,14 +46,6 @@ fn next_id() -> usize {
     COUNTER.fetch_add(1, Ordering::SeqCst)
 }
 
-/// True when running under CI (`CI` set, non-empty, not `false`/`0`).
-pub fn in_ci() -> bool {
-    match std::env::var("CI") {
-        Ok(v) => !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")),
-        Err(_) => false,
-    }
-}
-
 /// Whether the program `name` runs here (`name --version` or, failing that, `name -V`
 /// exits 0). When it does not, skips (outside CI) or fails (under CI), naming the Debian
 /// `package` that provides it (`.ci/run` installs it).
@@ -65,15 +61,6 @@ pub fn require_tool(name: &str, package: &str) -> bool {
         return true;
     }
     skip_or_fail(&format!("needs `{name}` (apt-get install {package})"))
-}
-
-/// Skip (outside CI) or fail (under CI) with `why`. Returns false so callers can `return`.
-fn skip_or_fail(why: &str) -> bool {
-    if in_ci() {
-        panic!("CI is set but this test cannot run: {why}");
-    }
-    eprintln!("skipping: {why}");
-    false
 }
 
 /// Whether namespace tests can run here: root and a working `ip netns`.
