@@ -6,7 +6,7 @@
 //! it captures only `print!`/`eprint!`), where `cargo test` shows it among the results:
 //!
 //! ```text
-//! SKIPPED namespace_loss::loss_never_changes_a_state: needs root to create network namespaces
+//! SKIPPED netns::namespace_loss::loss_never_changes_a_state: needs root to create network namespaces
 //! ```
 //!
 //! and appends the same to [`SKIP_LOG`], which `.ci/run` empties before the tests and counts

@@ -7,14 +7,14 @@
 //! `ndiff`, `python3-libnmap`): without them a test skips with a message naming the package, except
 //! under CI (`CI` set), where it fails; `.ci/run` installs them.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::{TempDir, BIN};
+use crate::support::{TempDir, BIN};
 
 /// nmap's DTD, as Debian's `nmap-common` installs it.
 const DTD: &str = "/usr/share/nmap/nmap.dtd";

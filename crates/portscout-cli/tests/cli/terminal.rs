@@ -9,13 +9,11 @@
 //! Scans only 127.0.0.1 (loopback), at a listener the test owns. Without tmux the tests skip
 //! with a message, except under CI, where they fail (`.ci/run` installs tmux).
 
-#[path = "support/skip.rs"]
-mod skip;
+use crate::support::{skip, TempDir};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -28,8 +26,6 @@ const RATE: &str = "10000";
 const TOTAL: &str = "30,001";
 /// Marks the end of the command in the pane, with its exit code.
 const EXIT_MARK: &str = "portscout-exit=";
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether tmux can run here. Without it: skip with a message, or fail under CI.
 fn have_tmux() -> bool {
@@ -140,31 +136,6 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").output();
-    }
-}
-
-/// A directory of the test's own, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "portscout-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -4,8 +4,7 @@
 //! machine's user is read. Scans here target only this machine's loopback, at listeners the
 //! test owns, or are dry runs (`--dry-run` sends nothing).
 
-#[path = "support/interrupt.rs"]
-mod interrupt;
+use crate::support::{interrupt, TempDir};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
@@ -15,26 +14,6 @@ use std::process::{Command as StdCommand, Stdio};
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A path in the directory, as a string.
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A temporary directory holding the binary's home directory.
 struct Home {
     dir: TempDir,
@@ -42,11 +21,9 @@ struct Home {
 
 impl Home {
     fn new(tag: &str) -> Home {
-        let dir =
-            std::env::temp_dir().join(format!("portscout-config-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("home")).unwrap();
-        Home { dir: TempDir(dir) }
+        let dir = TempDir::new(&format!("config-{tag}"));
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Home { dir }
     }
 
     /// `$HOME` of the binary.

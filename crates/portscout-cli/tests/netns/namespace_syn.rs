@@ -12,7 +12,7 @@
 //!
 //! Needs root and nft; skips with a message otherwise, fails under CI.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{
+use crate::support::{
     assert_port_set, nft_drop_ports, nft_rules, require_nft, require_root, Netns, ScanRun, TempDir,
     VethPair,
 };
