@@ -80,6 +80,12 @@ pub(crate) fn run_thread(
         };
         if let Some(bucket) = &mut bucket {
             while let Err(wait) = bucket.take(Instant::now()) {
+                // About to wait: hand over what this thread found (under `--rate` a thread's
+                // batch would otherwise fill only at its end, and results, progress and a
+                // pause would lag the scan by that much).
+                if !flush(results, &mut events) {
+                    return Ok(end(&hosts, &feed, unanswered));
+                }
                 std::thread::sleep(wait);
             }
         }
