@@ -134,7 +134,7 @@ fn a_checkpoint_does_not_fit_another_scan() {
 /// Issue 17: this test once failed under a CPU hog with "threads: the pause came too late
 /// (3004)". The threads engine handed a thread's results over only when its batch of 256 was
 /// full or the thread ended, and under `--rate` a thread sleeps between probes without
-/// handing anything over: the scan's results came at its end, and a pause after the 100th
+/// handing anything over: the scan's results came at its end, and a pause after the 500th
 /// result landed after the last probe. Now a thread hands over what it found before it waits
 /// for the rate: the first result comes while most of the scan is still to do.
 #[test]
