@@ -2,11 +2,9 @@
 //! are, and a token longer than 200 characters is cut, saying how long it was. Nothing here
 //! is scanned (every command is bad input).
 
-mod support;
-
 use std::process::Command;
 
-use support::{TempDir, BIN};
+use crate::support::{TempDir, BIN};
 
 fn stderr_of(args: &[&str]) -> (Option<i32>, Vec<u8>) {
     let out = Command::new(BIN)

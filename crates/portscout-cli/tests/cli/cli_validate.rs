@@ -2,13 +2,11 @@
 //! on the command line is byte for byte as it was, and no new file exists. Scans here target
 //! only this machine's loopback; the bad ones send nothing at all.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use support::{TempDir, BIN};
+use crate::support::{TempDir, BIN};
 
 /// The files every case starts with: an output file, a real scan history, a resume file and
 /// a few inputs.

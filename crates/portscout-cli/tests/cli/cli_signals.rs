@@ -2,13 +2,11 @@
 //! the process and then its group; a service manager's SIGTERM after SIGINT) pause the scan
 //! once and leave a resume file. Scans here target only this machine's loopback.
 
-mod support;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{TempDir, BIN};
+use crate::support::{TempDir, BIN};
 
 /// A loopback scan long enough to be running when it is signalled (65535 ports at 2000 a
 /// second: half a minute).
@@ -144,11 +142,11 @@ fn sigint_and_sigterm_together_are_one_request() {
 fn a_second_request_after_the_window_quits_at_once() {
     use std::io::{BufRead, BufReader};
 
-    if !support::require_root() || !support::require_nft() {
+    if !crate::support::require_root() || !crate::support::require_nft() {
         return;
     }
-    let ns = support::Netns::new("i16sig");
-    let _drop = support::nft_drop_ports(&ns, 1000, 1999);
+    let ns = crate::support::Netns::new("i16sig");
+    let _drop = crate::support::nft_drop_ports(&ns, 1000, 1999);
     let dir = TempDir::new("signals-twice");
     let resume = dir.file("twice.resume");
     let mut child = ns

@@ -1,14 +1,12 @@
 //! A resume runs once, and a chain of pauses is one scan: every port once in the output and
 //! in the history. Scans here target only this machine's loopback.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{TempDir, BIN};
+use crate::support::{TempDir, BIN};
 
 const PORTS: u64 = 8000;
 

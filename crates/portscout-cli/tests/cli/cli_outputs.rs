@@ -1,14 +1,12 @@
 //! nmap's output options: `-oN/-oX/-oG FILE` and `-oA BASENAME`, beside `--format`/`-o`.
 //! Scans here target only this machine's loopback, at listeners the test owns.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{TempDir, BIN};
+use crate::support::{TempDir, BIN};
 
 fn portscout(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
