@@ -145,8 +145,9 @@ fn the_same_seed_gives_the_same_run() {
     assert_ne!(a.attempts, c.attempts, "another seed, other losses");
 }
 
-/// docs/timing.md: a host that shows no loss gets 2 attempts per silent port. In serial order
-/// the silent ports come after 2000 answers, when the loss estimate has the evidence.
+/// docs/timing.md: a host that shows no loss gets 2 attempts per silent port once it has
+/// given about 12 000 answers without a loss, 3 after about 1000. In serial order the silent
+/// ports come after those answers.
 #[test]
 fn a_silent_port_of_a_lossless_host_gets_two_attempts() {
     let net = SimNet::new(1).host(
@@ -154,7 +155,29 @@ fn a_silent_port_of_a_lossless_host_gets_two_attempts() {
         SimHost::answering(ms(10)).ports(ports("2001-2010"), SimPort::Silent),
     );
     let report = run(scan("198.18.0.1", "1-2010").order(Order::Serial), &net);
-    assert_exact(&report, &net, &["198.18.0.1"], "1-2010", "lossless");
+    assert_exact(
+        &report,
+        &net,
+        &["198.18.0.1"],
+        "1-2010",
+        "lossless, 2000 answers",
+    );
+    assert_eq!(
+        attempts_of(&report, &net, "198.18.0.1", PortState::Filtered),
+        [3; 10]
+    );
+    let net = SimNet::new(1).host(
+        ip("198.18.0.1"),
+        SimHost::answering(ms(10)).ports(ports("14001-14010"), SimPort::Silent),
+    );
+    let report = run(scan("198.18.0.1", "1-14010").order(Order::Serial), &net);
+    assert_exact(
+        &report,
+        &net,
+        &["198.18.0.1"],
+        "1-14010",
+        "lossless, 14000 answers",
+    );
     assert_eq!(
         attempts_of(&report, &net, "198.18.0.1", PortState::Filtered),
         [2; 10]
@@ -459,9 +482,9 @@ fn a_far_host_beside_a_near_one_keeps_every_port_exact() {
 #[test]
 fn baseline_a_silent_slash_20() {
     for (scan_type, workers, seconds) in [
-        (ScanType::Connect, 1usize, 1280u64),
-        (ScanType::Connect, 2, 640),
-        (ScanType::Syn, 2, 640),
+        (ScanType::Connect, 1usize, 1408u64),
+        (ScanType::Connect, 2, 704),
+        (ScanType::Syn, 2, 704),
     ] {
         let config = scan("198.18.192.0/20", "22")
             .workers(workers)
@@ -479,8 +502,8 @@ fn baseline_a_silent_slash_20() {
         );
         assert_eq!(report.stats.hosts_down, 4096);
         assert_eq!(report.hosts_down().count(), 4096);
-        assert!(report.attempts.values().all(|&n| n == 10));
-        assert_eq!(probes, 40_960);
+        assert!(report.attempts.values().all(|&n| n == 11));
+        assert_eq!(probes, 45_056);
         assert_eq!(report.stats.peak_window, 32 * workers);
         assert_eq!(report.elapsed, Duration::from_secs(seconds));
     }
