@@ -3,9 +3,10 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
+use crate::ports::PortSet;
 
 /// The state of one TCP port, as nmap names it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,21 +50,45 @@ pub enum Reason {
     Reset,
     /// Nothing came back within the timeout, on every try (`no-response`).
     NoResponse,
-    /// ICMP host unreachable, or no ARP/NDP answer for the host (`host-unreach`).
+    /// ICMP host unreachable (3/1, 3/12; ICMPv6 1/3 address unreachable, 1/2 beyond scope),
+    /// or no ARP/NDP answer for the host (`host-unreach`).
     HostUnreach,
-    /// ICMP network unreachable, or no route (`net-unreach`).
+    /// ICMP network unreachable (3/0, 3/6, 3/11; ICMPv6 1/0 no route), or no route here
+    /// (`net-unreach`).
     NetUnreach,
-    /// ICMP administratively prohibited, or a local firewall rule (`admin-prohibited`).
+    /// ICMP communication administratively prohibited (3/13; ICMPv6 1/1, 1/5 policy
+    /// failure): a filter refused the probe (`admin-prohibited`).
     AdminProhibited,
-    /// The kernel reported the host as down (`host-down`).
+    /// The kernel reported the host as down (ICMP 3/7 host unknown, `EHOSTDOWN`)
+    /// (`host-down`).
     HostDown,
     /// An error the scanner does not know how to read (`error`).
     Error,
+    /// ICMP port unreachable (3/3; ICMPv6 1/4) answered a SYN: a filter's reject, since a
+    /// closed TCP port answers with a RST (`port-unreach`, as nmap `-sS`).
+    PortUnreach,
+    /// ICMP host administratively prohibited (3/10: iptables' `icmp-host-prohibited`,
+    /// firewalld's default reject) (`host-prohibited`).
+    HostProhibited,
+    /// ICMP network administratively prohibited (3/9: `icmp-net-prohibited`)
+    /// (`net-prohibited`).
+    NetProhibited,
+    /// ICMP protocol unreachable (3/2) (`proto-unreach`).
+    ProtoUnreach,
+    /// ICMP time exceeded (type 11; ICMPv6 type 3): the probe died on the way, a routing
+    /// loop or a TTL too small (`time-exceeded`).
+    TimeExceeded,
+    /// ICMP parameter problem (type 12; ICMPv6 type 4) (`param-problem`).
+    ParamProblem,
+    /// This host's own kernel refused to send the probe (`EACCES`/`EPERM`: a broadcast
+    /// address, a local firewall on output): nothing was learnt about the target
+    /// (`local-denied`).
+    LocalDenied,
 }
 
 impl Reason {
     /// Every reason.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 16] = [
         Reason::SynAck,
         Reason::ConnRefused,
         Reason::Reset,
@@ -73,6 +98,13 @@ impl Reason {
         Reason::AdminProhibited,
         Reason::HostDown,
         Reason::Error,
+        Reason::PortUnreach,
+        Reason::HostProhibited,
+        Reason::NetProhibited,
+        Reason::ProtoUnreach,
+        Reason::TimeExceeded,
+        Reason::ParamProblem,
+        Reason::LocalDenied,
     ];
 
     /// The kebab-case name used in every output format.
@@ -87,6 +119,13 @@ impl Reason {
             Reason::AdminProhibited => "admin-prohibited",
             Reason::HostDown => "host-down",
             Reason::Error => "error",
+            Reason::PortUnreach => "port-unreach",
+            Reason::HostProhibited => "host-prohibited",
+            Reason::NetProhibited => "net-prohibited",
+            Reason::ProtoUnreach => "proto-unreach",
+            Reason::TimeExceeded => "time-exceeded",
+            Reason::ParamProblem => "param-problem",
+            Reason::LocalDenied => "local-denied",
         }
     }
 }
@@ -242,9 +281,11 @@ impl PortResult {
 pub struct HostDown {
     /// The address.
     pub ip: IpAddr,
-    /// Why it is down: `host-unreach` (the kernel found no ARP/NDP answer, or an ICMP host
-    /// unreachable came back), `net-unreach`, `host-down`, or `no-response` (no answer to any
-    /// probe through every retry).
+    /// Why it is down: `host-unreach` (no ARP/NDP answer, or a router's ICMP host
+    /// unreachable), `net-unreach` (no route here, or a router's network unreachable),
+    /// `host-down`, or `no-response` (no answer to any probe through every retry). An ICMP
+    /// error sent by the target itself, or one that names the port (prohibited, port
+    /// unreachable), never makes a host down: it is that port's state.
     pub reason: Reason,
     /// Ports of this host that have no result of their own (all of them).
     pub skipped: u32,
@@ -382,4 +423,99 @@ mod tests {
         );
         assert!("".parse::<StateFilter>().is_err());
     }
+}
+
+/// How a probe is sent and read: the scan type (`--scan`).
+///
+/// | type | what is sent | answered by | needs |
+/// |---|---|---|---|
+/// | [`Connect`](ScanType::Connect) | `connect(2)`: the kernel's own handshake | the kernel (errno) | nothing |
+/// | [`Syn`](ScanType::Syn) | a bare SYN, built by [`crate::packet`], through a raw socket | packets read from a packet socket ([`crate::probe::syn`]) | root or `CAP_NET_RAW` |
+///
+/// Both read the same answer as the same state and reason (an ICMP error through the same
+/// rows, [`crate::probe::icmp::meaning`]), but for an ICMP port unreachable, which the kernel
+/// gives a connect as a refusal (`closed`), and the SYN scan reads as nmap `-sS` does
+/// (`filtered` / `port-unreach`); everything else (order, timing, retries, shards, resume,
+/// exclusions) is the same scan.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ScanType {
+    /// A full TCP handshake through the kernel (nmap `-sT`).
+    #[default]
+    Connect,
+    /// A half-open scan: SYN out, SYN-ACK or RST back, no connection (nmap `-sS`).
+    Syn,
+}
+
+impl ScanType {
+    /// Every scan type.
+    pub const ALL: [ScanType; 2] = [ScanType::Connect, ScanType::Syn];
+
+    /// The name `--scan` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanType::Connect => "connect",
+            ScanType::Syn => "syn",
+        }
+    }
+}
+
+impl fmt::Display for ScanType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ScanType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<ScanType, Error> {
+        ScanType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| Error::BadScanType(s.to_string()))
+    }
+}
+
+/// What a scan is about to do, given to a sink before the first result.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ScanInfo {
+    /// Number of target addresses.
+    pub hosts: u128,
+    /// Number of ports per address.
+    pub ports: u32,
+    /// Whether open ports come with banners (`--banners`): the CSV printer adds a `banner`
+    /// column only then.
+    pub banners: bool,
+    /// The command line that started the scan, program name first (the XML printer's
+    /// `args`). Empty when not known.
+    pub command: Vec<String>,
+    /// When the scan started (the XML printer's `start`; its end is this plus
+    /// [`Summary::elapsed`], so printers never read the clock). `None` when not known.
+    pub started: Option<SystemTime>,
+    /// How ports were probed. `None` when not known (the XML printer then says `connect`).
+    pub scan_type: Option<ScanType>,
+    /// The ports scanned on every host (the XML printer's `services`); `None` when not
+    /// known.
+    pub port_set: Option<PortSet>,
+}
+
+/// Totals of a finished scan.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Number of target addresses.
+    pub hosts: u128,
+    /// Ports found open.
+    pub open: u64,
+    /// Ports found closed.
+    pub closed: u64,
+    /// Ports found filtered.
+    pub filtered: u64,
+    /// Hosts found down (their ports are not counted above).
+    pub hosts_down: u64,
+    /// Wall time of the scan.
+    pub elapsed: Duration,
+    /// Hosts that answered open on nearly every port of a large range
+    /// ([`crate::output::OpenTally`]): the answers are likely a middlebox's (a SYN proxy, a
+    /// tarpit), not the host's. Ascending.
+    pub open_everywhere: Vec<IpAddr>,
 }

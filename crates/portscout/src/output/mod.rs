@@ -18,13 +18,11 @@ use std::fmt;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter};
-use crate::ports::PortSet;
-use crate::probe::ScanType;
 
 mod csv;
 mod grep;
@@ -39,44 +37,79 @@ pub use probes::write_probes;
 #[cfg(test)]
 mod tests;
 
-/// What a scan is about to do, given to a sink before the first result.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct ScanInfo {
-    /// Number of target addresses.
-    pub hosts: u128,
-    /// Number of ports per address.
-    pub ports: u32,
-    /// Whether open ports come with banners (`--banners`): the CSV printer adds a `banner`
-    /// column only then.
-    pub banners: bool,
-    /// The command line that started the scan, program name first (the XML printer's
-    /// `args`). Empty when not known.
-    pub command: Vec<String>,
-    /// When the scan started (the XML printer's `start`; its end is this plus
-    /// [`Summary::elapsed`], so printers never read the clock). `None` when not known.
-    pub started: Option<SystemTime>,
-    /// How ports were probed. `None` when not known (the XML printer then says `connect`).
-    pub scan_type: Option<ScanType>,
-    /// The ports scanned on every host (the XML printer's `services`); `None` when not
-    /// known.
-    pub port_set: Option<PortSet>,
+pub use crate::model::{ScanInfo, Summary};
+
+/// A host is listed in [`Summary::open_everywhere`] when at least this many of its ports
+/// have a result...
+pub const OPEN_EVERYWHERE_MIN_PORTS: u64 = 1000;
+
+/// ...and at least this share of them (90 %) is open. No host offers that many services: a
+/// SYN proxy, a tarpit or a load balancer in front of it completes every handshake itself.
+pub const OPEN_EVERYWHERE_SHARE: f64 = 0.9;
+
+/// Counts, per host, the results and the open ones, to find the hosts that answer open on
+/// nearly every port ([`OPEN_EVERYWHERE_MIN_PORTS`], [`OPEN_EVERYWHERE_SHARE`]). Counts
+/// nothing when a host cannot reach the minimum (fewer ports per host scanned), so a scan of a
+/// few ports per host pays nothing.
+#[derive(Clone, Debug, Default)]
+pub struct OpenTally {
+    enabled: bool,
+    /// Per host: (results, open).
+    hosts: std::collections::HashMap<IpAddr, (u64, u64)>,
+    /// The host of the last results, counted here until another host's result comes (a scan
+    /// of one host never hashes).
+    last: Option<(IpAddr, (u64, u64))>,
 }
 
-/// Totals of a finished scan.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Summary {
-    /// Number of target addresses.
-    pub hosts: u128,
-    /// Ports found open.
-    pub open: u64,
-    /// Ports found closed.
-    pub closed: u64,
-    /// Ports found filtered.
-    pub filtered: u64,
-    /// Hosts found down (their ports are not counted above).
-    pub hosts_down: u64,
-    /// Wall time of the scan.
-    pub elapsed: Duration,
+impl OpenTally {
+    /// A tally for a scan of `ports_per_host` ports per host (`None`: not known, count all).
+    pub fn new(ports_per_host: Option<u64>) -> OpenTally {
+        OpenTally {
+            enabled: ports_per_host.is_none_or(|n| n >= OPEN_EVERYWHERE_MIN_PORTS),
+            ..OpenTally::default()
+        }
+    }
+
+    /// Counts one result.
+    pub fn add(&mut self, r: &PortResult) {
+        if !self.enabled {
+            return;
+        }
+        let open = u64::from(r.state == PortState::Open);
+        match &mut self.last {
+            Some((ip, counts)) if *ip == r.ip => {
+                counts.0 += 1;
+                counts.1 += open;
+            }
+            last => {
+                if let Some((ip, (all, o))) = last.replace((r.ip, (1, open))) {
+                    let e = self.hosts.entry(ip).or_default();
+                    e.0 += all;
+                    e.1 += o;
+                }
+            }
+        }
+    }
+
+    /// The hosts that answered open on nearly every port, ascending.
+    pub fn hosts(&self) -> Vec<IpAddr> {
+        let mut hosts = self.hosts.clone();
+        if let Some((ip, (all, o))) = self.last {
+            let e = hosts.entry(ip).or_default();
+            e.0 += all;
+            e.1 += o;
+        }
+        let mut v: Vec<IpAddr> = hosts
+            .iter()
+            .filter(|(_, &(all, open))| {
+                all >= OPEN_EVERYWHERE_MIN_PORTS
+                    && open as f64 >= OPEN_EVERYWHERE_SHARE * all as f64
+            })
+            .map(|(&ip, _)| ip)
+            .collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 /// Receives a scan's results. Every result is given, whatever `--show` says: the printer
@@ -84,12 +117,84 @@ pub struct Summary {
 pub trait Sink {
     /// Called once, before any result.
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()>;
-    /// Called once per probed port, in the order results are found.
-    fn result(&mut self, result: &PortResult) -> io::Result<()>;
+    /// Called once per probed port, in the order results are found. Returns whether the scan
+    /// should go on: `Ok(false)` stops it (as `--max-open` does; [`crate::scan::Scan::drive`]),
+    /// and [`Sink::end`] is still called. Printers always go on.
+    fn result(&mut self, result: &PortResult) -> io::Result<bool>;
     /// Called once per host found down (it has no port results).
     fn host_down(&mut self, host: &HostDown) -> io::Result<()>;
     /// Called once, after the last result.
     fn end(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+/// Several sinks as one: each call goes to every sink, in order (`-o FILE -oX scan.xml`, or
+/// a printer and the scan history). A failing sink does not keep the others from being
+/// called; the first error is returned.
+#[derive(Default)]
+pub struct Tee {
+    sinks: Vec<Box<dyn Sink + Send>>,
+}
+
+impl Tee {
+    /// A tee of these sinks.
+    pub fn new(sinks: Vec<Box<dyn Sink + Send>>) -> Tee {
+        Tee { sinks }
+    }
+
+    /// Adds a sink after the others.
+    pub fn push(&mut self, sink: Box<dyn Sink + Send>) {
+        self.sinks.push(sink);
+    }
+
+    /// The number of sinks.
+    pub fn len(&self) -> usize {
+        self.sinks.len()
+    }
+
+    /// Whether there is no sink.
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    fn each(&mut self, mut f: impl FnMut(&mut dyn Sink) -> io::Result<()>) -> io::Result<()> {
+        let mut first = Ok(());
+        for sink in &mut self.sinks {
+            let r = f(sink.as_mut());
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+impl fmt::Debug for Tee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tee({} sinks)", self.sinks.len())
+    }
+}
+
+impl Sink for Tee {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.each(|s| s.begin(info))
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
+        let mut go_on = true;
+        self.each(|s| {
+            go_on &= s.result(result)?;
+            Ok(())
+        })?;
+        Ok(go_on)
+    }
+
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
+        self.each(|s| s.host_down(host))
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        self.each(|s| s.end(summary))
+    }
 }
 
 /// An output format (`--format`).
@@ -361,7 +466,7 @@ pub(crate) struct SummaryRecord<'a> {
 impl Serialize for SummaryRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.summary;
-        let mut st = s.serialize_struct("Summary", 7)?;
+        let mut st = s.serialize_struct("Summary", 8)?;
         if self.tagged {
             st.serialize_field("type", "summary")?;
         }
@@ -376,6 +481,12 @@ impl Serialize for SummaryRecord<'_> {
         )?;
         // Added after schema 1's keys, so readers of the first five keep working.
         st.serialize_field("hosts_down", &m.hosts_down)?;
+        // Only when there is one, so summaries without it stay as they were.
+        if m.open_everywhere.is_empty() {
+            st.skip_field("open_everywhere")?;
+        } else {
+            st.serialize_field("open_everywhere", &m.open_everywhere)?;
+        }
         st.end()
     }
 }
@@ -508,9 +619,9 @@ impl Sink for Buffered {
         Ok(())
     }
 
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
         self.collector.add(result);
-        Ok(())
+        Ok(true)
     }
 
     fn host_down(&mut self, host: &HostDown) -> io::Result<()> {

@@ -6,64 +6,17 @@
 //! the scheduler, which waits and probes again. They are never a port state.
 
 pub mod connect;
+pub mod icmp;
 pub mod syn;
 
-use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use crate::error::Error;
 use crate::model::{PortState, Reason};
 
-/// How a probe is sent and read: the scan type (`--scan`).
-///
-/// | type | what is sent | answered by | needs |
-/// |---|---|---|---|
-/// | [`Connect`](ScanType::Connect) | `connect(2)`: the kernel's own handshake | the kernel (errno) | nothing |
-/// | [`Syn`](ScanType::Syn) | a bare SYN, built by [`crate::packet`], through a raw socket | packets read from a packet socket ([`syn`]) | root or `CAP_NET_RAW` |
-///
-/// Both read the same answer as the same state and reason; everything else (order, timing,
-/// retries, shards, resume, exclusions) is the same scan.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ScanType {
-    /// A full TCP handshake through the kernel (nmap `-sT`).
-    #[default]
-    Connect,
-    /// A half-open scan: SYN out, SYN-ACK or RST back, no connection (nmap `-sS`).
-    Syn,
-}
-
-impl ScanType {
-    /// Every scan type.
-    pub const ALL: [ScanType; 2] = [ScanType::Connect, ScanType::Syn];
-
-    /// The name `--scan` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScanType::Connect => "connect",
-            ScanType::Syn => "syn",
-        }
-    }
-}
-
-impl fmt::Display for ScanType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ScanType {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<ScanType, Error> {
-        ScanType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| Error::BadScanType(s.to_string()))
-    }
-}
+// The scan type lives with the other result types (it is in every output).
+pub use crate::model::ScanType;
 
 /// What an event-loop worker needs from a prober: start a probe, wait for its outcome, and,
 /// for probers that batch, send what was started and read what arrived.
@@ -112,6 +65,24 @@ pub enum Attempt<P = connect::Pending> {
     Pending(P),
 }
 
+/// What one answer says about its host as a whole, besides the port's state: the host-level
+/// column of each prober's table, read by the host check (see `docs/architecture.md`,
+/// "Host up or down").
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HostSignal {
+    /// The host, or the path to it, is alive: a SYN-ACK or RST, any ICMP error the target
+    /// itself sent, or one that names a filter or the port (prohibited, port or protocol
+    /// unreachable) whoever sent it. The host is up.
+    Alive,
+    /// The host as a whole may be unreachable: a network or host unreachable sent by a router
+    /// (or by this host's own stack: no ARP/NDP answer), or no route here. It counts toward
+    /// calling the host down, as a silent port does, unless another port proves it alive.
+    Unreachable,
+    /// Nothing about the host: this host's own kernel refused to send (`local-denied`), an
+    /// error, a time exceeded on the way.
+    Neutral,
+}
+
 /// What one probe attempt came to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -123,6 +94,8 @@ pub enum Outcome {
         reason: Reason,
         /// Time from sending to the answer.
         rtt: Option<Duration>,
+        /// What the answer says about the host as a whole.
+        host: HostSignal,
     },
     /// The handshake completed, but with an address of this very host: it may be one of the
     /// scanner's own sockets answering (TCP simultaneous open), so it is probed once more with
