@@ -429,18 +429,20 @@ fn streamed_results_on_the_same_terminal_never_mix_with_the_bar() {
 
 /// The start of the ndjson summary record.
 const SUMMARY: &str = "{\"type\":\"summary\"";
+/// The start of a result record.
+const RESULT: &str = "{\"ip\":\"127.0.0.1\",";
 
 /// The first line of a screen of streamed ndjson results that is neither a whole record nor,
-/// as the last line, a part of one or of the bar (the screen may be read while a line is
-/// being written). A result and the bar on one line is what must never be. After the summary
-/// record come only lines without a record or the bar in them (the one-line summary on stderr,
-/// the shell's exit mark).
+/// as the last line, a part of one (cut anywhere, even inside [`RESULT`]) or of the bar (the
+/// screen may be read while tmux is still taking in a write). A result and the bar on one line
+/// is what must never be. After the summary record come only lines without a record or the bar
+/// in them (the one-line summary on stderr, the shell's exit mark).
 fn mixed_line(screen: &str) -> Option<(usize, &str)> {
     let lines: Vec<&str> = screen.lines().filter(|l| !l.is_empty()).collect();
-    let record_start = |l: &str| {
-        (l.starts_with("{\"ip\":\"127.0.0.1\",") || l.starts_with(SUMMARY))
-            && l.matches('{').count() == 1
-    };
+    let record_start =
+        |l: &str| (l.starts_with(RESULT) || l.starts_with(SUMMARY)) && l.matches('{').count() == 1;
+    // A record's first characters, cut before its start is whole: `{"ip":"127.0.0`.
+    let cut_start = |l: &str| RESULT.starts_with(l) || SUMMARY.starts_with(l);
     let plain = |l: &str| !(l.contains('{') || l.contains('}'));
     let mut ended = false;
     lines.iter().enumerate().find_map(|(k, &line)| {
@@ -449,7 +451,7 @@ fn mixed_line(screen: &str) -> Option<(usize, &str)> {
         let fine = if ended {
             plain(line) && bar_line(line).is_none()
         } else {
-            whole || (last && (record_start(line) || plain(line)))
+            whole || (last && (record_start(line) || cut_start(line) || plain(line)))
         };
         ended |= whole && line.starts_with(SUMMARY);
         (!fine).then_some((k, line))
@@ -489,5 +491,35 @@ fn a_screen_read_between_the_summary_and_the_exit_mark_is_not_mixed() {
     assert_eq!(
         mixed_line(&format!("{}\n{result}\n", &result[..20])).map(|m| m.0),
         Some(0)
+    );
+}
+
+/// Issue 17 again: the screen was read while tmux was still taking in a write of results, and
+/// the last line, cut 14 characters in (inside `{"ip":"127.0.0.1",`), was taken for a mixed
+/// one. Cut anywhere, the last line is a line being written; not last, it is still refused.
+#[test]
+fn a_last_line_cut_anywhere_is_a_line_being_written() {
+    let result = r#"{"ip":"127.0.0.1","port":22,"state":"closed","reason":"conn-refused"}"#;
+    let summary = r#"{"type":"summary","hosts":1,"open":1,"closed":30000,"filtered":0,"elapsed_ms":3012,"hosts_down":0}"#;
+    for record in [result, summary] {
+        for cut in 1..record.len() {
+            let part = &record[..cut];
+            assert_eq!(
+                mixed_line(&format!("{result}\n{part}\n")),
+                None,
+                "{part:?} last"
+            );
+            assert_eq!(
+                mixed_line(&format!("{result}\n{part}\n{result}\n")).map(|m| m.0),
+                Some(1),
+                "{part:?} before a whole record"
+            );
+        }
+    }
+    // The bar after a cut record's start on the last line is still a mix.
+    let bar = format!("  [=====>   ] 12,345/{TOTAL} probes, 9,998/s, 1 open, ETA 2s");
+    assert_eq!(
+        mixed_line(&format!("{result}\n{}{bar}\n", &result[..14])).map(|m| m.0),
+        Some(1)
     );
 }
