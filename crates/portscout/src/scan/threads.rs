@@ -74,7 +74,7 @@ pub(crate) fn run_thread(
             },
         };
         // One probe in flight: the window never holds a thread back.
-        let timeout = match hosts.admit(job, true, &mut events) {
+        let timeout = match hosts.admit(job, true, &mut events, &mut again) {
             Admit::Go(timeout) => timeout,
             Admit::Deferred | Admit::Skipped => continue,
         };
