@@ -516,10 +516,12 @@ fn a_silent_slash_16_goes_at_the_rate() {
 
 /// A /16 where 1 address in 64 answers (scattered; port 22 open, 80 and 443 closed), the rest
 /// silent: every port of every live address exact, every silent address down once, for
-/// several seeds, also with 5 % of SYNs lost (W2 and W3 of issue 18, simulated).
+/// three seeds, two of them with 5 % of SYNs lost (W2 and W3 of issue 18, simulated; seed 3
+/// read a port of a live host `filtered` before held ports were asked again once their host
+/// answered).
 #[test]
 fn a_sparse_slash_16_is_exact() {
-    for (seed, loss) in [(3u64, 0.05), (1, 0.0), (4, 0.05), (5, 0.05)] {
+    for (seed, loss) in [(3u64, 0.05), (1, 0.0), (4, 0.05)] {
         let mut net = SimNet::new(seed);
         let mut live = Vec::new();
         for i in 0..1024u32 {

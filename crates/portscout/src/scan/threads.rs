@@ -70,6 +70,8 @@ pub(crate) fn run_thread(
             Some(job) => job,
             None => match feed.next_probe() {
                 Some(target) => Job::new(target),
+                // Ports held for a host another thread found up since are asked again first.
+                None if hosts.requeue_found_up(&mut events, &mut again) => continue,
                 None => break,
             },
         };
