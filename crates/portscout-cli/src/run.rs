@@ -188,6 +188,8 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         hosts: info.hosts,
         ..Summary::default()
     };
+    // Hosts that answer open on nearly every port (a middlebox): said once, at the end.
+    let mut tally = output::OpenTally::new(Some(u64::from(info.ports)));
     let result = (|| -> Result<()> {
         out.begin(&info)?;
         for event in scan.by_ref() {
@@ -207,6 +209,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 PortState::Closed => summary.closed += 1,
                 PortState::Filtered => summary.filtered += 1,
             }
+            tally.add(&result);
             out.result(&result)?;
             if args.max_open.is_some_and(|max| summary.open >= max) {
                 // Enough: leaving the loop drops the scan, which stops its workers.
@@ -214,6 +217,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             }
         }
         summary.elapsed = started.elapsed();
+        summary.open_everywhere = tally.hosts();
         // Off the screen before the buffered formats write and the summary lines follow.
         bar.finish();
         out.end(&summary)?;
@@ -226,6 +230,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         other => other?,
     }
     if !args.quiet {
+        warnings(&summary, scan.stats().as_ref());
         let secs = summary.elapsed.as_secs_f64();
         let probes = summary.open + summary.closed + summary.filtered;
         let down = if summary.hosts_down > 0 {
@@ -262,6 +267,36 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         shell_word(&args.resume_file.display().to_string()),
     );
     Ok(Finished::Paused)
+}
+
+/// The warnings a finished scan deserves, once each, on stderr: hosts that answered open on
+/// nearly every port (a middlebox's answers, not the host's), and probes this host's own
+/// kernel refused to send (`local-denied`).
+fn warnings(summary: &Summary, stats: Option<&ScanStats>) {
+    if !summary.open_everywhere.is_empty() {
+        let hosts: Vec<String> = summary
+            .open_everywhere
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        eprintln!(
+            "{} {} answered open on at least {:.0} % of at least {} ports: something between \
+             here and there (a SYN proxy, a tarpit, a load balancer) completes the handshakes; \
+             these open ports are likely the network's, not the host's",
+            colour::warning(),
+            hosts.join(", "),
+            output::OPEN_EVERYWHERE_SHARE * 100.0,
+            output::OPEN_EVERYWHERE_MIN_PORTS,
+        );
+    }
+    if let Some(n) = stats.map(|s| s.local_denied).filter(|&n| n > 0) {
+        eprintln!(
+            "{} this host's own kernel refused to send {n} probe(s) (EACCES/EPERM: a broadcast \
+             address, or a firewall rule on output); their ports are reported `filtered` / \
+             `local-denied`: nothing was learnt about them",
+            colour::warning(),
+        );
+    }
 }
 
 /// On the first SIGINT or SIGTERM, pause the scan (results so far are written and a resume

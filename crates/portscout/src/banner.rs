@@ -233,7 +233,7 @@ async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
         match TcpStream::connect(addr).await {
             Err(e)
                 if matches!(
-                    classify_error(&e, Duration::ZERO),
+                    classify_error(&e, Duration::ZERO, None),
                     Outcome::Backpressure | Outcome::Retry
                 ) && Instant::now() + backoff < deadline =>
             {

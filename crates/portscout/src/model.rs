@@ -49,21 +49,45 @@ pub enum Reason {
     Reset,
     /// Nothing came back within the timeout, on every try (`no-response`).
     NoResponse,
-    /// ICMP host unreachable, or no ARP/NDP answer for the host (`host-unreach`).
+    /// ICMP host unreachable (3/1, 3/12; ICMPv6 1/3 address unreachable, 1/2 beyond scope),
+    /// or no ARP/NDP answer for the host (`host-unreach`).
     HostUnreach,
-    /// ICMP network unreachable, or no route (`net-unreach`).
+    /// ICMP network unreachable (3/0, 3/6, 3/11; ICMPv6 1/0 no route), or no route here
+    /// (`net-unreach`).
     NetUnreach,
-    /// ICMP administratively prohibited, or a local firewall rule (`admin-prohibited`).
+    /// ICMP communication administratively prohibited (3/13; ICMPv6 1/1, 1/5 policy
+    /// failure): a filter refused the probe (`admin-prohibited`).
     AdminProhibited,
-    /// The kernel reported the host as down (`host-down`).
+    /// The kernel reported the host as down (ICMP 3/7 host unknown, `EHOSTDOWN`)
+    /// (`host-down`).
     HostDown,
     /// An error the scanner does not know how to read (`error`).
     Error,
+    /// ICMP port unreachable (3/3; ICMPv6 1/4) answered a SYN: a filter's reject, since a
+    /// closed TCP port answers with a RST (`port-unreach`, as nmap `-sS`).
+    PortUnreach,
+    /// ICMP host administratively prohibited (3/10: iptables' `icmp-host-prohibited`,
+    /// firewalld's default reject) (`host-prohibited`).
+    HostProhibited,
+    /// ICMP network administratively prohibited (3/9: `icmp-net-prohibited`)
+    /// (`net-prohibited`).
+    NetProhibited,
+    /// ICMP protocol unreachable (3/2) (`proto-unreach`).
+    ProtoUnreach,
+    /// ICMP time exceeded (type 11; ICMPv6 type 3): the probe died on the way, a routing
+    /// loop or a TTL too small (`time-exceeded`).
+    TimeExceeded,
+    /// ICMP parameter problem (type 12; ICMPv6 type 4) (`param-problem`).
+    ParamProblem,
+    /// This host's own kernel refused to send the probe (`EACCES`/`EPERM`: a broadcast
+    /// address, a local firewall on output): nothing was learnt about the target
+    /// (`local-denied`).
+    LocalDenied,
 }
 
 impl Reason {
     /// Every reason.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 16] = [
         Reason::SynAck,
         Reason::ConnRefused,
         Reason::Reset,
@@ -73,6 +97,13 @@ impl Reason {
         Reason::AdminProhibited,
         Reason::HostDown,
         Reason::Error,
+        Reason::PortUnreach,
+        Reason::HostProhibited,
+        Reason::NetProhibited,
+        Reason::ProtoUnreach,
+        Reason::TimeExceeded,
+        Reason::ParamProblem,
+        Reason::LocalDenied,
     ];
 
     /// The kebab-case name used in every output format.
@@ -87,6 +118,13 @@ impl Reason {
             Reason::AdminProhibited => "admin-prohibited",
             Reason::HostDown => "host-down",
             Reason::Error => "error",
+            Reason::PortUnreach => "port-unreach",
+            Reason::HostProhibited => "host-prohibited",
+            Reason::NetProhibited => "net-prohibited",
+            Reason::ProtoUnreach => "proto-unreach",
+            Reason::TimeExceeded => "time-exceeded",
+            Reason::ParamProblem => "param-problem",
+            Reason::LocalDenied => "local-denied",
         }
     }
 }
@@ -242,9 +280,11 @@ impl PortResult {
 pub struct HostDown {
     /// The address.
     pub ip: IpAddr,
-    /// Why it is down: `host-unreach` (the kernel found no ARP/NDP answer, or an ICMP host
-    /// unreachable came back), `net-unreach`, `host-down`, or `no-response` (no answer to any
-    /// probe through every retry).
+    /// Why it is down: `host-unreach` (no ARP/NDP answer, or a router's ICMP host
+    /// unreachable), `net-unreach` (no route here, or a router's network unreachable),
+    /// `host-down`, or `no-response` (no answer to any probe through every retry). An ICMP
+    /// error sent by the target itself, or one that names the port (prohibited, port
+    /// unreachable), never makes a host down: it is that port's state.
     pub reason: Reason,
     /// Ports of this host that have no result of their own (all of them).
     pub skipped: u32,

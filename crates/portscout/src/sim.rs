@@ -21,7 +21,7 @@
 //!
 //! | property | meaning |
 //! |---|---|
-//! | ports | [`SimPort::Open`] (SYN-ACK), [`SimPort::Closed`] (RST), [`SimPort::Silent`] (dropped), [`SimPort::Errno`] (an ICMP error, as the errno `connect(2)` reports for it, e.g. `EHOSTUNREACH`) |
+//! | ports | [`SimPort::Open`] (SYN-ACK), [`SimPort::Closed`] (RST), [`SimPort::Silent`] (dropped), [`SimPort::Errno`] (this host's own stack refused or could not deliver: the errno `connect(2)` reports with no ICMP message, e.g. `EHOSTUNREACH` after a failed ARP), [`SimPort::Icmp`] (an ICMP error with its type, code and sender, as the kernel queues it for the socket) |
 //! | round trip | fixed, plus a uniform jitter; 0 means answered inside `connect(2)`, as on loopback |
 //! | loss | a probability per direction: the SYN lost on the way out, the answer on the way back |
 //! | capacity | at most this many probes on the path at once (sent, round trip not over); more are dropped, as a bottleneck queue overflows: loss that rises with the window (congestion) |
@@ -80,8 +80,9 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::model::{Event, HostDown, PortResult};
+use crate::packet::IcmpKind;
 use crate::ports::PortSet;
-use crate::probe::connect::{classify_error, classify_established};
+use crate::probe::connect::{classify_error, classify_established, QueuedIcmp};
 use crate::probe::{Attempt, Outcome, Prober, ScanType};
 use crate::scan::{ScanConfig, ScanStats};
 use crate::target::AddrRange;
@@ -95,10 +96,20 @@ pub enum SimPort {
     Closed,
     /// Drops it: no answer ever.
     Silent,
-    /// Answers with an ICMP error, given as the errno `connect(2)` reports for it
-    /// (`libc::EHOSTUNREACH`, `libc::ENETUNREACH`, `libc::EACCES`, ...): the connect prober's
-    /// table decides what it means.
+    /// This host's own stack refuses the probe or cannot deliver it, with no ICMP message: the
+    /// errno `connect(2)` reports (`libc::EHOSTUNREACH` after a failed ARP, `libc::ENETUNREACH`,
+    /// `libc::EACCES` from a local firewall, ...): the connect prober's table decides what it
+    /// means.
     Errno(i32),
+    /// Answers with an ICMP error: its type and code, and whether the target itself sent it
+    /// (else a router did). The connect prober's table reads it as it reads the message the
+    /// kernel queues for the socket (`IP_RECVERR`).
+    Icmp {
+        /// The message's type and code.
+        kind: IcmpKind,
+        /// The target's own address sent it.
+        from_target: bool,
+    },
 }
 
 /// One simulated host (or every host of a range): its ports and its path.
@@ -586,9 +597,19 @@ fn answer(what: SimPort, target: SocketAddr, rtt: Duration) -> Outcome {
         }
         SimPort::Closed => libc::ECONNREFUSED,
         SimPort::Errno(errno) => errno,
+        SimPort::Icmp { kind, from_target } => {
+            // The errno the kernel gives beside the queued message does not matter to the
+            // table once a message is queued, but for a refusal: use a neutral one.
+            let queued = QueuedIcmp { kind, from_target };
+            return classify_error(
+                &io::Error::from_raw_os_error(libc::EHOSTUNREACH),
+                rtt,
+                Some(queued),
+            );
+        }
         SimPort::Silent => return Outcome::NoResponse,
     };
-    classify_error(&io::Error::from_raw_os_error(errno), rtt)
+    classify_error(&io::Error::from_raw_os_error(errno), rtt, None)
 }
 
 #[cfg(test)]

@@ -824,6 +824,34 @@ fn the_files_diff_is_the_diff_of_its_results_in_address_order() {
     assert_ne!(p9.state, PortState::Filtered);
 }
 
+/// Every reason (issue 15 added the ICMP ones and `local-denied`) is stored and read back as
+/// it was.
+#[test]
+fn every_reason_reads_back() {
+    let dir = Dir::new("reasons");
+    let path = dir.file("scans.db");
+    let scan = new_scan("198.18.0.1", "1-100");
+    let results: Vec<PortResult> = Reason::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, reason)| PortResult {
+            reason,
+            ..port("198.18.0.1", i as u16 + 1, PortState::Filtered)
+        })
+        .collect();
+    let id = record(&path, &scan, &results, &[]);
+    let db = Db::open(&path).unwrap();
+    let mut back: Vec<(u16, Reason)> = db
+        .results(id)
+        .unwrap()
+        .iter()
+        .map(|r| (r.port, r.reason))
+        .collect();
+    back.sort();
+    let want: Vec<(u16, Reason)> = results.iter().map(|r| (r.port, r.reason)).collect();
+    assert_eq!(back, want);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Small pieces.
 

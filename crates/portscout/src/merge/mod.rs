@@ -316,6 +316,10 @@ impl Merger {
         ips.dedup();
         // A host down here has no port result (else it was dropped above).
         let seen = ips.len() + hosts_down.len();
+        let mut tally = crate::output::OpenTally::new(None);
+        for (r, _) in &results {
+            tally.add(r);
+        }
         let summary = Summary {
             hosts: self.hosts.max(seen as u128),
             open: totals.open,
@@ -323,6 +327,7 @@ impl Merger {
             filtered: totals.filtered,
             hosts_down: totals.hosts_down,
             elapsed: self.elapsed,
+            open_everywhere: tally.hosts(),
         };
         Merged {
             results: results.into_iter().map(|(r, _)| r).collect(),

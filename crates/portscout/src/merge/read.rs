@@ -206,6 +206,8 @@ fn summary_record(raw: RawLine) -> Result<Summary, LineError> {
         filtered: raw.filtered.ok_or_else(|| missing("filtered"))?,
         hosts_down: raw.hosts_down.unwrap_or(0),
         elapsed: Duration::from_millis(raw.elapsed_ms.ok_or_else(|| missing("elapsed_ms"))?),
+        // Recomputed from the merged results.
+        open_everywhere: Vec::new(),
     })
 }
 

@@ -76,6 +76,7 @@ fn counted(ports: &[PortResult], hosts: u128, downs: u64, elapsed_ms: u64) -> Su
         filtered: n(PortState::Filtered),
         hosts_down: downs,
         elapsed: Duration::from_millis(elapsed_ms),
+        open_everywhere: Vec::new(),
     }
 }
 
@@ -143,6 +144,7 @@ fn same_port_same_state_is_kept_once_and_counted_once() {
             filtered: 0,
             hosts_down: 0,
             elapsed: Duration::from_millis(30),
+            open_everywhere: Vec::new(),
         }
     );
 }
@@ -232,6 +234,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
         filtered: 12,
         hosts_down: 3,
         elapsed: Duration::from_millis(1500),
+        open_everywhere: Vec::new(),
     };
     let sb = Summary {
         hosts: 256,
@@ -240,6 +243,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
         filtered: 0,
         hosts_down: 4,
         elapsed: Duration::from_millis(1700),
+        open_everywhere: Vec::new(),
     };
     let merged = merge(&[
         ("a", &ndjson(&a, &[], Some(sa))),
@@ -254,6 +258,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
             filtered: 12,
             hosts_down: 7,
             elapsed: Duration::from_millis(3200),
+            open_everywhere: Vec::new(),
         }
     );
 }
@@ -300,6 +305,7 @@ fn an_input_without_summary_is_counted_from_its_records() {
             filtered: 0,
             hosts_down: 1,
             elapsed: Duration::from_millis(40),
+            open_everywhere: Vec::new(),
         }
     );
 }
@@ -405,6 +411,7 @@ fn older_summaries_without_hosts_down_and_unknown_keys_and_types_are_accepted() 
             filtered: 0,
             hosts_down: 0,
             elapsed: Duration::from_millis(7),
+            open_everywhere: Vec::new(),
         }
     );
 }

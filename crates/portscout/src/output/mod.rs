@@ -77,6 +77,82 @@ pub struct Summary {
     pub hosts_down: u64,
     /// Wall time of the scan.
     pub elapsed: Duration,
+    /// Hosts that answered open on nearly every port of a large range ([`OpenTally`]): the
+    /// answers are likely a middlebox's (a SYN proxy, a tarpit), not the host's. Ascending.
+    pub open_everywhere: Vec<IpAddr>,
+}
+
+/// A host is listed in [`Summary::open_everywhere`] when at least this many of its ports
+/// have a result...
+pub const OPEN_EVERYWHERE_MIN_PORTS: u64 = 1000;
+
+/// ...and at least this share of them (90 %) is open. No host offers that many services: a
+/// SYN proxy, a tarpit or a load balancer in front of it completes every handshake itself.
+pub const OPEN_EVERYWHERE_SHARE: f64 = 0.9;
+
+/// Counts, per host, the results and the open ones, to find the hosts that answer open on
+/// nearly every port ([`OPEN_EVERYWHERE_MIN_PORTS`], [`OPEN_EVERYWHERE_SHARE`]). Counts
+/// nothing when a host cannot reach the minimum (fewer ports per host scanned), so a scan of a
+/// few ports per host pays nothing.
+#[derive(Clone, Debug, Default)]
+pub struct OpenTally {
+    enabled: bool,
+    /// Per host: (results, open).
+    hosts: std::collections::HashMap<IpAddr, (u64, u64)>,
+    /// The host of the last results, counted here until another host's result comes (a scan
+    /// of one host never hashes).
+    last: Option<(IpAddr, (u64, u64))>,
+}
+
+impl OpenTally {
+    /// A tally for a scan of `ports_per_host` ports per host (`None`: not known, count all).
+    pub fn new(ports_per_host: Option<u64>) -> OpenTally {
+        OpenTally {
+            enabled: ports_per_host.is_none_or(|n| n >= OPEN_EVERYWHERE_MIN_PORTS),
+            ..OpenTally::default()
+        }
+    }
+
+    /// Counts one result.
+    pub fn add(&mut self, r: &PortResult) {
+        if !self.enabled {
+            return;
+        }
+        let open = u64::from(r.state == PortState::Open);
+        match &mut self.last {
+            Some((ip, counts)) if *ip == r.ip => {
+                counts.0 += 1;
+                counts.1 += open;
+            }
+            last => {
+                if let Some((ip, (all, o))) = last.replace((r.ip, (1, open))) {
+                    let e = self.hosts.entry(ip).or_default();
+                    e.0 += all;
+                    e.1 += o;
+                }
+            }
+        }
+    }
+
+    /// The hosts that answered open on nearly every port, ascending.
+    pub fn hosts(&self) -> Vec<IpAddr> {
+        let mut hosts = self.hosts.clone();
+        if let Some((ip, (all, o))) = self.last {
+            let e = hosts.entry(ip).or_default();
+            e.0 += all;
+            e.1 += o;
+        }
+        let mut v: Vec<IpAddr> = hosts
+            .iter()
+            .filter(|(_, &(all, open))| {
+                all >= OPEN_EVERYWHERE_MIN_PORTS
+                    && open as f64 >= OPEN_EVERYWHERE_SHARE * all as f64
+            })
+            .map(|(&ip, _)| ip)
+            .collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 /// Receives a scan's results. Every result is given, whatever `--show` says: the printer
@@ -409,7 +485,7 @@ pub(crate) struct SummaryRecord<'a> {
 impl Serialize for SummaryRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.summary;
-        let mut st = s.serialize_struct("Summary", 7)?;
+        let mut st = s.serialize_struct("Summary", 8)?;
         if self.tagged {
             st.serialize_field("type", "summary")?;
         }
@@ -424,6 +500,12 @@ impl Serialize for SummaryRecord<'_> {
         )?;
         // Added after schema 1's keys, so readers of the first five keep working.
         st.serialize_field("hosts_down", &m.hosts_down)?;
+        // Only when there is one, so summaries without it stay as they were.
+        if m.open_everywhere.is_empty() {
+            st.skip_field("open_everywhere")?;
+        } else {
+            st.serialize_field("open_everywhere", &m.open_everywhere)?;
+        }
         st.end()
     }
 }

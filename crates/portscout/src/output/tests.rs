@@ -56,6 +56,7 @@ fn summary_of(results: &[PortResult], hosts: u128) -> Summary {
         filtered: count(PortState::Filtered),
         hosts_down: 0,
         elapsed: Duration::from_millis(412),
+        open_everywhere: Vec::new(),
     }
 }
 
@@ -798,5 +799,76 @@ fn colour_is_for_the_text_format_only() {
         }
         let out = run_coloured(format);
         assert!(!out.contains('\x1b'), "{format}: {out}");
+    }
+}
+
+/// The middlebox heuristic: at least 1000 results and at least 90 % open, per host, whatever
+/// order the hosts' results come in; nothing counted when fewer ports per host are scanned.
+#[test]
+fn open_tally_names_hosts_open_nearly_everywhere() {
+    let result = |ip: &str, port: u16, open: bool| PortResult {
+        ip: ip.parse().unwrap(),
+        port,
+        state: if open {
+            PortState::Open
+        } else {
+            PortState::Closed
+        },
+        reason: if open {
+            Reason::SynAck
+        } else {
+            Reason::ConnRefused
+        },
+        rtt: None,
+        banner: None,
+    };
+    let mut tally = super::OpenTally::new(Some(1000));
+    // Interleaved: a (1000 ports, 900 open: flagged), b (1000 ports, 899 open: not),
+    // c (999 ports, all open: not).
+    for port in 1..=1000u16 {
+        tally.add(&result("198.18.0.1", port, port > 100));
+        tally.add(&result("198.18.0.2", port, port > 101));
+        if port < 1000 {
+            tally.add(&result("198.18.0.3", port, true));
+        }
+    }
+    assert_eq!(tally.hosts(), vec!["198.18.0.1".parse::<IpAddr>().unwrap()]);
+    let mut small = super::OpenTally::new(Some(999));
+    for port in 1..=1000u16 {
+        small.add(&result("198.18.0.1", port, true));
+    }
+    assert!(
+        small.hosts().is_empty(),
+        "a scan of 999 ports per host counts nothing"
+    );
+}
+
+/// Every reason (issue 15 added the ICMP ones and `local-denied`) goes through every printer
+/// that prints reasons, as its name.
+#[test]
+fn every_reason_is_printed_by_name() {
+    let results: Vec<PortResult> = Reason::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, reason)| PortResult {
+            ip: "198.18.0.1".parse().unwrap(),
+            port: i as u16 + 1,
+            state: PortState::Filtered,
+            reason,
+            rtt: None,
+            banner: None,
+        })
+        .collect();
+    for format in [
+        Format::Text,
+        Format::Json,
+        Format::Ndjson,
+        Format::Csv,
+        Format::Xml,
+    ] {
+        let text = run_on(format, StateFilter::ALL, &results, 1);
+        for r in Reason::ALL {
+            assert!(text.contains(r.as_str()), "{format}: no `{r}` in\n{text}");
+        }
     }
 }

@@ -8,30 +8,50 @@
 //!
 //! # How each kernel outcome is read
 //!
-//! This table is implemented by [`classify_error`] and [`classify_established`]; it is the
-//! only place a connect result becomes a port state. A connect is read by calling `connect(2)`
-//! again (see [`Connector`]): success or `EISCONN` means the handshake completed, `EALREADY`
-//! means it is still under way, any other error is the connection's own error.
+//! This table is implemented by [`classify_error`] (with [`icmp_outcome`] for its ICMP rows)
+//! and [`classify_established`]; it is the only place a connect result becomes a port state.
+//! A connect is read by calling `connect(2)` again (see [`Connector`]): success or `EISCONN`
+//! means the handshake completed, `EALREADY` means it is still under way, any other error is
+//! the connection's own error.
 //!
-//! | kernel outcome | outcome | state / reason |
-//! |---|---|---|
-//! | connected (`connect` again: 0 or `EISCONN`), local ≠ peer | decided | `open` / `syn-ack` |
-//! | same, but local IP = peer IP (target is this host) | confirm once more | `open` / `syn-ack` if the second connect is open too |
-//! | local address = peer address (self-connection, RFC 793 simultaneous open) | retry | — (never open) |
-//! | `connect` again → `EALREADY` (spurious wake-up, or no answer yet) | keep waiting | — |
-//! | `ECONNREFUSED` (RST answered the SYN) | decided | `closed` / `conn-refused` |
-//! | `ECONNRESET` | decided | `closed` / `reset` |
-//! | no answer before the timeout, or `ETIMEDOUT` | no response | `filtered` / `no-response` after every retry |
-//! | `EHOSTUNREACH` (ICMP host unreachable, no ARP/NDP answer) | decided | `filtered` / `host-unreach` |
-//! | `ENETUNREACH`, `ENETDOWN` (ICMP net unreachable, no route) | decided | `filtered` / `net-unreach` |
-//! | `EHOSTDOWN` | decided | `filtered` / `host-down` |
-//! | `EACCES`, `EPERM` (ICMP admin prohibited, local firewall, broadcast) | decided | `filtered` / `admin-prohibited` |
-//! | `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EADDRNOTAVAIL`, `EAGAIN`, `ENOSPC` | back-pressure | — (probe again later) |
-//! | `EINTR`, `EADDRINUSE`, `EALREADY` | retry | — |
-//! | any other errno | decided | `filtered` / `error` |
+//! Every probe socket has `IP_RECVERR` (`IPV6_RECVERR`) set, so the kernel also queues the ICMP
+//! message behind an error, with its type, code and sender, on the socket's error queue
+//! (`ip(7)`, `tcp(7)`). The prober reads that queue only when a connection fails with an
+//! error other than a refusal or a reset, or when the socket signals an error while still
+//! connecting: the kernel keeps an ICMP error that arrives while `connect(2)` holds the socket
+//! (on a local veth, inside the very call) as a soft error until its own SYN retransmission a
+//! second later, but queues it at once. So the connect scan reads the same message as the SYN
+//! scan, through the same table ([`super::icmp`]).
+//!
+//! | kernel outcome | outcome | state / reason | host |
+//! |---|---|---|---|
+//! | connected (`connect` again: 0 or `EISCONN`), local ≠ peer | decided | `open` / `syn-ack` | alive |
+//! | same, but local IP = peer IP (target is this host) | confirm once more | `open` / `syn-ack` if the second connect is open too | alive |
+//! | local address = peer address (self-connection, RFC 793 simultaneous open) | retry | — (never open) | |
+//! | `connect` again → `EALREADY` (spurious wake-up, or no answer yet), nothing queued | keep waiting | — | |
+//! | an ICMP message queued for the socket (`IP_RECVERR`), connection failed or not | decided | by [`super::icmp::meaning`]: type, code, whether the target sent it | |
+//! | `ECONNREFUSED` (a RST answered the SYN, or an ICMP port unreachable) | decided | `closed` / `conn-refused` | alive |
+//! | `ECONNRESET` | decided | `closed` / `reset` | alive |
+//! | no answer before the timeout, or `ETIMEDOUT` | no response | `filtered` / `no-response` after every retry | silent |
+//! | `EHOSTUNREACH`, nothing queued (no ARP/NDP answer) | decided | `filtered` / `host-unreach` | unreachable |
+//! | `ENETUNREACH`, `ENETDOWN`, nothing queued (no route here) | decided | `filtered` / `net-unreach` | unreachable |
+//! | `ENETUNREACH` to a broadcast address of this host (a UDP `connect` there gets `EACCES`) | decided | `filtered` / `local-denied` | neutral |
+//! | `EHOSTDOWN`, nothing queued | decided | `filtered` / `host-down` | unreachable |
+//! | `EACCES`, `EPERM`, nothing queued (this host's kernel: a local firewall, an LSM) | decided | `filtered` / `local-denied` | neutral |
+//! | `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EADDRNOTAVAIL`, `EAGAIN`, `ENOSPC` | back-pressure | — (probe again later) | |
+//! | `EINTR`, `EADDRINUSE`, `EALREADY` | retry | — | |
+//! | any other errno | decided | `filtered` / `error` | neutral |
+//!
+//! **What the connect scan cannot tell.** The kernel reads an ICMP port unreachable (3/3,
+//! ICMPv6 1/4) answering a SYN as a refusal, `ECONNREFUSED`, exactly as it reads a RST. The
+//! message is queued too, but telling the two apart would cost one more system call for every
+//! closed port (the scan's commonest answer), so the connect scan reports both as `closed` /
+//! `conn-refused`, as nmap `-sT` does; the SYN scan tells them apart (`filtered` /
+//! `port-unreach`).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -39,27 +59,51 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 pub use super::Attempt;
-use super::{Outcome, Prober};
+use super::{HostSignal, Outcome, Prober};
 use crate::model::{PortState, Reason};
+use crate::packet::IcmpKind;
 
-/// What an error from `socket`, `connect` or `SO_ERROR` means for the probe.
-pub fn classify_error(err: &io::Error, rtt: Duration) -> Outcome {
-    let decided = |state, reason, rtt| Outcome::Decided { state, reason, rtt };
+/// An ICMP error the kernel queued for a connecting socket (`IP_RECVERR`): its type and code,
+/// and whether the target itself sent it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct QueuedIcmp {
+    /// The message's type and code.
+    pub kind: IcmpKind,
+    /// The message came from the target's own address (not a router's, nor this host's).
+    pub from_target: bool,
+}
+
+/// What an error from `socket`, `connect` or `SO_ERROR` means for the probe, with the ICMP
+/// message the kernel queued for the socket, if any (see the module table).
+pub fn classify_error(err: &io::Error, rtt: Duration, icmp: Option<QueuedIcmp>) -> Outcome {
+    let decided = |state, reason, rtt, host| Outcome::Decided {
+        state,
+        reason,
+        rtt,
+        host,
+    };
     let Some(errno) = err.raw_os_error() else {
-        return decided(PortState::Filtered, Reason::Error, None);
+        return decided(
+            PortState::Filtered,
+            Reason::Error,
+            None,
+            HostSignal::Neutral,
+        );
     };
     match errno {
-        libc::ECONNREFUSED => decided(PortState::Closed, Reason::ConnRefused, Some(rtt)),
-        libc::ECONNRESET => decided(PortState::Closed, Reason::Reset, Some(rtt)),
+        libc::ECONNREFUSED => decided(
+            PortState::Closed,
+            Reason::ConnRefused,
+            Some(rtt),
+            HostSignal::Alive,
+        ),
+        libc::ECONNRESET => decided(
+            PortState::Closed,
+            Reason::Reset,
+            Some(rtt),
+            HostSignal::Alive,
+        ),
         libc::ETIMEDOUT => Outcome::NoResponse,
-        libc::EHOSTUNREACH => decided(PortState::Filtered, Reason::HostUnreach, Some(rtt)),
-        libc::ENETUNREACH | libc::ENETDOWN => {
-            decided(PortState::Filtered, Reason::NetUnreach, Some(rtt))
-        }
-        libc::EHOSTDOWN => decided(PortState::Filtered, Reason::HostDown, Some(rtt)),
-        libc::EACCES | libc::EPERM => {
-            decided(PortState::Filtered, Reason::AdminProhibited, Some(rtt))
-        }
         libc::EMFILE
         | libc::ENFILE
         | libc::ENOBUFS
@@ -68,7 +112,211 @@ pub fn classify_error(err: &io::Error, rtt: Duration) -> Outcome {
         | libc::EAGAIN
         | libc::ENOSPC => Outcome::Backpressure,
         libc::EINTR | libc::EADDRINUSE | libc::EALREADY => Outcome::Retry,
-        _ => decided(PortState::Filtered, Reason::Error, Some(rtt)),
+        _ => {
+            if let Some(outcome) = icmp.and_then(|q| icmp_outcome(q, rtt)) {
+                return outcome;
+            }
+            let (reason, host) = match errno {
+                libc::EHOSTUNREACH => (Reason::HostUnreach, HostSignal::Unreachable),
+                libc::ENETUNREACH | libc::ENETDOWN => (Reason::NetUnreach, HostSignal::Unreachable),
+                libc::EHOSTDOWN => (Reason::HostDown, HostSignal::Unreachable),
+                libc::EACCES | libc::EPERM => (Reason::LocalDenied, HostSignal::Neutral),
+                _ => (Reason::Error, HostSignal::Neutral),
+            };
+            decided(PortState::Filtered, reason, Some(rtt), host)
+        }
+    }
+}
+
+/// The ICMP rows of the table: what a queued ICMP message means ([`super::icmp::meaning`]);
+/// `None` for one that says nothing about the port (fragmentation needed).
+///
+/// A port unreachable is read as the kernel reads it, `closed` / `conn-refused`: the connect
+/// scan gives the same answer whether the message came while `connect(2)` held the socket
+/// (queued) or after (`ECONNREFUSED`), see the module documentation.
+pub fn icmp_outcome(icmp: QueuedIcmp, rtt: Duration) -> Option<Outcome> {
+    let (state, reason, host) = match super::icmp::meaning(icmp.kind, icmp.from_target)? {
+        (_, Reason::PortUnreach, _) => (PortState::Closed, Reason::ConnRefused, HostSignal::Alive),
+        other => other,
+    };
+    Some(Outcome::Decided {
+        state,
+        reason,
+        rtt: Some(rtt),
+        host,
+    })
+}
+
+/// Whether the error queue may hold the ICMP message behind `err` (read only for these: a
+/// refusal, the commonest answer, is never looked at).
+fn may_have_icmp(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(
+            libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::EACCES
+                | libc::EPERM
+                | libc::ENONET
+                | libc::EPROTO
+                | libc::ENOPROTOOPT
+                | libc::EOPNOTSUPP
+        )
+    )
+}
+
+/// Classifies the failed connect of `socket` to `target`, with the ICMP message queued for it.
+/// A connect to a broadcast address of this host fails with `ENETUNREACH` (TCP does not
+/// broadcast), which is this host's refusal, not a missing route: read as `EACCES`, which a
+/// datagram socket gets there (and the SYN scan's `sendmmsg` too).
+fn failed(socket: &Socket, target: SocketAddr, err: &io::Error, rtt: Duration) -> Outcome {
+    let icmp = if may_have_icmp(err) {
+        queued_icmp(socket, target)
+    } else {
+        None
+    };
+    if icmp.is_none() && err.raw_os_error() == Some(libc::ENETUNREACH) && is_broadcast(target) {
+        return classify_error(&io::Error::from_raw_os_error(libc::EACCES), rtt, None);
+    }
+    classify_error(err, rtt, icmp)
+}
+
+/// Whether `target` is a broadcast address for this host: a UDP socket without
+/// `SO_BROADCAST` may not connect there (`EACCES`). Asked only after an `ENETUNREACH`.
+fn is_broadcast(target: SocketAddr) -> bool {
+    target.is_ipv4()
+        && Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)
+            .and_then(|s| s.connect(&SockAddr::from(target)))
+            .is_err_and(|e| e.raw_os_error() == Some(libc::EACCES))
+}
+
+/// Asks the kernel to queue ICMP errors on `socket` (`IP_RECVERR`, `IPV6_RECVERR`). A socket
+/// without it still works: its errors are read from the errno alone.
+fn enable_error_queue(socket: &Socket, v6: bool) {
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_RECVERR)
+    };
+    let on: libc::c_int = 1;
+    // SAFETY: a valid descriptor, and a pointer to an int of the length given.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// The last ICMP message queued on `socket` about a packet to `target` (the queue is drained:
+/// a reused socket may hold messages about earlier targets).
+fn queued_icmp(socket: &Socket, target: SocketAddr) -> Option<QueuedIcmp> {
+    let canonical = |ip: IpAddr| ip.to_canonical();
+    let want = (canonical(target.ip()), target.port());
+    let mut found = None;
+    // At most a few messages: one per attempt that used this socket.
+    for _ in 0..16 {
+        // SAFETY: plain C structures, zeroed, then filled by the kernel within the lengths
+        // given.
+        let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut control = [0u64; 64];
+        let mut iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: `msg` points at live buffers of the lengths it states.
+        let n = unsafe {
+            libc::recvmsg(
+                socket.as_raw_fd(),
+                &mut msg,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            break;
+        }
+        // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into `name`.
+        let dest = unsafe { read_sockaddr((&name as *const libc::sockaddr_storage).cast()) };
+        // SAFETY: the control buffer holds `msg_controllen` bytes of control messages, walked
+        // with the kernel's own macros.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        while !cmsg.is_null() {
+            // SAFETY: `cmsg` points into the control buffer (CMSG_FIRSTHDR/NXTHDR check it).
+            let header = unsafe { cmsg.read_unaligned() };
+            let ours = (header.cmsg_level == libc::IPPROTO_IP
+                && header.cmsg_type == libc::IP_RECVERR)
+                || (header.cmsg_level == libc::IPPROTO_IPV6
+                    && header.cmsg_type == libc::IPV6_RECVERR);
+            if ours {
+                // SAFETY: an IP_RECVERR message is a `sock_extended_err` followed by the
+                // offender's address, both inside the control buffer.
+                let (ee, offender) = unsafe {
+                    let ee = libc::CMSG_DATA(cmsg) as *const libc::sock_extended_err;
+                    (
+                        ee.read_unaligned(),
+                        read_sockaddr(libc::SO_EE_OFFENDER(ee).cast()),
+                    )
+                };
+                let kind = match ee.ee_origin {
+                    libc::SO_EE_ORIGIN_ICMP => Some(IcmpKind::V4 {
+                        ty: ee.ee_type,
+                        code: ee.ee_code,
+                    }),
+                    libc::SO_EE_ORIGIN_ICMP6 => Some(IcmpKind::V6 {
+                        ty: ee.ee_type,
+                        code: ee.ee_code,
+                    }),
+                    _ => None,
+                };
+                let about_target = dest.is_none_or(|(ip, port)| (canonical(ip), port) == want);
+                if let (Some(kind), true) = (kind, about_target) {
+                    found = Some(QueuedIcmp {
+                        kind,
+                        from_target: offender.is_some_and(|(ip, _)| canonical(ip) == want.0),
+                    });
+                }
+            }
+            // SAFETY: as above.
+            cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+        }
+    }
+    found
+}
+
+/// The address and port of a `sockaddr_in` or `sockaddr_in6` at `p` (`None` for another
+/// family, such as the `AF_UNSPEC` of a message with no offender).
+///
+/// # Safety
+/// `p` must point at a socket address of its family's length.
+unsafe fn read_sockaddr(p: *const u8) -> Option<(IpAddr, u16)> {
+    let family = (p as *const libc::sa_family_t).read_unaligned();
+    match i32::from(family) {
+        libc::AF_INET => {
+            let sin = (p as *const libc::sockaddr_in).read_unaligned();
+            Some((
+                IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()),
+                u16::from_be(sin.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            let sin6 = (p as *const libc::sockaddr_in6).read_unaligned();
+            Some((
+                IpAddr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -85,6 +333,7 @@ pub fn classify_established(local: SocketAddr, peer: SocketAddr, rtt: Duration) 
             state: PortState::Open,
             reason: Reason::SynAck,
             rtt: Some(rtt),
+            host: HostSignal::Alive,
         }
     }
 }
@@ -163,6 +412,7 @@ impl Spares {
             ty.cloexec(),
             Some(Protocol::TCP),
         )?;
+        enable_error_queue(&socket, target.is_ipv6());
         Ok(Spare {
             socket,
             send_timeout: None,
@@ -177,10 +427,11 @@ impl Spares {
         err: &io::Error,
         rtt: Duration,
     ) -> Outcome {
+        let outcome = failed(&spare.socket, target, err, rtt);
         if reusable_after(err) {
             self.0[usize::from(target.is_ipv6())] = Some(spare);
         }
-        classify_error(err, rtt)
+        outcome
     }
 }
 
@@ -204,13 +455,13 @@ impl Connector {
         let start = Instant::now();
         let spare = match self.spares.take(target, Type::STREAM.nonblocking()) {
             Ok(spare) => spare,
-            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
+            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed(), None)),
         };
         let addr = SockAddr::from(target);
         match spare.socket.connect(&addr) {
             Ok(()) => return Attempt::Done(established(&spare.socket, start.elapsed())),
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-            Err(e) => return Attempt::Done(classify_error(&e, start.elapsed())),
+            Err(e) => return Attempt::Done(failed(&spare.socket, target, &e, start.elapsed())),
         }
         match check(&spare.socket, &addr) {
             Check::InProgress => Attempt::Pending(Pending {
@@ -274,7 +525,7 @@ impl BlockingConnector {
         let start = Instant::now();
         let mut spare = match self.spares.take(target, Type::STREAM) {
             Ok(spare) => spare,
-            Err(e) => return classify_error(&e, start.elapsed()),
+            Err(e) => return classify_error(&e, start.elapsed(), None),
         };
         let addr = SockAddr::from(target);
         let mut first = true;
@@ -288,7 +539,7 @@ impl BlockingConnector {
             let wait = left.min(BLOCKING_SLICE).max(Duration::from_millis(1));
             if spare.send_timeout != Some(wait) {
                 if let Err(e) = spare.socket.set_write_timeout(Some(wait)) {
-                    return classify_error(&e, start.elapsed());
+                    return classify_error(&e, start.elapsed(), None);
                 }
                 spare.send_timeout = Some(wait);
             }
@@ -298,7 +549,15 @@ impl BlockingConnector {
                 Ok(()) => return established(&spare.socket, start.elapsed()),
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EISCONN) => return established(&spare.socket, start.elapsed()),
-                    Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {}
+                    Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {
+                        // An ICMP error that came while the call held the socket is queued,
+                        // not returned (see the module documentation).
+                        if let Some(outcome) = queued_icmp(&spare.socket, target)
+                            .and_then(|q| icmp_outcome(q, start.elapsed()))
+                        {
+                            return outcome;
+                        }
+                    }
                     _ => return self.spares.failed(target, spare, &e, start.elapsed()),
                 },
             }
@@ -322,29 +581,48 @@ impl Pending {
         // SAFETY: `socket` owns its descriptor and moves into the `AsyncFd`, which owns it
         // until it is dropped or taken back with `into_inner`; nothing else closes or replaces
         // it meanwhile.
-        let fd = match unsafe { AsyncFd::register_with_interest(socket, Interest::WRITABLE) } {
+        // ERROR too: an ICMP message queued while the socket is still connecting signals
+        // only that (see the module documentation).
+        let interest = Interest::WRITABLE | Interest::ERROR;
+        let fd = match unsafe { AsyncFd::register_with_interest(socket, interest) } {
             Ok(fd) => fd,
-            Err(e) => return (classify_error(&e.into_parts().1, start.elapsed()), None),
+            Err(e) => {
+                return (
+                    classify_error(&e.into_parts().1, start.elapsed(), None),
+                    None,
+                )
+            }
+        };
+        let Some(to) = target.as_socket() else {
+            return (Outcome::Retry, None);
         };
         loop {
-            let mut guard = match tokio::time::timeout_at(deadline, fd.writable()).await {
+            let mut guard = match tokio::time::timeout_at(deadline, fd.ready(interest)).await {
                 Err(_elapsed) => return (Outcome::NoResponse, None),
-                Ok(Err(e)) => return (classify_error(&e, start.elapsed()), None),
+                Ok(Err(e)) => return (classify_error(&e, start.elapsed(), None), None),
                 Ok(Ok(guard)) => guard,
             };
             let rtt = start.elapsed();
             match check(fd.get_ref(), &target) {
-                Check::InProgress => guard.clear_ready(),
+                Check::InProgress => {
+                    if let Some(outcome) =
+                        queued_icmp(fd.get_ref(), to).and_then(|q| icmp_outcome(q, rtt))
+                    {
+                        return (outcome, None);
+                    }
+                    guard.clear_ready();
+                }
                 Check::Established => return (established(fd.get_ref(), rtt), None),
                 Check::Failed(e) => {
                     let reusable = reusable_after(&e);
+                    let outcome = failed(fd.get_ref(), to, &e, rtt);
                     drop(guard);
                     let v6 = target.is_ipv6();
                     let socket = reusable.then(|| Reusable {
                         socket: fd.into_inner(),
                         v6,
                     });
-                    return (classify_error(&e, rtt), socket);
+                    return (outcome, socket);
                 }
             }
         }
@@ -361,7 +639,7 @@ fn established(socket: &Socket, rtt: Duration) -> Outcome {
             (Some(local), Some(peer)) => classify_established(local, peer, rtt),
             _ => Outcome::Retry,
         },
-        Err(e) => classify_error(&e, rtt),
+        Err(e) => classify_error(&e, rtt, None),
     }
 }
 
@@ -399,15 +677,190 @@ mod tests {
 
     const RTT: Duration = Duration::from_micros(250);
 
+    /// Every errno row of the module table, with nothing queued, and with an ICMP message
+    /// queued (IPv4 and IPv6), as (errno, queued message, state, reason, host).
     #[test]
-    fn refused_is_closed() {
+    fn every_row_of_the_table() {
+        use HostSignal::{Alive, Neutral, Unreachable};
+        use PortState::{Closed, Filtered};
+        let q = |kind, from_target| Some(QueuedIcmp { kind, from_target });
+        let v4 = |code| IcmpKind::V4 { ty: 3, code };
+        let v6 = |code| IcmpKind::V6 { ty: 1, code };
+        let rows = [
+            (libc::ECONNREFUSED, None, Closed, Reason::ConnRefused, Alive),
+            // The port unreachable behind a refusal is never read (see the module docs).
+            (
+                libc::ECONNREFUSED,
+                q(v4(3), true),
+                Closed,
+                Reason::ConnRefused,
+                Alive,
+            ),
+            (libc::ECONNRESET, None, Closed, Reason::Reset, Alive),
+            (
+                libc::EHOSTUNREACH,
+                None,
+                Filtered,
+                Reason::HostUnreach,
+                Unreachable,
+            ),
+            (
+                libc::ENETUNREACH,
+                None,
+                Filtered,
+                Reason::NetUnreach,
+                Unreachable,
+            ),
+            (
+                libc::ENETDOWN,
+                None,
+                Filtered,
+                Reason::NetUnreach,
+                Unreachable,
+            ),
+            (
+                libc::EHOSTDOWN,
+                None,
+                Filtered,
+                Reason::HostDown,
+                Unreachable,
+            ),
+            (libc::EACCES, None, Filtered, Reason::LocalDenied, Neutral),
+            (libc::EPERM, None, Filtered, Reason::LocalDenied, Neutral),
+            (libc::EINVAL, None, Filtered, Reason::Error, Neutral),
+            // The kernel's EHOSTUNREACH for 3/1, 3/10, 3/13: the queued message tells.
+            (
+                libc::EHOSTUNREACH,
+                q(v4(13), true),
+                Filtered,
+                Reason::AdminProhibited,
+                Alive,
+            ),
+            (
+                libc::EHOSTUNREACH,
+                q(v4(13), false),
+                Filtered,
+                Reason::AdminProhibited,
+                Alive,
+            ),
+            (
+                libc::EHOSTUNREACH,
+                q(v4(10), true),
+                Filtered,
+                Reason::HostProhibited,
+                Alive,
+            ),
+            (
+                libc::EHOSTUNREACH,
+                q(v4(1), true),
+                Filtered,
+                Reason::HostUnreach,
+                Alive,
+            ),
+            (
+                libc::EHOSTUNREACH,
+                q(v4(1), false),
+                Filtered,
+                Reason::HostUnreach,
+                Unreachable,
+            ),
+            (
+                libc::ENETUNREACH,
+                q(v4(9), true),
+                Filtered,
+                Reason::NetProhibited,
+                Alive,
+            ),
+            (
+                libc::ENETUNREACH,
+                q(v4(0), false),
+                Filtered,
+                Reason::NetUnreach,
+                Unreachable,
+            ),
+            (
+                libc::ENETUNREACH,
+                q(v4(0), true),
+                Filtered,
+                Reason::NetUnreach,
+                Alive,
+            ),
+            // ICMPv6: 1/1 is EACCES, remote (queued), not local-denied.
+            (
+                libc::EACCES,
+                q(v6(1), true),
+                Filtered,
+                Reason::AdminProhibited,
+                Alive,
+            ),
+            (
+                libc::EHOSTUNREACH,
+                q(v6(3), true),
+                Filtered,
+                Reason::HostUnreach,
+                Alive,
+            ),
+            (
+                libc::EHOSTUNREACH,
+                q(v6(3), false),
+                Filtered,
+                Reason::HostUnreach,
+                Unreachable,
+            ),
+            (
+                libc::ENETUNREACH,
+                q(v6(0), false),
+                Filtered,
+                Reason::NetUnreach,
+                Unreachable,
+            ),
+            (
+                libc::EACCES,
+                q(v6(5), false),
+                Filtered,
+                Reason::AdminProhibited,
+                Alive,
+            ),
+        ];
+        for (errno, icmp, state, reason, host) in rows {
+            assert_eq!(
+                classify_error(&err(errno), RTT, icmp),
+                Outcome::Decided {
+                    state,
+                    reason,
+                    rtt: Some(RTT),
+                    host
+                },
+                "errno {errno}, queued {icmp:?}"
+            );
+        }
+        // Still connecting, with a message queued: read as the message says, but a port
+        // unreachable as the kernel reads it.
         assert_eq!(
-            classify_error(&err(libc::ECONNREFUSED), RTT),
-            Outcome::Decided {
-                state: PortState::Closed,
+            icmp_outcome(
+                QueuedIcmp {
+                    kind: v6(4),
+                    from_target: true
+                },
+                RTT
+            ),
+            Some(Outcome::Decided {
+                state: Closed,
                 reason: Reason::ConnRefused,
-                rtt: Some(RTT)
-            }
+                rtt: Some(RTT),
+                host: Alive
+            })
+        );
+        assert_eq!(
+            icmp_outcome(
+                QueuedIcmp {
+                    kind: v4(4),
+                    from_target: false
+                },
+                RTT
+            ),
+            None,
+            "fragmentation needed says nothing about the port"
         );
     }
 
@@ -422,7 +875,7 @@ mod tests {
             libc::EAGAIN,
         ] {
             assert_eq!(
-                classify_error(&err(errno), RTT),
+                classify_error(&err(errno), RTT, None),
                 Outcome::Backpressure,
                 "errno {errno}"
             );
@@ -430,25 +883,9 @@ mod tests {
     }
 
     #[test]
-    fn icmp_errors_are_filtered_with_their_reason() {
-        let reason = |errno| match classify_error(&err(errno), RTT) {
-            Outcome::Decided {
-                state: PortState::Filtered,
-                reason,
-                ..
-            } => reason,
-            other => panic!("errno {errno}: {other:?}"),
-        };
-        assert_eq!(reason(libc::EHOSTUNREACH), Reason::HostUnreach);
-        assert_eq!(reason(libc::ENETUNREACH), Reason::NetUnreach);
-        assert_eq!(reason(libc::EACCES), Reason::AdminProhibited);
-        assert_eq!(reason(libc::EHOSTDOWN), Reason::HostDown);
-    }
-
-    #[test]
     fn kernel_timeout_counts_as_no_response() {
         assert_eq!(
-            classify_error(&err(libc::ETIMEDOUT), RTT),
+            classify_error(&err(libc::ETIMEDOUT), RTT, None),
             Outcome::NoResponse
         );
     }

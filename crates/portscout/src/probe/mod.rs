@@ -6,6 +6,7 @@
 //! the scheduler, which waits and probes again. They are never a port state.
 
 pub mod connect;
+pub mod icmp;
 pub mod syn;
 
 use std::fmt;
@@ -24,7 +25,10 @@ use crate::model::{PortState, Reason};
 /// | [`Connect`](ScanType::Connect) | `connect(2)`: the kernel's own handshake | the kernel (errno) | nothing |
 /// | [`Syn`](ScanType::Syn) | a bare SYN, built by [`crate::packet`], through a raw socket | packets read from a packet socket ([`syn`]) | root or `CAP_NET_RAW` |
 ///
-/// Both read the same answer as the same state and reason; everything else (order, timing,
+/// Both read the same answer as the same state and reason (an ICMP error through the same
+/// rows, [`icmp::meaning`]), but for an ICMP port unreachable, which the kernel gives a
+/// connect as a refusal (`closed`), and the SYN scan reads as nmap `-sS` does (`filtered` /
+/// `port-unreach`); everything else (order, timing,
 /// retries, shards, resume, exclusions) is the same scan.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ScanType {
@@ -112,6 +116,24 @@ pub enum Attempt<P = connect::Pending> {
     Pending(P),
 }
 
+/// What one answer says about its host as a whole, besides the port's state: the host-level
+/// column of each prober's table, read by the host check (see `docs/architecture.md`,
+/// "Host up or down").
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HostSignal {
+    /// The host, or the path to it, is alive: a SYN-ACK or RST, any ICMP error the target
+    /// itself sent, or one that names a filter or the port (prohibited, port or protocol
+    /// unreachable) whoever sent it. The host is up.
+    Alive,
+    /// The host as a whole may be unreachable: a network or host unreachable sent by a router
+    /// (or by this host's own stack: no ARP/NDP answer), or no route here. It counts toward
+    /// calling the host down, as a silent port does, unless another port proves it alive.
+    Unreachable,
+    /// Nothing about the host: this host's own kernel refused to send (`local-denied`), an
+    /// error, a time exceeded on the way.
+    Neutral,
+}
+
 /// What one probe attempt came to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -123,6 +145,8 @@ pub enum Outcome {
         reason: Reason,
         /// Time from sending to the answer.
         rtt: Option<Duration>,
+        /// What the answer says about the host as a whole.
+        host: HostSignal,
     },
     /// The handshake completed, but with an address of this very host: it may be one of the
     /// scanner's own sockets answering (TCP simultaneous open), so it is probed once more with

@@ -460,6 +460,7 @@ mod tests {
                         state: PortState::Closed,
                         reason: Reason::ConnRefused,
                         rtt: Some(Duration::from_micros(100)),
+                        host: crate::probe::HostSignal::Alive,
                     };
                     return (outcome, None);
                 }

@@ -3,13 +3,18 @@
 //! event loops use the windows (a blocking thread has one probe in flight by construction).
 //!
 //! # Host check
-//! A host is *up* once anything of it answers (SYN-ACK, RST, ICMP admin-prohibited). Until
-//! then its port results are held back. It is *down* when the kernel reports it unreachable
-//! (`EHOSTUNREACH`: no ARP/NDP answer, or ICMP host unreachable; `ENETUNREACH`; `EHOSTDOWN`), or
-//! when [`DOWN_AFTER`] of its ports (or all of them, if fewer) stayed silent through every
-//! attempt and [`DOWN_SILENCE`] passed since its first probe. A down host gets one [`HostDown`] record, its remaining ports are skipped, and its
-//! held results are dropped. With the check off (`--no-host-check`), every host is up from the
-//! start. Workers share one [`Board`] so they agree: the first decision on a host is final.
+//! Decided on host-level evidence only, from the host column of the probers' tables
+//! ([`HostSignal`]; the decision table is in `docs/architecture.md`). A host is *up* once an
+//! answer proves it alive: a SYN-ACK, a RST, any ICMP error the target itself sent, or one that
+//! names a filter or the port (prohibited, port unreachable). Until then its port results are
+//! held back. It is *down* when [`DOWN_AFTER`] of its ports (or all of them, if fewer) ended
+//! silent through every attempt or with a host-level unreachable (a router's network or host
+//! unreachable, no ARP/NDP answer, no route), nothing proving it alive, and, if any of them was
+//! silent and none unreachable, [`DOWN_SILENCE`] passed since its first probe. A neutral answer
+//! (`local-denied`: this host's own kernel refused to send) counts for nothing. A down host
+//! gets one [`HostDown`] record, its remaining ports are skipped, and its held results are
+//! dropped. With the check off (`--no-host-check`), every host is up from the start. Workers
+//! share one [`Board`] so they agree: the first decision on a host is final.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -21,7 +26,7 @@ use std::time::{Duration, Instant};
 use super::job::{Job, Next};
 use super::ScanStats;
 use crate::model::{Event, HostDown, PortResult, Reason};
-use crate::probe::Outcome;
+use crate::probe::{HostSignal, Outcome};
 use crate::target::{AddrRange, AddrSet};
 use crate::timing::congestion::{CongestionWindow, Verdict};
 use crate::timing::loss::{attempts_unanswered, LossEstimate};
@@ -325,7 +330,8 @@ fn next_ip(ip: IpAddr) -> Option<IpAddr> {
 
 #[derive(Debug)]
 enum Liveness {
-    /// Nothing answered yet: results held back, silent ports counted, since the first probe.
+    /// Nothing answered yet: results held back, silent (or unreachable) ports counted, since
+    /// the first probe, and the last host-level unreachable's reason.
     Unknown {
         silent: u32,
         held: Vec<(PortResult, Job)>,
@@ -334,6 +340,7 @@ enum Liveness {
         /// that long since the first probe (a probe sent with the initial timeout, before the
         /// scan's first answer, may still be answered by a host farther than those).
         longest: Duration,
+        unreachable: Option<Reason>,
     },
     Up,
     Down,
@@ -780,6 +787,12 @@ impl Hosts {
             again.push_back(job);
             return Settled::Done;
         }
+        // What the answer says about the host as a whole (a confirmed open port: alive).
+        let signal = match outcome {
+            Outcome::Decided { host, .. } => host,
+            Outcome::OpenUnconfirmed { .. } => HostSignal::Alive,
+            _ => HostSignal::Neutral,
+        };
         let attempts = match outcome {
             Outcome::NoResponse => {
                 // RFC 6298 §5.5: a timeout doubles the timeout (once per timeout's length, not
@@ -855,6 +868,9 @@ impl Hosts {
             Reason::SynAck | Reason::ConnRefused | Reason::Reset
         );
         let mut fresh = None;
+        if result.reason == Reason::LocalDenied {
+            self.stats.local_denied += 1;
+        }
         if answered {
             let lost = job.lost();
             host.loss.answered(lost + 1);
@@ -894,8 +910,10 @@ impl Hosts {
                 held,
                 since,
                 longest,
+                unreachable,
             } => {
-                if answered || result.reason == Reason::AdminProhibited {
+                let silence = result.reason == Reason::NoResponse;
+                if !silence && signal == HostSignal::Alive {
                     match self.board.decide(ip, Alive::Up).0 {
                         Alive::Up => {
                             requeued = Self::up(host, events, Some(again));
@@ -904,20 +922,21 @@ impl Hosts {
                         Alive::Down(_) => host.live = Liveness::Down,
                     }
                     None
-                } else if matches!(
-                    result.reason,
-                    Reason::HostUnreach | Reason::NetUnreach | Reason::HostDown
-                ) {
-                    let reason = result.reason;
-                    held.push((result, job));
-                    Some(reason)
-                } else {
+                } else if silence || signal == HostSignal::Unreachable {
+                    if !silence {
+                        *unreachable = Some(result.reason);
+                    }
                     held.push((result, job));
                     *silent += 1;
-                    let long_enough =
-                        since.is_none_or(|t| now().saturating_duration_since(t) >= *longest);
+                    // Silence waits for a farther host to answer; an unreachable is an answer.
+                    let long_enough = unreachable.is_some()
+                        || since.is_none_or(|t| now().saturating_duration_since(t) >= *longest);
                     (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
-                        .then_some(Reason::NoResponse)
+                        .then(|| unreachable.unwrap_or(Reason::NoResponse))
+                } else {
+                    // Neutral (local-denied, an error): nothing about the host.
+                    held.push((result, job));
+                    None
                 }
             }
         };
@@ -1037,6 +1056,7 @@ fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: u
                 held: Vec::new(),
                 since: None,
                 longest: Duration::ZERO,
+                unreachable: None,
             }
         } else {
             Liveness::Up
@@ -1204,7 +1224,7 @@ mod tests {
             min_rate: None,
         };
         let board = Arc::new(Board::default());
-        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 2);
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 1, 2);
         let (mut events, mut again) = (Vec::new(), VecDeque::new());
         let probe = |s: &str| Job::new(s.parse::<SocketAddr>().unwrap());
 
@@ -1238,6 +1258,7 @@ mod tests {
             state: PortState::Filtered,
             reason: Reason::HostUnreach,
             rtt: None,
+            host: HostSignal::Unreachable,
         };
         // Settling `a` frees room for `c` (to `again`), then finds the host down: `d`, still
         // in the host's queue, is dropped.
@@ -1272,6 +1293,7 @@ mod tests {
             state: PortState::Closed,
             reason: Reason::ConnRefused,
             rtt: Some(Duration::from_micros(50)),
+            host: HostSignal::Alive,
         };
         hosts.settle(silent, closed, true, &mut events, &mut again);
         assert_eq!(board.done(), 5);
@@ -1293,6 +1315,7 @@ mod tests {
             state: PortState::Filtered,
             reason: Reason::NoResponse,
             rtt: None,
+            host: HostSignal::Neutral,
         };
         other.settle(held, filtered, true, &mut events, &mut again);
         assert_eq!(board.done(), 7);
@@ -1300,5 +1323,120 @@ mod tests {
         other.pause(&mut events, &mut unanswered);
         assert_eq!(unanswered.len(), 1);
         assert_eq!(board.done(), 6);
+    }
+
+    /// Issue 15: the host check reads the host column only. Port-level answers (an ICMP error
+    /// of the target itself, a prohibited code from anyone) make a host up whatever their
+    /// reason; host-level unreachables count like silence, without its 1 s wait; neutral
+    /// answers (`local-denied`) count for nothing.
+    #[test]
+    fn only_host_level_evidence_decides_a_host() {
+        let spec = TimingSpec {
+            timeout: Timeout::Fixed(Duration::from_millis(10)),
+            max_attempts: 1,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        };
+        let board = Arc::new(Board::default());
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 64);
+        let (mut events, mut again) = (Vec::new(), VecDeque::new());
+        let mut settle =
+            |hosts: &mut Hosts, target: &str, reason, host, events: &mut Vec<Event>| {
+                let mut job = Job::new(target.parse::<SocketAddr>().unwrap());
+                assert!(matches!(
+                    hosts.admit(job, false, events, &mut again),
+                    Admit::Go(_)
+                ));
+                hosts.sent(&mut job, true);
+                let outcome = Outcome::Decided {
+                    state: PortState::Filtered,
+                    reason,
+                    rtt: Some(Duration::from_micros(100)),
+                    host,
+                };
+                hosts.settle(job, outcome, true, events, &mut again);
+            };
+        // A firewall on the host: 20 ports "host unreachable" sent by the host itself (alive).
+        for port in 1..=20 {
+            let t = format!("198.18.0.2:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::HostUnreach,
+                HostSignal::Alive,
+                &mut events,
+            );
+        }
+        assert_eq!(board.get("198.18.0.2".parse().unwrap()), Some(Alive::Up));
+        assert_eq!(events.len(), 20, "every port reported: {events:?}");
+        // This host's own refusals: nothing decided, however many.
+        for port in 1..=20 {
+            let t = format!("198.18.0.3:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::LocalDenied,
+                HostSignal::Neutral,
+                &mut events,
+            );
+        }
+        assert_eq!(board.get("198.18.0.3".parse().unwrap()), None);
+        // A router's unreachable for every port: down at the 8th, at once.
+        events.clear();
+        for port in 1..=7 {
+            let t = format!("198.18.0.4:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::HostUnreach,
+                HostSignal::Unreachable,
+                &mut events,
+            );
+        }
+        assert_eq!(
+            board.get("198.18.0.4".parse().unwrap()),
+            None,
+            "7 are not enough"
+        );
+        settle(
+            &mut hosts,
+            "198.18.0.4:8",
+            Reason::HostUnreach,
+            HostSignal::Unreachable,
+            &mut events,
+        );
+        assert!(
+            matches!(
+                events[..],
+                [Event::HostDown(HostDown {
+                    reason: Reason::HostUnreach,
+                    ..
+                })]
+            ),
+            "{events:?}"
+        );
+        // Unreachables then a port-level answer before the 8th: up, and what was held comes out.
+        events.clear();
+        for port in 1..=7 {
+            let t = format!("198.18.0.5:{port}");
+            settle(
+                &mut hosts,
+                &t,
+                Reason::HostUnreach,
+                HostSignal::Unreachable,
+                &mut events,
+            );
+        }
+        settle(
+            &mut hosts,
+            "198.18.0.5:8",
+            Reason::AdminProhibited,
+            HostSignal::Alive,
+            &mut events,
+        );
+        assert_eq!(board.get("198.18.0.5".parse().unwrap()), Some(Alive::Up));
+        assert_eq!(events.len(), 8, "{events:?}");
+        assert_eq!(hosts.stats().local_denied, 20);
     }
 }

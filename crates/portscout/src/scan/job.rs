@@ -114,7 +114,9 @@ impl Job {
             })
         };
         match outcome {
-            Outcome::Decided { state, reason, rtt } => report(state, reason, rtt),
+            Outcome::Decided {
+                state, reason, rtt, ..
+            } => report(state, reason, rtt),
             Outcome::OpenUnconfirmed { rtt } if self.confirming => {
                 report(PortState::Open, Reason::SynAck, Some(rtt))
             }
@@ -178,6 +180,7 @@ mod tests {
             state: PortState::Closed,
             reason: Reason::ConnRefused,
             rtt: Some(RTT),
+            host: crate::probe::HostSignal::Alive,
         };
         assert_eq!(
             state_of(j.next(refused, 1)),

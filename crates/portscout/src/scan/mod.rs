@@ -144,6 +144,10 @@ pub struct ScanStats {
     pub hosts_down: u64,
     /// Probes not sent because their host was down.
     pub skipped: u64,
+    /// Ports whose probe this host's own kernel refused to send (`local-denied`: a
+    /// broadcast address, a local firewall on output). Worth a warning: nothing was learnt
+    /// about them.
+    pub local_denied: u64,
 }
 
 impl ScanStats {
@@ -158,6 +162,7 @@ impl ScanStats {
         self.timeout = self.timeout.max(w.timeout);
         self.hosts_down += w.hosts_down;
         self.skipped += w.skipped;
+        self.local_denied += w.local_denied;
     }
 }
 
@@ -474,9 +479,12 @@ impl Scan {
     }
 }
 
-/// Every worker is done: a host still undecided had every probed port silent, in every
-/// worker, so it is down now (one record); one that some worker found up meanwhile gets its
-/// ports reported. Returns the events to report, in order.
+/// Every worker is done: a host still undecided had every probed port silent, unreachable or
+/// neutral, in every worker. If any was silent or unreachable, it is down now (one record;
+/// `host-unreach`/`net-unreach`/`host-down` if a port was unreachable, else `no-response`); if
+/// every one was neutral (`local-denied`: this host's kernel refused to send), nothing is known
+/// about it and its ports are reported as they are. One that some worker found up meanwhile
+/// gets its ports reported. Returns the events to report, in order.
 fn decide_held(
     board: &Board,
     ports: u32,
@@ -488,21 +496,33 @@ fn decide_held(
         return events;
     }
     held.sort_by_key(|r| (r.ip, r.port));
-    for (i, r) in held.iter().enumerate() {
-        let first = i == 0 || held[i - 1].ip != r.ip;
-        match board.get(r.ip) {
-            Some(Alive::Up) => events.push(Event::Port(r.clone())),
-            Some(Alive::Down(_)) => {}
-            None if first => {
-                board.decide(r.ip, Alive::Down(Reason::NoResponse));
+    for host in held.chunk_by(|a, b| a.ip == b.ip) {
+        let ip = host[0].ip;
+        if board.get(ip).is_none() {
+            let unreachable = host.iter().map(|r| r.reason).find(|r| {
+                matches!(
+                    r,
+                    Reason::HostUnreach | Reason::NetUnreach | Reason::HostDown
+                )
+            });
+            let silent = host.iter().any(|r| r.reason == Reason::NoResponse);
+            let decision = match (unreachable, silent) {
+                (Some(reason), _) => Alive::Down(reason),
+                (None, true) => Alive::Down(Reason::NoResponse),
+                (None, false) => Alive::Up,
+            };
+            board.decide(ip, decision);
+            if let Alive::Down(reason) = decision {
                 stats.hosts_down += 1;
                 events.push(Event::HostDown(HostDown {
-                    ip: r.ip,
-                    reason: Reason::NoResponse,
+                    ip,
+                    reason,
                     skipped: ports,
                 }));
             }
-            None => {}
+        }
+        if board.get(ip) == Some(Alive::Up) {
+            events.extend(host.iter().cloned().map(Event::Port));
         }
     }
     events

@@ -11,32 +11,30 @@
 //!
 //! # How each answer is read
 //!
-//! This table is implemented by [`classify`]; it is the only place a SYN's answer becomes a
-//! port state. An answer counts only if it passes [`Matcher::answer`]: its SYN cookie is right
-//! and it answers the attempt in flight (same source port). Everything else is ignored.
+//! This table is implemented by [`classify`] (answers) and [`classify_send_error`] (what the
+//! kernel says when the SYN is sent); they are the only places a SYN's answer becomes a port
+//! state. An answer counts only if it passes [`Matcher::answer`]: its SYN cookie is right and
+//! it answers the attempt in flight (same source port). Everything else is ignored. The host
+//! column is what the answer says about the host as a whole ([`HostSignal`]).
 //!
-//! | answer | outcome | state / reason (as the connect scan) |
-//! |---|---|---|
-//! | TCP SYN+ACK | decided | `open` / `syn-ack` |
-//! | TCP RST (with ACK) | decided | `closed` / `conn-refused` |
-//! | other TCP flags | ignored | — |
-//! | ICMPv4 unreachable code 0, 6, 9, 11 (net) | decided | `filtered` / `net-unreach` |
-//! | ICMPv4 unreachable code 1, 10, 12, 13, 14, 15 (host, admin-filtered, precedence) | decided | `filtered` / `host-unreach` (the kernel's `EHOSTUNREACH`) |
-//! | ICMPv4 unreachable code 3 (port) | decided | `closed` / `conn-refused` (`ECONNREFUSED`) |
-//! | ICMPv4 unreachable code 7 (host unknown) | decided | `filtered` / `host-down` |
-//! | ICMPv4 unreachable code 2, 5, 8 (protocol, source route, isolated) | decided | `filtered` / `error` |
-//! | ICMPv4 unreachable code 4 (fragmentation needed), code > 15 | ignored | — (path MTU; TCP does the same) |
-//! | ICMPv4 time exceeded (11) | decided | `filtered` / `host-unreach` |
-//! | ICMPv4 parameter problem (12) | decided | `filtered` / `error` |
-//! | ICMPv6 unreachable code 0 (no route) | decided | `filtered` / `net-unreach` |
-//! | ICMPv6 unreachable code 1, 5, 6 (administratively prohibited, policy, reject route) | decided | `filtered` / `admin-prohibited` (`EACCES`) |
-//! | ICMPv6 unreachable code 2, 3 (beyond scope, address unreachable), other codes | decided | `filtered` / `host-unreach` |
-//! | ICMPv6 unreachable code 4 (port) | decided | `closed` / `conn-refused` |
-//! | ICMPv6 packet too big (2) | ignored | — |
-//! | ICMPv6 time exceeded (3) | decided | `filtered` / `host-unreach` |
-//! | ICMPv6 parameter problem (4) | decided | `filtered` / `error` |
-//! | nothing before the timeout | no response | `filtered` / `no-response` after every retry |
-//! | `sendmmsg` refused the SYN, or no route (`ENETUNREACH`, `EACCES`, `ENOBUFS`, …) | as the connect scan's [`classify_error`] | |
+//! | answer | outcome | state / reason | host |
+//! |---|---|---|---|
+//! | TCP SYN+ACK | decided | `open` / `syn-ack` | alive |
+//! | TCP RST (with ACK) | decided | `closed` / `conn-refused` | alive |
+//! | other TCP flags | ignored | — | |
+//! | an ICMP or ICMPv6 error quoting the SYN | decided (or ignored) | by [`icmp::meaning`]: type, code, and whether the target sent it | |
+//! | nothing before the timeout | no response | `filtered` / `no-response` after every retry | silent |
+//! | `sendmmsg`: `EACCES`, `EPERM` (a broadcast address, a local firewall on output) | decided | `filtered` / `local-denied` | neutral |
+//! | `sendmmsg` or route lookup: `ENETUNREACH` (no route here) | decided | `filtered` / `net-unreach` | unreachable |
+//! | `sendmmsg`: `EHOSTUNREACH` | decided | `filtered` / `host-unreach` | unreachable |
+//! | `sendmmsg`: `ENOBUFS`, `ENOMEM`, `EAGAIN`, … | back-pressure | — | |
+//! | `sendmmsg`: any other errno | decided | `filtered` / `error` | neutral |
+//!
+//! The ICMP rows keep the message's type and code: ICMP 3/3 (and ICMPv6 1/4) is `filtered` /
+//! `port-unreach`, as nmap `-sS` reads it (a closed TCP port answers a SYN with a RST; an ICMP
+//! port unreachable is a filter's reject), and 3/13 is `admin-prohibited`, 3/10
+//! `host-prohibited`. (The connect scan gets the same message from the socket's error queue,
+//! but for 3/3: see [`super::connect`].)
 //!
 //! A SYN-ACK from this very host needs no confirmation here (unlike a connect): the SYN comes
 //! from a raw socket, so no socket of the scanner can answer it.
@@ -54,10 +52,9 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::connect::classify_error;
-use super::{Attempt, Outcome, Prober};
+use super::{icmp, Attempt, HostSignal, Outcome, Prober};
 use crate::model::{PortState, Reason};
-use crate::packet::{self, Answer, IcmpKind, Syn, TcpFlags};
+use crate::packet::{self, Answer, Syn, TcpFlags};
 use cookie::Cookies;
 use sockets::{Answers, Batch, Router, WorkerSockets};
 
@@ -67,47 +64,61 @@ pub const PORTS_PER_WORKER: u16 = 16;
 
 /// What an answer means (see the module table). `None`: it says nothing about the port.
 pub fn classify(answer: &Answer, rtt: Duration) -> Option<Outcome> {
-    let decided = |state, reason| {
-        Some(Outcome::Decided {
-            state,
-            reason,
-            rtt: Some(rtt),
-        })
-    };
-    let errno = match *answer {
+    let (state, reason, host) = match *answer {
         Answer::Tcp(t) if t.flags.contains(TcpFlags::RST) => {
-            return decided(PortState::Closed, Reason::ConnRefused)
+            (PortState::Closed, Reason::ConnRefused, HostSignal::Alive)
         }
         Answer::Tcp(t) if t.flags.contains(TcpFlags::SYN) && t.flags.contains(TcpFlags::ACK) => {
-            return decided(PortState::Open, Reason::SynAck)
+            (PortState::Open, Reason::SynAck, HostSignal::Alive)
         }
         Answer::Tcp(_) => return None,
-        Answer::Icmp(i) => match i.kind {
-            IcmpKind::V4 { ty: 3, code } => match code {
-                0 | 6 | 9 | 11 => libc::ENETUNREACH,
-                1 | 10 | 12..=15 => libc::EHOSTUNREACH,
-                2 => libc::ENOPROTOOPT,
-                3 => libc::ECONNREFUSED,
-                5 => libc::EOPNOTSUPP,
-                7 => libc::EHOSTDOWN,
-                8 => libc::ENONET,
-                _ => return None,
-            },
-            IcmpKind::V4 { ty: 11, .. } => libc::EHOSTUNREACH,
-            IcmpKind::V4 { ty: 12, .. } => libc::EPROTO,
-            IcmpKind::V4 { .. } => return None,
-            IcmpKind::V6 { ty: 1, code } => match code {
-                0 => libc::ENETUNREACH,
-                1 | 5 | 6 => libc::EACCES,
-                4 => libc::ECONNREFUSED,
-                _ => libc::EHOSTUNREACH,
-            },
-            IcmpKind::V6 { ty: 3, .. } => libc::EHOSTUNREACH,
-            IcmpKind::V6 { ty: 4, .. } => libc::EPROTO,
-            IcmpKind::V6 { .. } => return None,
-        },
+        Answer::Icmp(i) => icmp::meaning(i.kind, i.reporter == i.probe_to.ip())?,
     };
-    Some(classify_error(&io::Error::from_raw_os_error(errno), rtt))
+    Some(Outcome::Decided {
+        state,
+        reason,
+        rtt: Some(rtt),
+        host,
+    })
+}
+
+/// What an error from sending a SYN (or from finding its route) means (see the module table):
+/// our own kernel speaking, never the target.
+pub fn classify_send_error(err: &io::Error, rtt: Duration) -> Outcome {
+    let decided = |state, reason, host| Outcome::Decided {
+        state,
+        reason,
+        rtt: Some(rtt),
+        host,
+    };
+    match err.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM) => decided(
+            PortState::Filtered,
+            Reason::LocalDenied,
+            HostSignal::Neutral,
+        ),
+        Some(libc::ENETUNREACH | libc::ENETDOWN) => decided(
+            PortState::Filtered,
+            Reason::NetUnreach,
+            HostSignal::Unreachable,
+        ),
+        Some(libc::EHOSTUNREACH) => decided(
+            PortState::Filtered,
+            Reason::HostUnreach,
+            HostSignal::Unreachable,
+        ),
+        Some(
+            libc::EMFILE
+            | libc::ENFILE
+            | libc::ENOBUFS
+            | libc::ENOMEM
+            | libc::EAGAIN
+            | libc::ENOSPC
+            | libc::EADDRNOTAVAIL,
+        ) => Outcome::Backpressure,
+        Some(libc::EINTR) => Outcome::Retry,
+        _ => decided(PortState::Filtered, Reason::Error, HostSignal::Neutral),
+    }
 }
 
 /// The address a SYN to `target` goes to: an IPv4-mapped IPv6 address (`::ffff:198.18.0.2`) is
@@ -346,7 +357,7 @@ impl SynProber {
         let matcher = &self.matcher;
         let now = Instant::now();
         self.batches[family].send(socket, |to, err| {
-            let outcome = classify_error(&err, now.elapsed());
+            let outcome = classify_send_error(&err, now.elapsed());
             let _ = matcher.borrow_mut().settle(to, outcome);
         });
     }
@@ -361,7 +372,7 @@ impl Prober for SynProber {
         // An IPv4-mapped IPv6 address (`::ffff:198.18.0.2`) is that IPv4 address on the wire,
         // as it is for connect(): the SYN, its answer and the probe in flight use the IPv4 form.
         let target = wire(target);
-        let failed = |e: io::Error| Attempt::Done(classify_error(&e, started.elapsed()));
+        let failed = |e: io::Error| Attempt::Done(classify_send_error(&e, started.elapsed()));
         let family = usize::from(target.is_ipv6());
         if family == 1 && self.send6.is_none() {
             return failed(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));

@@ -101,10 +101,15 @@ impl Case {
 }
 
 fn decided(state: PortState, reason: Reason) -> Outcome {
+    decided_host(state, reason, HostSignal::Alive)
+}
+
+fn decided_host(state: PortState, reason: Reason, host: HostSignal) -> Outcome {
     Outcome::Decided {
         state,
         reason,
         rtt: Some(Duration::from_millis(3)),
+        host,
     }
 }
 
@@ -189,46 +194,107 @@ fn an_answer_after_its_wait_ended_is_a_stray() {
     assert!(c.m.is_empty());
 }
 
+/// Every ICMP row of the table, through real packets, IPv4 and IPv6, sent by a router and by
+/// the target itself (a firewall rule on the target answers from the target's address). The
+/// reasons are nmap's (`-sS --reason`): 3/3 is `port-unreach` (only a RST is closed), 3/13
+/// `admin-prohibited`, 3/10 `host-prohibited`.
 #[test]
-fn icmp_errors_quoting_the_syn_read_as_the_kernel_reads_them() {
-    let router4: IpAddr = "198.18.0.254".parse().unwrap();
+fn icmp_errors_quoting_the_syn_keep_their_type_and_code() {
+    use HostSignal::{Alive, Neutral, Unreachable};
+    use PortState::Filtered;
     let v4 = [
-        (3, 0, Some((PortState::Filtered, Reason::NetUnreach))),
-        (3, 1, Some((PortState::Filtered, Reason::HostUnreach))),
-        (3, 3, Some((PortState::Closed, Reason::ConnRefused))),
-        (3, 7, Some((PortState::Filtered, Reason::HostDown))),
-        (3, 13, Some((PortState::Filtered, Reason::HostUnreach))),
-        (3, 2, Some((PortState::Filtered, Reason::Error))),
+        (3, 0, Some((Reason::NetUnreach, Unreachable))),
+        (3, 1, Some((Reason::HostUnreach, Unreachable))),
+        (3, 2, Some((Reason::ProtoUnreach, Alive))),
+        (3, 3, Some((Reason::PortUnreach, Alive))),
+        (3, 5, Some((Reason::Error, Neutral))),
+        (3, 6, Some((Reason::NetUnreach, Unreachable))),
+        (3, 7, Some((Reason::HostDown, Unreachable))),
+        (3, 8, Some((Reason::HostUnreach, Unreachable))),
+        (3, 9, Some((Reason::NetProhibited, Alive))),
+        (3, 10, Some((Reason::HostProhibited, Alive))),
+        (3, 11, Some((Reason::NetUnreach, Unreachable))),
+        (3, 12, Some((Reason::HostUnreach, Unreachable))),
+        (3, 13, Some((Reason::AdminProhibited, Alive))),
+        (3, 14, Some((Reason::AdminProhibited, Alive))),
+        (3, 15, Some((Reason::AdminProhibited, Alive))),
         (3, 4, None),
         (3, 16, None),
-        (11, 0, Some((PortState::Filtered, Reason::HostUnreach))),
-        (12, 0, Some((PortState::Filtered, Reason::Error))),
+        (11, 0, Some((Reason::TimeExceeded, Neutral))),
+        (12, 0, Some((Reason::ParamProblem, Neutral))),
     ];
-    for (ty, code, want) in v4 {
-        let mut c = Case::new("198.18.0.1:61000", "198.18.9.9:443");
-        let got = c.feed(&icmp(router4, ty, code, &c.syn()));
-        match want {
-            Some((state, reason)) => assert_eq!(got, Ok(decided(state, reason)), "{ty}/{code}"),
-            None => assert_eq!(got, Err(Stray::Meaningless), "{ty}/{code}"),
+    let v6 = [
+        (1, 0, Some((Reason::NetUnreach, Unreachable))),
+        (1, 1, Some((Reason::AdminProhibited, Alive))),
+        (1, 2, Some((Reason::HostUnreach, Unreachable))),
+        (1, 3, Some((Reason::HostUnreach, Unreachable))),
+        (1, 4, Some((Reason::PortUnreach, Alive))),
+        (1, 5, Some((Reason::AdminProhibited, Alive))),
+        (1, 6, Some((Reason::NetUnreach, Unreachable))),
+        (2, 0, None),
+        (3, 0, Some((Reason::TimeExceeded, Neutral))),
+        (4, 0, Some((Reason::ParamProblem, Neutral))),
+    ];
+    let cases = [
+        (
+            "198.18.0.1:61000",
+            "198.18.9.9:443",
+            "198.18.0.254",
+            &v4[..],
+        ),
+        (
+            "[2001:db8::1]:61000",
+            "[2001:db8::9]:443",
+            "2001:db8::fe",
+            &v6[..],
+        ),
+    ];
+    for (ours, target, router, rows) in cases {
+        for &(ty, code, want) in rows {
+            for from_target in [false, true] {
+                let mut c = Case::new(ours, target);
+                let reporter: IpAddr = if from_target {
+                    c.target.ip()
+                } else {
+                    router.parse().unwrap()
+                };
+                let got = c.feed(&icmp(reporter, ty, code, &c.syn()));
+                let what = format!("{ty}/{code} from {reporter}");
+                match want {
+                    Some((reason, host)) => {
+                        let host = if from_target { Alive } else { host };
+                        assert_eq!(got, Ok(decided_host(Filtered, reason, host)), "{what}");
+                    }
+                    None => assert_eq!(got, Err(Stray::Meaningless), "{what}"),
+                }
+            }
         }
     }
-    let router6: IpAddr = "2001:db8::fe".parse().unwrap();
-    let v6 = [
-        (1, 0, Some((PortState::Filtered, Reason::NetUnreach))),
-        (1, 1, Some((PortState::Filtered, Reason::AdminProhibited))),
-        (1, 3, Some((PortState::Filtered, Reason::HostUnreach))),
-        (1, 4, Some((PortState::Closed, Reason::ConnRefused))),
-        (1, 5, Some((PortState::Filtered, Reason::AdminProhibited))),
-        (2, 0, None),
-        (3, 0, Some((PortState::Filtered, Reason::HostUnreach))),
-        (4, 0, Some((PortState::Filtered, Reason::Error))),
+}
+
+/// What the kernel says when a SYN is sent is ours, never the target's: `EACCES`/`EPERM`
+/// (a broadcast address, an output firewall) is `local-denied`, not `admin-prohibited`.
+#[test]
+fn send_errors_are_read_as_local() {
+    use HostSignal::{Neutral, Unreachable};
+    use PortState::Filtered;
+    let rtt = Duration::from_millis(3);
+    let rows = [
+        (libc::EACCES, Some((Reason::LocalDenied, Neutral))),
+        (libc::EPERM, Some((Reason::LocalDenied, Neutral))),
+        (libc::ENETUNREACH, Some((Reason::NetUnreach, Unreachable))),
+        (libc::EHOSTUNREACH, Some((Reason::HostUnreach, Unreachable))),
+        (libc::EINVAL, Some((Reason::Error, Neutral))),
+        (libc::ENOBUFS, None),
+        (libc::EAGAIN, None),
     ];
-    for (ty, code, want) in v6 {
-        let mut c = Case::new("[2001:db8::1]:61000", "[2001:db8::9]:443");
-        let got = c.feed(&icmp(router6, ty, code, &c.syn()));
+    for (errno, want) in rows {
+        let got = classify_send_error(&io::Error::from_raw_os_error(errno), rtt);
         match want {
-            Some((state, reason)) => assert_eq!(got, Ok(decided(state, reason)), "{ty}/{code}"),
-            None => assert_eq!(got, Err(Stray::Meaningless), "{ty}/{code}"),
+            Some((reason, host)) => {
+                assert_eq!(got, decided_host(Filtered, reason, host), "errno {errno}")
+            }
+            None => assert_eq!(got, Outcome::Backpressure, "errno {errno}"),
         }
     }
 }
