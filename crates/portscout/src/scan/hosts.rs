@@ -10,7 +10,8 @@
 //! held back. It is *down* when [`DOWN_AFTER`] of its ports (or all of them, if fewer) ended
 //! silent through every attempt or with a host-level unreachable (a router's network or host
 //! unreachable, no ARP/NDP answer, no route), nothing proving it alive, and, if any of them was
-//! silent and none unreachable, [`DOWN_SILENCE`] passed since its first probe. A neutral answer
+//! silent and none unreachable, the longest timeout any of its probes got (the initial 1 s for
+//! a probe sent before the scan's first answer) passed since its first probe. A neutral answer
 //! (`local-denied`: this host's own kernel refused to send) counts for nothing. A down host
 //! gets one [`HostDown`] record, its remaining ports are skipped, and its held results are
 //! dropped. With the check off (`--no-host-check`), every host is up from the start. Workers
@@ -37,9 +38,11 @@ use crate::timing::rtt::{RtoBounds, RttEstimator, RttSketch};
 /// before the host is called down.
 pub(crate) const DOWN_AFTER: u32 = 8;
 
-/// The least time a host must stay silent, from its first probe, before it is called down
-/// for silence: RFC 6298's initial timeout, so that a host farther away than the worker's
-/// other hosts (whose timeout it borrows before its own first answer) gets to answer.
+/// What a probe whose timeout is not known (the threads engine's) counts as in the least
+/// silence before a host is called down: RFC 6298's initial timeout. A host is judged after
+/// at least the longest timeout any of its probes got, so a probe sent with the initial
+/// timeout (before the scan's first answer) can still be answered by a host farther away
+/// than those that answered.
 pub(crate) const DOWN_SILENCE: Duration = Duration::from_secs(1);
 
 /// The most times a host's timeout is doubled after timeouts (still within the maximum).
