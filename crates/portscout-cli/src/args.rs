@@ -14,7 +14,7 @@ use portscout::StateFilter;
 
 use crate::colour::ColorChoice;
 use crate::config;
-use crate::run::BadInput;
+use crate::error::BadInput;
 
 /// An exact, fast TCP port scanner. Scan only hosts you own or are allowed to scan.
 #[derive(Debug, Parser)]
@@ -137,6 +137,24 @@ pub struct Args {
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Also write nmap's normal output (the text format, without colour) to FILE. Also
+    /// nmap's -oN FILE.
+    #[arg(long = "output-normal", value_name = "FILE")]
+    pub output_normal: Option<PathBuf>,
+
+    /// Also write nmap's XML to FILE. Also nmap's -oX FILE.
+    #[arg(long = "output-xml", value_name = "FILE")]
+    pub output_xml: Option<PathBuf>,
+
+    /// Also write nmap's grepable output to FILE. Also nmap's -oG FILE.
+    #[arg(long = "output-grep", value_name = "FILE")]
+    pub output_grep: Option<PathBuf>,
+
+    /// Also write all three: BASENAME.nmap (text), BASENAME.xml and BASENAME.gnmap (grep).
+    /// Also nmap's -oA BASENAME.
+    #[arg(long = "output-all", value_name = "BASENAME")]
+    pub output_all: Option<PathBuf>,
+
     /// Wait exactly this long for each probe's answer, in milliseconds (or with a unit: 500ms,
     /// 2s). Default: adapt to the round trips measured per host (RFC 6298).
     #[arg(long, value_name = "MS", allow_hyphen_values = true, value_parser = parse_timeout)]
@@ -223,8 +241,8 @@ pub struct Args {
     pub dry_run: bool,
 
     /// On Ctrl-C or SIGTERM, write what is left to FILE (default: portscout.resume).
-    #[arg(long, value_name = "FILE", default_value = "portscout.resume")]
-    pub resume_file: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub resume_file: Option<PathBuf>,
 
     /// Continue the interrupted scan saved in FILE (its arguments come from the file).
     #[arg(long, value_name = "FILE")]
@@ -255,6 +273,43 @@ pub struct Args {
     /// bar, the error: and warning: prefixes.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// Where an interrupted scan's resume file goes when `--resume-file` is not given.
+pub const DEFAULT_RESUME_FILE: &str = "portscout.resume";
+
+impl Args {
+    /// Where the resume file goes: `--resume-file`, or [`DEFAULT_RESUME_FILE`].
+    pub fn resume_file(&self) -> PathBuf {
+        self.resume_file
+            .clone()
+            .unwrap_or_else(|| DEFAULT_RESUME_FILE.into())
+    }
+}
+
+impl Args {
+    /// The files `-oN`, `-oX`, `-oG` and `-oA` add beside the main output, with their formats,
+    /// in that order.
+    pub fn extra_outputs(&self) -> Vec<(Format, PathBuf)> {
+        let mut out = Vec::new();
+        let one = |p: &Option<PathBuf>, f: Format| p.clone().map(|p| (f, p));
+        out.extend(one(&self.output_normal, Format::Text));
+        out.extend(one(&self.output_xml, Format::Xml));
+        out.extend(one(&self.output_grep, Format::Grep));
+        if let Some(base) = &self.output_all {
+            for (format, ext) in [
+                (Format::Text, "nmap"),
+                (Format::Xml, "xml"),
+                (Format::Grep, "gnmap"),
+            ] {
+                let mut name = base.as_os_str().to_owned();
+                name.push(".");
+                name.push(ext);
+                out.push((format, PathBuf::from(name)));
+            }
+        }
+        out
+    }
 }
 
 /// `--format` values.
@@ -333,6 +388,8 @@ pub fn parse_from(
     argv: impl IntoIterator<Item = std::ffi::OsString>,
     env: impl Fn(&str) -> Option<std::ffi::OsString>,
 ) -> Result<Parsed, ArgsError> {
+    let argv: Vec<std::ffi::OsString> = argv.into_iter().collect();
+    check_output_spellings(argv.get(1..).unwrap_or_default()).map_err(ArgsError::Config)?;
     let argv = nmap_spellings(argv);
     let words = |args: &[std::ffi::OsString]| -> Vec<String> {
         args.iter()
@@ -438,14 +495,85 @@ pub fn not_allowed_with_resume(raw: &[String]) -> Option<&str> {
     None
 }
 
-/// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`, `-sS`, `-sT`) into their long
-/// forms.
+/// The commands besides a scan: their arguments are left as they are.
+const COMMANDS: [&str; 6] = ["merge", "history", "diff", "completions", "man", "help"];
+
+/// nmap's output options spelled in a way portscout does not take: `-o` and one letter
+/// other than `-oN`, `-oX`, `-oG`, `-oA` (nmap's `-oS`, `-oM`, a typo), or `-o` with a value
+/// that looks like one of those letters (`-o X scan.xml` writes a file named `X` and scans
+/// `scan.xml`).
+fn check_output_spellings(args: &[std::ffi::OsString]) -> Result<(), BadInput> {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if words
+        .first()
+        .is_some_and(|w| COMMANDS.contains(&w.as_str()))
+    {
+        return Ok(());
+    }
+    const KNOWN: &str =
+        "-oN FILE (text), -oX FILE (xml), -oG FILE (grep), -oA BASENAME (all three)";
+    for (i, w) in words.iter().enumerate() {
+        if w == "--" {
+            break;
+        }
+        let letters = w.strip_prefix("-o").unwrap_or_default();
+        if letters.len() == 1 && letters.bytes().all(|b| b.is_ascii_alphabetic()) {
+            if !"NXGA".contains(letters) {
+                return Err(BadInput(format!(
+                    "unknown output option `{w}`: portscout writes {KNOWN}, or --format FORMAT -o FILE"
+                )));
+            }
+        } else if w == "-o" || w == "--output" {
+            let value = words.get(i + 1).map(String::as_str).unwrap_or_default();
+            if value.len() == 1 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
+                let next = words.get(i + 2).map_or("FILE", String::as_str);
+                return Err(BadInput(format!(
+                    "`{w} {value}` would write the results to a file named `{value}`: nmap's \
+                     spelling is `-o{up} {next}`, without a space ({KNOWN}); for a file named \
+                     `{value}`, write `{w} ./{value}`",
+                    up = value.to_ascii_uppercase()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`, `-sS`, `-sT`, and for a scan
+/// `-oN`, `-oX`, `-oG`, `-oA`) into their long forms.
 pub fn nmap_spellings(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let command = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| COMMANDS.contains(&a));
+    let mut past_options = false;
     args.into_iter()
         .map(|a| {
-            if a == "-iL" {
+            if a == "--" {
+                past_options = true;
+            }
+            let output = if command || past_options {
+                None
+            } else if a == "-oN" {
+                Some("--output-normal")
+            } else if a == "-oX" {
+                Some("--output-xml")
+            } else if a == "-oG" {
+                Some("--output-grep")
+            } else if a == "-oA" {
+                Some("--output-all")
+            } else {
+                None
+            };
+            if let Some(long) = output {
+                long.into()
+            } else if a == "-iL" {
                 "--input-list".into()
             } else if a == "-Pn" {
                 "--no-host-check".into()

@@ -15,7 +15,7 @@ use clap::{Arg, ArgAction, Command};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::run::BadInput;
+use crate::error::BadInput;
 
 /// The file's path under a configuration directory.
 const FILE_NAME: [&str; 2] = ["portscout", "config.toml"];

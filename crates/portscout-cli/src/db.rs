@@ -8,22 +8,19 @@
 use std::io;
 use std::path::Path;
 
-use anyhow::Result;
 use portscout::history::{Db, HistoryError, NewScan, Recorder, ScanKey};
-use portscout::output::{ScanInfo, Sink, Summary};
-use portscout::ports::PortSet;
-use portscout::scan::Pauser;
-use portscout::target::{self, Target};
-use portscout::{HostDown, PortResult};
+use portscout::ports::DEFAULT_TOP_PORTS;
+use portscout::scan::ScanConfig;
 
 use crate::args::Args;
-use crate::run::BadInput;
+use crate::error::{BadInput, Result};
 
 /// Opens `args.db` (if given) and starts recording: a new scan, or the resumed scan
 /// `resumed` (a scan id from the resume file). `command_line` is what the history stores as
 /// the scan's arguments.
 pub fn start(
     args: &Args,
+    config: &ScanConfig,
     command_line: &[String],
     resumed: Option<i64>,
 ) -> Result<Option<Recorder>> {
@@ -46,12 +43,14 @@ pub fn start(
                 }
                 Db::open(path)
                     .map_err(bad)?
-                    .record(&new_scan(args, command_line)?)
+                    .record(&new_scan(args, config, command_line))
                     .map_err(bad)?
             }
             Err(e) => return Err(bad(e).into()),
         },
-        None => db.record(&new_scan(args, command_line)?).map_err(bad)?,
+        None => db
+            .record(&new_scan(args, config, command_line))
+            .map_err(bad)?,
     };
     give_to_sudo_user(path, created).map_err(|e| {
         BadInput(format!(
@@ -95,105 +94,26 @@ fn give_to_sudo_user(path: &Path, created: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// The scan as the history describes it.
-fn new_scan(args: &Args, command_line: &[String]) -> Result<NewScan> {
-    let targets = args
-        .targets
-        .iter()
-        .map(|t| Target::parse(t).map_err(portscout::Error::from))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut exclude = Vec::new();
-    for list in &args.exclude {
-        exclude.extend(target::parse_list(list).map_err(portscout::Error::from)?);
-    }
-    let (ports, ports_text) = match (&args.ports, args.top_ports) {
-        (Some(p), _) => (p.clone(), p.to_string()),
-        (None, n) => {
-            let n = n.unwrap_or(1000);
-            (
-                PortSet::top(n).map_err(portscout::Error::from)?,
-                format!("top {n}"),
-            )
-        }
-    };
-    let (ports, ports_text) = match &args.exclude_ports {
-        Some(x) => (ports.difference(x), format!("{ports_text} except {x}")),
-        None => (ports, ports_text),
-    };
-    let mut key = ScanKey::new(&targets, &exclude, &ports);
+/// The scan as the history describes it: its key from the validated configuration, its
+/// targets and ports as the command line gave them.
+fn new_scan(args: &Args, config: &ScanConfig, command_line: &[String]) -> NewScan {
     let mut shown: Vec<String> = args.targets.clone();
     if let Some(file) = &args.input_list {
-        key = key.with(&format!("-iL {}", absolute(file)));
         shown.push(format!("-iL {}", file.display()));
     }
-    if let Some(file) = &args.exclude_file {
-        key = key.with(&format!("--exclude-file {}", absolute(file)));
-    }
-    if let Some(shard) = args.shard {
-        key = key.with(&format!("--shard {shard}"));
-    }
-    Ok(NewScan::new(
-        key,
+    let ports_text = match (&args.ports, args.top_ports) {
+        (Some(p), _) => p.to_string(),
+        (None, n) => format!("top {}", n.unwrap_or(DEFAULT_TOP_PORTS)),
+    };
+    let ports_text = match &args.exclude_ports {
+        Some(x) => format!("{ports_text} except {x}"),
+        None => ports_text,
+    };
+    NewScan::new(
+        ScanKey::of(config),
         shown.join(" "),
         ports_text,
-        args.scan_type.to_string(),
+        config.scan_type().to_string(),
         command_line.to_vec(),
-    ))
-}
-
-/// `file` as an absolute path (`-`, standard input, as it is).
-fn absolute(file: &Path) -> String {
-    if file.as_os_str() == "-" {
-        return "-".into();
-    }
-    std::fs::canonicalize(file)
-        .or_else(|_| std::path::absolute(file))
-        .unwrap_or_else(|_| file.to_path_buf())
-        .display()
-        .to_string()
-}
-
-/// The printer, and the recorder beside it if there is one. The recorder records the scan as
-/// paused if `pauser` paused it.
-pub fn tee(
-    printer: Box<dyn Sink + Send>,
-    recorder: Option<Recorder>,
-    pauser: Pauser,
-) -> Box<dyn Sink + Send> {
-    match recorder {
-        None => printer,
-        Some(recorder) => Box::new(Tee {
-            printer,
-            recorder: recorder.paused_by(pauser),
-        }),
-    }
-}
-
-struct Tee {
-    printer: Box<dyn Sink + Send>,
-    recorder: Recorder,
-}
-
-impl Sink for Tee {
-    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
-        self.recorder.begin(info)?;
-        self.printer.begin(info)
-    }
-
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
-        self.printer.result(result)?;
-        self.recorder.result(result)
-    }
-
-    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
-        self.printer.host_down(host)?;
-        self.recorder.host_down(host)
-    }
-
-    fn end(&mut self, summary: &Summary) -> io::Result<()> {
-        // The history first: a reader gone from standard output does not leave the scan
-        // unfinished there.
-        self.recorder.end(summary)?;
-        self.printer.end(summary)
-    }
+    )
 }

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Failure, Result};
 use clap::CommandFactory;
 
 use crate::args::Cli;
@@ -29,7 +29,7 @@ pub fn man(dir: Option<&Path>) -> Result<()> {
         let mut bytes = Vec::new();
         render(page, &mut bytes)?;
         std::fs::write(&path, bytes)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+            .map_err(|e| Failure::io(format_args!("cannot write `{}`", path.display()), e))?;
     }
     Ok(())
 }

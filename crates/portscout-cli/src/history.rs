@@ -8,14 +8,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::ValueEnum;
 use portscout::history::{
     self, Change, Db, Diff, HistoryError, HostChange, HostState, PortChange, ScanRecord, ScanStatus,
 };
 use serde::Serialize;
 
-use crate::run::{is_broken_pipe, BadInput};
+use crate::error::{Failure, Result};
 
 /// `--format` of `history` and `diff`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -69,8 +68,8 @@ pub struct DiffArgs {
     pub quiet: bool,
 }
 
-fn bad(e: HistoryError) -> anyhow::Error {
-    BadInput(e.to_string()).into()
+fn bad(e: HistoryError) -> Failure {
+    Failure::BadInput(e.to_string())
 }
 
 /// Runs `portscout history`.
@@ -90,9 +89,9 @@ pub fn list(args: HistoryArgs) -> Result<()> {
 }
 
 fn ignore_broken_pipe(r: io::Result<()>) -> Result<()> {
-    match r.map_err(anyhow::Error::from) {
-        Err(e) if is_broken_pipe(&e) => Ok(()),
-        other => other,
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

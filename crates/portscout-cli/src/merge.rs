@@ -8,13 +8,12 @@ use std::fs::File;
 use std::io::{self, BufReader, IsTerminal};
 use std::path::Path;
 
-use anyhow::Result;
 use portscout::merge::Merger;
 use portscout::output::{self, ScanInfo};
 use portscout::ports::PortSet;
 
 use crate::args::MergeArgs;
-use crate::run::{is_broken_pipe, BadInput};
+use crate::error::{BadInput, Failure, Result};
 
 /// What errors and conflicts call standard input.
 const STDIN_NAME: &str = "<stdin>";
@@ -86,7 +85,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
     })();
     match written {
         // A reader that went away (`portscout merge … | head`) is not a failure.
-        Err(e) if is_broken_pipe(&e) => Ok(()),
+        Err(Failure::BrokenPipe) => Ok(()),
         other => other,
     }
 }
@@ -110,7 +109,7 @@ fn open_output(
     show: portscout::StateFilter,
     colour: bool,
 ) -> Result<Box<dyn output::Sink + Send>> {
-    let writer = crate::run::open_writer_at(path, false)?;
+    let writer = crate::paths::open_writer(path, false)?;
     let options = output::PrinterOptions {
         colour,
         ..output::PrinterOptions::default()

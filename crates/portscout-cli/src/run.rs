@@ -1,62 +1,25 @@
 //! One run of the command: inputs → config → probe space → scan → sink.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
-use std::time::{Instant, SystemTime};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Result;
 use portscout::banner::BannerOptions;
-use portscout::output::{self, PrinterOptions, ScanInfo, Summary};
+use portscout::output::{self, PrinterOptions};
 use portscout::ports::PortSet;
-use portscout::probe::ScanType;
-use portscout::scan::ScanStats;
-use portscout::scan::{Checkpoint, Scan, ScanConfig};
+use portscout::scan::{
+    Checkpoint, DriveOptions, Driven, Ending, Pauser, Scan, ScanConfig, ScanStats,
+};
 use portscout::target::{self, Target};
-use portscout::{limits, Event, PortState};
+use portscout::{limits, HostDown, PortResult, PortState, ScanInfo, ScanType, Summary};
 
 use crate::args::{not_allowed_with_resume, parse_stored, Args};
 use crate::colour;
+use crate::error::{BadInput, Failure, Result};
+use crate::paths::{self, Writer};
 use crate::progress::{Bar, BarHandle, BarWhen, StdoutLines};
-
-/// Bad input found by the binary itself (output file, …): exit 2, nothing sent.
-#[derive(Debug)]
-pub struct BadInput(pub String);
-
-impl fmt::Display for BadInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
-
-/// The exit code for an error: 2 for bad input, 1 for a failure while running.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<portscout::Error>() {
-            return if e.is_bad_input() { 2 } else { 1 };
-        }
-        if cause.is::<BadInput>() {
-            return 2;
-        }
-    }
-    1
-}
-
-/// The error and its causes on one line, skipping a cause whose text the message already holds
-/// (library errors often name their source in their own message).
-pub fn message(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text = format!("{text}: {cause}");
-        }
-    }
-    text
-}
 
 /// How a run ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -77,10 +40,77 @@ struct ResumeFile {
     /// With `--db`: the scan's id in the history, which the resumed run continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     db_scan: Option<i64>,
+    /// Whether the file can still be resumed (absent in files of earlier versions: paused).
+    #[serde(default, skip_serializing_if = "ResumeState::is_paused")]
+    state: ResumeState,
+}
+
+/// A resume file runs once: `--resume` marks it `resuming` before the first probe, and
+/// `finished` when the resumed scan ends; a resumed scan paused again writes a new paused file
+/// (the same file, unless the stored `--resume-file` names another, which the old one then
+/// names).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+enum ResumeState {
+    /// What a pause writes: the scan can be resumed.
+    #[default]
+    Paused,
+    /// A run resumed it (process `pid`, started at `since`, seconds since the epoch), and has
+    /// not finished or paused (it is running, or it was killed or failed).
+    Resuming { pid: u32, since: u64 },
+    /// Resumed and paused again: what is left is in `file`.
+    Continued { file: PathBuf },
+    /// Resumed to the end at `at` (seconds since the epoch): nothing is left.
+    Finished { at: u64 },
+}
+
+impl ResumeState {
+    fn is_paused(&self) -> bool {
+        *self == ResumeState::Paused
+    }
+}
+
+/// Seconds since the epoch.
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `at` (seconds since the epoch) for an error message.
+fn when(at: u64) -> String {
+    portscout::history::Timestamp(i64::try_from(at).unwrap_or(i64::MAX).saturating_mul(1000))
+        .rfc3339()
+}
+
+/// Refuses a resume file that was resumed already.
+fn check_resumable(path: &Path, file: &ResumeFile) -> Result<(), BadInput> {
+    let shown = path.display();
+    let why = match &file.state {
+        ResumeState::Paused => return Ok(()),
+        ResumeState::Finished { at } => format!(
+            "its scan was resumed to the end ({}): nothing is left to scan",
+            when(*at)
+        ),
+        ResumeState::Resuming { pid, since } => format!(
+            "it was resumed already (process {pid}, {}); a run that was killed or failed \
+             leaves its results so far in its outputs",
+            when(*since)
+        ),
+        ResumeState::Continued { file } => format!(
+            "it was resumed and paused again: what is left is in `{}`",
+            file.display()
+        ),
+    };
+    Err(BadInput(format!(
+        "`{shown}` cannot be resumed: {why} (a resume file runs once)"
+    )))
 }
 
 /// Runs a scan (or a dry run). `raw` is the command line as given, without the program name.
 pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
+    // With --resume: the file given, and what it held.
+    let mut resumed_from: Option<(PathBuf, ResumeFile)> = None;
     let (args, stored, checkpoint, db_scan) = match &args.resume {
         None => (args, raw, None, None),
         Some(path) => {
@@ -93,6 +123,8 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 .into());
             }
             let file = read_resume_file(path)?;
+            check_resumable(path, &file)?;
+            let stored_words = file.args.clone();
             let mut stored_args = parse_stored(&file.args).map_err(|e| {
                 BadInput(format!(
                     "resume file `{}` holds arguments that do not parse: {}",
@@ -109,9 +141,15 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 stored_args.dry_run = true;
                 stored_args.output = None;
             }
-            (stored_args, file.args, Some(file.checkpoint), file.db_scan)
+            let db_scan = file.db_scan;
+            let checkpoint = file.checkpoint.clone();
+            resumed_from = Some((path.clone(), file));
+            (stored_args, stored_words, Some(checkpoint), db_scan)
         }
     };
+    // Elapsed time covers name resolution too, as nmap's does.
+    let started = Instant::now();
+    let started_at = SystemTime::now();
     let resuming = checkpoint.is_some();
     let config = build_config(&args, checkpoint)?;
     if config.scan_type() == ScanType::Syn && !args.dry_run {
@@ -119,41 +157,30 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         portscout::probe::syn::sockets::raw_sockets_allowed().map_err(|e| {
             match e.raw_os_error() {
                 Some(libc::EPERM | libc::EACCES) => {
-                    anyhow::Error::from(portscout::Error::NeedsRawSockets)
+                    Failure::from(portscout::Error::NeedsRawSockets)
                 }
-                _ => anyhow::Error::from(e).context("cannot open a raw socket"),
+                _ => Failure::io("cannot open a raw socket", e),
             }
         })?;
     }
 
+    // Resolves names, removes exclusions and sizes the probe space: every target and port
+    // problem is found here, before any file is touched or any packet sent.
+    let plan = config.resolve_plan()?;
     if args.dry_run {
-        let plan = config.resolve_plan()?;
-        let mut out = open_writer(&args, false)?;
-        match output::write_probes(&plan, &mut out).and_then(|_| out.flush()) {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-            other => {
-                other?;
-            }
-        }
-        return Ok(Finished::Done);
+        return dry_run(&args, &plan);
     }
 
-    // Before anything is resolved or sent: a history file that cannot be used is bad input.
-    let recorder = crate::db::start(&args, &stored, db_scan)?;
+    check_files(&args, resumed_from.as_ref().map(|(path, _)| path.as_path()))?;
+    // Watched from here (before the history is opened and the scan starts): a stop request
+    // that comes while the scan starts still gives a resume file.
+    let mut stops = StopRequests::watch(&args)?;
+    // From here on files are written. A history file that cannot be used is still bad input
+    // (before any packet).
+    let recorder = crate::db::start(&args, &config, &stored, db_scan)?;
     let db_scan = recorder.as_ref().map(|r| r.id());
     let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let writer = if to_terminal && bar.is_shown() {
-        // Results on the terminal the bar is drawn on: written around it, line by line.
-        Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
-    } else {
-        open_writer(&args, resuming)?
-    };
-    let options = PrinterOptions {
-        colour: colour::for_stream(args.color, to_terminal),
-        ..PrinterOptions::default()
-    };
-    let out = output::printer_with_options(args.format.into(), args.show, writer, options);
+    let sinks = printers(&args, resuming, &bar)?;
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!(
@@ -163,110 +190,141 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         }
     }
 
-    // Elapsed time covers name resolution too, as nmap's does.
-    let started = Instant::now();
-    let started_at = SystemTime::now();
-    // Resolves names and removes exclusions, then starts the workers.
-    let mut scan = Scan::start(&config)?;
+    // Before the first probe: this file is being resumed, and cannot be again.
+    mark_resumed(&mut resumed_from, true)?;
+    let scan = match Scan::with_plan(&config, plan) {
+        Ok(scan) => scan,
+        Err(e) => {
+            // Nothing was sent: the file can be resumed again.
+            mark_resumed(&mut resumed_from, false)?;
+            return Err(e.into());
+        }
+    };
     bar.start(scan.progress());
-    let signals = watch_signals(&scan, &args, bar.handle())?;
-    let mut out = crate::db::tee(out, recorder, scan.pauser());
-    let space = scan.space();
-    let info = ScanInfo {
-        hosts: u128::from(space.hosts()),
-        ports: space.ports().len(),
-        banners: config.banners().is_some(),
+    stops.attach(scan.pauser(), bar.handle())?;
+    // The bar first (off the screen before the buffered formats write), then the history
+    // (recorded even if standard output's reader went away), then the printers.
+    let mut tee = output::Tee::new(vec![Box::new(BarSink(bar))]);
+    if let Some(recorder) = recorder {
+        tee.push(Box::new(recorder.paused_by(scan.pauser())));
+    }
+    for sink in sinks {
+        tee.push(sink);
+    }
+    let options = DriveOptions {
+        max_open: args.max_open,
         // As the process got it (a resumed scan says `--resume FILE`).
         command: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        started: Some(started_at),
-        scan_type: Some(config.scan_type()),
-        port_set: Some(space.ports().clone()),
+        since: started,
+        started: started_at,
     };
-    let mut summary = Summary {
-        hosts: info.hosts,
-        ..Summary::default()
-    };
-    // Hosts that answer open on nearly every port (a middlebox): said once, at the end.
-    let mut tally = output::OpenTally::new(Some(u64::from(info.ports)));
-    let result = (|| -> Result<()> {
-        out.begin(&info)?;
-        for event in scan.by_ref() {
-            let result = match event? {
-                Event::Port(result) => result,
-                Event::HostDown(host) => {
-                    summary.hosts_down += 1;
-                    out.host_down(&host)?;
-                    continue;
-                }
-            };
-            match result.state {
-                PortState::Open => {
-                    summary.open += 1;
-                    bar.open_found();
-                }
-                PortState::Closed => summary.closed += 1,
-                PortState::Filtered => summary.filtered += 1,
-            }
-            tally.add(&result);
-            out.result(&result)?;
-            if args.max_open.is_some_and(|max| summary.open >= max) {
-                // Enough: leaving the loop drops the scan, which stops its workers.
-                break;
-            }
-        }
-        summary.elapsed = started.elapsed();
-        summary.open_everywhere = tally.hosts();
-        // Off the screen before the buffered formats write and the summary lines follow.
-        bar.finish();
-        out.end(&summary)?;
-        Ok(())
-    })();
-    signals.close();
-    match result {
+    let result = scan.drive(&mut tee, &options);
+    stops.close();
+    let driven = match result.map_err(Failure::from) {
         // A reader that went away (`portscout … | head`) is not a failure.
-        Err(e) if is_broken_pipe(&e) => return Ok(Finished::Done),
-        other => other?,
-    }
-    if !args.quiet {
-        warnings(&summary, scan.stats().as_ref());
-        let secs = summary.elapsed.as_secs_f64();
-        let probes = summary.open + summary.closed + summary.filtered;
-        let down = if summary.hosts_down > 0 {
-            format!("; {} host(s) down", summary.hosts_down)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "portscout: {} host(s), {probes} ports in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
-            summary.hosts,
-            probes as f64 / secs.max(1e-9),
-            summary.open,
-            summary.closed,
-            summary.filtered,
-        );
-        if let Some(stats) = scan.stats() {
-            eprintln!("{}", timing_line(&stats, secs));
+        Err(Failure::BrokenPipe) => {
+            finish_resumed(resumed_from, None)?;
+            return Ok(Finished::Done);
         }
+        other => other?,
+    };
+    if !args.quiet {
+        report(&driven);
     }
-    let Some(checkpoint) = scan.checkpoint() else {
+    let Ending::Paused(checkpoint) = &driven.ending else {
+        finish_resumed(resumed_from, None)?;
         return Ok(Finished::Done);
     };
     let file = ResumeFile {
         args: stored,
         checkpoint: checkpoint.clone(),
         db_scan,
+        state: ResumeState::Paused,
     };
-    write_resume_file(&args.resume_file, &file)?;
+    write_resume_file(&args.resume_file(), &file)?;
+    finish_resumed(resumed_from, Some(&args.resume_file()))?;
     // Said even with --quiet: without it the user would not know how to go on.
     eprintln!(
         "portscout: paused with {} probe(s) left ({} unanswered); resume with: portscout --resume {}",
         checkpoint.remaining(),
         checkpoint.pending.len(),
-        shell_word(&args.resume_file.display().to_string()),
+        shell_word(&args.resume_file().display().to_string()),
     );
     Ok(Finished::Paused)
+}
+
+/// `--dry-run`: the plan's probes, one per line, to standard output or `-o FILE`.
+fn dry_run(args: &Args, plan: &portscout::plan::Plan) -> Result<Finished> {
+    if let Some(path) = &args.output {
+        paths::check_writable(path, "output file", Writer::Now)?;
+    }
+    let mut out = open_writer(args, false)?;
+    match output::write_probes(plan, &mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => {
+            other?;
+        }
+    }
+    Ok(Finished::Done)
+}
+
+/// The printers: `--format` to standard output (around the bar on its terminal) or `-o FILE`,
+/// then nmap's `-oN/-oX/-oG/-oA` files; appended to when resuming.
+fn printers(args: &Args, resuming: bool, bar: &Bar) -> Result<Vec<Box<dyn output::Sink + Send>>> {
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let writer = if to_terminal && bar.is_shown() {
+        // Results on the terminal the bar is drawn on: written around it, line by line.
+        Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
+    } else {
+        open_writer(args, resuming)?
+    };
+    let options = PrinterOptions {
+        colour: colour::for_stream(args.color, to_terminal),
+        ..PrinterOptions::default()
+    };
+    let mut sinks = vec![output::printer_with_options(
+        args.format.into(),
+        args.show,
+        writer,
+        options,
+    )];
+    // nmap's -oN/-oX/-oG/-oA: more printers, fed by the same results.
+    for (format, path) in args.extra_outputs() {
+        let writer = paths::open_writer(Some(&path), resuming)?;
+        sinks.push(output::printer_with_options(
+            format,
+            args.show,
+            writer,
+            PrinterOptions::default(),
+        ));
+    }
+    Ok(sinks)
+}
+
+/// The summary lines on standard error, after the warnings the scan deserves.
+fn report(driven: &Driven) {
+    let summary = &driven.summary;
+    warnings(summary, driven.stats.as_ref());
+    let secs = summary.elapsed.as_secs_f64();
+    let probes = summary.open + summary.closed + summary.filtered;
+    let down = if summary.hosts_down > 0 {
+        format!("; {} host(s) down", summary.hosts_down)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "portscout: {} host(s), {probes} ports in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
+        summary.hosts,
+        probes as f64 / secs.max(1e-9),
+        summary.open,
+        summary.closed,
+        summary.filtered,
+    );
+    if let Some(stats) = driven.stats {
+        eprintln!("{}", timing_line(&stats, secs));
+    }
 }
 
 /// The warnings a finished scan deserves, once each, on stderr: hosts that answered open on
@@ -299,45 +357,219 @@ fn warnings(summary: &Summary, stats: Option<&ScanStats>) {
     }
 }
 
-/// On the first SIGINT or SIGTERM, pause the scan (results so far are written and a resume
-/// file is saved); on the second, quit at once.
-fn watch_signals(
-    scan: &Scan,
-    args: &Args,
-    bar: BarHandle,
-) -> Result<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
-    let handle = signals.handle();
-    let pauser = scan.pauser();
-    let quiet = args.quiet;
-    let file = args.resume_file.display().to_string();
-    std::thread::Builder::new()
-        .name("portscout-signals".into())
-        .spawn(move || {
-            let mut seen = 0;
-            for _ in signals.forever() {
-                seen += 1;
-                if seen > 1 {
-                    bar.clear();
-                    eprintln!("portscout: interrupted twice: quitting without a resume file");
-                    std::process::exit(130);
-                }
-                if !quiet {
-                    // Above the bar, which goes on while the answers in flight come in.
-                    bar.suspend(|| {
-                        eprintln!(
-                            "portscout: interrupted: waiting for the answers in flight, then \
-                             saving `{file}` (interrupt again to quit at once)"
-                        )
-                    });
-                }
-                pauser.pause();
+/// Marks the resume file being resumed (`on`) as `resuming`, or back as `paused` when the
+/// scan could not start.
+fn mark_resumed(resumed_from: &mut Option<(PathBuf, ResumeFile)>, on: bool) -> Result<()> {
+    let Some((path, file)) = resumed_from else {
+        return Ok(());
+    };
+    file.state = if on {
+        ResumeState::Resuming {
+            pid: std::process::id(),
+            since: now_secs(),
+        }
+    } else {
+        ResumeState::Paused
+    };
+    write_resume_file(path, file)
+}
+
+/// Every file the scan writes, checked before any is touched: `-o`, `--db` and the resume
+/// file go to directories that exist and can be written (the resume file, written after a
+/// `sudo` run has become its user, by that user), and no two are the same file.
+fn check_files(args: &Args, resumed: Option<&Path>) -> Result<()> {
+    let mut files: Vec<(&str, &Path)> = Vec::new();
+    if let Some(path) = resumed {
+        // Marked as resumed now, and as finished (by the sudo user) at the end.
+        paths::check_writable(path, "resume file", Writer::AfterDrop)?;
+    }
+    if let Some(path) = &args.output {
+        paths::check_writable(path, "output file", Writer::Now)?;
+        files.push(("output file", path));
+    }
+    let extra = args.extra_outputs();
+    for (_, path) in &extra {
+        paths::check_writable(path, "output file", Writer::Now)?;
+        files.push(("output file", path));
+    }
+    if let Some(path) = &args.db {
+        paths::check_writable(path, "scan history", Writer::Now)?;
+        files.push(("scan history", path));
+    }
+    let resume_file = args.resume_file();
+    match &args.resume_file {
+        Some(path) => {
+            paths::check_writable(path, "resume file", Writer::AfterDrop)?;
+            files.push(("resume file", path));
+        }
+        // The default place: a scan run where it cannot write is not refused, but told.
+        None => {
+            if !args.quiet && !paths::is_writable(&resume_file, Writer::AfterDrop) {
+                eprintln!(
+                    "{} cannot write `{}` here: an interrupted scan could not be resumed \
+                     (--resume-file FILE puts it elsewhere)",
+                    colour::warning(),
+                    resume_file.display()
+                );
             }
+        }
+    }
+    paths::check_distinct(&files)?;
+    Ok(())
+}
+
+/// The progress bar as a sink: it counts open ports, and goes off the screen at the end,
+/// before the buffered formats write and the summary lines follow.
+struct BarSink(Bar);
+
+impl output::Sink for BarSink {
+    fn begin(&mut self, _: &ScanInfo) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
+        if result.state == PortState::Open {
+            self.0.open_found();
+        }
+        Ok(true)
+    }
+
+    fn host_down(&mut self, _: &HostDown) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn end(&mut self, _: &Summary) -> io::Result<()> {
+        self.0.finish();
+        Ok(())
+    }
+}
+
+/// Signals within this long of the first stop request are the same request.
+pub const SAME_REQUEST: Duration = Duration::from_secs(1);
+
+/// Stop requests (SIGINT, SIGTERM), watched from before the scan starts until its results are
+/// written.
+///
+/// One request is one request: signals that arrive within [`SAME_REQUEST`] of the first
+/// count once (GNU `timeout` signals the process and then its process group, microseconds
+/// apart; a service manager may follow SIGINT with SIGTERM). The first request pauses the
+/// scan (or, before it has started, pauses it as soon as it starts, so the resume file
+/// holds everything); a request after that window quits at once, without a resume file.
+struct StopRequests {
+    handle: signal_hook::iterator::Handle,
+    /// Registered at once; read by a thread started only once the scan has dropped its
+    /// privileges (capabilities belong to threads: one started before would keep them).
+    /// Signals that come in between wait in it.
+    signals: Option<signal_hook::iterator::Signals>,
+    state: Arc<Mutex<StopState>>,
+}
+
+#[derive(Default)]
+struct StopState {
+    /// When the first request came.
+    first: Option<Instant>,
+    /// The running scan's pauser and the bar to write above, once the scan has started.
+    scan: Option<(Pauser, BarHandle)>,
+    quiet: bool,
+    file: String,
+}
+
+impl StopState {
+    /// Pauses the scan and says so: the request is acknowledged.
+    fn acknowledge(&self) {
+        let Some((pauser, bar)) = &self.scan else {
+            return;
+        };
+        if !self.quiet {
+            // Above the bar, which goes on while the answers in flight come in.
+            bar.suspend(|| {
+                eprintln!(
+                    "portscout: interrupted: waiting for the answers in flight, then saving \
+                     `{}` (interrupt again to quit at once)",
+                    self.file
+                )
+            });
+        }
+        pauser.pause();
+    }
+}
+
+impl StopRequests {
+    /// Starts watching SIGINT and SIGTERM: from now on they no longer end the process.
+    fn watch(args: &Args) -> Result<StopRequests> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .map_err(|e| Failure::io("cannot watch for Ctrl-C", e))?;
+        let state = Arc::new(Mutex::new(StopState {
+            quiet: args.quiet,
+            file: args.resume_file().display().to_string(),
+            ..StopState::default()
+        }));
+        Ok(StopRequests {
+            handle: signals.handle(),
+            signals: Some(signals),
+            state,
         })
-        .map_err(|e| anyhow::anyhow!("cannot watch for Ctrl-C: {e}"))?;
-    Ok(handle)
+    }
+
+    /// The scan has started (and dropped its privileges): requests are read from now on, and
+    /// one that came before pauses it at once.
+    fn attach(&mut self, pauser: Pauser, bar: BarHandle) -> Result<()> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).scan = Some((pauser, bar));
+        let Some(mut signals) = self.signals.take() else {
+            return Ok(());
+        };
+        let shared = Arc::clone(&self.state);
+        std::thread::Builder::new()
+            .name("portscout-signals".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    match state.first {
+                        None => {
+                            state.first = Some(Instant::now());
+                            state.acknowledge();
+                        }
+                        Some(first) if first.elapsed() < SAME_REQUEST => {}
+                        Some(_) => {
+                            if let Some((_, bar)) = &state.scan {
+                                bar.clear();
+                            }
+                            eprintln!(
+                                "portscout: interrupted twice: quitting without a resume file"
+                            );
+                            std::process::exit(130);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Failure::io("cannot watch for Ctrl-C", e))?;
+        Ok(())
+    }
+
+    /// Stops watching (the results are written).
+    fn close(&self) {
+        self.handle.close();
+    }
+}
+
+/// The end of a resumed run: the file it resumed is finished, or, paused again into another
+/// file `continued`, says so. (Paused again into the same file, that file is new already.)
+fn finish_resumed(
+    resumed_from: Option<(PathBuf, ResumeFile)>,
+    continued: Option<&Path>,
+) -> Result<()> {
+    let Some((path, mut file)) = resumed_from else {
+        return Ok(());
+    };
+    file.state = match continued {
+        None => ResumeState::Finished { at: now_secs() },
+        Some(next) if paths::same_file(next, &path) => return Ok(()),
+        Some(next) => ResumeState::Continued {
+            file: next.to_path_buf(),
+        },
+    };
+    write_resume_file(&path, &file)
 }
 
 fn read_resume_file(path: &Path) -> Result<ResumeFile> {
@@ -360,9 +592,15 @@ fn write_resume_file(path: &Path, file: &ResumeFile) -> Result<()> {
         serde_json::to_writer(&mut w, file)?;
         w.write_all(b"\n")?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        paths::give_to_sudo_user(&tmp)?;
         std::fs::rename(&tmp, path)
     };
-    write().map_err(|e| anyhow::anyhow!("cannot write resume file `{}`: {e}", path.display()))
+    write().map_err(|e| {
+        Failure::io(
+            format_args!("cannot write resume file `{}`", path.display()),
+            e,
+        )
+    })
 }
 
 /// `s`, quoted for a POSIX shell if it needs to be.
@@ -400,34 +638,36 @@ fn timing_line(s: &ScanStats, secs: f64) -> String {
 }
 
 fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
-    let mut targets = parse_targets(args.targets.iter().map(String::as_str))?;
-    if let Some(path) = &args.input_list {
-        // Read as a stream: its addresses come back merged, its host names once each.
-        targets.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
-    }
-    if targets.is_empty() {
-        return Err(portscout::Error::EmptyScan("no targets given").into());
-    }
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(portscout::Error::from)?;
     let mut exclude = Vec::new();
     for list in &args.exclude {
         exclude.extend(target::parse_list(list).map_err(portscout::Error::from)?);
     }
-    if let Some(path) = &args.exclude_file {
-        exclude.extend(target::read_target_file(path).map_err(portscout::Error::from)?);
-    }
-    let ports = match (&args.ports, args.top_ports) {
-        (Some(ports), _) => ports.clone(),
-        (None, Some(n)) => PortSet::top(n).map_err(portscout::Error::from)?,
-        (None, None) => PortSet::top(1000).map_err(portscout::Error::from)?,
-    };
     let mut builder = ScanConfig::builder()
         .scan_type(args.scan_type)
         // Once the sockets are open nothing needs a privilege (see portscout::privilege).
         .drop_privileges(true)
         .engine(args.engine)
         .targets(targets)
-        .exclude(exclude)
-        .ports(ports);
+        .exclude(exclude);
+    // The files are read as streams when the configuration is built.
+    if let Some(path) = &args.input_list {
+        builder = builder.target_file(path);
+    }
+    if let Some(path) = &args.exclude_file {
+        builder = builder.exclude_file(path);
+    }
+    // Without either, the library's default (the top ports).
+    if let Some(ports) = &args.ports {
+        builder = builder.ports(ports.clone());
+    } else if let Some(n) = args.top_ports {
+        builder = builder.ports(PortSet::top(n).map_err(portscout::Error::from)?);
+    }
     if let Some(p) = &args.exclude_ports {
         builder = builder.exclude_ports(p.clone());
     }
@@ -475,44 +715,8 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     Ok(builder.build()?)
 }
 
-fn parse_targets<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Vec<Target>> {
-    tokens
-        .map(|t| Target::parse(t).map_err(|e| portscout::Error::from(e).into()))
-        .collect()
-}
-
 /// Where results go: `-o FILE` (appended to when resuming, so the first run's results stay)
 /// or standard output.
 fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
-    open_writer_at(args.output.as_deref(), append)
-}
-
-/// A buffered writer to `path` (appending, or truncating it), or to standard output.
-pub fn open_writer_at(path: Option<&Path>, append: bool) -> Result<Box<dyn Write + Send>> {
-    Ok(match path {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .append(append)
-                .truncate(!append)
-                .open(path)
-                .map_err(|e| {
-                    BadInput(format!(
-                        "cannot write output file `{}`: {e}",
-                        path.display()
-                    ))
-                })?;
-            Box::new(BufWriter::new(file))
-        }
-        None => Box::new(BufWriter::new(io::stdout())),
-    })
-}
-
-/// Whether `err` is a write to a reader that went away (`portscout … | head`).
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
+    Ok(paths::open_writer(args.output.as_deref(), append)?)
 }

@@ -79,6 +79,9 @@ pub enum Error {
     /// The scanner itself failed (no descriptors at all for a long time, runtime failure, …).
     #[error("scan failed: {0}")]
     Runtime(#[source] io::Error),
+    /// A sink could not write the results ([`crate::scan::Scan::drive`]).
+    #[error("cannot write the results: {0}")]
+    Output(#[source] io::Error),
 }
 
 /// `n` and its noun, for a message: powers of two from 2^32 on as `2^k`, and a saturated
@@ -97,7 +100,7 @@ fn count(n: &u128, one: &str, many: &str) -> String {
 impl Error {
     /// Whether this error comes from the user's input (exit code 2) rather than from the run.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Error::Runtime(_))
+        !matches!(self, Error::Runtime(_) | Error::Output(_))
     }
 }
 

@@ -19,18 +19,19 @@
 //! | `sim` | a simulated network on tokio's paused clock that the real scheduler scans: the timing rules tested without root (feature `sim`, for tests only) |
 //! | `history` | scans recorded in SQLite (a [`output::Sink`] beside the printer), listed, and two compared (feature `history`, on by default) |
 //!
-//! # From the seed to these types
+//! # Where these types come from
 //!
 //! portscout began as notes on CPython's async machinery that end in one port scanner built
-//! four ways (`shared/seeds/`, section 6). Each idea there has one home here:
+//! four ways in Python: a thread pool, `asyncio.gather`, an async generator and
+//! subinterpreters. Each idea there has one home here:
 //!
-//! | seed idea | here | what it buys |
+//! | Python idea | here | what it buys |
 //! |---|---|---|
 //! | generator: lazy values, O(1) memory | [`space::ProbeSpace`]: `probe(i)` computes the i-th `(address, port)` | a /16 × 65535 ports is 4 billion probes in 160 bytes; shards and resume positions are just indices |
 //! | coroutine | one probe: [`probe::connect::Pending::wait`], a future that waits for one handshake | a waiting probe costs a socket and a small task, not a thread |
-//! | event loop (`asyncio.gather`) | [`scan::Engine::Async`]: one tokio runtime, a bounded in-flight window | the window is sized from free descriptors and shrinks on `EMFILE`: back-pressure, never a lost port (the seed's `asyncio_gather.py` found none of its 9 open ports) |
+//! | event loop (`asyncio.gather`) | [`scan::Engine::Async`]: one tokio runtime, a bounded in-flight window | the window is sized from free descriptors and shrinks on `EMFILE`: back-pressure, never a lost port (the Python `asyncio.gather` scanner, with no such bound, found none of its 9 open ports) |
 //! | async generator with `max` | [`scan::ScanStream`] (a `Stream`) and [`scan::Scan`] (an `Iterator`): results as they are found | take what you need (`.take(1)`, `--max-open`) and drop the rest: dropping stops the scan and closes its sockets |
-//! | thread pool (`ThreadPoolExecutor`) | [`scan::Engine::Threads`]: at most 64 OS threads, one blocking `connect` each | the seed's design, exact |
+//! | thread pool (`ThreadPoolExecutor`) | [`scan::Engine::Threads`]: at most 64 OS threads, one blocking `connect` each | the thread-pool design, exact |
 //! | subinterpreters: isolated parallel interpreters | [`scan::Engine::Sharded`]: one runtime per core, each owning a disjoint slice of the probe space and its own sockets | parallel with no locks on the probe path; results merge over one channel |
 //!
 //! Every engine drives the same prober ([`probe::connect::Connector`] on event loops,
@@ -42,7 +43,7 @@
 //!
 //! Runnable programs in `examples/` (each scans this machine's loopback only):
 //! `scan_loopback` (the blocking iterator), `first_open` (the stream, stopped after the first
-//! open port), `engines` (the seed's experiment: one scan, each engine, timed) and
+//! open port), `engines` (one scan, each engine, timed, with listeners of its own to find) and
 //! `probe_space` (the lazy index space; sends nothing).
 //!
 //! ```no_run
@@ -84,4 +85,7 @@ pub mod target;
 pub mod timing;
 
 pub use error::Error;
-pub use model::{Banner, Event, HostDown, PortResult, PortState, Reason, StateFilter};
+pub use model::{
+    Banner, Event, HostDown, PortResult, PortState, Reason, ScanInfo, ScanType, StateFilter,
+    Summary,
+};

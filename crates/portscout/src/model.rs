@@ -3,9 +3,10 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
+use crate::ports::PortSet;
 
 /// The state of one TCP port, as nmap names it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -434,4 +435,99 @@ mod tests {
         );
         assert!("".parse::<StateFilter>().is_err());
     }
+}
+
+/// How a probe is sent and read: the scan type (`--scan`).
+///
+/// | type | what is sent | answered by | needs |
+/// |---|---|---|---|
+/// | [`Connect`](ScanType::Connect) | `connect(2)`: the kernel's own handshake | the kernel (errno) | nothing |
+/// | [`Syn`](ScanType::Syn) | a bare SYN, built by [`crate::packet`], through a raw socket | packets read from a packet socket ([`crate::probe::syn`]) | root or `CAP_NET_RAW` |
+///
+/// Both read the same answer as the same state and reason (an ICMP error through the same
+/// rows, [`crate::probe::icmp::meaning`]), but for an ICMP port unreachable, which the kernel
+/// gives a connect as a refusal (`closed`), and the SYN scan reads as nmap `-sS` does
+/// (`filtered` / `port-unreach`); everything else (order, timing, retries, shards, resume,
+/// exclusions) is the same scan.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ScanType {
+    /// A full TCP handshake through the kernel (nmap `-sT`).
+    #[default]
+    Connect,
+    /// A half-open scan: SYN out, SYN-ACK or RST back, no connection (nmap `-sS`).
+    Syn,
+}
+
+impl ScanType {
+    /// Every scan type.
+    pub const ALL: [ScanType; 2] = [ScanType::Connect, ScanType::Syn];
+
+    /// The name `--scan` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanType::Connect => "connect",
+            ScanType::Syn => "syn",
+        }
+    }
+}
+
+impl fmt::Display for ScanType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ScanType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<ScanType, Error> {
+        ScanType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| Error::BadScanType(s.to_string()))
+    }
+}
+
+/// What a scan is about to do, given to a sink before the first result.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ScanInfo {
+    /// Number of target addresses.
+    pub hosts: u128,
+    /// Number of ports per address.
+    pub ports: u32,
+    /// Whether open ports come with banners (`--banners`): the CSV printer adds a `banner`
+    /// column only then.
+    pub banners: bool,
+    /// The command line that started the scan, program name first (the XML printer's
+    /// `args`). Empty when not known.
+    pub command: Vec<String>,
+    /// When the scan started (the XML printer's `start`; its end is this plus
+    /// [`Summary::elapsed`], so printers never read the clock). `None` when not known.
+    pub started: Option<SystemTime>,
+    /// How ports were probed. `None` when not known (the XML printer then says `connect`).
+    pub scan_type: Option<ScanType>,
+    /// The ports scanned on every host (the XML printer's `services`); `None` when not
+    /// known.
+    pub port_set: Option<PortSet>,
+}
+
+/// Totals of a finished scan.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Number of target addresses.
+    pub hosts: u128,
+    /// Ports found open.
+    pub open: u64,
+    /// Ports found closed.
+    pub closed: u64,
+    /// Ports found filtered.
+    pub filtered: u64,
+    /// Hosts found down (their ports are not counted above).
+    pub hosts_down: u64,
+    /// Wall time of the scan.
+    pub elapsed: Duration,
+    /// Hosts that answered open on nearly every port of a large range
+    /// ([`crate::output::OpenTally`]): the answers are likely a middlebox's (a SYN proxy, a
+    /// tarpit), not the host's. Ascending.
+    pub open_everywhere: Vec<IpAddr>,
 }

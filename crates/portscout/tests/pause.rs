@@ -50,7 +50,7 @@ fn pause_and_resume_report_every_port_once() {
                 "{engine}: {} twice",
                 r.port
             );
-            if k == 500 {
+            if k == 100 {
                 pauser.pause();
             }
         }
@@ -127,4 +127,34 @@ fn a_checkpoint_does_not_fit_another_scan() {
         .resume(checkpoint)
         .build();
     assert!(matches!(reseeded, Err(portscout::Error::BadResume(_))));
+}
+
+/// Issue 17: this test once failed under a CPU hog with "threads: the pause came too late
+/// (3004)". The threads engine handed a thread's results over only when its batch of 256 was
+/// full or the thread ended, and under `--rate` a thread sleeps between probes without
+/// handing anything over: the scan's results came at its end, and a pause after the 500th
+/// result landed after the last probe. Now a thread hands over what it found before it waits
+/// for the rate: the first result comes while most of the scan is still to do.
+#[test]
+fn a_rate_limited_threads_scan_hands_results_over_as_it_goes() {
+    let ports = PortSet::parse("1-4000").unwrap();
+    // 2000 probes a second: about 2 s in all, 64 threads with about 62 probes each.
+    let config = ScanConfig::builder()
+        .engine(Engine::Threads)
+        .targets([Target::parse("127.0.0.1").unwrap()])
+        .ports(ports)
+        .rate(2000)
+        .build()
+        .unwrap();
+    let mut scan = Scan::start(&config).unwrap();
+    let progress = scan.progress();
+    let first = scan.next().expect("a result");
+    let done = progress.done();
+    drop(first);
+    drop(scan);
+    assert!(
+        done < progress.total() / 2,
+        "the first result came once {done} of {} probes were done",
+        progress.total()
+    );
 }

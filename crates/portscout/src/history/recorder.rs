@@ -353,7 +353,7 @@ impl Sink for Recorder {
         Ok(())
     }
 
-    fn result(&mut self, r: &PortResult) -> io::Result<()> {
+    fn result(&mut self, r: &PortResult) -> io::Result<bool> {
         match r.state {
             PortState::Open => self.counts.open += 1,
             PortState::Closed => self.counts.closed += 1,
@@ -369,7 +369,8 @@ impl Sink for Recorder {
                 .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
             banner: r.banner.as_ref().map(|b| b.escaped()),
         })
-        .map_err(io_err)
+        .map_err(io_err)?;
+        Ok(true)
     }
 
     fn host_down(&mut self, h: &HostDown) -> io::Result<()> {

@@ -36,9 +36,9 @@ impl Sink for CsvPrinter {
         self.out.write_all(b"\n")
     }
 
-    fn result(&mut self, r: &PortResult) -> io::Result<()> {
+    fn result(&mut self, r: &PortResult) -> io::Result<bool> {
         if !self.show.shows(r.state) {
-            return Ok(());
+            return Ok(true);
         }
         // No field but the banner can contain a comma or a quote, and none a newline.
         write!(
@@ -65,7 +65,8 @@ impl Sink for CsvPrinter {
                 }
             }
         }
-        self.out.write_all(b"\n")
+        self.out.write_all(b"\n")?;
+        Ok(true)
     }
 
     /// A host found down is one row with no port, state `down` and the reason.

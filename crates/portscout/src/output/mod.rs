@@ -18,13 +18,11 @@ use std::fmt;
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter};
-use crate::ports::PortSet;
-use crate::probe::ScanType;
 
 mod csv;
 mod grep;
@@ -39,48 +37,7 @@ pub use probes::write_probes;
 #[cfg(test)]
 mod tests;
 
-/// What a scan is about to do, given to a sink before the first result.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct ScanInfo {
-    /// Number of target addresses.
-    pub hosts: u128,
-    /// Number of ports per address.
-    pub ports: u32,
-    /// Whether open ports come with banners (`--banners`): the CSV printer adds a `banner`
-    /// column only then.
-    pub banners: bool,
-    /// The command line that started the scan, program name first (the XML printer's
-    /// `args`). Empty when not known.
-    pub command: Vec<String>,
-    /// When the scan started (the XML printer's `start`; its end is this plus
-    /// [`Summary::elapsed`], so printers never read the clock). `None` when not known.
-    pub started: Option<SystemTime>,
-    /// How ports were probed. `None` when not known (the XML printer then says `connect`).
-    pub scan_type: Option<ScanType>,
-    /// The ports scanned on every host (the XML printer's `services`); `None` when not
-    /// known.
-    pub port_set: Option<PortSet>,
-}
-
-/// Totals of a finished scan.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Summary {
-    /// Number of target addresses.
-    pub hosts: u128,
-    /// Ports found open.
-    pub open: u64,
-    /// Ports found closed.
-    pub closed: u64,
-    /// Ports found filtered.
-    pub filtered: u64,
-    /// Hosts found down (their ports are not counted above).
-    pub hosts_down: u64,
-    /// Wall time of the scan.
-    pub elapsed: Duration,
-    /// Hosts that answered open on nearly every port of a large range ([`OpenTally`]): the
-    /// answers are likely a middlebox's (a SYN proxy, a tarpit), not the host's. Ascending.
-    pub open_everywhere: Vec<IpAddr>,
-}
+pub use crate::model::{ScanInfo, Summary};
 
 /// A host is listed in [`Summary::open_everywhere`] when at least this many of its ports
 /// have a result...
@@ -160,12 +117,84 @@ impl OpenTally {
 pub trait Sink {
     /// Called once, before any result.
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()>;
-    /// Called once per probed port, in the order results are found.
-    fn result(&mut self, result: &PortResult) -> io::Result<()>;
+    /// Called once per probed port, in the order results are found. Returns whether the scan
+    /// should go on: `Ok(false)` stops it (as `--max-open` does; [`crate::scan::Scan::drive`]),
+    /// and [`Sink::end`] is still called. Printers always go on.
+    fn result(&mut self, result: &PortResult) -> io::Result<bool>;
     /// Called once per host found down (it has no port results).
     fn host_down(&mut self, host: &HostDown) -> io::Result<()>;
     /// Called once, after the last result.
     fn end(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+/// Several sinks as one: each call goes to every sink, in order (`-o FILE -oX scan.xml`, or
+/// a printer and the scan history). A failing sink does not keep the others from being
+/// called; the first error is returned.
+#[derive(Default)]
+pub struct Tee {
+    sinks: Vec<Box<dyn Sink + Send>>,
+}
+
+impl Tee {
+    /// A tee of these sinks.
+    pub fn new(sinks: Vec<Box<dyn Sink + Send>>) -> Tee {
+        Tee { sinks }
+    }
+
+    /// Adds a sink after the others.
+    pub fn push(&mut self, sink: Box<dyn Sink + Send>) {
+        self.sinks.push(sink);
+    }
+
+    /// The number of sinks.
+    pub fn len(&self) -> usize {
+        self.sinks.len()
+    }
+
+    /// Whether there is no sink.
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    fn each(&mut self, mut f: impl FnMut(&mut dyn Sink) -> io::Result<()>) -> io::Result<()> {
+        let mut first = Ok(());
+        for sink in &mut self.sinks {
+            let r = f(sink.as_mut());
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+impl fmt::Debug for Tee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tee({} sinks)", self.sinks.len())
+    }
+}
+
+impl Sink for Tee {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.each(|s| s.begin(info))
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
+        let mut go_on = true;
+        self.each(|s| {
+            go_on &= s.result(result)?;
+            Ok(())
+        })?;
+        Ok(go_on)
+    }
+
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
+        self.each(|s| s.host_down(host))
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        self.each(|s| s.end(summary))
+    }
 }
 
 /// An output format (`--format`).
@@ -343,7 +372,7 @@ impl Sink for DownFilter {
         self.inner.begin(info)
     }
 
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
         self.inner.result(result)
     }
 
@@ -638,9 +667,9 @@ impl Sink for Buffered {
         Ok(())
     }
 
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
         self.collector.add(result);
-        Ok(())
+        Ok(true)
     }
 
     fn host_down(&mut self, host: &HostDown) -> io::Result<()> {

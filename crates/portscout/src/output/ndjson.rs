@@ -37,11 +37,11 @@ impl Sink for NdjsonPrinter {
         Ok(())
     }
 
-    fn result(&mut self, result: &PortResult) -> io::Result<()> {
-        if !self.show.shows(result.state) {
-            return Ok(());
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
+        if self.show.shows(result.state) {
+            self.write_line(&PortRecord(result))?;
         }
-        self.write_line(&PortRecord(result))
+        Ok(true)
     }
 
     fn host_down(&mut self, host: &HostDown) -> io::Result<()> {

@@ -131,7 +131,9 @@ fn run_events_with(
     p.begin(&info).unwrap();
     for event in events {
         match event {
-            Event::Port(r) => p.result(r).unwrap(),
+            Event::Port(r) => {
+                p.result(r).unwrap();
+            }
             Event::HostDown(h) => p.host_down(h).unwrap(),
         }
     }

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Order, Shard};
+use super::Walk;
 use crate::model::Reason;
 
 /// The checkpoint format's version; a file of another version is refused. Version 2 lists
@@ -24,12 +24,10 @@ pub struct Checkpoint {
     pub probes: u64,
     /// A digest of the probe space's address and port ranges, the same check.
     pub fingerprint: u64,
-    /// The order.
-    pub order: Order,
-    /// The permutation's seed.
-    pub seed: u64,
-    /// The shard.
-    pub shard: Shard,
+    /// The order, seed and shard (`order`, `seed`, `shard` in the file, beside the fields
+    /// above).
+    #[serde(flatten)]
+    pub walk: Walk,
     /// Probes that were sent and not answered when the scan stopped (or waited behind a full
     /// window): sent again, first.
     pub pending: Vec<SocketAddr>,

@@ -66,6 +66,29 @@ impl fmt::Display for Order {
     }
 }
 
+/// How one run goes through the probe space: the order, its seed, and the shard. One value,
+/// handed as it is from the [`crate::scan::ScanConfig`] to the [`Plan`] and to a
+/// [`Checkpoint`] (where its fields sit beside the others).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Walk {
+    /// The order.
+    pub order: Order,
+    /// The permutation's seed (unused by [`Order::Serial`]).
+    pub seed: u64,
+    /// The shard.
+    pub shard: Shard,
+}
+
+impl Default for Walk {
+    fn default() -> Walk {
+        Walk {
+            order: Order::Random,
+            seed: 0,
+            shard: Shard::WHOLE,
+        }
+    }
+}
+
 /// One shard of a scan split over `count` runs (`--shard I/N`, 1-based `index`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
@@ -132,9 +155,7 @@ impl fmt::Display for Shard {
 #[derive(Clone, Debug)]
 pub struct Plan {
     space: Arc<ProbeSpace>,
-    order: Order,
-    seed: u64,
-    shard: Shard,
+    walk: Walk,
     perm: Option<Permutation>,
     /// Explicit probes, sent first (unanswered at a pause).
     pending: Vec<SocketAddr>,
@@ -148,15 +169,13 @@ pub struct Plan {
 impl Plan {
     /// The whole of `shard` of `space`, in `order` keyed by `seed`.
     pub fn new(space: Arc<ProbeSpace>, order: Order, seed: u64, shard: Shard) -> Plan {
-        let n = shard.len_of(space.len());
-        Plan::with_work(
-            space,
-            order,
-            seed,
-            shard,
-            Vec::new(),
-            std::iter::once(0..n).collect(),
-        )
+        Plan::walking(space, Walk { order, seed, shard })
+    }
+
+    /// The whole of `walk`'s shard of `space`.
+    pub fn walking(space: Arc<ProbeSpace>, walk: Walk) -> Plan {
+        let n = walk.shard.len_of(space.len());
+        Plan::with_work(space, walk, Vec::new(), std::iter::once(0..n).collect())
     }
 
     /// What a checkpoint left of the same scan. Fails if the checkpoint was written for
@@ -170,7 +189,7 @@ impl Plan {
                 space.len()
             )));
         }
-        let n = c.shard.len_of(space.len());
+        let n = c.walk.shard.len_of(space.len());
         if c.segments.iter().any(|&(s, e)| s > e || e > n) {
             return Err(Error::BadResume("its ranges lie outside the scan".into()));
         }
@@ -178,26 +197,17 @@ impl Plan {
             return Err(Error::BadResume(format!("{p} is not part of the scan")));
         }
         let segments = c.segments.iter().map(|&(s, e)| s..e).collect();
-        Ok(Plan::with_work(
-            space,
-            c.order,
-            c.seed,
-            c.shard,
-            c.pending.clone(),
-            segments,
-        ))
+        Ok(Plan::with_work(space, c.walk, c.pending.clone(), segments))
     }
 
     fn with_work(
         space: Arc<ProbeSpace>,
-        order: Order,
-        seed: u64,
-        shard: Shard,
+        walk: Walk,
         pending: Vec<SocketAddr>,
         segments: Vec<Range<u64>>,
     ) -> Plan {
-        let perm = match order {
-            Order::Random => Some(Permutation::new(space.len(), seed)),
+        let perm = match walk.order {
+            Order::Random => Some(Permutation::new(space.len(), walk.seed)),
             Order::Serial => None,
         };
         let segments: Vec<Range<u64>> = segments.into_iter().filter(|r| !r.is_empty()).collect();
@@ -209,9 +219,7 @@ impl Plan {
         }
         Plan {
             space,
-            order,
-            seed,
-            shard,
+            walk,
             perm,
             pending,
             segments,
@@ -237,22 +245,27 @@ impl Plan {
 
     /// The order.
     pub fn order(&self) -> Order {
-        self.order
+        self.walk.order
+    }
+
+    /// The order, seed and shard.
+    pub fn walk(&self) -> Walk {
+        self.walk
     }
 
     /// The permutation's seed (unused by [`Order::Serial`]).
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.walk.seed
     }
 
     /// The shard.
     pub fn shard(&self) -> Shard {
-        self.shard
+        self.walk.shard
     }
 
     /// The probe at sequence number `k` of the shard.
     fn sequence(&self, k: u64) -> Option<SocketAddr> {
-        let shard = self.shard;
+        let shard = self.walk.shard;
         let position = k.checked_mul(shard.count)?.checked_add(shard.index - 1)?;
         if position >= self.space.len() {
             return None;
@@ -327,9 +340,7 @@ impl Plan {
             version: checkpoint::VERSION,
             probes: self.space.len(),
             fingerprint: fingerprint(&self.space),
-            order: self.order,
-            seed: self.seed,
-            shard: self.shard,
+            walk: self.walk,
             pending,
             segments: segments.into_iter().map(|r| (r.start, r.end)).collect(),
             up: Vec::new(),

@@ -16,6 +16,8 @@ pub use top::TOP_PORTS;
 pub const MIN_PORT: u16 = 1;
 /// The highest TCP port a set can hold.
 pub const MAX_PORT: u16 = 65535;
+/// How many of the most common ports a scan probes when no ports are given.
+pub const DEFAULT_TOP_PORTS: usize = 1000;
 
 /// A set of TCP ports (1–65535), kept as sorted, disjoint, non-adjacent inclusive ranges.
 ///

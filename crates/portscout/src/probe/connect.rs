@@ -511,15 +511,22 @@ impl BlockingConnector {
         BlockingConnector::default()
     }
 
-    /// Probes `target` on a blocking socket, waiting until `deadline` at most.
+    /// Probes `target` on a blocking socket, waiting `timeout` at most from the moment the
+    /// SYN goes out.
     ///
     /// Waits in slices of at most 100 ms. After each slice that brought no answer it calls
     /// `keep_waiting`; when that returns false the probe ends as [`Outcome::NoResponse`], so a
     /// dropped scan stops promptly (and the caller can hand over results meanwhile).
+    ///
+    /// A thread of a busy pool may run again only well after its time was up, and a blocking
+    /// `connect(2)` woken by the answer but scheduled after its `SO_SNDTIMEO` returns
+    /// `EALREADY` as if nothing came. So when the time is up, the socket is looked at once
+    /// more without waiting: an answer that arrived while the thread was not running is read,
+    /// never taken for silence (issue 17).
     pub fn probe(
         &mut self,
         target: SocketAddr,
-        deadline: Instant,
+        timeout: Duration,
         mut keep_waiting: impl FnMut() -> bool,
     ) -> Outcome {
         let start = Instant::now();
@@ -528,11 +535,19 @@ impl BlockingConnector {
             Err(e) => return classify_error(&e, start.elapsed(), None),
         };
         let addr = SockAddr::from(target);
+        let deadline = Instant::now() + timeout;
         let mut first = true;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || (!first && !keep_waiting()) {
+            if !first && !keep_waiting() {
                 return Outcome::NoResponse;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() && !first {
+                // The last look: only if the handshake is over does `connect(2)` answer
+                // without blocking.
+                if !connect_finished(&spare.socket) {
+                    return Outcome::NoResponse;
+                }
             }
             first = false;
             // SO_SNDTIMEO has a granularity of one tick and 0 means "forever": at least 1 ms.
@@ -557,12 +572,29 @@ impl BlockingConnector {
                         {
                             return outcome;
                         }
+                        if left.is_zero() {
+                            return Outcome::NoResponse;
+                        }
                     }
                     _ => return self.spares.failed(target, spare, &e, start.elapsed()),
                 },
             }
         }
     }
+}
+
+/// Whether a connecting socket's handshake is over (established, refused, or failed), asked
+/// without waiting: `poll(2)` reports a connecting TCP socket neither writable nor in error.
+fn connect_finished(socket: &Socket) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for a descriptor `socket` owns, a timeout of 0 (no waiting).
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready > 0 && fd.revents != 0
 }
 
 impl Pending {
@@ -943,6 +975,46 @@ mod tests {
                     ..
                 } | Outcome::Retry
             ),
+            "{outcome:?}"
+        );
+    }
+
+    /// Issue 17: a blocking probe whose thread comes back only after its time is up still
+    /// reads the answer that came meanwhile (the last look), instead of calling it silence.
+    /// The listener's accept queue is full, so the probe's SYN is dropped and the kernel sends
+    /// it again after 1 s; the thread is away (in `keep_waiting`) until that handshake is done,
+    /// long after the probe's 150 ms.
+    #[test]
+    fn a_blocking_probe_reads_the_answer_that_came_while_its_thread_was_away() {
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        listener.bind(&SockAddr::from(any)).unwrap();
+        listener.listen(0).unwrap();
+        // accept(2) gives up after this (SO_RCVTIMEO), so the test cannot hang.
+        listener
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let target = listener.local_addr().unwrap().as_socket().unwrap();
+        let filler = std::net::TcpStream::connect(target).unwrap();
+        let mut away = false;
+        let outcome = BlockingConnector::new().probe(target, Duration::from_millis(150), || {
+            if !away {
+                away = true;
+                // Room in the queue for the probe's second SYN; back once its handshake is
+                // done (its connection is queued).
+                drop(listener.accept().expect("the filler"));
+                drop(
+                    listener
+                        .accept()
+                        .expect("the probe's connection, within 30 s"),
+                );
+            }
+            true
+        });
+        drop(filler);
+        assert!(away, "the probe returned before its first slice ended");
+        assert!(
+            matches!(outcome, Outcome::OpenUnconfirmed { .. }),
             "{outcome:?}"
         );
     }

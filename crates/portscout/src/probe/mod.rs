@@ -9,65 +9,14 @@ pub mod connect;
 pub mod icmp;
 pub mod syn;
 
-use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use crate::error::Error;
 use crate::model::{PortState, Reason};
 
-/// How a probe is sent and read: the scan type (`--scan`).
-///
-/// | type | what is sent | answered by | needs |
-/// |---|---|---|---|
-/// | [`Connect`](ScanType::Connect) | `connect(2)`: the kernel's own handshake | the kernel (errno) | nothing |
-/// | [`Syn`](ScanType::Syn) | a bare SYN, built by [`crate::packet`], through a raw socket | packets read from a packet socket ([`syn`]) | root or `CAP_NET_RAW` |
-///
-/// Both read the same answer as the same state and reason (an ICMP error through the same
-/// rows, [`icmp::meaning`]), but for an ICMP port unreachable, which the kernel gives a
-/// connect as a refusal (`closed`), and the SYN scan reads as nmap `-sS` does (`filtered` /
-/// `port-unreach`); everything else (order, timing,
-/// retries, shards, resume, exclusions) is the same scan.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ScanType {
-    /// A full TCP handshake through the kernel (nmap `-sT`).
-    #[default]
-    Connect,
-    /// A half-open scan: SYN out, SYN-ACK or RST back, no connection (nmap `-sS`).
-    Syn,
-}
-
-impl ScanType {
-    /// Every scan type.
-    pub const ALL: [ScanType; 2] = [ScanType::Connect, ScanType::Syn];
-
-    /// The name `--scan` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScanType::Connect => "connect",
-            ScanType::Syn => "syn",
-        }
-    }
-}
-
-impl fmt::Display for ScanType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ScanType {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<ScanType, Error> {
-        ScanType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| Error::BadScanType(s.to_string()))
-    }
-}
+// The scan type lives with the other result types (it is in every output).
+pub use crate::model::ScanType;
 
 /// What an event-loop worker needs from a prober: start a probe, wait for its outcome, and,
 /// for probers that batch, send what was started and read what arrived.

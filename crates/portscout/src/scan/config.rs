@@ -2,6 +2,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv6Addr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use super::hosts::{Timeout, TimingSpec};
 use super::Engine;
 use crate::banner::BannerOptions;
 use crate::error::Error;
-use crate::plan::{Checkpoint, Order, Plan, Shard, CHECKPOINT_VERSION};
+use crate::plan::{Checkpoint, Order, Plan, Shard, Walk, CHECKPOINT_VERSION};
 use crate::ports::PortSet;
 use crate::probe::ScanType;
 use crate::space::ProbeSpace;
@@ -32,7 +33,13 @@ pub const DEFAULT_MAX_WINDOW: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct ScanConfig {
     pub(crate) targets: Vec<Target>,
+    /// Target files (`-iL`), and the targets read from them at build.
+    target_files: Vec<PathBuf>,
+    file_targets: Vec<Target>,
     pub(crate) exclude: Vec<Target>,
+    /// Exclusion files, and the targets read from them at build.
+    exclude_files: Vec<PathBuf>,
+    file_exclude: Vec<Target>,
     pub(crate) ports: PortSet,
     pub(crate) exclude_ports: PortSet,
     pub(crate) timeout: Option<Duration>,
@@ -45,11 +52,10 @@ pub struct ScanConfig {
     pub(crate) concurrency: Option<usize>,
     pub(crate) workers: Option<usize>,
     pub(crate) engine: Engine,
-    pub(crate) order: Order,
-    /// Chosen at random by [`ScanConfigBuilder::build`] when not given.
-    pub(crate) seed: u64,
+    /// Order, seed (chosen at random by [`ScanConfigBuilder::build`] when not given) and
+    /// shard.
+    pub(crate) walk: Walk,
     seed_given: bool,
-    pub(crate) shard: Shard,
     pub(crate) resume: Option<Checkpoint>,
     pub(crate) scan_type: ScanType,
     pub(crate) drop_privileges: bool,
@@ -71,7 +77,11 @@ impl ScanConfig {
         ScanConfigBuilder {
             config: ScanConfig {
                 targets: Vec::new(),
+                target_files: Vec::new(),
+                file_targets: Vec::new(),
                 exclude: Vec::new(),
+                exclude_files: Vec::new(),
+                file_exclude: Vec::new(),
                 ports: PortSet::default(),
                 exclude_ports: PortSet::default(),
                 timeout: None,
@@ -84,10 +94,8 @@ impl ScanConfig {
                 concurrency: None,
                 workers: None,
                 engine: Engine::Auto,
-                order: Order::Random,
-                seed: 0,
+                walk: Walk::default(),
                 seed_given: false,
-                shard: Shard::WHOLE,
                 resume: None,
                 scan_type: ScanType::Connect,
                 drop_privileges: false,
@@ -101,19 +109,45 @@ impl ScanConfig {
         self.scan_type
     }
 
+    /// The targets given as such (not those of target files).
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// The target files (`-iL`), in the order given.
+    pub fn target_files(&self) -> &[PathBuf] {
+        &self.target_files
+    }
+
+    /// The exclusions given as such (not those of exclusion files).
+    pub fn exclude(&self) -> &[Target] {
+        &self.exclude
+    }
+
+    /// The exclusion files, in the order given.
+    pub fn exclude_files(&self) -> &[PathBuf] {
+        &self.exclude_files
+    }
+
+    /// The ports probed on every target: those given (or the top
+    /// [`crate::ports::DEFAULT_TOP_PORTS`]) without the excluded ones.
+    pub fn ports(&self) -> PortSet {
+        self.ports.difference(&self.exclude_ports)
+    }
+
     /// The probe order.
     pub fn order(&self) -> Order {
-        self.order
+        self.walk.order
     }
 
     /// The seed of the random order: the one given, or one picked at random by `build`.
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.walk.seed
     }
 
     /// The shard this run scans.
     pub fn shard(&self) -> Shard {
-        self.shard
+        self.walk.shard
     }
 
     /// The plan for `space`: the configured order, seed and shard, or what the checkpoint
@@ -122,7 +156,7 @@ impl ScanConfig {
         let space = Arc::new(space);
         match &self.resume {
             Some(c) => Plan::resume(space, c),
-            None => Ok(Plan::new(space, self.order, self.seed, self.shard)),
+            None => Ok(Plan::walking(space, self.walk)),
         }
     }
 
@@ -197,8 +231,13 @@ impl ScanConfig {
     /// and the other way round: a connect to either reaches the same host. A link-local target
     /// left after exclusions is [`target::TargetError::LinkLocal`] (no zone ids).
     pub async fn probe_space(&self) -> Result<ProbeSpace, Error> {
-        let addrs = target::resolve(&self.targets).await?;
-        let excluded = target::resolve(&self.exclude).await?.with_v4_mapped();
+        let addrs = target::resolve(&self.targets)
+            .await?
+            .union(&target::resolve(&self.file_targets).await?);
+        let excluded = target::resolve(&self.exclude)
+            .await?
+            .union(&target::resolve(&self.file_exclude).await?)
+            .with_v4_mapped();
         let addrs = addrs.difference(&excluded);
         let ports = self.ports.difference(&self.exclude_ports);
         let space = ProbeSpace::new(addrs, ports)?;
@@ -219,6 +258,19 @@ impl ScanConfigBuilder {
     /// Adds targets.
     pub fn targets(mut self, targets: impl IntoIterator<Item = Target>) -> Self {
         self.config.targets.extend(targets);
+        self
+    }
+
+    /// Adds a target file (`-iL`; `-` for standard input), read by [`ScanConfigBuilder::build`]
+    /// as a stream ([`target::read_target_file`]).
+    pub fn target_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.target_files.push(path.into());
+        self
+    }
+
+    /// Adds a file of exclusions, read by [`ScanConfigBuilder::build`].
+    pub fn exclude_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.exclude_files.push(path.into());
         self
     }
 
@@ -308,14 +360,14 @@ impl ScanConfigBuilder {
 
     /// Sets the probe order (default: [`Order::Random`]).
     pub fn order(mut self, order: Order) -> Self {
-        self.config.order = order;
+        self.config.walk.order = order;
         self
     }
 
     /// Sets the seed of the random order (default: a random one). Shards of one scan must
     /// share it.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.config.seed = seed;
+        self.config.walk.seed = seed;
         self.config.seed_given = true;
         self
     }
@@ -323,7 +375,7 @@ impl ScanConfigBuilder {
     /// Scans only this shard (default: all of the scan). Needs an explicit seed with the
     /// random order when there is more than one shard, so that the shards agree.
     pub fn shard(mut self, shard: Shard) -> Self {
-        self.config.shard = shard;
+        self.config.walk.shard = shard;
         self
     }
 
@@ -371,25 +423,35 @@ impl ScanConfigBuilder {
                     cp.version
                 )));
             }
-            if cp.order != c.order || cp.shard != c.shard || (c.seed_given && cp.seed != c.seed) {
+            let (was, now) = (cp.walk, c.walk);
+            if was.order != now.order
+                || was.shard != now.shard
+                || (c.seed_given && was.seed != now.seed)
+            {
                 return Err(Error::BadResume(format!(
                     "it was written for --order {} --shard {} --seed {}",
-                    cp.order, cp.shard, cp.seed
+                    was.order, was.shard, was.seed
                 )));
             }
-            c.seed = cp.seed;
+            c.walk.seed = was.seed;
             c.seed_given = true;
         }
-        if c.shard.count > 1 && c.order == Order::Random && !c.seed_given {
+        if c.walk.shard.count > 1 && c.walk.order == Order::Random && !c.seed_given {
             return Err(Error::Conflict(
                 "--shard needs --seed with the random order: every shard must use the same permutation",
             ));
         }
         if !c.seed_given {
-            c.seed = random_seed();
+            c.walk.seed = random_seed();
         }
-        if c.targets.is_empty() {
+        for path in &c.target_files {
+            c.file_targets.extend(target::read_target_file(path)?);
+        }
+        if c.targets.is_empty() && c.file_targets.is_empty() {
             return Err(Error::EmptyScan("no targets given"));
+        }
+        for path in &c.exclude_files {
+            c.file_exclude.extend(target::read_target_file(path)?);
         }
         if let Some(t) = c.timeout.filter(|t| t.is_zero()) {
             return Err(Error::BadTimeout(format!("{}ms", t.as_millis())));
@@ -456,7 +518,7 @@ impl ScanConfigBuilder {
             ));
         }
         if c.ports.is_empty() {
-            c.ports = PortSet::top(1000)?;
+            c.ports = PortSet::top(crate::ports::DEFAULT_TOP_PORTS)?;
         }
         Ok(c)
     }

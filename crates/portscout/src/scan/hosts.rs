@@ -831,17 +831,12 @@ impl Hosts {
                         // Judged as a whole, by its first ports, on the scan's evidence.
                         let judged = DOWN_AFTER.min(self.ports);
                         attempts_unanswered(&self.pooled, self.space_hosts, judged, max_attempts)
-                    } else if !self.spec.host_check && self.pooled.attempts() == 0 {
-                        // Taken for up (`--no-host-check`), nothing of the scan answered yet:
-                        // no loss measured. (A host known to be up, seen answering by another
-                        // worker, is judged by Laplace's rule below, whatever the evidence: a
-                        // worker whose first probes were all lost has none.)
-                        max_attempts.min(2)
                     } else {
                         // Up (another worker saw it answer, its entry was dropped, no host
                         // check, or an ICMP filter answered): each port is at stake, judged
-                        // as the host's own estimate would be, on the worker's evidence
-                        // (Laplace's rule: a little evidence is not trusted to be loss-free).
+                        // by the per-host rule on the worker's evidence, which trusts little
+                        // evidence little (a worker whose first probes were all lost has
+                        // none, and gives the maximum).
                         self.pooled.attempts_needed(ports, max_attempts)
                     }
                 }

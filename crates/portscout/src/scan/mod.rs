@@ -18,6 +18,7 @@
 
 mod banners;
 mod config;
+mod drive;
 mod engine;
 mod event_loop;
 mod hosts;
@@ -36,11 +37,12 @@ use std::time::Duration;
 use futures_util::Stream;
 use tokio::sync::mpsc;
 
-pub use crate::plan::{Checkpoint, Order, Shard};
+pub use crate::plan::{Checkpoint, Order, Shard, Walk};
 pub use config::{
     ScanConfig, ScanConfigBuilder, DEFAULT_INITIAL_RTT_TIMEOUT, DEFAULT_MAX_RTT_TIMEOUT,
     DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT, DEFAULT_RETRIES,
 };
+pub use drive::{DriveOptions, Driven, Ending};
 pub use engine::Engine;
 
 use crate::banner::BannerOptions;
@@ -188,6 +190,9 @@ pub struct Scan {
     stage: Option<JoinHandle<()>>,
     stats: Option<ScanStats>,
     checkpoint: Option<Checkpoint>,
+    scan_type: ScanType,
+    /// Whether open ports come with banners.
+    banners: bool,
 }
 
 /// Pauses a running scan from another thread (a signal handler's thread, say): see
@@ -359,6 +364,8 @@ impl Scan {
             stage,
             stats: None,
             checkpoint: None,
+            scan_type: config.scan_type,
+            banners: config.banners.is_some(),
         })
     }
 

@@ -83,6 +83,9 @@ pub enum Behaviour {
     Greet(Vec<u8>),
     /// Sends nothing; waits for the client to close.
     Silent,
+    /// Sends nothing; once the client has closed, keeps its end open this long (a service
+    /// slow to see the end, as on a loaded machine).
+    Linger(Duration),
 }
 
 /// A TCP service on 127.0.0.1 that accepts every connection and plays [`Behaviour`] on each,
@@ -93,6 +96,8 @@ pub struct Service {
     pub port: u16,
     /// Connections accepted so far.
     pub accepted: Arc<AtomicUsize>,
+    /// Connections accepted and not closed yet (the service's end).
+    pub live: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -103,15 +108,18 @@ pub fn service(behaviour: Behaviour) -> Service {
     let port = listener.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(AtomicUsize::new(0));
-    let (stop2, accepted2) = (Arc::clone(&stop), Arc::clone(&accepted));
+    let live = Arc::new(AtomicUsize::new(0));
+    let (stop2, accepted2, live2) = (Arc::clone(&stop), Arc::clone(&accepted), Arc::clone(&live));
     let thread = std::thread::spawn(move || {
         while !stop2.load(Ordering::SeqCst) {
             let Ok((mut conn, _)) = listener.accept() else {
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
             };
+            live2.fetch_add(1, Ordering::SeqCst);
             accepted2.fetch_add(1, Ordering::SeqCst);
             let behaviour = behaviour.clone();
+            let live = Arc::clone(&live2);
             std::thread::spawn(move || {
                 let _ = conn.set_nonblocking(false);
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
@@ -119,12 +127,18 @@ pub fn service(behaviour: Behaviour) -> Service {
                     let _ = conn.write_all(bytes);
                 }
                 let _ = conn.read_to_end(&mut Vec::new());
+                if let Behaviour::Linger(linger) = behaviour {
+                    std::thread::sleep(linger);
+                }
+                drop(conn);
+                live.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
     Service {
         port,
         accepted,
+        live,
         stop,
         thread: Some(thread),
     }

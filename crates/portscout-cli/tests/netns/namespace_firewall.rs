@@ -9,8 +9,7 @@
 //! delayed one, a user-space delay line of 20 ms between two TUN devices ([`DelayLine`]: this
 //! kernel has no `sch_netem`), where the answer comes after `connect(2)` returned.
 
-mod support;
-
+use crate::support::{nft_rules, require_nft, Netns, ScanRun, VethPair};
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -19,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use support::{nft_rules, require_nft, Netns, ScanRun, VethPair};
 
 /// A point-to-point link between two namespaces made of two TUN devices and this process in
 /// between, which holds every packet for [`DelayLine::DELAY`] in each direction. Stops (and

@@ -6,7 +6,7 @@
 //! a well-known HTTP port without meeting another test's listener), and on the loopback of a
 //! namespace the SYN test creates.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use assert_cmd::Command;
+use crate::support::portscout;
 
 const GREETING: &[u8] = b"SSH-2.0-OpenSSH_9.6 portscout-test\r\n";
 const HOSTILE: &[u8] = b"\x1b]0;pwned\x07\x1b[2J\xff root# ";
@@ -173,13 +173,6 @@ impl Services {
             port => format!("HEAD / HTTP/1.0\r\nHost: {}:{port}\r\n\r\n", self.ip),
         }
     }
-}
-
-fn portscout() -> Command {
-    let mut cmd = Command::cargo_bin("portscout").unwrap();
-    // No config file of this machine's user changes what the tests see.
-    cmd.env("PORTSCOUT_CONFIG", "");
-    cmd
 }
 
 fn run(args: &[&str]) -> String {
@@ -425,7 +418,8 @@ fn syn_scan_banners() {
     );
     let pid = running.pid();
     let mut seen = Vec::new();
-    for _ in 0..200 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         seen = threads(pid);
         if seen.iter().any(|(name, _)| name == "portscout-grabs") {
             break;

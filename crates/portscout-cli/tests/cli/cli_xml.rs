@@ -7,14 +7,14 @@
 //! `ndiff`, `python3-libnmap`): without them a test skips with a message naming the package, except
 //! under CI (`CI` set), where it fails; `.ci/run` installs them.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::{in_ci, TempDir, BIN};
+use crate::support::{TempDir, BIN};
 
 /// nmap's DTD, as Debian's `nmap-common` installs it.
 const DTD: &str = "/usr/share/nmap/nmap.dtd";
@@ -24,9 +24,7 @@ const PYTHON: &str = "/usr/bin/python3";
 
 /// Skip (outside CI) or fail (under CI) for want of `what`. Returns false.
 fn missing(what: &str) -> bool {
-    assert!(!in_ci(), "CI is set but this test needs {what}");
-    eprintln!("skipping: needs {what}");
-    false
+    support::skip_or_fail(&format!("needs {what}"))
 }
 
 /// Whether `program` can be started.

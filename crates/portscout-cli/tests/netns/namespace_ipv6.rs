@@ -23,13 +23,13 @@
 //!
 //! Needs root and nft; skips with a message otherwise, fails under CI.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Instant;
 
-use support::{
+use crate::support::{
     assert_port_set, assert_same_ports, first_items, nft_rules, parse_host_records, port_map,
     require_nft, require_root, summary_counts, HostRecord, Ipv6Hosts, Key, Netns, RunningScan,
     ScanRun, TempDir, VethHosts,

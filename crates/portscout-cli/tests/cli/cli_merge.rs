@@ -3,44 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::support::portscout;
+use crate::support::TempDir;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn portscout() -> Command {
-    let mut cmd = Command::cargo_bin("portscout").unwrap();
-    // No config file of this machine's user may change what the tests see.
-    cmd.env("PORTSCOUT_CONFIG", "");
-    cmd
-}
-
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("portscout-merge-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// Writes `text` to `name` in the directory and returns its path.
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `text` to `name` in `dir` and returns its path.
+fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 /// A full scan (`--show all`) of three hosts plus one found down, in discovery order.
@@ -89,8 +61,8 @@ fn halves(dir: &TempDir) -> (PathBuf, PathBuf) {
     let a_summary = summary_of(&a, 212);
     let b_summary = summary_of(&b, 200);
     (
-        dir.file("a.ndjson", &(lines(&a) + &a_summary + "\n")),
-        dir.file("b.ndjson", &(lines(&b) + &b_summary + "\n")),
+        write(dir, "a.ndjson", &(lines(&a) + &a_summary + "\n")),
+        write(dir, "b.ndjson", &(lines(&b) + &b_summary + "\n")),
     )
 }
 
@@ -132,7 +104,7 @@ fn two_halves_merge_into_exactly_the_full_scan_sorted() {
             .filter(|l| !l.contains(r#""type":"summary""#))
             .map(|l| format!("{l}\n"))
             .collect();
-        dir.file(name, &kept)
+        write(&dir, name, &kept)
     };
     let merged = stdout_of(
         portscout()
@@ -149,7 +121,11 @@ fn two_halves_merge_into_exactly_the_full_scan_sorted() {
 #[test]
 fn merging_a_file_with_itself_keeps_each_record_once() {
     let dir = TempDir::new("itself");
-    let full = dir.file("full.ndjson", &(lines(FULL_RECORDS) + FULL_SUMMARY + "\n"));
+    let full = write(
+        &dir,
+        "full.ndjson",
+        &(lines(FULL_RECORDS) + FULL_SUMMARY + "\n"),
+    );
     let mut cmd = portscout();
     cmd.args(["merge", "--format", "ndjson", "--show", "all"])
         .arg(&full)
@@ -259,9 +235,9 @@ const DOWN_1: &str =
 #[test]
 fn conflicts_are_warnings_on_stderr_and_quiet_silences_them() {
     let dir = TempDir::new("conflicts");
-    let first = dir.file("first.ndjson", &lines(&[FILTERED_22]));
-    let resumed = dir.file("resumed.ndjson", &lines(&[OPEN_22]));
-    let down = dir.file("down.ndjson", &lines(&[DOWN_1]));
+    let first = write(&dir, "first.ndjson", &lines(&[FILTERED_22]));
+    let resumed = write(&dir, "resumed.ndjson", &lines(&[OPEN_22]));
+    let down = write(&dir, "down.ndjson", &lines(&[DOWN_1]));
     let expected_out = format!(
         "{OPEN_22}\n{}\n",
         r#"{"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0,"hosts_down":0}"#
@@ -296,8 +272,9 @@ fn conflicts_are_warnings_on_stderr_and_quiet_silences_them() {
 #[test]
 fn a_bad_line_exits_2_naming_the_file_and_line() {
     let dir = TempDir::new("badline");
-    let good = dir.file("good.ndjson", &lines(&[OPEN_22]));
-    let bad = dir.file(
+    let good = write(&dir, "good.ndjson", &lines(&[OPEN_22]));
+    let bad = write(
+        &dir,
         "bad.ndjson",
         &(lines(&[OPEN_22, ""])
             + r#"{"ip":"198.18.0.1","port":22,"state":"opne","reason":"syn-ack"}"#
@@ -349,7 +326,7 @@ fn unreadable_inputs_exit_2_naming_the_file() {
 #[test]
 fn standard_input_is_read_with_dash() {
     let dir = TempDir::new("stdin");
-    let file = dir.file("a.ndjson", &lines(&[FILTERED_22]));
+    let file = write(&dir, "a.ndjson", &lines(&[FILTERED_22]));
     portscout()
         .args(["merge", "-q", "--format", "csv", "--show", "all", "-"])
         .arg(&file)

@@ -5,15 +5,8 @@
 use std::collections::BTreeSet;
 use std::process::Command as Process;
 
-use assert_cmd::Command;
-
-mod support;
-
-fn portscout() -> Command {
-    let mut cmd = Command::cargo_bin("portscout").unwrap();
-    cmd.env("PORTSCOUT_CONFIG", "");
-    cmd
-}
+use crate::support;
+use crate::support::portscout;
 
 fn stdout_of(args: &[&str]) -> String {
     let out = portscout()

@@ -4,15 +4,9 @@
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 
+use crate::support::portscout;
 use assert_cmd::Command;
 use predicates::prelude::*;
-
-fn portscout() -> Command {
-    let mut cmd = Command::cargo_bin("portscout").unwrap();
-    // No config file of this machine's user may change what the tests see.
-    cmd.env("PORTSCOUT_CONFIG", "");
-    cmd
-}
 
 /// Runs the command, asserts it succeeded, and returns its standard output.
 fn stdout_of(cmd: &mut Command) -> Vec<u8> {

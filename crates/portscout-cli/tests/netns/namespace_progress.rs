@@ -5,15 +5,13 @@
 //! THE NETWORK RULE: scans only 198.18.0.0/28 inside namespaces this test creates (needs root;
 //! skips otherwise, fails under CI).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{nft_rules, require_root, Listeners, Netns, NftTable, VethHosts, VethPair};
 use portscout::ports::PortSet;
 use portscout::scan::{Scan, ScanConfig, Shard};
 use portscout::target::Target;
 use portscout::Event;
-use support::{nft_rules, require_root, Listeners, Netns, NftTable, VethHosts, VethPair};
 
 const SCANNER_CIDR: &str = "198.18.0.1/24";
 /// The one live target: 22 listens, 40-49 are dropped (filtered); the rest is closed.

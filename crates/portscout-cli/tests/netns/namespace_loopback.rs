@@ -2,10 +2,8 @@
 //!
 //! Needs root (network namespaces); skips with a message otherwise, fails under CI.
 
-mod support;
-
+use crate::support::{assert_port_set, require_root, Netns};
 use std::collections::BTreeSet;
-use support::{assert_port_set, require_root, Netns};
 
 /// Spread over 1–65535, several inside the Linux ephemeral range 32768–60999, where a scanner
 /// that connects to its own source port on loopback would invent open ports (TCP self-connect).

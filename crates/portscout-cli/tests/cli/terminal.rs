@@ -9,10 +9,11 @@
 //! Scans only 127.0.0.1 (loopback), at a listener the test owns. Without tmux the tests skip
 //! with a message, except under CI, where they fail (`.ci/run` installs tmux).
 
+use crate::support::{skip, TempDir};
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -26,27 +27,13 @@ const TOTAL: &str = "30,001";
 /// Marks the end of the command in the pane, with its exit code.
 const EXIT_MARK: &str = "portscout-exit=";
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// True when running under CI (`CI` set, non-empty, not `false`/`0`), as `support::in_ci`.
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .is_ok_and(|v| !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false")))
-}
-
 /// Whether tmux can run here. Without it: skip with a message, or fail under CI.
 fn have_tmux() -> bool {
     let ok = Command::new("tmux")
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        if in_ci() {
-            panic!("CI is set but tmux is missing (.ci/run installs it)");
-        }
-        eprintln!("skipping: tmux is not installed (apt-get install tmux)");
-    }
-    ok
+    ok || skip::skip("needs `tmux` (apt-get install tmux; .ci/run installs it)")
 }
 
 /// A tmux server of the test's own (`tmux -S <socket in a directory of its own>`), with one
@@ -149,31 +136,6 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").output();
-    }
-}
-
-/// A directory of the test's own, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "portscout-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -440,26 +402,16 @@ fn streamed_results_on_the_same_terminal_never_mix_with_the_bar() {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(120) {
         let screen = tmux.capture(false);
-        if screen.contains(EXIT_MARK) {
+        if let Some((k, line)) = mixed_line(&screen) {
+            panic!("line {k} mixes results and bar, or is cut:\n{line:?}\n\n{screen}");
+        }
+        // The summary record is the scan's last line: the bar is gone; what follows is the
+        // shell's exit mark, awaited below.
+        if screen.contains(SUMMARY) || screen.contains(EXIT_MARK) {
             break;
         }
         if bar_line(&screen).is_some() {
             screens_with_bar += 1;
-        }
-        // Every line is a whole result, but the last one, which may also be the bar or a
-        // part of either (the screen may be read while a line is being written): never a
-        // result and the bar on one line.
-        let lines: Vec<&str> = screen.lines().filter(|l| !l.is_empty()).collect();
-        let json_start =
-            |l: &str| l.starts_with("{\"ip\":\"127.0.0.1\",") && l.matches('{').count() == 1;
-        for (k, line) in lines.iter().enumerate() {
-            let whole = json_start(line) && line.ends_with('}');
-            let last = k + 1 == lines.len();
-            let part = json_start(line) || !(line.contains('{') || line.contains('}'));
-            assert!(
-                whole || (last && part),
-                "line {k} mixes results and bar, or is cut:\n{line:?}\n\n{screen}"
-            );
         }
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -471,5 +423,71 @@ fn streamed_results_on_the_same_terminal_never_mix_with_the_bar() {
     assert_eq!(code, 0, "{screen}");
     let plain = tmux.capture(false);
     assert!(bar_line(&plain).is_none(), "{plain}");
-    assert!(plain.contains("{\"type\":\"summary\""), "{plain}");
+    assert!(plain.contains(SUMMARY), "{plain}");
+    assert_eq!(mixed_line(&plain), None, "{plain}");
+}
+
+/// The start of the ndjson summary record.
+const SUMMARY: &str = "{\"type\":\"summary\"";
+
+/// The first line of a screen of streamed ndjson results that is neither a whole record nor,
+/// as the last line, a part of one or of the bar (the screen may be read while a line is
+/// being written). A result and the bar on one line is what must never be. After the summary
+/// record come only lines without a record or the bar in them (the one-line summary on stderr,
+/// the shell's exit mark).
+fn mixed_line(screen: &str) -> Option<(usize, &str)> {
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.is_empty()).collect();
+    let record_start = |l: &str| {
+        (l.starts_with("{\"ip\":\"127.0.0.1\",") || l.starts_with(SUMMARY))
+            && l.matches('{').count() == 1
+    };
+    let plain = |l: &str| !(l.contains('{') || l.contains('}'));
+    let mut ended = false;
+    lines.iter().enumerate().find_map(|(k, &line)| {
+        let whole = record_start(line) && line.ends_with('}');
+        let last = k + 1 == lines.len();
+        let fine = if ended {
+            plain(line) && bar_line(line).is_none()
+        } else {
+            whole || (last && (record_start(line) || plain(line)))
+        };
+        ended |= whole && line.starts_with(SUMMARY);
+        (!fine).then_some((k, line))
+    })
+}
+
+/// Issue 17: the screen was once read after the summary record was written and before the
+/// shell's exit mark, and the summary, then the last line, was taken for a mixed one.
+#[test]
+fn a_screen_read_between_the_summary_and_the_exit_mark_is_not_mixed() {
+    let result = r#"{"ip":"127.0.0.1","port":22,"state":"closed","reason":"conn-refused"}"#;
+    let summary = r#"{"type":"summary","hosts":1,"open":1,"closed":30000,"filtered":0,"elapsed_ms":3012,"hosts_down":0}"#;
+    let bar = format!("  [=====>   ] 12,345/{TOTAL} probes, 9,998/s, 1 open, ETA 2s");
+    assert_eq!(mixed_line(&format!("{result}\n{summary}\n")), None);
+    let stderr = "portscout: 1 host(s), 30001 ports in 6.27 s (4785 ports/s): 2 open, 29999 closed";
+    assert_eq!(
+        mixed_line(&format!("{result}\n{summary}\n{stderr}\n")),
+        None
+    );
+    assert_eq!(
+        mixed_line(&format!("{result}\n{summary}\n{stderr}\n{EXIT_MARK}0\n")),
+        None
+    );
+    assert_eq!(
+        mixed_line(&format!("{summary}\n{result}\n{EXIT_MARK}0\n")).map(|m| m.0),
+        Some(1)
+    );
+    assert_eq!(mixed_line(&format!("{result}\n{bar}\n")), None);
+    assert_eq!(
+        mixed_line(&format!("{result}\n{result}{bar}\n{result}\n")).map(|m| m.0),
+        Some(1)
+    );
+    assert_eq!(
+        mixed_line(&format!("{bar}{result}\n")).map(|m| m.0),
+        Some(0)
+    );
+    assert_eq!(
+        mixed_line(&format!("{}\n{result}\n", &result[..20])).map(|m| m.0),
+        Some(0)
+    );
 }

@@ -4,34 +4,15 @@
 //! machine's user is read. Scans here target only this machine's loopback, at listeners the
 //! test owns, or are dry runs (`--dry-run` sends nothing).
 
+use crate::support::{interrupt, TempDir};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
-use std::time::Duration;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-
-/// A directory of its own under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A path in the directory, as a string.
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A temporary directory holding the binary's home directory.
 struct Home {
@@ -40,11 +21,9 @@ struct Home {
 
 impl Home {
     fn new(tag: &str) -> Home {
-        let dir =
-            std::env::temp_dir().join(format!("portscout-config-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("home")).unwrap();
-        Home { dir: TempDir(dir) }
+        let dir = TempDir::new(&format!("config-{tag}"));
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Home { dir }
     }
 
     /// `$HOME` of the binary.
@@ -574,13 +553,8 @@ fn resume_keeps_the_files_options_when_the_file_changes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    // SAFETY: sending a signal to our own child process.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-        0
-    );
-    let first = child.wait_with_output().unwrap();
+    // Interrupted once results flow (500 lines), not after a fixed time.
+    let first = interrupt::interrupt_after_lines(child, 500);
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(
         first.status.code(),
@@ -615,29 +589,9 @@ fn resume_keeps_the_files_options_when_the_file_changes() {
         "{before} ports before the pause"
     );
 
-    // Another file now, whose options would all change the result; and a broken one.
-    home.write_default("format = \"csv\"\nshow = \"open\"\nexclude-ports = \"1-12000\"\n");
-    let second = stdout_of(home.portscout().args(["--resume", &resume, "-q"]));
-    states(&second, &mut seen);
+    // With --resume, neither --config nor a broken file matters, and --config is refused
+    // (before the file is resumed: a resumed file cannot be resumed, nor listed, again).
     let total = 12_000 - 100 + open.len();
-    assert_eq!(seen.len(), total, "every port once over the two runs");
-    assert!(
-        seen.keys().all(|p| !(100..200).contains(p)),
-        "an excluded port was scanned"
-    );
-    for (port, state) in &seen {
-        // Other programs of this machine may listen too.
-        if open.contains(port) || state != "open" {
-            let wanted = if open.contains(port) {
-                "open"
-            } else {
-                "closed"
-            };
-            assert_eq!(state, wanted, "port {port}");
-        }
-    }
-
-    // With --resume, neither --config nor a broken file matters, and --config is refused.
     home.portscout()
         .args(["--resume", &resume, "--config", &home.dir.file("c.toml")])
         .assert()
@@ -658,4 +612,25 @@ fn resume_keeps_the_files_options_when_the_file_changes() {
         .args(["--resume", &resume, "--dry-run", "--no-config"])
         .assert()
         .success();
+
+    // Another file now, whose options would all change the result; and a broken one.
+    home.write_default("format = \"csv\"\nshow = \"open\"\nexclude-ports = \"1-12000\"\n");
+    let second = stdout_of(home.portscout().args(["--resume", &resume, "-q"]));
+    states(&second, &mut seen);
+    assert_eq!(seen.len(), total, "every port once over the two runs");
+    assert!(
+        seen.keys().all(|p| !(100..200).contains(p)),
+        "an excluded port was scanned"
+    );
+    for (port, state) in &seen {
+        // Other programs of this machine may listen too.
+        if open.contains(port) || state != "open" {
+            let wanted = if open.contains(port) {
+                "open"
+            } else {
+                "closed"
+            };
+            assert_eq!(state, wanted, "port {port}");
+        }
+    }
 }

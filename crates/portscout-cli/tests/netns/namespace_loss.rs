@@ -22,15 +22,15 @@
 //!
 //! Needs root and nft; skips with a message otherwise, fails under CI.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use support::{nft_rules, require_nft, Listeners, Netns, NftTable, ScanRun, VethHosts, VethPair};
+use crate::support::{
+    nft_rules, require_nft, Listeners, Netns, NftTable, ScanRun, VethHosts, VethPair,
+};
 
 const SCANNER_CIDR: &str = "198.18.0.1/24";
 

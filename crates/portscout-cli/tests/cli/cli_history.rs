@@ -5,12 +5,12 @@
 //! listeners the test opens, so the expected output is exact); `history` and `diff` send
 //! nothing and run here.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::{portscout_local, require_root, Netns, ScanRun, TempDir};
 use rusqlite::Connection;
-use support::{portscout_local, require_root, Netns, ScanRun, TempDir};
 
 /// `--- scan 1 (2026-11-23 10:00:01 UTC, complete): …` with the time replaced by `<T>`.
 fn without_times(text: &str) -> String {

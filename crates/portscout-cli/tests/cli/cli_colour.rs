@@ -7,12 +7,10 @@ use assert_cmd::Command;
 
 /// The command with a clean colour environment (`NO_COLOR` and `CLICOLOR*` unset).
 fn portscout() -> Command {
-    let mut cmd = Command::cargo_bin("portscout").unwrap();
+    let mut cmd = crate::support::portscout();
     cmd.env_remove("NO_COLOR")
         .env_remove("CLICOLOR")
-        .env_remove("CLICOLOR_FORCE")
-        // No config file of this machine's user changes what the tests see.
-        .env("PORTSCOUT_CONFIG", "");
+        .env_remove("CLICOLOR_FORCE");
     cmd
 }
 

@@ -12,7 +12,7 @@
 //!
 //! Needs root and nft; skips with a message otherwise, fails under CI.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{
+use crate::support::{
     assert_port_set, nft_drop_ports, nft_rules, require_nft, require_root, Netns, ScanRun, TempDir,
     VethPair,
 };
@@ -558,12 +558,17 @@ fn privileges_are_gone_while_it_scans() {
             "300",
         ],
     );
-    std::thread::sleep(Duration::from_millis(250));
+    // Looked at once its threads are under way (the workers start after the drop).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut caps = thread_caps(running.pid());
+    while caps.len() < 2 && std::time::Instant::now() < deadline && running.is_running() {
+        std::thread::sleep(Duration::from_millis(10));
+        caps = thread_caps(running.pid());
+    }
     assert!(
         running.is_running(),
         "the scan ended too soon to be looked at"
     );
-    let caps = thread_caps(running.pid());
     let run = running.wait();
     run.assert_success();
     assert!(caps.len() >= 2, "threads seen: {caps:?}");

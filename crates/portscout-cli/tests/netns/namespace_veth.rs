@@ -3,10 +3,8 @@
 //!
 //! Needs root and nft; skips with a message otherwise, fails under CI.
 
-mod support;
-
+use crate::support::{assert_port_set, nft_drop_ports, require_nft, require_root, Netns, VethPair};
 use std::collections::BTreeSet;
-use support::{assert_port_set, nft_drop_ports, require_nft, require_root, Netns, VethPair};
 
 /// Listeners in the target namespace, inside and outside the ephemeral range.
 const TARGET_PORTS: &[u16] = &[22, 80, 443, 8080, 31337, 45678, 65535];

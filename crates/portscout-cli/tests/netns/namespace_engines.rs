@@ -3,12 +3,10 @@
 //!
 //! Needs root (network namespaces) and nft; skips with a message otherwise, fails under CI.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use support::{nft_drop_ports, require_nft, require_root, Netns, ScanRun, VethPair};
+use crate::support::{nft_drop_ports, require_nft, require_root, Netns, ScanRun, VethPair};
 
 const ENGINES: &[&str] = &["threads", "async", "sharded", "auto"];
 

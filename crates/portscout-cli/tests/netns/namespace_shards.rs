@@ -29,14 +29,12 @@
 //!
 //! Needs root and nft; skips with a message otherwise, fails under CI.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{
+use crate::support::{
     assert_same_ports, disjoint_shard_outputs, first_items, merge_ordered, nft_rules,
     parse_host_records, port_map, require_nft, summary_counts, HostRecord, Key, Listeners, Netns,
     NftTable, RunningScan, ScanRun, TempDir, VethHosts, VethPair,

@@ -1,29 +1,14 @@
 //! Order, seed, shards, dry runs, pause and resume, as a user runs them. Scans here target
 //! only this machine's loopback, at listeners the test owns; dry runs send nothing.
 
+use crate::support::{interrupt, TempDir};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv6Addr, TcpListener};
-use std::path::PathBuf;
 use std::process::{Command as StdCommand, Stdio};
-use std::time::Duration;
 
-use assert_cmd::Command;
+use crate::support::portscout;
 use predicates::prelude::*;
-
-fn portscout() -> Command {
-    let mut cmd = Command::cargo_bin("portscout").unwrap();
-    // No config file of this machine's user may change what the tests see.
-    cmd.env("PORTSCOUT_CONFIG", "");
-    cmd
-}
-
-/// A fresh, empty directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("portscout-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The `(ip, port)` lines of a dry run, in order.
 fn dry_run(args: &[&str]) -> Vec<(String, u16)> {
@@ -115,7 +100,8 @@ fn shards_are_disjoint_and_cover_the_scan() {
 /// in serial order; the random order and three shards are a reordering and a partition of it.
 #[test]
 fn ipv6_block_minus_exclusions_serial_random_and_shards() {
-    let dir = temp_dir("v6-plan");
+    let tmp = TempDir::new("v6-plan");
+    let dir = tmp.path();
     let file = dir.join("exclude.txt");
     std::fs::write(
         &file,
@@ -160,7 +146,6 @@ fn ipv6_block_minus_exclusions_serial_random_and_shards() {
         }
     }
     assert_eq!(seen, all, "the three shards cover the scan");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Mixed targets: IPv4 addresses come before IPv6 ones on every port, and an IPv4 address
@@ -201,7 +186,8 @@ fn a_dry_run_opens_no_connection() {
     let port = listener.local_addr().unwrap().port().to_string();
     let got = dry_run(&["127.0.0.1", "-p", &port]);
     assert_eq!(got, [("127.0.0.1".to_string(), port.parse().unwrap())]);
-    std::thread::sleep(Duration::from_millis(100));
+    // The dry run has exited: a connect it made would be in the accept queue already (the
+    // kernel completes a loopback handshake inside connect(2)).
     assert!(
         listener.accept().is_err(),
         "the dry run connected to the listener"
@@ -210,7 +196,8 @@ fn a_dry_run_opens_no_connection() {
 
 #[test]
 fn bad_plan_options_exit_2_naming_the_token() {
-    let dir = temp_dir("bad-plan");
+    let tmp = TempDir::new("bad-plan");
+    let dir = tmp.path();
     let other = dir.join("other.resume");
     std::fs::write(&other, "{\"args\":[\"127.0.0.1\"],\"nope\":1}").unwrap();
     let cases: Vec<(Vec<&str>, String)> = vec![
@@ -236,7 +223,7 @@ fn bad_plan_options_exit_2_naming_the_token() {
     for (args, token) in cases {
         portscout()
             .args(&args)
-            .current_dir(&dir)
+            .current_dir(dir)
             .assert()
             .code(2)
             .stdout("")
@@ -245,7 +232,6 @@ fn bad_plan_options_exit_2_naming_the_token() {
                     .and(predicate::str::contains(token.as_str())),
             );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `(port → state)` of the port records of ndjson output; panics on a port listed twice.
@@ -265,7 +251,8 @@ fn states(ndjson: &[u8], into: &mut BTreeMap<u16, String>) {
 #[test]
 fn sigint_pauses_and_resume_finishes_exactly() {
     use std::os::unix::process::ExitStatusExt;
-    let dir = temp_dir("pause");
+    let tmp = TempDir::new("pause");
+    let dir = tmp.path();
     let listeners: Vec<TcpListener> = (0..3)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
@@ -298,13 +285,8 @@ fn sigint_pauses_and_resume_finishes_exactly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    // SAFETY: sending a signal to our own child process.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-        0
-    );
-    let first = child.wait_with_output().unwrap();
+    // Interrupted once results flow (500 lines), not after a fixed time.
+    let first = interrupt::interrupt_after_lines(child, 500);
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(
         first.status.code(),
@@ -375,5 +357,4 @@ fn sigint_pauses_and_resume_finishes_exactly() {
             assert_eq!(state, "closed", "port {port}");
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
