@@ -10,8 +10,8 @@
 //! held back. It is *down* when [`DOWN_AFTER`] of its ports (or all of them, if fewer) ended
 //! silent through every attempt or with a host-level unreachable (a router's network or host
 //! unreachable, no ARP/NDP answer, no route), nothing proving it alive, and, if any of them was
-//! silent and none unreachable, the longest timeout any of its probes got (the initial 1 s for
-//! a probe sent before the scan's first answer) passed since its first probe. A neutral answer
+//! silent and none unreachable, [`DOWN_SILENCE`] and the longest timeout any of its probes got
+//! passed since its first probe. A neutral answer
 //! (`local-denied`: this host's own kernel refused to send) counts for nothing. A down host
 //! gets one [`HostDown`] record, its remaining ports are skipped, and its held results are
 //! dropped. With the check off (`--no-host-check`), every host is up from the start. Workers
@@ -38,11 +38,11 @@ use crate::timing::rtt::{RtoBounds, RttEstimator, RttSketch};
 /// before the host is called down.
 pub(crate) const DOWN_AFTER: u32 = 8;
 
-/// What a probe whose timeout is not known (the threads engine's) counts as in the least
-/// silence before a host is called down: RFC 6298's initial timeout. A host is judged after
-/// at least the longest timeout any of its probes got, so a probe sent with the initial
-/// timeout (before the scan's first answer) can still be answered by a host farther away
-/// than those that answered.
+/// The least time a host must stay silent, from its first probe, before it is called down
+/// for silence (RFC 6298's initial timeout; also the least a probe of unknown timeout, the
+/// threads engine's, counts for). A host is judged after at least this and the longest
+/// timeout any of its probes got, so a host slow to start answering (IPv6 duplicate address
+/// detection, a far host probed on a near host's timeout) gets to answer.
 pub(crate) const DOWN_SILENCE: Duration = Duration::from_secs(1);
 
 /// The most times a host's timeout is doubled after timeouts (still within the maximum).
@@ -928,7 +928,9 @@ impl Hosts {
                     *silent += 1;
                     // Silence waits for a farther host to answer; an unreachable is an answer.
                     let long_enough = unreachable.is_some()
-                        || since.is_none_or(|t| now().saturating_duration_since(t) >= *longest);
+                        || since.is_none_or(|t| {
+                            now().saturating_duration_since(t) >= (*longest).max(DOWN_SILENCE)
+                        });
                     (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
                         .then(|| unreachable.unwrap_or(Reason::NoResponse))
                 } else {
@@ -1165,48 +1167,58 @@ mod tests {
     /// behind, and the most entries held at once stays near the probes in flight.
     #[test]
     fn finished_hosts_leave_no_entry() {
-        let spec = TimingSpec {
-            timeout: Timeout::Fixed(Duration::from_millis(10)),
-            max_attempts: 2,
-            host_check: true,
-            rate: None,
-            min_rate: None,
-        };
-        let board = Arc::new(Board::default());
-        let mut hosts = Hosts::new(spec, Arc::clone(&board), 1, 64);
-        let (mut events, mut again) = (Vec::new(), VecDeque::new());
-        let mut in_flight: VecDeque<Job> = VecDeque::new();
-        let mut next = 0u32;
-        let base = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0));
-        while next < 16384 || !in_flight.is_empty() || !again.is_empty() {
-            // Keep 64 probes in flight, retries first.
-            while in_flight.len() < 64 {
-                let job = match again.pop_front() {
-                    Some(job) => job,
-                    None if next < 16384 => {
-                        next += 1;
-                        Job::new(SocketAddr::new(IpAddr::V4((base + next - 1).into()), 22))
+        // On tokio's paused clock (the scheduler's clock, see `timing::now`): each probe waits
+        // 64 steps of 20 ms, so a host's silence lasts over the 1 s the host check asks for.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let spec = TimingSpec {
+                timeout: Timeout::Fixed(Duration::from_millis(10)),
+                max_attempts: 2,
+                host_check: true,
+                rate: None,
+                min_rate: None,
+            };
+            let board = Arc::new(Board::default());
+            let mut hosts = Hosts::new(spec, Arc::clone(&board), 1, 64);
+            let (mut events, mut again) = (Vec::new(), VecDeque::new());
+            let mut in_flight: VecDeque<Job> = VecDeque::new();
+            let mut next = 0u32;
+            let base = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0));
+            while next < 16384 || !in_flight.is_empty() || !again.is_empty() {
+                // Keep 64 probes in flight, retries first.
+                while in_flight.len() < 64 {
+                    let job = match again.pop_front() {
+                        Some(job) => job,
+                        None if next < 16384 => {
+                            next += 1;
+                            Job::new(SocketAddr::new(IpAddr::V4((base + next - 1).into()), 22))
+                        }
+                        None => break,
+                    };
+                    if let Admit::Go(_) = hosts.admit(job, false, &mut events, &mut again) {
+                        let mut job = job;
+                        job.set_wait(Duration::ZERO);
+                        hosts.sent(&mut job, true);
+                        in_flight.push_back(job);
                     }
-                    None => break,
-                };
-                if let Admit::Go(_) = hosts.admit(job, false, &mut events, &mut again) {
-                    let mut job = job;
-                    job.set_wait(Duration::ZERO);
-                    hosts.sent(&mut job, true);
-                    in_flight.push_back(job);
+                }
+                tokio::time::advance(Duration::from_millis(20)).await;
+                if let Some(job) = in_flight.pop_front() {
+                    hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
                 }
             }
-            if let Some(job) = in_flight.pop_front() {
-                hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
-            }
-        }
-        assert_eq!(hosts.stats().hosts_down, 16384);
-        assert_eq!(hosts.map.len(), 0, "entries of finished hosts left behind");
-        assert!(
-            hosts.peak_hosts <= 64 + 1,
-            "{} entries at once",
-            hosts.peak_hosts
-        );
+            assert_eq!(hosts.stats().hosts_down, 16384);
+            assert_eq!(hosts.map.len(), 0, "entries of finished hosts left behind");
+            assert!(
+                hosts.peak_hosts <= 64 + 1,
+                "{} entries at once",
+                hosts.peak_hosts
+            );
+        });
     }
 
     /// The progress count: every probe is done exactly once, whether reported, held, dropped
