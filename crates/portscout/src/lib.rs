@@ -14,6 +14,7 @@
 //! | [`packet`] | raw packets of the SYN scan: the SYN emitted, the answers (SYN-ACK, RST, ICMP errors) parsed; pure, never panics, never allocates |
 //! | [`privilege`] | dropping root or capabilities once the raw sockets are open |
 //! | [`banner`] | `--banners`: what a service on an open port says first (or answers to `HEAD /`), grabbed while the scan goes on |
+//! | [`service`] | `-sV`: which service, product and version runs on an open port (built-in probes, TLS, nmap's probe database when installed) |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
 //! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
 //! | `sim` | a simulated network on tokio's paused clock that the real scheduler scans: the timing rules tested without root (feature `sim`, for tests only) |
@@ -78,6 +79,7 @@ pub mod ports;
 pub mod privilege;
 pub mod probe;
 pub mod scan;
+pub mod service;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod space;

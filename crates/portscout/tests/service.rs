@@ -1,0 +1,489 @@
+//! Service detection against real services on loopback that the tests start themselves:
+//! Python's `http.server`, an `sshd` on a free port (when openssh-server is installed), TLS
+//! servers made with rustls, a greeting MySQL-like service, a silent port, a tarpit that
+//! trickles, a port that closes at once, a port that never accepts. Exact service and
+//! version; bounded time; the built-in probes and nmap's database agree where both answer.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use portscout::service::{detect, detect_all, DetectError, DetectOptions, Method, ProbeDb};
+use support::{service, Behaviour};
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some()
+}
+
+/// A child process killed and reaped when dropped (also when a test fails).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Python's http.server on a free port, and Python's version.
+fn python_http() -> (Reaped, u16, String) {
+    let version = Command::new("python3")
+        .args(["-c", "import sys; print(sys.version.split()[0])"])
+        .output()
+        .expect("python3");
+    let version = String::from_utf8(version.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let dir = std::env::temp_dir();
+    let mut child = Command::new("python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server");
+    let stdout = child.stdout.take().unwrap();
+    let child = Reaped(child);
+    // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port = line
+        .split_whitespace()
+        .skip_while(|w| *w != "port")
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (child, port, version)
+}
+
+fn installed_db() -> Option<Arc<ProbeDb>> {
+    match ProbeDb::load_installed() {
+        Ok(db) => Some(Arc::new(db)),
+        Err(e) => {
+            assert!(
+                !in_ci(),
+                "CI is set but nmap's service probes are missing: {e}"
+            );
+            eprintln!("skipped the nmap half: {e}");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn python_http_server() {
+    let (_server, port, python) = python_http();
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.name, "http");
+    assert_eq!(info.product.as_deref(), Some("SimpleHTTPServer"));
+    assert_eq!(info.version.as_deref(), Some("0.6"));
+    assert_eq!(
+        info.extrainfo.as_deref(),
+        Some(format!("Python {python}").as_str())
+    );
+    assert_eq!(info.method, Method::Probed);
+    assert_eq!(info.confidence, 10);
+    assert!(info.tls.is_none());
+
+    if let Some(db) = installed_db() {
+        let options = DetectOptions::default().with_nmap_db(db, true);
+        let theirs = detect(addr(port), &options).await.unwrap();
+        assert_eq!(
+            (&theirs.name, &theirs.product, &theirs.version),
+            (&info.name, &info.product, &info.version),
+            "nmap's database: {theirs:?}"
+        );
+    }
+}
+
+/// `sshd` on a free loopback port with a temporary configuration and host key.
+fn sshd() -> Option<(Reaped, u16, tempdir::Dir)> {
+    let sshd = std::path::Path::new("/usr/sbin/sshd");
+    if !sshd.exists() {
+        assert!(!in_ci(), "CI is set but /usr/sbin/sshd is missing");
+        eprintln!("skipped: /usr/sbin/sshd is not installed (apt-get install openssh-server)");
+        return None;
+    }
+    let dir = tempdir::Dir::new("portscout-i20-sshd");
+    let key = dir.path.join("host_ed25519");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    // The privilege separation directory sshd insists on (made at boot on a full system).
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path.join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
+             StrictModes no\n",
+            key.display(),
+            dir.path.join("sshd.pid").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(sshd)
+        .args(["-D", "-e", "-f"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sshd");
+    let child = Reaped(child);
+    let up = support::eventually(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(addr(port)).is_ok()
+    });
+    assert!(up, "sshd did not listen on {port}");
+    Some((child, port, dir))
+}
+
+mod tempdir {
+    /// A temporary directory removed when dropped.
+    pub struct Dir {
+        pub path: std::path::PathBuf,
+    }
+    impl Dir {
+        pub fn new(prefix: &str) -> Dir {
+            let path = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Dir { path }
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn openssh_server() {
+    let Some((_sshd, port, _dir)) = sshd() else {
+        return;
+    };
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.name, "ssh");
+    assert_eq!(info.product.as_deref(), Some("OpenSSH"));
+    assert_eq!(info.extrainfo.as_deref(), Some("protocol 2.0"));
+    // Debian's package version `1:9.2p1-2+deb12u3` is the banner's `9.2p1 Debian-2+deb12u3`.
+    let package = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "openssh-server"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .filter(|v| !v.is_empty());
+    let version = info.version.clone().unwrap();
+    match package {
+        Some(p) => {
+            let p = p.split_once(':').map_or(p.as_str(), |(_, v)| v);
+            let (upstream, revision) = p.split_once('-').unwrap();
+            assert_eq!(version, format!("{upstream} Debian {revision}"));
+            assert!(info
+                .cpes
+                .contains(&format!("cpe:/a:openbsd:openssh:{upstream}")));
+            assert_eq!(info.ostype.as_deref(), Some("Linux"));
+        }
+        None => assert!(
+            version.starts_with(|c: char| c.is_ascii_digit()),
+            "{version}"
+        ),
+    }
+    if let Some(db) = installed_db() {
+        let theirs = detect(addr(port), &DetectOptions::default().with_nmap_db(db, true))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                &theirs.name,
+                &theirs.product,
+                &theirs.version,
+                &theirs.extrainfo
+            ),
+            (&info.name, &info.product, &info.version, &info.extrainfo)
+        );
+    }
+}
+
+/// A TLS server with a self-signed certificate for `localhost` and 127.0.0.1 that, after the
+/// handshake, greets with `greeting` (when not empty) or answers the first request with
+/// `answer`.
+async fn tls_server(greeting: &'static [u8], answer: &'static [u8]) -> u16 {
+    tls_server_with_plain(greeting, answer, b"").await
+}
+
+/// [`tls_server`] that answers a client which does not start with a TLS record with `plain`
+/// (when not empty), as nginx does on its TLS ports.
+async fn tls_server_with_plain(
+    greeting: &'static [u8],
+    answer: &'static [u8],
+    plain: &'static [u8],
+) -> u16 {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                if !plain.is_empty()
+                    && matches!(tcp.peek(&mut first).await, Ok(1))
+                    && first[0] != 0x16
+                {
+                    let _ = tcp.read(&mut [0u8; 1024]).await;
+                    let _ = tcp.write_all(plain).await;
+                    return;
+                }
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if !greeting.is_empty() {
+                    let _ = tls.write_all(greeting).await;
+                }
+                let mut buf = [0u8; 1024];
+                if let Ok(n) = tls.read(&mut buf).await {
+                    if n > 0 && !answer.is_empty() {
+                        let _ = tls.write_all(answer).await;
+                        let _ = tls.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn https_inside_tls() {
+    let port = tls_server(
+        b"",
+        b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.display_name(), "ssl/http");
+    assert_eq!(info.product.as_deref(), Some("nginx"));
+    assert_eq!(info.version.as_deref(), Some("1.22.1"));
+    let tls = info.tls.expect("TLS info");
+    assert_eq!(tls.subject.as_deref(), Some("CN=rcgen self signed cert"));
+    assert_eq!(tls.issuer, tls.subject);
+    assert_eq!(tls.sans, ["localhost", "127.0.0.1"]);
+    assert!(tls.not_after.as_deref().unwrap().ends_with('Z'));
+    assert_eq!(tls.version.as_deref(), Some("TLSv1.3"));
+    assert!(tls.cipher.as_deref().unwrap().starts_with("TLS13_"));
+}
+
+/// nginx on a TLS port answers plain HTTP with a 400 of its own: HTTP, but the handshake
+/// decides (`ssl/http`).
+#[tokio::test]
+async fn tls_port_that_answers_plain_http_too() {
+    let port = tls_server_with_plain(
+        b"",
+        b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\nContent-Type: text/html\r\n\r\n<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n</body>\r\n</html>\r\n",
+    )
+    .await;
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.display_name(), "ssl/http");
+    assert_eq!(info.product.as_deref(), Some("nginx"));
+    assert!(info.tls.is_some());
+}
+
+#[tokio::test]
+async fn imaps_inside_tls() {
+    let port = tls_server(
+        b"* OK [CAPABILITY IMAP4rev1] Dovecot (Debian) ready.\r\n",
+        b"",
+    )
+    .await;
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.display_name(), "ssl/imap");
+    assert_eq!(info.product.as_deref(), Some("Dovecot imapd"));
+}
+
+#[tokio::test]
+async fn tls_that_says_nothing_inside_is_ssl() {
+    let port = tls_server(b"", b"").await;
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.name, "ssl");
+    assert!(info.tls.unwrap().sans.contains(&"localhost".to_string()));
+}
+
+#[tokio::test]
+async fn greeting_service() {
+    let mut body = vec![0x0a];
+    body.extend_from_slice(b"5.5.5-10.11.6-MariaDB-0+deb12u1\0");
+    body.extend_from_slice(&[
+        9, 0, 0, 0, b'x', b'x', b'x', b'x', b'x', b'x', b'x', b'x', 0,
+    ]);
+    let mut packet = vec![body.len() as u8, 0, 0, 0];
+    packet.extend(body);
+    let svc = service(Behaviour::Greet(packet));
+    let info = detect(addr(svc.port), &DetectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            info.name.as_str(),
+            info.product.as_deref(),
+            info.version.as_deref()
+        ),
+        ("mysql", Some("MariaDB"), Some("10.11.6"))
+    );
+}
+
+#[tokio::test]
+async fn silent_port_costs_bounded_time() {
+    let svc = service(Behaviour::Silent);
+    // A budget far above: only giving up after silent probes bounds the time here.
+    let options = DetectOptions {
+        budget: Duration::from_secs(60),
+        ..DetectOptions::default()
+    };
+    let start = Instant::now();
+    let info = detect(addr(svc.port), &options).await.unwrap();
+    let took = start.elapsed();
+    // Nothing recognised: the port table's name (none for an ephemeral port), a guess.
+    assert_eq!(info.method, Method::Table);
+    assert_eq!(info.confidence, 3);
+    let bound = options.greeting_wait + options.probe_wait * options.silent_probes as u32;
+    assert!(took < bound + Duration::from_secs(3), "{took:?}");
+    // It was asked something: the GET after the greeting's wait, then the other probes.
+    assert!(svc.accepted.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}
+
+/// A tarpit: accepts, then sends a byte every 100 ms forever (each read comes before the
+/// quiet gap ends, so only the budget stops it).
+#[tokio::test]
+async fn trickling_tarpit_stops_at_the_budget() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let stop = Arc::clone(&stop2);
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::SeqCst)
+                    && conn.write_all(b"x").is_ok()
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+    });
+    let options = DetectOptions {
+        budget: Duration::from_secs(2),
+        ..DetectOptions::default()
+    };
+    let start = Instant::now();
+    let info = tokio::time::timeout(Duration::from_secs(20), detect(addr(port), &options))
+        .await
+        .expect("detection outlived its budget")
+        .unwrap();
+    let took = start.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(info.method, Method::Table);
+    assert!(took < Duration::from_millis(3500), "{took:?}");
+}
+
+#[tokio::test]
+async fn closed_at_once_is_tcpwrapped() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+        }
+    });
+    let info = detect(addr(port), &DetectOptions::default()).await.unwrap();
+    assert_eq!(info.name, "tcpwrapped");
+}
+
+#[tokio::test]
+async fn a_port_that_never_accepts_is_an_error_within_the_budget() {
+    let silent = support::silent();
+    let options = DetectOptions {
+        budget: Duration::from_secs(1),
+        ..DetectOptions::default()
+    };
+    let err = detect(addr(silent.port), &options).await.unwrap_err();
+    assert!(matches!(err, DetectError::ConnectTimeout(_)), "{err}");
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = detect(addr(closed), &options).await.unwrap_err();
+    assert!(matches!(err, DetectError::Connect { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn detect_all_runs_ports_concurrently() {
+    let ssh = service(Behaviour::Greet(
+        b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec(),
+    ));
+    let ftp = service(Behaviour::Greet(b"220 (vsFTPd 3.0.3)\r\n".to_vec()));
+    let silent: Vec<_> = (0..4).map(|_| service(Behaviour::Silent)).collect();
+    let mut targets = vec![addr(ssh.port), addr(ftp.port)];
+    targets.extend(silent.iter().map(|s| addr(s.port)));
+    let options = DetectOptions::default();
+    let one_silent = options.greeting_wait + options.probe_wait * options.silent_probes as u32;
+    let start = Instant::now();
+    let results: Vec<_> = detect_all(targets.clone(), options, 256).collect().await;
+    let took = start.elapsed();
+    assert_eq!(results.len(), targets.len());
+    // The greeting services come first: they do not wait for the silent ones.
+    let names: Vec<_> = results
+        .iter()
+        .map(|(_, r)| r.as_ref().unwrap().name.clone())
+        .collect();
+    let mut first_two = names[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["ftp", "ssh"]);
+    // Four silent ports at once take about one silent port's time, not four.
+    assert!(took < one_silent * 2 + Duration::from_secs(2), "{took:?}");
+}
