@@ -106,6 +106,7 @@ fn port(addr: &str, port: u16, state: PortState) -> PortResult {
         reason,
         rtt: Some(Duration::from_micros(120)),
         banner: None,
+        service: None,
     }
 }
 
@@ -729,6 +730,7 @@ fn diff_semantics_table() {
             opened: 2,
             closed: 2,
             changed: 2,
+            services: 0,
             hosts_up: 1,
             hosts_down: 1,
             hosts_new: 2,

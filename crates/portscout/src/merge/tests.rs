@@ -23,6 +23,7 @@ fn port(ip: &str, port: u16, state: PortState) -> PortResult {
         reason,
         rtt,
         banner: None,
+        service: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn r(ip: &str, port: u16, state: PortState, reason: Reason, rtt_ns: Option<u64>)
         reason,
         rtt: rtt_ns.map(Duration::from_nanos),
         banner: None,
+        service: None,
     }
 }
 
@@ -91,6 +92,9 @@ fn fixture_info(events: &[Event], hosts: u128, banners: bool) -> ScanInfo {
         hosts,
         ports: port_set.len(),
         banners,
+        services: events
+            .iter()
+            .any(|e| e.port().is_some_and(|r| r.service.is_some())),
         command: vec![
             "portscout".into(),
             "-p".into(),
@@ -646,6 +650,7 @@ fn banner_fixture() -> Vec<PortResult> {
     use Reason::*;
     let with = |port, banner: &[u8]| PortResult {
         banner: Some(Banner::new(banner)),
+        service: None,
         ..r("198.18.0.1", port, Open, SynAck, Some(210_000))
     };
     vec![
@@ -792,6 +797,7 @@ fn open_tally_names_hosts_open_nearly_everywhere() {
         },
         rtt: None,
         banner: None,
+        service: None,
     };
     let mut tally = super::OpenTally::new(Some(1000));
     // Interleaved: a (1000 ports, 900 open: flagged), b (1000 ports, 899 open: not),
@@ -828,6 +834,7 @@ fn every_reason_is_printed_by_name() {
             reason,
             rtt: None,
             banner: None,
+            service: None,
         })
         .collect();
     for format in [
