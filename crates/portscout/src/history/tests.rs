@@ -984,6 +984,9 @@ fn services_are_recorded_read_back_and_a_new_version_is_a_change() {
         };
         assert_eq!((*port, *change), (22, PortChange::Service));
         assert_eq!(service.as_ref().unwrap().to_string(), "ssh OpenSSH 9.6p1");
-        assert_eq!(was_service.as_ref().unwrap().to_string(), "ssh OpenSSH 9.2p1");
+        assert_eq!(
+            was_service.as_ref().unwrap().to_string(),
+            "ssh OpenSSH 9.2p1"
+        );
     }
 }
