@@ -77,6 +77,10 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
+/// A detected service as `results` stores it: name, product, version, and the whole JSON
+/// object.
+type ServiceRow = (String, Option<String>, Option<String>, String);
+
 enum Pending {
     Port {
         ip: String,
@@ -85,8 +89,7 @@ enum Pending {
         reason: &'static str,
         rtt_us: Option<i64>,
         banner: Option<String>,
-        /// Name, product, version and the whole JSON object.
-        service: Option<Box<(String, Option<String>, Option<String>, String)>>,
+        service: Option<Box<ServiceRow>>,
     },
     Down {
         ip: String,
