@@ -600,4 +600,38 @@ mod tests {
             .unwrap();
         assert_eq!(off.banners(), None);
     }
+
+    #[test]
+    fn service_detection_options_are_validated() {
+        let with = |options: DetectOptions| {
+            ScanConfig::builder()
+                .targets([Target::parse("127.0.0.1").unwrap()])
+                .service_version(options)
+                .build()
+        };
+        let bad = DetectOptions {
+            intensity: 10,
+            ..DetectOptions::default()
+        };
+        let err = with(bad).unwrap_err();
+        assert!(
+            matches!(err, Error::BadServiceDetection(ref m) if m.contains("--version-intensity 10")),
+            "{err}"
+        );
+        assert!(err.is_bad_input());
+        let zero = DetectOptions {
+            budget: Duration::ZERO,
+            ..DetectOptions::default()
+        };
+        assert!(matches!(
+            with(zero).unwrap_err(),
+            Error::BadServiceDetection(_)
+        ));
+        let ok = with(DetectOptions {
+            intensity: 9,
+            ..DetectOptions::default()
+        })
+        .unwrap();
+        assert_eq!(ok.services().map(|d| d.intensity), Some(9));
+    }
 }
