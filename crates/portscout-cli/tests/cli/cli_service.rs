@@ -340,3 +340,78 @@ fn bad_service_options_exit_2_naming_the_token_and_touch_nothing() {
         );
     }
 }
+
+/// A service that sends `greeting` on every connection and closes it, until dropped.
+struct Greeter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Greeter {
+    fn start(listener: TcpListener, greeting: &'static [u8]) -> Greeter {
+        use std::io::Write;
+        use std::sync::atomic::Ordering;
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        let _ = conn.write_all(greeting);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        Greeter {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Greeter {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_new_version_on_the_same_port_is_a_change_in_diff() {
+    let dir = TempDir::new("sv-diff");
+    let db = dir.path().join("scans.db");
+    let db = db.to_str().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let spec = port.to_string();
+    let scan = |greeting: &'static [u8], listener: TcpListener| {
+        let _service = Greeter::start(listener, greeting);
+        success(&["127.0.0.1", "-p", &spec, "-sV", "-q", "--db", db])
+    };
+    let first = scan(b"SSH-2.0-OpenSSH_9.2p1\r\n", listener);
+    assert!(first.contains("OpenSSH 9.2p1"), "{first}");
+    // The same port, another version (the listener of the first is closed by now).
+    let again = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let second = scan(b"SSH-2.0-OpenSSH_9.6p1\r\n", again);
+    assert!(second.contains("OpenSSH 9.6p1"), "{second}");
+
+    let out = run(&["diff", "--db", db, "--exit-code"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "~ 127.0.0.1 {port}/tcp open ssh OpenSSH 9.6p1 (was ssh OpenSSH 9.2p1)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("1 service(s) changed"), "{text}");
+    let ndjson = success(&["diff", "--db", db, "--format", "ndjson"]);
+    let change: serde_json::Value = serde_json::from_str(ndjson.lines().next().unwrap()).unwrap();
+    assert_eq!(change["change"], "service", "{ndjson}");
+    assert_eq!(change["service"], "ssh OpenSSH 9.6p1", "{ndjson}");
+    assert_eq!(change["was_service"], "ssh OpenSSH 9.2p1", "{ndjson}");
+}
