@@ -222,9 +222,10 @@ pub struct Args {
     #[arg(long)]
     pub service_version: bool,
 
-    /// nmap's service probe database (nmap-service-probes) to use after the built-in probes.
-    /// Default: nmap's installed one (/usr/share/nmap/nmap-service-probes, …) when there is
-    /// one, else the built-in probes only.
+    /// nmap's service probe database (nmap-service-probes) to use after the built-in probes,
+    /// or `none` for the built-in probes alone. Default: nmap's installed one
+    /// (/usr/share/nmap/nmap-service-probes, …) when there is one, else the built-in probes
+    /// only.
     #[arg(long, value_name = "FILE", requires = "service_version")]
     pub service_db: Option<PathBuf>,
 

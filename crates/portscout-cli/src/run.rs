@@ -721,13 +721,16 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
 /// `--service-version`'s options: nmap's database from `--service-db FILE` (read and parsed
 /// here, before anything is touched: a file that cannot be read or parsed is bad input), or
 /// nmap's installed one when there is one (one that is there but cannot be read is a warning,
-/// and the built-in probes run alone), and `--version-intensity`.
+/// and the built-in probes run alone), or none (`--service-db none`), and
+/// `--version-intensity`.
 fn detect_options(args: &Args) -> Result<DetectOptions> {
     let mut options = DetectOptions::default();
     if let Some(i) = args.version_intensity {
         options.intensity = i;
     }
     let db = match &args.service_db {
+        // The built-in probes alone, even where nmap is installed (`./none` names a file).
+        Some(path) if path.as_os_str() == "none" => None,
         Some(path) => Some(ProbeDb::load(path).map_err(|e| {
             BadInput(format!(
                 "--service-db `{}`: {}",

@@ -150,12 +150,15 @@ fn sv_names_python_http_server_with_its_version_in_text_ndjson_and_xml() {
     assert!(silent_row.contains(" open "), "{text}");
     assert!(!text.contains(&format!("{closed}/tcp")), "{text}");
 
-    // ndjson, with the long spelling: the service object on the open ports only.
+    // ndjson, with the long spelling and the built-in probes alone (the same answers): the
+    // service object on the open ports only.
     let ndjson = success(&[
         "127.0.0.1",
         "-p",
         &ports,
         "--service-version",
+        "--service-db",
+        "none",
         "--format",
         "ndjson",
         "--show",
