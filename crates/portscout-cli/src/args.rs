@@ -215,6 +215,27 @@ pub struct Args {
           requires = "banners")]
     pub banner_timeout: Option<Duration>,
 
+    /// Detect the service and version on each open port (also nmap's -sV): name, product,
+    /// version, extra information, OS hints and CPEs, in every format. Detection runs beside
+    /// the scan (a plain connect, no privilege needed); each open port is reported once, when
+    /// its detection is over (at most about 6 s; a silent port about 4 s).
+    #[arg(long)]
+    pub service_version: bool,
+
+    /// nmap's service probe database (nmap-service-probes) to use after the built-in probes,
+    /// or `none` for the built-in probes alone. Default: nmap's installed one
+    /// (/usr/share/nmap/nmap-service-probes, …) when there is one, else the built-in probes
+    /// only.
+    #[arg(long, value_name = "FILE", requires = "service_version")]
+    pub service_db: Option<PathBuf>,
+
+    /// How many of nmap's probes a port gets, 0 (only those written for its port) to 9 (all),
+    /// as nmap's --version-intensity (default 7). Applies to nmap's database; the built-in
+    /// probes are always sent.
+    #[arg(long, value_name = "0-9", value_parser = clap::value_parser!(u8).range(0..=9),
+          requires = "service_version")]
+    pub version_intensity: Option<u8>,
+
     /// Stop once N open ports are found, print them, and exit 0.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_open: Option<u64>,
@@ -543,7 +564,7 @@ fn check_output_spellings(args: &[std::ffi::OsString]) -> Result<(), BadInput> {
 pub fn nmap_spellings(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
-    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let args = version_detection_spelling(args.into_iter().collect());
     let command = args
         .get(1)
         .and_then(|a| a.to_str())
@@ -577,6 +598,29 @@ pub fn nmap_spellings(
                 "--scan=syn".into()
             } else if a == "-sT" {
                 "--scan=connect".into()
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+/// nmap's `-sV` (version detection) as `--service-version`, for a scan only and before `--`.
+/// Kept apart from the other nmap spellings: it is a flag of its own, not a scan type.
+fn version_detection_spelling(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| COMMANDS.contains(&a))
+    {
+        return args;
+    }
+    let mut past_options = false;
+    args.into_iter()
+        .map(|a| {
+            past_options |= a == "--";
+            if !past_options && a == "-sV" {
+                "--service-version".into()
             } else {
                 a
             }
@@ -660,6 +704,15 @@ mod tests {
         );
         assert_eq!(color_given(&raw("--color sometimes")), None);
         assert_eq!(color_given(&raw("-- --color always")), None);
+    }
+
+    #[test]
+    fn nmap_version_detection_spelling() {
+        let args = nmap_spellings(["portscout", "-sV", "h", "--", "-sV"].map(Into::into));
+        assert_eq!(args[1], "--service-version");
+        assert_eq!(args[4], "-sV", "after `--` it is a target");
+        let merge = nmap_spellings(["portscout", "merge", "-sV"].map(Into::into));
+        assert_eq!(merge[2], "-sV");
     }
 
     #[test]

@@ -296,14 +296,24 @@ fn write_diff_text(
                 change,
                 state,
                 was,
+                service,
+                was_service,
                 ..
             } => {
                 let sign = match change {
                     PortChange::Opened => '+',
                     PortChange::Closed => '-',
-                    PortChange::Changed => '~',
+                    PortChange::Changed | PortChange::Service => '~',
                 };
-                writeln!(out, "{sign} {ip} {port}/tcp {state} (was {was})")?;
+                match (change, service, was_service) {
+                    (PortChange::Service, Some(now), Some(then)) => writeln!(
+                        out,
+                        "{sign} {ip} {port}/tcp {state} {} (was {})",
+                        crate::error::clean(&now.to_string(), false),
+                        crate::error::clean(&then.to_string(), false)
+                    )?,
+                    _ => writeln!(out, "{sign} {ip} {port}/tcp {state} (was {was})")?,
+                }
             }
             Change::Host {
                 ip,
@@ -354,6 +364,7 @@ fn write_diff_text(
             m.opened, m.closed, m.changed
         ));
         for (n, what) in [
+            (m.services, "service(s) changed"),
             (m.hosts_up, "host(s) up"),
             (m.hosts_down, "host(s) down"),
             (m.hosts_new, "new host(s)"),
@@ -398,6 +409,11 @@ struct ChangeLine {
     open: Option<Vec<u16>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     was_open: Option<Vec<u16>>,
+    /// With a `service` change: the service, product and version now and before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    was_service: Option<String>,
 }
 
 /// The summary line of `diff --format ndjson`.
@@ -419,6 +435,9 @@ struct DiffSummaryLine {
     hosts_gone: u64,
     compared: u64,
     not_compared: u64,
+    /// Service changes (`--service-version` in both scans); left out when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    services: u64,
 }
 
 fn change_line(change: &Change) -> ChangeLine {
@@ -435,6 +454,8 @@ fn change_line(change: &Change) -> ChangeLine {
             reason,
             was,
             was_reason,
+            service,
+            was_service,
         } => ChangeLine {
             change: change.as_str(),
             ip: *ip,
@@ -446,6 +467,8 @@ fn change_line(change: &Change) -> ChangeLine {
             was_reason: Some(was_reason.as_str()),
             open: None,
             was_open: None,
+            service: service.as_ref().map(ToString::to_string),
+            was_service: was_service.as_ref().map(ToString::to_string),
         },
         Change::Host {
             ip,
@@ -465,6 +488,8 @@ fn change_line(change: &Change) -> ChangeLine {
             was_reason: reason(was),
             open: Some(open.clone()),
             was_open: Some(was_open.clone()),
+            service: None,
+            was_service: None,
         },
     }
 }
@@ -498,7 +523,12 @@ fn write_diff_ndjson(
             hosts_gone: m.hosts_gone,
             compared: m.compared,
             not_compared: m.not_compared,
+            services: m.services,
         },
     )?;
     out.write_all(b"\n")
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -65,6 +65,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
         hosts: merged.summary.hosts,
         ports: port_set.len(),
         banners: merged.results.iter().any(|r| r.banner.is_some()),
+        services: merged.results.iter().any(|r| r.service.is_some()),
         command: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),

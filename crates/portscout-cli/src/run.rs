@@ -12,6 +12,7 @@ use portscout::ports::PortSet;
 use portscout::scan::{
     Checkpoint, DriveOptions, Driven, Ending, Pauser, Scan, ScanConfig, ScanStats,
 };
+use portscout::service::{DetectOptions, ProbeDb, ProbeDbError};
 use portscout::target::{self, Target};
 use portscout::{limits, HostDown, PortResult, PortState, ScanInfo, ScanType, Summary};
 
@@ -704,6 +705,9 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     if let Some(w) = args.workers {
         builder = builder.workers(w as usize);
     }
+    if args.service_version {
+        builder = builder.service_version(detect_options(args)?);
+    }
     if args.banners {
         let mut options = BannerOptions::default();
         if let Some(t) = args.banner_timeout {
@@ -712,6 +716,49 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
         builder = builder.banners(options);
     }
     Ok(builder.build()?)
+}
+
+/// `--service-version`'s options: nmap's database from `--service-db FILE` (read and parsed
+/// here, before anything is touched: a file that cannot be read or parsed is bad input), or
+/// nmap's installed one when there is one (one that is there but cannot be read is a warning,
+/// and the built-in probes run alone), or none (`--service-db none`), and
+/// `--version-intensity`.
+fn detect_options(args: &Args) -> Result<DetectOptions> {
+    let mut options = DetectOptions::default();
+    if let Some(i) = args.version_intensity {
+        options.intensity = i;
+    }
+    let db = match &args.service_db {
+        // The built-in probes alone, even where nmap is installed (`./none` names a file).
+        Some(path) if path.as_os_str() == "none" => None,
+        Some(path) => Some(ProbeDb::load(path).map_err(|e| {
+            BadInput(format!(
+                "--service-db `{}`: {}",
+                path.display(),
+                match e {
+                    ProbeDbError::Io { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                }
+            ))
+        })?),
+        None => match ProbeDb::load_installed() {
+            Ok(db) => Some(db),
+            Err(ProbeDbError::NotInstalled(_)) => None,
+            Err(e) => {
+                if !args.quiet {
+                    eprintln!(
+                        "{} {e}: service detection uses the built-in probes only",
+                        colour::warning()
+                    );
+                }
+                None
+            }
+        },
+    };
+    if let Some(db) = db {
+        options = options.with_nmap_db(Arc::new(db), false);
+    }
+    Ok(options)
 }
 
 /// Where results go: `-o FILE` (appended to when resuming, so the first run's results stay)

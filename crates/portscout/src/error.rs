@@ -30,6 +30,9 @@ pub enum Error {
     /// Banner options that cannot work (a size cap or a number of grabs of zero).
     #[error("invalid banner options: {0}")]
     BadBanner(String),
+    /// Service detection options that cannot work (an intensity above 9, a zero budget).
+    #[error("invalid service detection options: {0}")]
+    BadServiceDetection(String),
     /// `--engine` named no engine.
     #[error("invalid engine `{0}` (expected auto, threads, async or sharded)")]
     BadEngine(String),

@@ -265,6 +265,11 @@ pub struct PortResult {
     /// What the service sent first, for an open port scanned with `--banners` (`None`
     /// otherwise, and when it sent nothing before the banner timeout).
     pub banner: Option<Banner>,
+    /// What runs there, for an open port scanned with `--service-version` (`-sV`): the
+    /// service, product and version as [`crate::service::detect`] found them (`None`
+    /// otherwise, and when the port could no longer be connected to). Boxed: most results
+    /// have none.
+    pub service: Option<Box<crate::service::ServiceInfo>>,
 }
 
 impl PortResult {
@@ -387,6 +392,7 @@ mod tests {
             reason: Reason::SynAck,
             rtt: None,
             banner: None,
+            service: None,
         };
         assert_eq!(r("198.18.0.1").socket_addr().to_string(), "198.18.0.1:22");
         assert_eq!(
@@ -486,6 +492,9 @@ pub struct ScanInfo {
     /// Whether open ports come with banners (`--banners`): the CSV printer adds a `banner`
     /// column only then.
     pub banners: bool,
+    /// Whether open ports come with service detection (`--service-version`): the CSV
+    /// printer adds its service columns, the text printer a `VERSION` column.
+    pub services: bool,
     /// The command line that started the scan, program name first (the XML printer's
     /// `args`). Empty when not known.
     pub command: Vec<String>,

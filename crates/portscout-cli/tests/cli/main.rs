@@ -20,6 +20,7 @@ mod cli_merge;
 mod cli_outputs;
 mod cli_plan;
 mod cli_resume_once;
+mod cli_service;
 mod cli_signals;
 mod cli_timing_flags;
 mod cli_validate;

@@ -5,13 +5,17 @@
 //! both scans have a result for it; a port with a result in one scan only (not scanned by
 //! the other: other ports, or an incomplete scan that had not reached it) is counted as
 //! *not compared*, never as a change. Only the state counts: a new reason for the same state
-//! (`filtered` by `no-response`, then by `host-unreach`) is no change.
+//! (`filtered` by `no-response`, then by `host-unreach`) is no change. For a port open in both
+//! scans whose service both scans detected (`--service-version`), a different service name,
+//! product or version is a change too ([`PortChange::Service`]); a port detected in one scan
+//! only is no change (the other scan did not look), nor is new extra information or CPE.
 //!
 //! | before (scan A) | after (scan B) | change |
 //! |---|---|---|
 //! | port `closed` or `filtered` | port `open` | [`PortChange::Opened`] |
 //! | port `open` | port `closed` or `filtered` | [`PortChange::Closed`] |
 //! | port `closed` | port `filtered`, or the other way | [`PortChange::Changed`] |
+//! | port `open`, service detected | port `open`, another service, product or version | [`PortChange::Service`] |
 //! | host down | host up | [`HostChange::Up`], with its open ports in B |
 //! | host up | host down | [`HostChange::Down`], with its open ports in A |
 //! | host absent, A complete | host up or down | [`HostChange::New`] |
@@ -37,6 +41,8 @@ pub enum PortChange {
     Closed,
     /// Closed became filtered, or filtered became closed.
     Changed,
+    /// Open in both, with another service name, product or version detected.
+    Service,
 }
 
 impl PortChange {
@@ -46,6 +52,7 @@ impl PortChange {
             PortChange::Opened => "opened",
             PortChange::Closed => "closed",
             PortChange::Changed => "changed",
+            PortChange::Service => "service",
         }
     }
 }
@@ -116,6 +123,11 @@ pub enum Change {
         was: PortState,
         /// Its reason.
         was_reason: Reason,
+        /// The service detected in the later scan (with [`PortChange::Service`]; else when
+        /// known).
+        service: Option<Service>,
+        /// The service detected in the earlier scan.
+        was_service: Option<Service>,
     },
     /// A host came up, went down, appeared or disappeared.
     Host {
@@ -151,6 +163,38 @@ impl Change {
     }
 }
 
+/// What a diff compares of a detected service: its name, product and version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Service {
+    /// The service name (`ssh`, `http`, …).
+    pub name: String,
+    /// The product, when detected.
+    pub product: Option<String>,
+    /// The version, when detected.
+    pub version: Option<String>,
+}
+
+impl std::fmt::Display for Service {
+    /// `ssh OpenSSH 9.2p1`: the name, then product and version where known.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        for part in [&self.product, &self.version].into_iter().flatten() {
+            write!(f, " {part}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<&crate::service::ServiceInfo> for Service {
+    fn from(s: &crate::service::ServiceInfo) -> Service {
+        Service {
+            name: s.name.clone(),
+            product: s.product.clone(),
+            version: s.version.clone(),
+        }
+    }
+}
+
 /// Counts of a [`Diff`].
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DiffSummary {
@@ -160,6 +204,8 @@ pub struct DiffSummary {
     pub closed: u64,
     /// [`PortChange::Changed`] changes.
     pub changed: u64,
+    /// [`PortChange::Service`] changes.
+    pub services: u64,
     /// [`HostChange::Up`] changes.
     pub hosts_up: u64,
     /// [`HostChange::Down`] changes.
@@ -180,6 +226,7 @@ impl DiffSummary {
         self.opened
             + self.closed
             + self.changed
+            + self.services
             + self.hosts_up
             + self.hosts_down
             + self.hosts_new
@@ -219,6 +266,7 @@ pub fn compare(a: &Snapshot<'_>, b: &Snapshot<'_>) -> Diff {
                 port: r.port,
                 state: r.state,
                 reason: r.reason,
+                service: r.service.as_deref().map(Service::from),
             })
             .collect();
         // Stable: of a port given twice, the last stays last (and counts).
@@ -244,6 +292,7 @@ pub(crate) struct Row {
     pub(crate) port: u16,
     pub(crate) state: PortState,
     pub(crate) reason: Reason,
+    pub(crate) service: Option<Service>,
 }
 
 /// What the comparison needs of a scan besides its rows.
@@ -366,7 +415,12 @@ pub(crate) fn compare_sorted<E>(
                 seen_b.up(y.ip);
                 diff.summary.compared += 1;
                 let change = if x.state == y.state {
-                    None
+                    match (&x.service, &y.service) {
+                        (Some(was), Some(now)) if x.state == PortState::Open && was != now => {
+                            Some(PortChange::Service)
+                        }
+                        _ => None,
+                    }
                 } else if y.state == PortState::Open {
                     Some(PortChange::Opened)
                 } else if x.state == PortState::Open {
@@ -379,6 +433,7 @@ pub(crate) fn compare_sorted<E>(
                         PortChange::Opened => diff.summary.opened += 1,
                         PortChange::Closed => diff.summary.closed += 1,
                         PortChange::Changed => diff.summary.changed += 1,
+                        PortChange::Service => diff.summary.services += 1,
                     }
                     diff.changes.push(Change::Port {
                         ip: y.ip,
@@ -388,6 +443,8 @@ pub(crate) fn compare_sorted<E>(
                         reason: y.reason,
                         was: x.state,
                         was_reason: x.reason,
+                        service: y.service,
+                        was_service: x.service,
                     });
                 }
                 next_a = a.next().transpose()?;

@@ -33,7 +33,9 @@
 //!     recorder.begin(&ScanInfo { hosts: 1, ports: 1, ..ScanInfo::default() })?;
 //!     let reason = if state == PortState::Open { Reason::SynAck } else { Reason::ConnRefused };
 //!     let ip = "127.0.0.1".parse().unwrap();
-//!     recorder.result(&PortResult { ip, port: 22, state, reason, rtt: None, banner: None })?;
+//!     recorder.result(&PortResult {
+//!         ip, port: 22, state, reason, rtt: None, banner: None, service: None,
+//!     })?;
 //!     recorder.end(&Summary::default())?;
 //! }
 //! let db = Db::open(&path)?;
@@ -63,7 +65,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use diff::{Change, Diff, DiffSummary, HostChange, HostState, PortChange};
+pub use diff::{Change, Diff, DiffSummary, HostChange, HostState, PortChange, Service};
 pub use key::ScanKey;
 pub use recorder::{Outcome, Recorder, DEFAULT_BATCH_INTERVAL, DEFAULT_BATCH_ROWS};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
@@ -540,8 +542,8 @@ impl Db {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT ip, port, state, reason, rtt_us, banner FROM results WHERE scan_id = ?1 \
-                 ORDER BY rowid",
+                "SELECT ip, port, state, reason, rtt_us, banner, service_info FROM results \
+                 WHERE scan_id = ?1 ORDER BY rowid",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
@@ -553,12 +555,14 @@ impl Db {
                     r.get::<_, String>(3)?,
                     r.get::<_, Option<u64>>(4)?,
                     r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (ip, port, state, reason, rtt_us, banner) = row.map_err(|e| self.sql(e))?;
+            let (ip, port, state, reason, rtt_us, banner, service) =
+                row.map_err(|e| self.sql(e))?;
             let (ip, state, reason) = self.decode(id, &ip, &state, &reason)?;
             let banner = match banner {
                 None => None,
@@ -573,6 +577,12 @@ impl Db {
                 reason,
                 rtt: rtt_us.map(std::time::Duration::from_micros),
                 banner,
+                service: match service {
+                    None => None,
+                    Some(s) => Some(Box::new(
+                        serde_json::from_str(&s).map_err(|e| self.corrupt(id, e.to_string()))?,
+                    )),
+                },
             });
         }
         // Stable: of a port recorded twice (which a scan does not do), the last is kept.
@@ -731,8 +741,8 @@ impl Db {
         let (side_a, side_b) = (side(a)?, side(b)?);
         // Ties (a port recorded twice, which a scan does not do) come oldest first: the
         // comparison keeps the last.
-        let sql = "SELECT ip, port, state, reason FROM results WHERE scan_id = ?1 \
-                   ORDER BY ip, port, rowid";
+        let sql = "SELECT ip, port, state, reason, service, product, version FROM results \
+                   WHERE scan_id = ?1 ORDER BY ip, port, rowid";
         let mut stmt_a = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
         let mut stmt_b = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
         let rows_a = self.diff_rows(&mut stmt_a, a.id)?;
@@ -755,11 +765,15 @@ impl Db {
                     r.get::<_, u16>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
         Ok(rows.map(move |row| {
-            let (key, port, state, reason) = row.map_err(|e| self.sql(e))?;
+            let (key, port, state, reason, service, product, version) =
+                row.map_err(|e| self.sql(e))?;
             let (ip, state, reason) = self.decode(id, &key, &state, &reason)?;
             Ok(diff::Row {
                 key,
@@ -767,6 +781,11 @@ impl Db {
                 port,
                 state,
                 reason,
+                service: service.map(|name| diff::Service {
+                    name,
+                    product,
+                    version,
+                }),
             })
         }))
     }

@@ -77,6 +77,10 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
+/// A detected service as `results` stores it: name, product, version, and the whole JSON
+/// object.
+type ServiceRow = (String, Option<String>, Option<String>, String);
+
 enum Pending {
     Port {
         ip: String,
@@ -85,6 +89,7 @@ enum Pending {
         reason: &'static str,
         rtt_us: Option<i64>,
         banner: Option<String>,
+        service: Option<Box<ServiceRow>>,
     },
     Down {
         ip: String,
@@ -228,7 +233,8 @@ impl Recorder {
             {
                 let mut port = tx.prepare_cached(
                     "INSERT INTO results (scan_id, ip, port, state, reason, rtt_us, \
-                     banner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     banner, service, product, version, service_info) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?;
                 let mut down = tx.prepare_cached(
                     "INSERT OR REPLACE INTO hosts_down (scan_id, ip, reason, skipped) \
@@ -243,8 +249,16 @@ impl Recorder {
                             reason,
                             rtt_us,
                             banner,
+                            service,
                         } => {
-                            port.execute(params![id, ip, n, state, reason, rtt_us, banner])?;
+                            let (name, product, version, json) = match service.as_deref() {
+                                Some((n, p, v, j)) => (Some(n), p.as_ref(), v.as_ref(), Some(j)),
+                                None => (None, None, None, None),
+                            };
+                            port.execute(params![
+                                id, ip, n, state, reason, rtt_us, banner, name, product, version,
+                                json
+                            ])?;
                         }
                         Pending::Down {
                             ip,
@@ -368,6 +382,14 @@ impl Sink for Recorder {
                 .rtt
                 .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
             banner: r.banner.as_ref().map(|b| b.escaped()),
+            service: r.service.as_ref().map(|s| {
+                Box::new((
+                    s.name.clone(),
+                    s.product.clone(),
+                    s.version.clone(),
+                    serde_json::to_string(s.as_ref()).unwrap_or_default(),
+                ))
+            }),
         })
         .map_err(io_err)?;
         Ok(true)

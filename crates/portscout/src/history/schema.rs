@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// The migrations, in order: `MIGRATIONS[i]` takes a file from version `i` to `i + 1`. Each
 /// runs in one transaction with the version bump, so a failure leaves the file as it was.
 /// A released migration is never edited: a change of schema is a new migration.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: scans, their port results, their hosts found down. `scan_id` is a `scans.id`
 /// (not declared as a foreign key: checking it costs a lookup per result). `results` is a
@@ -67,6 +67,18 @@ CREATE TABLE hosts_down (
     skipped INTEGER NOT NULL,
     PRIMARY KEY (scan_id, ip)
 ) WITHOUT ROWID;
+";
+
+/// Version 2: what service detection (`--service-version`) found on an open port: the
+/// service's name, product and version as columns (what `diff` compares, and what SQL
+/// readers ask for), and everything it found (extra info, CPEs, method, confidence, TLS
+/// certificate) as the JSON object the ndjson output writes (`service_info`). `NULL` for
+/// results scanned without detection, and for every result of version-1 files.
+const V2: &str = "
+ALTER TABLE results ADD COLUMN service TEXT;
+ALTER TABLE results ADD COLUMN product TEXT;
+ALTER TABLE results ADD COLUMN version TEXT;
+ALTER TABLE results ADD COLUMN service_info TEXT;
 ";
 
 /// How long a writer waits for another one's transaction before giving up.

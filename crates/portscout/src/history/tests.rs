@@ -106,6 +106,7 @@ fn port(addr: &str, port: u16, state: PortState) -> PortResult {
         reason,
         rtt: Some(Duration::from_micros(120)),
         banner: None,
+        service: None,
     }
 }
 
@@ -729,6 +730,7 @@ fn diff_semantics_table() {
             opened: 2,
             closed: 2,
             changed: 2,
+            services: 0,
             hosts_up: 1,
             hosts_down: 1,
             hosts_new: 2,
@@ -906,4 +908,85 @@ fn keys_ignore_order_spelling_and_case_but_not_what_is_scanned() {
         k.clone().with("--shard 1/2").as_str(),
         format!("{k} --shard 1/2")
     );
+}
+
+/// `port(addr, n, Open)` with a detected service.
+fn with_service(addr: &str, n: u16, name: &str, product: &str, version: &str) -> PortResult {
+    let mut service = crate::service::ServiceInfo::probed(name);
+    service.product = Some(product.into());
+    service.version = Some(version.into());
+    service.extrainfo = Some("protocol 2.0".into());
+    service.cpes = vec![format!("cpe:/a:openbsd:openssh:{version}")];
+    PortResult {
+        service: Some(Box::new(service)),
+        ..port(addr, n, PortState::Open)
+    }
+}
+
+#[test]
+fn services_are_recorded_read_back_and_a_new_version_is_a_change() {
+    let dir = Dir::new("services");
+    let path = dir.file("scans.db");
+    let scan = new_scan("127.0.0.1", "22,80,443,8080");
+    let a = [
+        with_service("127.0.0.1", 22, "ssh", "OpenSSH", "9.2p1"),
+        with_service("127.0.0.1", 80, "http", "nginx", "1.22.1"),
+        // Detected in one scan only: no change (the other did not look).
+        with_service("127.0.0.1", 443, "http", "nginx", "1.22.1"),
+        port("127.0.0.1", 8080, PortState::Open),
+    ];
+    let mut extra = with_service("127.0.0.1", 80, "http", "nginx", "1.22.1");
+    // Only the extra information differs: no change.
+    extra.service.as_mut().unwrap().extrainfo = Some("Debian".into());
+    let b = [
+        with_service("127.0.0.1", 22, "ssh", "OpenSSH", "9.6p1"),
+        extra,
+        port("127.0.0.1", 443, PortState::Open),
+        with_service("127.0.0.1", 8080, "http", "SimpleHTTPServer", "0.6"),
+    ];
+    let ia = record(&path, &scan, &a, &[]);
+    let ib = record(&path, &scan, &b, &[]);
+    let db = Db::open(&path).unwrap();
+    // Everything detection found comes back.
+    assert_eq!(db.results(ia).unwrap(), a.to_vec());
+    assert_eq!(db.results(ib).unwrap(), b.to_vec());
+    // Name, product and version are columns of their own.
+    let (name, product, version): (String, String, String) = raw(&path)
+        .query_row(
+            "SELECT service, product, version FROM results WHERE scan_id = ?1 AND port = 22",
+            [ib],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((name.as_str(), product.as_str()), ("ssh", "OpenSSH"));
+    assert_eq!(version, "9.6p1");
+
+    let scans = db.scans().unwrap();
+    let (sa, sb) = (
+        scans.iter().find(|s| s.id == ia).unwrap(),
+        scans.iter().find(|s| s.id == ib).unwrap(),
+    );
+    for diff in [
+        db.diff(sa, sb).unwrap(),
+        compare(&snap(&a, &[], true), &snap(&b, &[], true)),
+    ] {
+        assert_eq!(diff.summary.services, 1, "{diff:?}");
+        assert_eq!(diff.summary.changes(), 1);
+        let Change::Port {
+            port,
+            change,
+            service,
+            was_service,
+            ..
+        } = &diff.changes[0]
+        else {
+            panic!("{diff:?}")
+        };
+        assert_eq!((*port, *change), (22, PortChange::Service));
+        assert_eq!(service.as_ref().unwrap().to_string(), "ssh OpenSSH 9.6p1");
+        assert_eq!(
+            was_service.as_ref().unwrap().to_string(),
+            "ssh OpenSSH 9.2p1"
+        );
+    }
 }

@@ -108,6 +108,7 @@ struct RawLine {
     reason: Option<String>,
     rtt_ms: Option<f64>,
     banner: Option<String>,
+    service: Option<crate::service::ServiceInfo>,
     skipped: Option<u32>,
     hosts: Option<u64>,
     open: Option<u64>,
@@ -173,6 +174,7 @@ fn port_record(raw: RawLine) -> Result<PortResult, LineError> {
                 })
             })
             .transpose()?,
+        service: raw.service.map(Box::new),
     })
 }
 

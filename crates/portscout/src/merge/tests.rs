@@ -23,6 +23,7 @@ fn port(ip: &str, port: u16, state: PortState) -> PortResult {
         reason,
         rtt,
         banner: None,
+        service: None,
     }
 }
 
@@ -393,7 +394,7 @@ fn ipv6_conflicts_name_the_port_in_brackets() {
 #[test]
 fn older_summaries_without_hosts_down_and_unknown_keys_and_types_are_accepted() {
     let text = "\
-{\"ip\":\"198.18.0.1\",\"port\":22,\"protocol\":\"tcp\",\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.21,\"service\":\"ssh\"}
+{\"ip\":\"198.18.0.1\",\"port\":22,\"protocol\":\"tcp\",\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.21,\"owner\":\"root\"}
 
 {\"type\":\"progress\",\"done\":10}
 {\"type\":\"host\",\"ip\":\"198.18.0.3\",\"state\":\"up\"}

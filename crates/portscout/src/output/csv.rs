@@ -2,11 +2,16 @@
 
 use std::io::{self, BufWriter, Write};
 
-use super::{RttMs, ScanInfo, Sink, Summary};
+use super::{printable, RttMs, ScanInfo, Sink, Summary};
 use crate::model::{HostDown, PortResult, StateFilter};
 
-/// The header row (`,banner` is added with `--banners`).
+/// The header row (`,banner` is added with `--banners`, [`SERVICE_HEADER`] with
+/// `--service-version`).
 const HEADER: &str = "ip,port,protocol,state,reason,rtt_ms";
+
+/// The columns added with `--service-version`: the service's name (`ssl/http` inside TLS),
+/// product, version, extra information, CPEs (separated by spaces), method and confidence.
+const SERVICE_HEADER: &str = ",service,product,version,extrainfo,cpe,method,conf";
 
 /// Writes the header at `begin`, one row per listed result, and flushes at `end`.
 pub(crate) struct CsvPrinter {
@@ -14,6 +19,18 @@ pub(crate) struct CsvPrinter {
     out: BufWriter<Box<dyn Write + Send>>,
     /// Whether rows have a `banner` column (the scan grabs banners).
     banners: bool,
+    /// Whether rows have the service columns (the scan detects services).
+    services: bool,
+}
+
+/// `text` as one CSV field: quoted (RFC 4180) when it holds a comma or a quote. The texts
+/// written here never hold a newline.
+fn field(out: &mut impl Write, text: &str) -> io::Result<()> {
+    if text.contains([',', '"']) {
+        write!(out, "\"{}\"", text.replace('"', "\"\""))
+    } else {
+        out.write_all(text.as_bytes())
+    }
 }
 
 impl CsvPrinter {
@@ -22,6 +39,7 @@ impl CsvPrinter {
             show,
             out: BufWriter::new(out),
             banners: false,
+            services: false,
         }
     }
 }
@@ -33,6 +51,10 @@ impl Sink for CsvPrinter {
         if self.banners {
             self.out.write_all(b",banner")?;
         }
+        self.services = info.services;
+        if self.services {
+            self.out.write_all(SERVICE_HEADER.as_bytes())?;
+        }
         self.out.write_all(b"\n")
     }
 
@@ -40,7 +62,8 @@ impl Sink for CsvPrinter {
         if !self.show.shows(r.state) {
             return Ok(true);
         }
-        // No field but the banner can contain a comma or a quote, and none a newline.
+        // No field but the banner and the service's can contain a comma or a quote, and
+        // none a newline.
         write!(
             self.out,
             "{},{},tcp,{},{},",
@@ -55,14 +78,31 @@ impl Sink for CsvPrinter {
         if self.banners {
             self.out.write_all(b",")?;
             if let Some(banner) = &r.banner {
-                // The escaped form has no newline; quoted (RFC 4180) when it holds a comma
-                // or a quote.
-                let text = banner.escaped();
-                if text.contains([',', '"']) {
-                    write!(self.out, "\"{}\"", text.replace('"', "\"\""))?;
-                } else {
-                    self.out.write_all(text.as_bytes())?;
+                // The escaped form has no newline.
+                field(&mut self.out, &banner.escaped())?;
+            }
+        }
+        if self.services {
+            match &r.service {
+                Some(s) => {
+                    // Service texts come from the service's answer: printable, but they
+                    // may hold commas and quotes; a control character is escaped as in a
+                    // banner.
+                    let clean = |t: &Option<String>| t.as_deref().map_or(String::new(), printable);
+                    for text in [
+                        Some(s.display_name()),
+                        s.product.clone(),
+                        s.version.clone(),
+                        s.extrainfo.clone(),
+                        Some(s.cpes.join(" ")),
+                        Some(s.method.as_str().to_string()),
+                    ] {
+                        self.out.write_all(b",")?;
+                        field(&mut self.out, &clean(&text))?;
+                    }
+                    write!(self.out, ",{}", s.confidence)?;
                 }
+                None => self.out.write_all(b",,,,,,,")?,
             }
         }
         self.out.write_all(b"\n")?;
@@ -74,6 +114,9 @@ impl Sink for CsvPrinter {
         write!(self.out, "{},,tcp,down,{},", h.ip, h.reason.as_str())?;
         if self.banners {
             self.out.write_all(b",")?;
+        }
+        if self.services {
+            self.out.write_all(b",,,,,,,")?;
         }
         self.out.write_all(b"\n")
     }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{Collector, ScanInfo, ServiceLookup, Summary};
+use super::{printable, Collector, ScanInfo, ServiceLookup, Summary};
 use crate::model::PortState;
 
 /// Hosts with nothing listed still get their line (with only `Ignored State`).
@@ -30,18 +30,21 @@ pub(crate) fn render(
                 if i > 0 {
                     w.write_all(b", ")?;
                 }
-                // port/state/protocol/owner/service/rpc info/version/: the banner goes in
-                // the version field, with `/` and `,` escaped like any other byte.
-                let banner = l.banner.as_ref().map_or(String::new(), |b| {
-                    b.escaped_line().replace('/', "\\x2F").replace(',', "\\x2C")
-                });
-                write!(
-                    w,
-                    "{}/{}/tcp//{}//{banner}/",
-                    l.port,
-                    l.state.as_str(),
-                    services(l.port).unwrap_or("")
-                )?;
+                // port/state/protocol/owner/service/rpc info/version/: the detected version
+                // (`--service-version`), else the banner, goes in the version field, with `/`
+                // and `,` escaped like any other byte. A service inside TLS is `ssl|http`, as
+                // nmap writes it.
+                let field = |s: String| printable(&s).replace('/', "\\x2F").replace(',', "\\x2C");
+                let version = match (&l.service, &l.banner) {
+                    (Some(s), _) => field(s.version_line()),
+                    (None, Some(b)) => field(b.escaped_line()),
+                    (None, None) => String::new(),
+                };
+                let name = match &l.service {
+                    Some(s) => field(s.display_name().replace("ssl/", "ssl|")),
+                    None => services(l.port).unwrap_or("").to_string(),
+                };
+                write!(w, "{}/{}/tcp//{name}//{version}/", l.port, l.state.as_str(),)?;
             }
         }
         let ignored: Vec<String> = PortState::ALL

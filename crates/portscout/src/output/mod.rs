@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter};
+use crate::service::ServiceInfo;
 
 mod csv;
 mod grep;
@@ -284,6 +285,7 @@ pub type ServiceLookup = fn(u16) -> Option<&'static str>;
 ///     reason: Reason::SynAck,
 ///     rtt: Some(Duration::from_micros(210)),
 ///     banner: None,
+///     service: None,
 /// })?;
 /// sink.end(&Summary { hosts: 1, open: 1, ..Summary::default() })?;
 /// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21}
@@ -440,7 +442,7 @@ pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult);
 impl Serialize for PortRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
-        let mut st = s.serialize_struct("PortRecord", 7)?;
+        let mut st = s.serialize_struct("PortRecord", 8)?;
         st.serialize_field("ip", &r.ip)?;
         st.serialize_field("port", &r.port)?;
         st.serialize_field("protocol", "tcp")?;
@@ -452,6 +454,12 @@ impl Serialize for PortRecord<'_> {
         match &r.banner {
             Some(b) => st.serialize_field("banner", &b.escaped())?,
             None => st.skip_field("banner")?,
+        }
+        // Likewise, only with `--service-version`: the detected service as an object
+        // (`docs/output.md`).
+        match &r.service {
+            Some(service) => st.serialize_field("service", service.as_ref())?,
+            None => st.skip_field("service")?,
         }
         st.end()
     }
@@ -521,6 +529,7 @@ pub(crate) struct Listed {
     pub(crate) reason: Reason,
     pub(crate) rtt: Option<Duration>,
     pub(crate) banner: Option<Banner>,
+    pub(crate) service: Option<Box<ServiceInfo>>,
 }
 
 impl Listed {
@@ -532,6 +541,7 @@ impl Listed {
             reason: self.reason,
             rtt: self.rtt,
             banner: self.banner.clone(),
+            service: self.service.clone(),
         }
     }
 }
@@ -674,6 +684,7 @@ impl Collector {
                 reason: r.reason,
                 rtt: r.rtt,
                 banner: r.banner.clone(),
+                service: r.service.clone(),
             });
         } else if let Some(h) = host
             .hidden
@@ -698,6 +709,24 @@ impl Collector {
         }
         self.hosts.iter()
     }
+}
+
+/// A service's text (product, version, …: they come from what the service sent) made safe
+/// for a terminal or a line-based format: control characters (C0, DEL, C1) written `\xHH`,
+/// everything else as it is.
+pub(crate) fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `"1 host"`, `"2 hosts"`.

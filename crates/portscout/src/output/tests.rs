@@ -25,6 +25,7 @@ fn r(ip: &str, port: u16, state: PortState, reason: Reason, rtt_ns: Option<u64>)
         reason,
         rtt: rtt_ns.map(Duration::from_nanos),
         banner: None,
+        service: None,
     }
 }
 
@@ -91,6 +92,9 @@ fn fixture_info(events: &[Event], hosts: u128, banners: bool) -> ScanInfo {
         hosts,
         ports: port_set.len(),
         banners,
+        services: events
+            .iter()
+            .any(|e| e.port().is_some_and(|r| r.service.is_some())),
         command: vec![
             "portscout".into(),
             "-p".into(),
@@ -646,6 +650,7 @@ fn banner_fixture() -> Vec<PortResult> {
     use Reason::*;
     let with = |port, banner: &[u8]| PortResult {
         banner: Some(Banner::new(banner)),
+        service: None,
         ..r("198.18.0.1", port, Open, SynAck, Some(210_000))
     };
     vec![
@@ -792,6 +797,7 @@ fn open_tally_names_hosts_open_nearly_everywhere() {
         },
         rtt: None,
         banner: None,
+        service: None,
     };
     let mut tally = super::OpenTally::new(Some(1000));
     // Interleaved: a (1000 ports, 900 open: flagged), b (1000 ports, 899 open: not),
@@ -828,6 +834,7 @@ fn every_reason_is_printed_by_name() {
             reason,
             rtt: None,
             banner: None,
+            service: None,
         })
         .collect();
     for format in [
@@ -842,4 +849,88 @@ fn every_reason_is_printed_by_name() {
             assert!(text.contains(r.as_str()), "{format}: no `{r}` in\n{text}");
         }
     }
+}
+
+/// Services as `--service-version` finds them: OpenSSH with OS hints and CPEs, HTTPS inside
+/// TLS with its certificate, a guess from the port table, a service whose answer put commas,
+/// quotes, markup and control characters in its product, and an open port whose detection
+/// could not connect (no service).
+fn service_fixture() -> Vec<PortResult> {
+    use crate::service::{ServiceInfo, TlsInfo};
+    use PortState::*;
+    use Reason::*;
+    let with = |port, service: ServiceInfo| PortResult {
+        service: Some(Box::new(service)),
+        ..r("198.18.0.1", port, Open, SynAck, Some(210_000))
+    };
+    let ssh = ServiceInfo {
+        product: Some("OpenSSH".into()),
+        version: Some("9.2p1 Debian 2+deb12u3".into()),
+        extrainfo: Some("protocol 2.0".into()),
+        ostype: Some("Linux".into()),
+        cpes: vec![
+            "cpe:/a:openbsd:openssh:9.2p1".into(),
+            "cpe:/o:linux:linux_kernel".into(),
+        ],
+        ..ServiceInfo::probed("ssh")
+    };
+    let https = ServiceInfo {
+        product: Some("nginx".into()),
+        version: Some("1.22.1".into()),
+        cpes: vec!["cpe:/a:igor_sysoev:nginx:1.22.1".into()],
+        tls: Some(TlsInfo {
+            subject: Some("CN=localhost".into()),
+            issuer: Some("CN=localhost".into()),
+            sans: vec!["localhost".into(), "127.0.0.1".into()],
+            not_after: Some("2027-01-01T00:00:00Z".into()),
+            version: Some("TLSv1.3".into()),
+            cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
+        }),
+        ..ServiceInfo::probed("http")
+    };
+    let hostile = ServiceInfo {
+        product: Some("Evil, \"Inc\" <b>&\x1b[2J".into()),
+        version: Some("1/2".into()),
+        hostname: Some("mail.example".into()),
+        confidence: 8,
+        ..ServiceInfo::probed("smtp")
+    };
+    vec![
+        with(22, ssh),
+        with(443, https),
+        with(2525, hostile),
+        with(9999, ServiceInfo::from_table(9999)),
+        r("198.18.0.1", 8080, Open, SynAck, Some(300_000)),
+        r("198.18.0.1", 80, Closed, ConnRefused, Some(100_000)),
+    ]
+}
+
+#[test]
+fn services_in_every_format() {
+    for format in Format::ALL {
+        let out = run_on(format, StateFilter::OPEN, &service_fixture(), 1);
+        // No control character reaches any format (grep's field separator is a tab).
+        assert!(
+            !out.bytes().any(|b| b < 0x20 && b != b'\n' && b != b'\t'),
+            "{format}: {out:?}"
+        );
+        assert!(out.contains("9.2p1 Debian 2+deb12u3"), "{format}: {out}");
+        insta::assert_snapshot!(format!("services_{format}"), out);
+    }
+}
+
+#[test]
+fn services_read_back_from_ndjson() {
+    let out = run_on(Format::Ndjson, StateFilter::OPEN, &service_fixture(), 1);
+    let mut read = Vec::new();
+    for line in out.lines() {
+        if let crate::merge::Record::Port(r) = crate::merge::parse_line(line).unwrap() {
+            read.push(r);
+        }
+    }
+    let expected: Vec<PortResult> = service_fixture()
+        .into_iter()
+        .filter(|r| r.state == PortState::Open)
+        .collect();
+    assert_eq!(read, expected);
 }

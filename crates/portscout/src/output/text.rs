@@ -2,8 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::{plural, Collector, HostData, ScanInfo, ServiceLookup, Summary};
+use super::{plural, printable, Collector, HostData, ScanInfo, ServiceLookup, Summary};
 use crate::model::{PortState, Reason};
+use crate::service::TlsInfo;
 
 /// What the SERVICE column shows for a port with no known service.
 pub(crate) const UNKNOWN_SERVICE: &str = "?";
@@ -60,6 +61,7 @@ fn write_host(
     host: &HostData,
     services: ServiceLookup,
     colour: bool,
+    versions: bool,
 ) -> io::Result<()> {
     writeln!(w, "portscout report for {ip}")?;
     if let Some((reason, skipped)) = host.down {
@@ -105,55 +107,87 @@ fn write_host(
         writeln!(w, "Not shown: {}", hidden.join(", "))?;
     }
 
-    let rows: Vec<[String; 4]> = host
+    // With `--service-version`, the SERVICE column names what was detected and a VERSION
+    // column follows REASON, as nmap's `-sV --reason` prints them.
+    let rows: Vec<Vec<String>> = host
         .listed
         .iter()
         .map(|l| {
-            [
+            let service = match &l.service {
+                Some(s) => printable(&s.display_name()),
+                None => services(l.port).unwrap_or(UNKNOWN_SERVICE).to_string(),
+            };
+            let mut row = vec![
                 format!("{}/tcp", l.port),
                 l.state.as_str().to_string(),
-                services(l.port).unwrap_or(UNKNOWN_SERVICE).to_string(),
+                service,
                 l.reason.as_str().to_string(),
-            ]
+            ];
+            if versions {
+                row.push(
+                    l.service
+                        .as_ref()
+                        .map_or(String::new(), |s| printable(&s.version_line())),
+                );
+            }
+            row
         })
         .collect();
-    let header = ["PORT", "STATE", "SERVICE", "REASON"];
-    let mut widths = header.map(str::len);
+    let mut header = vec!["PORT", "STATE", "SERVICE", "REASON"];
+    if versions {
+        header.push("VERSION");
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
     // `state`: the row's state, coloured when `colour` is on. The codes wrap the word only
-    // and the padding follows them, so they take no room in the column.
+    // and the padding follows them, so they take no room in the column. The last column is
+    // not padded.
     let write_row =
-        |w: &mut dyn Write, cells: [&str; 4], state: Option<PortState>| -> io::Result<()> {
+        |w: &mut dyn Write, cells: &[&str], state: Option<PortState>| -> io::Result<()> {
             let (start, end) = match state {
                 Some(s) if colour => (state_colour(s), RESET),
                 _ => ("", ""),
             };
-            write!(
-                w,
-                "{:<w0$}  {start}{}{end}{:pad$}  {:<w2$}  {}",
-                cells[0],
-                cells[1],
-                "",
-                cells[2],
-                cells[3],
-                w0 = widths[0],
-                pad = widths[1] - cells[1].len(),
-                w2 = widths[2],
-            )?;
-            writeln!(w)
+            let last = cells.len() - 1;
+            let mut line = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                if i == 1 {
+                    line.push_str(start);
+                    line.push_str(cell);
+                    line.push_str(end);
+                } else {
+                    line.push_str(cell);
+                }
+                if i < last {
+                    line.push_str(&" ".repeat(widths[i] - cell.len()));
+                }
+            }
+            writeln!(w, "{}", line.trim_end())
         };
-    write_row(w, header, None)?;
+    write_row(w, &header, None)?;
     for (row, l) in rows.iter().zip(&host.listed) {
-        write_row(w, [&row[0], &row[1], &row[2], &row[3]], Some(l.state))?;
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        write_row(w, &cells, Some(l.state))?;
         if let Some(banner) = &l.banner {
             // As nmap prints a script's one-line output; escaped, so a service cannot send
             // control sequences to the terminal.
             writeln!(w, "|_banner: {}", banner.escaped_line())?;
         }
+        if let Some(tls) = l.service.as_ref().and_then(|s| s.tls.as_ref()) {
+            if let Some(line) = tls_line(tls) {
+                writeln!(w, "|_tls: {}", printable(&line))?;
+            }
+        }
+    }
+    if let Some(info) = service_info(host) {
+        writeln!(w, "Service Info: {}", printable(&info))?;
     }
     writeln!(w)
 }
@@ -162,33 +196,34 @@ fn write_host(
 pub(crate) fn render(
     w: &mut dyn Write,
     collector: &mut Collector,
-    _info: &ScanInfo,
+    info: &ScanInfo,
     summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {
-    render_with(w, collector, summary, services, false)
+    render_with(w, collector, info, summary, services, false)
 }
 
 /// [`render`] with the STATE column coloured (`PrinterOptions::colour`).
 pub(crate) fn render_coloured(
     w: &mut dyn Write,
     collector: &mut Collector,
-    _info: &ScanInfo,
+    info: &ScanInfo,
     summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {
-    render_with(w, collector, summary, services, true)
+    render_with(w, collector, info, summary, services, true)
 }
 
 fn render_with(
     w: &mut dyn Write,
     collector: &mut Collector,
+    info: &ScanInfo,
     summary: &Summary,
     services: ServiceLookup,
     colour: bool,
 ) -> io::Result<()> {
     for (ip, host) in collector.finish() {
-        write_host(w, ip, host, services, colour)?;
+        write_host(w, ip, host, services, colour, info.services)?;
     }
     let ports = summary.open + summary.closed + summary.filtered;
     write!(
@@ -204,4 +239,65 @@ fn render_with(
         write!(w, "; {} down", plural(summary.hosts_down, "host"))?;
     }
     writeln!(w)
+}
+
+/// One line about a TLS session: `TLSv1.3; subject CN=…; issuer CN=…; SANs a, b; expires …`.
+fn tls_line(tls: &TlsInfo) -> Option<String> {
+    let mut parts = Vec::new();
+    parts.extend(tls.version.clone());
+    parts.extend(tls.subject.as_ref().map(|s| format!("subject {s}")));
+    parts.extend(tls.issuer.as_ref().map(|s| format!("issuer {s}")));
+    if !tls.sans.is_empty() {
+        parts.push(format!("SANs {}", tls.sans.join(", ")));
+    }
+    parts.extend(tls.not_after.as_ref().map(|s| format!("expires {s}")));
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Adds `s` to `v` unless it is there.
+fn push<'a>(v: &mut Vec<&'a str>, s: &'a str) {
+    if !v.contains(&s) {
+        v.push(s);
+    }
+}
+
+/// nmap's `Service Info:` line of a host: the host names, OS and device types its services
+/// told, and their OS and hardware CPEs (`cpe:/o:…`, `cpe:/h:…`), each once, in port order.
+fn service_info(host: &HostData) -> Option<String> {
+    let mut hosts: Vec<&str> = Vec::new();
+    let mut oses: Vec<&str> = Vec::new();
+    let mut devices: Vec<&str> = Vec::new();
+    let mut cpes: Vec<&str> = Vec::new();
+    for s in host.listed.iter().filter_map(|l| l.service.as_deref()) {
+        if let Some(h) = &s.hostname {
+            push(&mut hosts, h);
+        }
+        if let Some(o) = &s.ostype {
+            push(&mut oses, o);
+        }
+        if let Some(d) = &s.devicetype {
+            push(&mut devices, d);
+        }
+        for c in &s.cpes {
+            if c.starts_with("cpe:/o:") || c.starts_with("cpe:/h:") {
+                push(&mut cpes, c);
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for (label, plural_label, values) in [
+        ("Host", "Hosts", &hosts),
+        ("OS", "OSs", &oses),
+        ("Device", "Devices", &devices),
+    ] {
+        match values.len() {
+            0 => {}
+            1 => parts.push(format!("{label}: {}", values[0])),
+            _ => parts.push(format!("{plural_label}: {}", values.join(", "))),
+        }
+    }
+    if !cpes.is_empty() {
+        parts.push(format!("CPE: {}", cpes.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

@@ -4,7 +4,9 @@
 //! The layout follows what nmap 7.93 writes for `nmap -sT -oX -`, element for element, so a
 //! reader that works on nmap's files works here: one `<host>` per host that answered, its
 //! unlisted ports as `<extraports>` (one per state, with `<extrareasons>`), its listed ports as
-//! `<port>` with `<state>` and `<service>`, a banner as the `banner` script's output. Hosts found
+//! `<port>` with `<state>` and `<service>` (the detected one with `--service-version`, with
+//! its `<cpe>`s, and a TLS certificate as the `ssl-cert` script's output), a banner as the
+//! `banner` script's output. Hosts found
 //! down are listed as nmap lists them with `-v`: `<status state="down">` and the address.
 //! `docs/output.md` says what maps to what and where this differs from nmap.
 
@@ -16,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::{Collector, HostData, ScanInfo, ServiceLookup, Summary};
 use crate::model::{PortState, Reason};
 use crate::probe::ScanType;
+use crate::service::{ServiceInfo, TlsInfo};
 
 /// Every host that answered is listed, even when all its ports are hidden by `--show` (as
 /// nmap lists every host up): a reader such as `ndiff` takes a host that is missing for a
@@ -159,13 +162,18 @@ fn write_host(
              reason_ttl=\"0\"/>",
             l.port, l.state, l.reason,
         )?;
-        // As nmap: a port its table does not know gets no <service> at all.
-        if let Some(name) = services(l.port) {
+        if let Some(s) = &l.service {
+            write_service(w, s)?;
+        } else if let Some(name) = services(l.port) {
+            // As nmap: a port its table does not know gets no <service> at all.
             write!(
                 w,
                 "<service name=\"{}\" method=\"table\" conf=\"3\"/>",
                 attr(name)
             )?;
+        }
+        if let Some(tls) = l.service.as_ref().and_then(|s| s.tls.as_ref()) {
+            write_tls(w, tls)?;
         }
         if let Some(banner) = &l.banner {
             // nmap's `banner` script puts what the service sent in `output`, non-printable
@@ -179,6 +187,83 @@ fn write_host(
         w.write_all(b"</port>\n")?;
     }
     w.write_all(b"</ports>\n</host>\n")
+}
+
+/// A detected service as nmap `-sV` writes it: `<service name product version extrainfo
+/// hostname ostype devicetype tunnel method conf>` with one `<cpe>` per CPE.
+fn write_service(w: &mut dyn Write, s: &ServiceInfo) -> io::Result<()> {
+    let mut out = format!("<service name=\"{}\"", attr(&s.name));
+    for (key, value) in [
+        ("product", &s.product),
+        ("version", &s.version),
+        ("extrainfo", &s.extrainfo),
+        ("hostname", &s.hostname),
+        ("ostype", &s.ostype),
+        ("devicetype", &s.devicetype),
+    ] {
+        if let Some(v) = value {
+            let _ = write!(out, " {key}=\"{}\"", attr(v));
+        }
+    }
+    // nmap names a bare TLS service `ssl`, without a tunnel.
+    if s.is_tls() && s.name != "ssl" {
+        out.push_str(" tunnel=\"ssl\"");
+    }
+    // The DTD allows confidences 0 to 10.
+    let _ = write!(
+        out,
+        " method=\"{}\" conf=\"{}\"",
+        s.method.as_str(),
+        s.confidence.min(10)
+    );
+    if s.cpes.is_empty() {
+        out.push_str("/>");
+    } else {
+        out.push('>');
+        for cpe in &s.cpes {
+            let _ = write!(out, "<cpe>{}</cpe>", text(cpe));
+        }
+        out.push_str("</service>");
+    }
+    w.write_all(out.as_bytes())
+}
+
+/// The certificate of a TLS service, as the `output` of an `ssl-cert` script (nmap's name for
+/// the script that shows it): subject, issuer, SANs, expiry, protocol and cipher, one a line.
+fn write_tls(w: &mut dyn Write, tls: &TlsInfo) -> io::Result<()> {
+    let mut lines = Vec::new();
+    lines.extend(tls.subject.as_ref().map(|s| format!("Subject: {s}")));
+    lines.extend(tls.issuer.as_ref().map(|s| format!("Issuer: {s}")));
+    if !tls.sans.is_empty() {
+        lines.push(format!("Subject Alternative Name: {}", tls.sans.join(", ")));
+    }
+    lines.extend(
+        tls.not_after
+            .as_ref()
+            .map(|s| format!("Not valid after: {s}")),
+    );
+    lines.extend(tls.version.as_ref().map(|s| format!("Protocol: {s}")));
+    lines.extend(tls.cipher.as_ref().map(|s| format!("Cipher: {s}")));
+    if lines.is_empty() {
+        return Ok(());
+    }
+    write!(
+        w,
+        "<script id=\"ssl-cert\" output=\"{}\"/>",
+        attr(&lines.join("\n"))
+    )
+}
+
+/// `s` escaped for element content.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    xml_chars(s, true, |c| match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        c => out.push(c),
+    });
+    out
 }
 
 /// Why a host counts as up, in nmap's words: the strongest answer any of its ports gave

@@ -1,14 +1,17 @@
-//! The banner stage (`--banners`): between the workers' results channel and the [`Scan`].
+//! The edge stage (`--banners`, `--service-version`): between the workers' results channel
+//! and the [`Scan`].
 //!
-//! It exists only when banners are asked for: otherwise the scan reads the workers' channel
-//! itself, with no thread or task in between. When it exists, it is one thread (a
-//! single-threaded tokio runtime) that:
+//! It exists only when banners or service detection are asked for: otherwise the scan reads
+//! the workers' channel itself, with no thread or task in between. When it exists, it is one
+//! thread (a single-threaded tokio runtime) that:
 //!
-//! * passes every event at once, in the order it came, except open ports without a banner;
-//! * holds those, in the order found, and grabs their banners ([`crate::banner::grab`]), at
-//!   most `concurrency` at once (the rest wait their turn, first found first grabbed);
-//!   each comes out when its grab is over, with the banner set if the service said
-//!   something. A grab never changes a state or a reason, and a failed grab is just no banner;
+//! * passes every event at once, in the order it came, except open ports;
+//! * holds those, in the order found, and grabs their banners ([`crate::banner::grab`]) and
+//!   detects their services ([`crate::service::detect`]; both at once for one port when both
+//!   are asked for), at most `concurrency` ports at once (the rest wait their turn, first
+//!   found first served); each comes out once, when its work is over, with the banner set if
+//!   the service said something and the service set if detection could connect. Neither
+//!   ever changes a state or a reason, and a failure is just no banner or no service;
 //! * ends once the workers are done (their channel closed) and every grab is over, which
 //!   closes the channel the scan reads: the scan then joins its workers as before. So a
 //!   pause loses nothing: results of probes in flight at the pause still get their grab
@@ -32,10 +35,28 @@ use super::RESULT_BUFFER;
 use crate::banner::{self, BannerOptions};
 use crate::error::Error;
 use crate::model::{Event, PortResult, PortState};
+use crate::service::{self, DetectOptions};
+
+/// What the stage does to each open port.
+#[derive(Clone, Debug)]
+pub(crate) struct EdgeOptions {
+    /// Grab its banner.
+    pub(crate) banners: Option<BannerOptions>,
+    /// Detect its service.
+    pub(crate) services: Option<DetectOptions>,
+    /// Ports served at once.
+    pub(crate) concurrency: usize,
+}
+
+impl EdgeOptions {
+    fn concurrency(&self) -> usize {
+        self.concurrency.max(1)
+    }
+}
 
 /// Starts the stage on its own thread: events from `input` come out of the returned receiver.
 pub(crate) fn start(
-    options: BannerOptions,
+    options: EdgeOptions,
     input: mpsc::Receiver<Vec<Event>>,
 ) -> Result<(mpsc::Receiver<Vec<Event>>, JoinHandle<()>), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -50,21 +71,32 @@ pub(crate) fn start(
     Ok((rx, handle))
 }
 
-/// Whether the stage holds this event for a grab.
+/// Whether the stage holds this event for a grab or a detection.
 fn wants_banner(event: &Event) -> bool {
-    matches!(event, Event::Port(r) if r.state == PortState::Open && r.banner.is_none())
+    matches!(event, Event::Port(r) if r.state == PortState::Open
+        && r.banner.is_none() && r.service.is_none())
 }
 
-async fn with_banner(mut result: PortResult, options: &BannerOptions) -> PortResult {
-    result.banner = banner::grab(result.socket_addr(), options)
-        .await
-        .ok()
-        .flatten();
+async fn with_banner(mut result: PortResult, options: &EdgeOptions) -> PortResult {
+    let target = result.socket_addr();
+    let grab = async {
+        match &options.banners {
+            Some(b) => banner::grab(target, b).await.ok().flatten(),
+            None => None,
+        }
+    };
+    let detect = async {
+        match &options.services {
+            Some(d) => service::detect(target, d).await.ok().map(Box::new),
+            None => None,
+        }
+    };
+    (result.banner, result.service) = tokio::join!(grab, detect);
     result
 }
 
 async fn run(
-    options: BannerOptions,
+    options: EdgeOptions,
     mut input: mpsc::Receiver<Vec<Event>>,
     out: mpsc::Sender<Vec<Event>>,
 ) {

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::plan::{Checkpoint, Order, Plan, Shard, Walk, CHECKPOINT_VERSION};
 use crate::ports::PortSet;
 use crate::probe::ScanType;
+use crate::service::DetectOptions;
 use crate::space::ProbeSpace;
 use crate::target::{self, Target};
 use crate::timing::rtt::RtoBounds;
@@ -28,6 +29,9 @@ pub const DEFAULT_INITIAL_RTT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_RETRIES: u8 = 10;
 /// The largest in-flight window chosen when `concurrency` is not given.
 pub const DEFAULT_MAX_WINDOW: usize = 4096;
+/// The most ports whose service is detected at once (`--service-version`), when nothing
+/// lowers it (see [`ScanConfigBuilder::service_version`]).
+pub const DEFAULT_DETECTIONS: usize = crate::service::DEFAULT_CONCURRENCY;
 
 /// A validated scan configuration. Build it with [`ScanConfig::builder`].
 #[derive(Clone, Debug)]
@@ -60,6 +64,7 @@ pub struct ScanConfig {
     pub(crate) scan_type: ScanType,
     pub(crate) drop_privileges: bool,
     pub(crate) banners: Option<BannerOptions>,
+    pub(crate) services: Option<DetectOptions>,
 }
 
 /// Builds a [`ScanConfig`]; [`ScanConfigBuilder::build`] validates it.
@@ -100,6 +105,7 @@ impl ScanConfig {
                 scan_type: ScanType::Connect,
                 drop_privileges: false,
                 banners: None,
+                services: None,
             },
         }
     }
@@ -217,6 +223,11 @@ impl ScanConfig {
     /// How banners are grabbed, if they are (`None`: no banners, the default).
     pub fn banners(&self) -> Option<&BannerOptions> {
         self.banners.as_ref()
+    }
+
+    /// How services are detected on open ports, if they are (`None`: not, the default).
+    pub fn services(&self) -> Option<&DetectOptions> {
+        self.services.as_ref()
     }
 
     /// The engine.
@@ -413,6 +424,17 @@ impl ScanConfigBuilder {
         self
     }
 
+    /// Detects the service and version on every open port (`--service-version`, nmap's
+    /// `-sV`; default off): see [`crate::service::detect`]. Detection runs beside the scan,
+    /// in the same stage as banner grabs, at most [`DEFAULT_DETECTIONS`] ports at once (fewer
+    /// with a smaller `concurrency`, and for a connect scan at most a quarter of the
+    /// descriptors); each open port's result comes out once its detection is over, with
+    /// [`crate::PortResult::service`] set. Other results are not delayed.
+    pub fn service_version(mut self, options: DetectOptions) -> Self {
+        self.config.services = Some(options);
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<ScanConfig, Error> {
         let mut c = self.config;
@@ -501,6 +523,19 @@ impl ScanConfigBuilder {
                 ));
             }
         }
+        if let Some(d) = &c.services {
+            if d.intensity > 9 {
+                return Err(Error::BadServiceDetection(format!(
+                    "--version-intensity {}: it must be 0 to 9",
+                    d.intensity
+                )));
+            }
+            if d.budget.is_zero() || d.probe_wait.is_zero() {
+                return Err(Error::BadServiceDetection(
+                    "a time budget or probe wait of 0: they must be positive".into(),
+                ));
+            }
+        }
         if c.concurrency == Some(0) {
             return Err(Error::BadConcurrency("0".into()));
         }
@@ -564,5 +599,39 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(off.banners(), None);
+    }
+
+    #[test]
+    fn service_detection_options_are_validated() {
+        let with = |options: DetectOptions| {
+            ScanConfig::builder()
+                .targets([Target::parse("127.0.0.1").unwrap()])
+                .service_version(options)
+                .build()
+        };
+        let bad = DetectOptions {
+            intensity: 10,
+            ..DetectOptions::default()
+        };
+        let err = with(bad).unwrap_err();
+        assert!(
+            matches!(err, Error::BadServiceDetection(ref m) if m.contains("--version-intensity 10")),
+            "{err}"
+        );
+        assert!(err.is_bad_input());
+        let zero = DetectOptions {
+            budget: Duration::ZERO,
+            ..DetectOptions::default()
+        };
+        assert!(matches!(
+            with(zero).unwrap_err(),
+            Error::BadServiceDetection(_)
+        ));
+        let ok = with(DetectOptions {
+            intensity: 9,
+            ..DetectOptions::default()
+        })
+        .unwrap();
+        assert_eq!(ok.services().map(|d| d.intensity), Some(9));
     }
 }

@@ -71,6 +71,7 @@ impl Scan {
             hosts: u128::from(space.hosts()),
             ports: space.ports().len(),
             banners: self.banners,
+            services: self.services,
             command: options.command.clone(),
             started: Some(options.started),
             scan_type: Some(self.scan_type),

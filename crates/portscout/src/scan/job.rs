@@ -73,6 +73,7 @@ impl Job {
                 reason,
                 rtt,
                 banner: None,
+                service: None,
             })
         };
         match outcome {

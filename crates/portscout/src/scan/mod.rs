@@ -39,13 +39,12 @@ use tokio::sync::mpsc;
 
 pub use crate::plan::{Checkpoint, Order, Shard, Walk};
 pub use config::{
-    ScanConfig, ScanConfigBuilder, DEFAULT_INITIAL_RTT_TIMEOUT, DEFAULT_MAX_RTT_TIMEOUT,
-    DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT, DEFAULT_RETRIES,
+    ScanConfig, ScanConfigBuilder, DEFAULT_DETECTIONS, DEFAULT_INITIAL_RTT_TIMEOUT,
+    DEFAULT_MAX_RTT_TIMEOUT, DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT, DEFAULT_RETRIES,
 };
 pub use drive::{DriveOptions, Driven, Ending};
 pub use engine::Engine;
 
-use crate::banner::BannerOptions;
 use crate::error::Error;
 use crate::limits;
 use crate::model::{Event, PortResult};
@@ -168,11 +167,12 @@ impl ScanStats {
 ///
 /// Every probed port yields one [`Event::Port`], except the ports of a host found down, which
 /// yields one [`Event::HostDown`] instead. [`Scan::ports`] keeps only the port results.
-/// With [`ScanConfigBuilder::banners`], an open port's result comes out once its banner grab
-/// is over (other results are not held). Dropping the scan stops it: the workers see the
+/// With [`ScanConfigBuilder::banners`] or [`ScanConfigBuilder::service_version`], an open
+/// port's result comes out once, when its banner grab and service detection are over (other
+/// results are not held). Dropping the scan stops it: the workers see the
 /// closed channel, drop their in-flight probes (closing their sockets) and exit, within
 /// about 100 ms (the longest a blocking `connect` waits between looks); banner grabs in
-/// progress are dropped at once, closing their sockets.
+/// progress (and detections) are dropped at once, closing their sockets.
 pub struct Scan {
     plan: Arc<Plan>,
     cursor: Arc<Cursor>,
@@ -181,13 +181,15 @@ pub struct Scan {
     results: mpsc::Receiver<Vec<Event>>,
     ready: std::vec::IntoIter<Event>,
     workers: Vec<JoinHandle<Result<WorkerEnd, Error>>>,
-    /// The banner stage's thread, with `--banners` (see `banners.rs`).
+    /// The edge stage's thread, with `--banners` or `--service-version` (see `banners.rs`).
     stage: Option<JoinHandle<()>>,
     stats: Option<ScanStats>,
     checkpoint: Option<Checkpoint>,
     scan_type: ScanType,
     /// Whether open ports come with banners.
     banners: bool,
+    /// Whether open ports come with their service detected.
+    services: bool,
 }
 
 /// Pauses a running scan from another thread (a signal handler's thread, say): see
@@ -266,19 +268,37 @@ impl Scan {
         let plan = Arc::new(plan);
         let engine = config.engine.resolve();
         let budget = || usize::try_from(limits::descriptor_budget()).unwrap_or(usize::MAX);
-        // Banner grabs hold a descriptor each: with a connect scan's window sized from the
+        // Banner grabs hold a descriptor each, detections up to two (a TLS handshake beside
+        // the greeting's connection): with a connect scan's window sized from the
         // descriptors, they get at most a quarter of them, taken off the window. (A grab that
-        // still meets EMFILE waits and tries again until its timeout.)
-        let banners = config.banners.clone().map(|b| {
-            let grabs = match (config.scan_type, config.concurrency) {
-                (ScanType::Connect, None) => b.concurrency().min((budget() / 4).max(1)),
-                (ScanType::Connect, Some(_)) => b.concurrency(),
-                // A SYN in flight holds no descriptor: the grabs may have them all.
-                (ScanType::Syn, _) => b.concurrency().min(budget()),
+        // still meets EMFILE waits and tries again until its timeout.) Detection is also
+        // bounded by the scan's own window when one is given (`--concurrency`).
+        let edge = (config.banners.is_some() || config.services.is_some()).then(|| {
+            let per_port = if config.services.is_some() { 2 } else { 1 };
+            let wanted = match (&config.banners, &config.services) {
+                (Some(b), None) => b.concurrency(),
+                (Some(b), Some(_)) => b.concurrency().min(DEFAULT_DETECTIONS),
+                (None, _) => DEFAULT_DETECTIONS,
             };
-            b.with_concurrency(grabs)
+            let wanted = match (config.services.is_some(), config.concurrency) {
+                (true, Some(window)) => wanted.min(window),
+                _ => wanted,
+            };
+            let ports = match (config.scan_type, config.concurrency) {
+                (ScanType::Connect, None) => wanted.min((budget() / 4 / per_port).max(1)),
+                (ScanType::Connect, Some(_)) => wanted,
+                // A SYN in flight holds no descriptor: the grabs may have them all.
+                (ScanType::Syn, _) => wanted.min((budget() / per_port).max(1)),
+            };
+            banners::EdgeOptions {
+                banners: config.banners.clone(),
+                services: config.services.clone(),
+                concurrency: ports,
+            }
         });
-        let grabs = banners.as_ref().map_or(0, BannerOptions::concurrency);
+        let grabs = edge.as_ref().map_or(0, |e| {
+            e.concurrency * if e.services.is_some() { 2 } else { 1 }
+        });
         let window = config
             .concurrency
             .unwrap_or_else(|| match config.scan_type {
@@ -341,7 +361,7 @@ impl Scan {
         }
         // Started after the privileges are dropped, like the workers: a grab is a plain
         // connect. Without banners, the scan reads the workers' channel itself.
-        let (results, stage) = match banners {
+        let (results, stage) = match edge {
             Some(options) => {
                 let (results, stage) = banners::start(options, results)?;
                 (results, Some(stage))
@@ -361,6 +381,7 @@ impl Scan {
             checkpoint: None,
             scan_type: config.scan_type,
             banners: config.banners.is_some(),
+            services: config.services.is_some(),
         })
     }
 

@@ -27,16 +27,22 @@ impl Method {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsInfo {
     /// The leaf certificate's subject, as an RFC 4514 string (`CN=example.org,O=...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The leaf certificate's issuer, as an RFC 4514 string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// The subject alternative names: DNS names as they are, addresses as text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sans: Vec<String>,
     /// The end of the certificate's validity, RFC 3339 (`2027-01-01T00:00:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_after: Option<String>,
     /// The protocol version agreed (`TLSv1.3`, `TLSv1.2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The cipher suite agreed, by its IANA name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cipher: Option<String>,
 }
 
@@ -45,31 +51,43 @@ pub struct TlsInfo {
 /// Field names follow nmap's `<service>` element: `name`, `product`, `version`, `extrainfo`,
 /// `hostname`, `ostype`, `devicetype`, `method`, `conf`, and `tunnel="ssl"` when the service
 /// runs inside TLS (then [`ServiceInfo::tls`] holds the certificate).
+///
+/// Its serde form is the `service` object of the json and ndjson outputs: those names, the
+/// CPEs as `cpe` and the confidence as `conf`, fields without a value left out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceInfo {
     /// The service name as nmap names it (`ssh`, `http`, `smtp`, `domain`, …); `unknown` when
     /// the port answered nothing recognisable and has no conventional name.
     pub name: String,
     /// The product (`OpenSSH`, `nginx`, `Apache httpd`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// The product's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Anything else the service told (`protocol 2.0`, `Python 3.11.2`, `(Debian)`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extrainfo: Option<String>,
     /// The host name the service gave (an SMTP greeting's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// The operating system the answer reveals (`Linux`, `Unix`, `Windows`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ostype: Option<String>,
     /// The kind of device the answer reveals (`router`, `printer`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devicetype: Option<String>,
     /// CPE names (`cpe:/a:openbsd:openssh:9.2p1`), nmap's 2.2 URI form.
+    #[serde(rename = "cpe", default, skip_serializing_if = "Vec::is_empty")]
     pub cpes: Vec<String>,
     /// How the name was decided.
     pub method: Method,
     /// Confidence from 0 to 10, as nmap's `conf`: 10 for a matched answer, 8 for a soft
     /// match (the service without its product), 3 for a name from the port table.
+    #[serde(rename = "conf")]
     pub confidence: u8,
     /// The TLS session when the service runs inside TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsInfo>,
 }
 
