@@ -172,6 +172,12 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     }
 
     check_files(&args, resumed_from.as_ref().map(|(path, _)| path.as_path()))?;
+    if args.reverse_dns_all && !args.quiet {
+        eprintln!(
+            "{} -R: portscout does not look up host names (PTR records) yet: no names are reported",
+            colour::warning()
+        );
+    }
     // Watched from here (before the history is opened and the scan starts): a stop request
     // that comes while the scan starts still gives a resume file.
     let mut stops = StopRequests::watch(&args)?;
@@ -231,7 +237,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         other => other?,
     };
     if !args.quiet {
-        report(&driven);
+        report(&driven, args.verbose > 0);
     }
     let Ending::Paused(checkpoint) = &driven.ending else {
         finish_resumed(resumed_from, None)?;
@@ -303,8 +309,9 @@ fn printers(args: &Args, resuming: bool, bar: &Bar) -> Result<Vec<Box<dyn output
     Ok(sinks)
 }
 
-/// The summary lines on standard error, after the warnings the scan deserves.
-fn report(driven: &Driven) {
+/// The summary lines on standard error, after the warnings the scan deserves; with `-v`
+/// (`verbose`), the timing line too.
+fn report(driven: &Driven, verbose: bool) {
     let summary = &driven.summary;
     warnings(summary, driven.stats.as_ref());
     let secs = summary.elapsed.as_secs_f64();
@@ -322,7 +329,7 @@ fn report(driven: &Driven) {
         summary.closed,
         summary.filtered,
     );
-    if let Some(stats) = driven.stats {
+    if let Some(stats) = driven.stats.filter(|_| verbose) {
         eprintln!("{}", timing_line(&stats, secs));
     }
 }
@@ -661,12 +668,15 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     if let Some(path) = &args.exclude_file {
         builder = builder.exclude_file(path);
     }
-    // Without either, the library's default (the top ports).
+    // Without any, the library's default (the top ports).
     if let Some(ports) = &args.ports {
         builder = builder.ports(ports.clone());
     } else if let Some(n) = args.top_ports {
         builder = builder.ports(PortSet::top(n).map_err(portscout::Error::from)?);
+    } else if args.fast {
+        builder = builder.ports(PortSet::top(FAST_PORTS).map_err(portscout::Error::from)?);
     }
+    builder = builder.ipv6_only(args.ipv6);
     if let Some(p) = &args.exclude_ports {
         builder = builder.exclude_ports(p.clone());
     }
@@ -676,10 +686,17 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     if let Some(t) = args.min_rtt_timeout {
         builder = builder.min_rtt_timeout(t);
     }
-    if let Some(t) = args.max_rtt_timeout {
+    // nmap's -T template sets what the command line does not (a fixed --timeout leaves no
+    // adaptive bounds to set; a --min-rtt-timeout above the template's maximum raises it).
+    let template = args.timing;
+    let max_rtt = args.max_rtt_timeout.or_else(|| {
+        let t = template?.max_rtt_timeout()?;
+        (args.timeout.is_none()).then(|| t.max(args.min_rtt_timeout.unwrap_or_default()))
+    });
+    if let Some(t) = max_rtt {
         builder = builder.max_rtt_timeout(t);
     }
-    if let Some(r) = args.rate {
+    if let Some(r) = args.rate.or_else(|| template?.rate()) {
         builder = builder.rate(r);
     }
     if let Some(r) = args.min_rate {
@@ -695,7 +712,7 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     if let Some(c) = resume {
         builder = builder.resume(c);
     }
-    if let Some(r) = args.retries {
+    if let Some(r) = args.retries.or_else(|| template?.retries()) {
         builder = builder.retries(r);
     }
     if let Some(c) = args.concurrency {
@@ -714,8 +731,56 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     Ok(builder.build()?)
 }
 
+/// The ports of `-F` (nmap's fast mode): the 100 most common.
+const FAST_PORTS: usize = 100;
+
 /// Where results go: `-o FILE` (appended to when resuming, so the first run's results stay)
 /// or standard output.
 fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
     Ok(paths::open_writer(args.output.as_deref(), append)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(words: &str) -> ScanConfig {
+        let words: Vec<String> = words.split(' ').map(String::from).collect();
+        build_config(&parse_stored(&words).unwrap(), None).unwrap()
+    }
+
+    /// nmap's -T templates set what the command line leaves unset (docs/timing.md).
+    #[test]
+    fn timing_templates_fill_in_what_is_not_given() {
+        let ms = Duration::from_millis;
+        let default = config("127.0.0.1");
+        for t in ["-T3", "-Tnormal"] {
+            let c = config(&format!("127.0.0.1 {t}"));
+            assert_eq!(c.retries(), default.retries(), "{t}");
+            assert_eq!(c.max_rtt_timeout(), default.max_rtt_timeout(), "{t}");
+            assert_eq!(c.rate(), None, "{t}");
+        }
+        let c = config("127.0.0.1 -T2");
+        assert_eq!(c.rate(), Some(2));
+        assert_eq!(c.retries(), default.retries());
+        let c = config("127.0.0.1 -T4");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (6, ms(1250)));
+        let c = config("127.0.0.1 -T aggressive");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (6, ms(1250)));
+        let c = config("127.0.0.1 -T5");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (2, ms(300)));
+        assert_eq!(c.rate(), None);
+        // Explicit options win, whatever their place.
+        let c = config("127.0.0.1 --max-retries 9 -T5 --max-rtt-timeout 5s --max-rate 70");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (9, ms(5000)));
+        assert_eq!(c.rate(), Some(70));
+        let c = config("127.0.0.1 -T2 --rate 50");
+        assert_eq!(c.rate(), Some(50));
+        // A minimum above the template's maximum raises it; a fixed timeout leaves it.
+        let c = config("127.0.0.1 -T5 --min-rtt-timeout 400ms");
+        assert_eq!(c.max_rtt_timeout(), ms(400));
+        let c = config("127.0.0.1 -T5 --timeout 2s");
+        assert_eq!(c.max_rtt_timeout(), default.max_rtt_timeout());
+        assert_eq!(c.timeout(), Some(ms(2000)));
+    }
 }
