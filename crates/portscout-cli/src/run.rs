@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use portscout::banner::BannerOptions;
-use portscout::output::{self, PrinterOptions};
+use portscout::output::{self, Format, PrinterOptions};
 use portscout::ports::PortSet;
 use portscout::scan::{
     Checkpoint, DriveOptions, Driven, Ending, Pauser, Scan, ScanConfig, ScanStats,
@@ -117,7 +117,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             if let Some(token) = not_allowed_with_resume(&raw) {
                 return Err(BadInput(format!(
                     "`{token}` cannot be given with --resume: the scan's arguments come from `{}` \
-                     (only --dry-run, --quiet and --color may be added)",
+                     (only --dry-run, --quiet, --verbose and --color may be added)",
                     path.display()
                 ))
                 .into());
@@ -172,6 +172,13 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     }
 
     check_files(&args, resumed_from.as_ref().map(|(path, _)| path.as_path()))?;
+    // A resumed run continues the paused run's XML documents: read and checked now, before
+    // anything is touched, and rewritten whole at the end.
+    let xml_parts = if resuming {
+        read_xml_parts(&args)?
+    } else {
+        Vec::new()
+    };
     if args.reverse_dns_all && !args.quiet {
         eprintln!(
             "{} -R: portscout does not look up host names (PTR records) yet: no names are reported",
@@ -186,7 +193,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let recorder = crate::db::start(&args, &config, &stored, db_scan)?;
     let db_scan = recorder.as_ref().map(|r| r.id());
     let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
-    let sinks = printers(&args, resuming, &bar)?;
+    let sinks = printers(&args, resuming, xml_parts, &bar)?;
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!(
@@ -276,35 +283,107 @@ fn dry_run(args: &Args, plan: &portscout::plan::Plan) -> Result<Finished> {
     Ok(Finished::Done)
 }
 
+/// The XML files a scan writes: `--format xml -o FILE`, `-oX FILE`, `-oA`'s `.xml`.
+fn xml_files(args: &Args) -> Vec<PathBuf> {
+    let main = args
+        .output
+        .clone()
+        .filter(|_| Format::from(args.format) == Format::Xml);
+    main.into_iter()
+        .chain(
+            args.extra_outputs()
+                .into_iter()
+                .filter(|(f, _)| *f == Format::Xml)
+                .map(|(_, p)| p),
+        )
+        .collect()
+}
+
+/// What the paused run wrote in each XML file of a resumed run (a file that is gone is
+/// started anew). A file that is not a paused portscout scan's document is bad input.
+fn read_xml_parts(args: &Args) -> Result<Vec<(PathBuf, output::XmlPart)>> {
+    let mut parts = Vec::new();
+    for path in xml_files(args) {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(BadInput(format!(
+                    "cannot read output file `{}` to continue it: {e}",
+                    path.display()
+                ))
+                .into())
+            }
+        };
+        let part = output::XmlPart::parse(&text).map_err(|e| {
+            BadInput(format!(
+                "cannot continue `{}`: it is not the XML document of a paused portscout scan \
+                 ({e}); the resumed run rewrites it whole with both parts (move it away to \
+                 write a document of the rest only)",
+                path.display()
+            ))
+        })?;
+        parts.push((path, part));
+    }
+    Ok(parts)
+}
+
 /// The printers: `--format` to standard output (around the bar on its terminal) or `-o FILE`,
-/// then nmap's `-oN/-oX/-oG/-oA` files; appended to when resuming.
-fn printers(args: &Args, resuming: bool, bar: &Bar) -> Result<Vec<Box<dyn output::Sink + Send>>> {
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let writer = if to_terminal && bar.is_shown() {
-        // Results on the terminal the bar is drawn on: written around it, line by line.
-        Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
-    } else {
-        open_writer(args, resuming)?
+/// then nmap's `-oN/-oX/-oG/-oA` files; appended to when resuming, but for XML files, which
+/// are rewritten whole at the end with the paused run's part (`xml_parts`) and this run's.
+fn printers(
+    args: &Args,
+    resuming: bool,
+    mut xml_parts: Vec<(PathBuf, output::XmlPart)>,
+    bar: &Bar,
+) -> Result<Vec<Box<dyn output::Sink + Send>>> {
+    // A resumed run's XML file: one document for both parts.
+    let mut xml_continued = |format: Format, path: &Path, options: PrinterOptions| -> Result<_> {
+        if !resuming || format != Format::Xml {
+            return Ok(None);
+        }
+        let writer = paths::open_replacing(path)?;
+        let part = xml_parts
+            .iter()
+            .position(|(p, _)| p == path)
+            .map(|i| xml_parts.swap_remove(i).1);
+        Ok(Some(match part {
+            Some(part) => output::xml_continuing(args.show, writer, options, part),
+            None => output::printer_with_options(format, args.show, writer, options),
+        }))
     };
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let options = PrinterOptions {
         colour: colour::for_stream(args.color, to_terminal),
         ..PrinterOptions::default()
     };
-    let mut sinks = vec![output::printer_with_options(
-        args.format.into(),
-        args.show,
-        writer,
-        options,
-    )];
+    let continued = match &args.output {
+        Some(path) => xml_continued(args.format.into(), path, options)?,
+        None => None,
+    };
+    let main = match continued {
+        Some(printer) => printer,
+        None => {
+            let writer = if to_terminal && bar.is_shown() {
+                // Results on the terminal the bar is drawn on: written around it, line by line.
+                Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
+            } else {
+                open_writer(args, resuming)?
+            };
+            output::printer_with_options(args.format.into(), args.show, writer, options)
+        }
+    };
+    let mut sinks = vec![main];
     // nmap's -oN/-oX/-oG/-oA: more printers, fed by the same results.
     for (format, path) in args.extra_outputs() {
-        let writer = paths::open_writer(Some(&path), resuming)?;
-        sinks.push(output::printer_with_options(
-            format,
-            args.show,
-            writer,
-            PrinterOptions::default(),
-        ));
+        let printer = match xml_continued(format, &path, PrinterOptions::default())? {
+            Some(printer) => printer,
+            None => {
+                let writer = paths::open_writer(Some(&path), resuming)?;
+                output::printer_with_options(format, args.show, writer, PrinterOptions::default())
+            }
+        };
+        sinks.push(printer);
     }
     Ok(sinks)
 }

@@ -33,6 +33,7 @@ mod text;
 mod xml;
 
 pub use probes::write_probes;
+pub use xml::{NotAPausedPart, XmlPart};
 
 #[cfg(test)]
 mod tests;
@@ -386,6 +387,23 @@ pub fn printer_with_options(
     }
 }
 
+/// The XML printer ([`Format::Xml`]) of a resumed run, continuing `before`, what the paused
+/// run wrote ([`XmlPart::parse`]): it writes one document for the whole scan, with both
+/// parts' hosts, the first part's command and start, the two parts' elapsed times added up.
+/// `out` should be the paused run's file, truncated when the document is written (the
+/// printer writes everything at [`Sink::end`]).
+pub fn xml_continuing(
+    show: StateFilter,
+    out: Box<dyn Write + Send>,
+    options: PrinterOptions,
+    before: XmlPart,
+) -> Box<dyn Sink + Send> {
+    let mut printer = Buffered::new(show, xml::KEEP_EMPTY, xml::render, out, options.services);
+    printer.collector.continue_from(&before);
+    printer.before = Some(before);
+    Box::new(printer)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared helpers.
 
@@ -593,6 +611,8 @@ struct Buffered {
     render: Render,
     out: Box<dyn Write + Send>,
     services: ServiceLookup,
+    /// The XML printer of a resumed run: what the paused run wrote.
+    before: Option<XmlPart>,
 }
 
 impl Buffered {
@@ -609,6 +629,7 @@ impl Buffered {
             render,
             out,
             services,
+            before: None,
         }
     }
 }
@@ -631,13 +652,23 @@ impl Sink for Buffered {
 
     fn end(&mut self, summary: &Summary) -> io::Result<()> {
         let mut w = BufWriter::new(&mut self.out);
-        (self.render)(
-            &mut w,
-            &mut self.collector,
-            &self.info,
-            summary,
-            self.services,
-        )?;
+        match &self.before {
+            Some(before) => xml::render_part(
+                &mut w,
+                &mut self.collector,
+                &self.info,
+                summary,
+                self.services,
+                Some(before),
+            )?,
+            None => (self.render)(
+                &mut w,
+                &mut self.collector,
+                &self.info,
+                summary,
+                self.services,
+            )?,
+        }
         w.flush()
     }
 }

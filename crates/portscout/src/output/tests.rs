@@ -57,6 +57,7 @@ fn summary_of(results: &[PortResult], hosts: u128) -> Summary {
         hosts_down: 0,
         elapsed: Duration::from_millis(412),
         open_everywhere: Vec::new(),
+        paused: false,
     }
 }
 
@@ -842,4 +843,148 @@ fn every_reason_is_printed_by_name() {
             assert!(text.contains(r.as_str()), "{format}: no `{r}` in\n{text}");
         }
     }
+}
+
+/// Feeds `events` to `p` with `info`, ends with a summary counting them (`paused`,
+/// `elapsed`), and returns what `buf` got.
+fn feed(
+    mut p: Box<dyn Sink + Send>,
+    buf: &SharedBuf,
+    info: &ScanInfo,
+    events: &[Event],
+    paused: bool,
+    elapsed: Duration,
+) -> String {
+    p.begin(info).unwrap();
+    for event in events {
+        match event {
+            Event::Port(r) => {
+                p.result(r).unwrap();
+            }
+            Event::HostDown(h) => p.host_down(h).unwrap(),
+        }
+    }
+    let results: Vec<PortResult> = events.iter().filter_map(|e| e.port().cloned()).collect();
+    p.end(&Summary {
+        hosts_down: (events.len() - results.len()) as u64,
+        paused,
+        elapsed,
+        ..summary_of(&results, 5)
+    })
+    .unwrap();
+    drop(p);
+    let bytes = std::mem::take(&mut *buf.0.lock().unwrap());
+    String::from_utf8(bytes).unwrap()
+}
+
+/// A paused scan's XML says `exit="error"` with an `errormsg`; read back and continued by the
+/// resumed run's printer, it gives the document of the whole scan written at once (the
+/// first part's command and start, both parts' hosts, their elapsed times added).
+#[test]
+fn xml_of_a_paused_scan_continues_into_one_document() {
+    let mut events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
+    events.extend(banner_fixture().into_iter().skip(2).map(|mut r| {
+        r.ip = "198.18.0.3".parse().unwrap();
+        Event::Port(r)
+    }));
+    let down = HostDown {
+        ip: "198.18.0.9".parse().unwrap(),
+        reason: Reason::HostUnreach,
+        skipped: 4,
+    };
+    events.insert(3, Event::HostDown(down));
+    let options = PrinterOptions {
+        services,
+        colour: false,
+    };
+    let info = fixture_info(&events, 5, true);
+    let ms = Duration::from_millis;
+    let buf = SharedBuf::default();
+    let whole = feed(
+        printer_with_options(
+            Format::Xml,
+            StateFilter::OPEN,
+            Box::new(buf.clone()),
+            options,
+        ),
+        &buf,
+        &info,
+        &events,
+        false,
+        ms(1000),
+    );
+    assert!(whole.contains(" exit=\"success\"/>"), "{whole}");
+
+    for cut in [0, 4, 9, events.len()] {
+        let first = feed(
+            printer_with_options(
+                Format::Xml,
+                StateFilter::OPEN,
+                Box::new(buf.clone()),
+                options,
+            ),
+            &buf,
+            &info,
+            &events[..cut],
+            true,
+            ms(300),
+        );
+        assert!(
+            first.contains(" exit=\"error\" errormsg=\"interrupted (SIGINT or SIGTERM)"),
+            "{first}"
+        );
+        assert!(
+            first.contains("summary=\"portscout interrupted at "),
+            "{first}"
+        );
+        let part = XmlPart::parse(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+        // The resumed run: another command, started later.
+        let resumed = ScanInfo {
+            command: vec!["portscout".into(), "--resume".into(), "r".into()],
+            started: info.started.map(|t| t + Duration::from_secs(60)),
+            ..info.clone()
+        };
+        let second = feed(
+            xml_continuing(StateFilter::OPEN, Box::new(buf.clone()), options, part),
+            &buf,
+            &resumed,
+            &events[cut..],
+            false,
+            ms(700),
+        );
+        // The same document, but for the end time (the resumed run's end).
+        let strip = |doc: &str| {
+            doc.lines()
+                .map(|l| match l.split_once("<finished time=\"") {
+                    Some((a, b)) => format!("{a}{}", b.split_once(" summary=").unwrap().1),
+                    None => l.to_string(),
+                })
+                .map(|l| l.split(" at ").next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&second), strip(&whole), "cut at {cut}:\n{second}");
+        assert!(second.contains("elapsed=\"1.00\""), "{second}");
+    }
+
+    // Not a paused part: a finished scan, a truncated document, something else.
+    assert!(XmlPart::parse(&whole)
+        .unwrap_err()
+        .to_string()
+        .contains("not paused"));
+    let first = feed(
+        printer_with_options(
+            Format::Xml,
+            StateFilter::OPEN,
+            Box::new(buf.clone()),
+            options,
+        ),
+        &buf,
+        &info,
+        &events[..5],
+        true,
+        ms(300),
+    );
+    let cut = &first[..first.find("<runstats>").unwrap()];
+    assert!(XmlPart::parse(cut).is_err());
+    assert!(XmlPart::parse("{\"ip\":\"127.0.0.1\"}\n").is_err());
 }
