@@ -355,6 +355,9 @@ fn printers(
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let options = PrinterOptions {
         colour: colour::for_stream(args.color, to_terminal),
+        // Standard output carries results only: the totals are the summary line on standard
+        // error. A file (`-o FILE`, like `-oN FILE`) keeps its `Done:` line.
+        summary: args.output.is_some(),
         ..PrinterOptions::default()
     };
     let continued = match &args.output {
@@ -394,23 +397,31 @@ fn report(driven: &Driven, verbose: bool) {
     let summary = &driven.summary;
     warnings(summary, driven.stats.as_ref());
     let secs = summary.elapsed.as_secs_f64();
+    eprintln!("{}", summary_line(summary));
+    if let Some(stats) = driven.stats.filter(|_| verbose) {
+        eprintln!("{}", timing_line(&stats, secs));
+    }
+}
+
+/// The one summary line of a scan, for standard error.
+fn summary_line(summary: &Summary) -> String {
+    let plural = |n: u128, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let secs = summary.elapsed.as_secs_f64();
     let probes = summary.open + summary.closed + summary.filtered;
     let down = if summary.hosts_down > 0 {
-        format!("; {} host(s) down", summary.hosts_down)
+        format!("; {} down", plural(summary.hosts_down.into(), "host"))
     } else {
         String::new()
     };
-    eprintln!(
-        "portscout: {} host(s), {probes} ports in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
-        summary.hosts,
+    format!(
+        "portscout: {}, {} in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
+        plural(summary.hosts, "host"),
+        plural(probes.into(), "port"),
         probes as f64 / secs.max(1e-9),
         summary.open,
         summary.closed,
         summary.filtered,
-    );
-    if let Some(stats) = driven.stats.filter(|_| verbose) {
-        eprintln!("{}", timing_line(&stats, secs));
-    }
+    )
 }
 
 /// The warnings a finished scan deserves, once each, on stderr: hosts that answered open on
@@ -826,6 +837,28 @@ mod tests {
     fn config(words: &str) -> ScanConfig {
         let words: Vec<String> = words.split(' ').map(String::from).collect();
         build_config(&parse_stored(&words).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn one_summary_line() {
+        let mut s = Summary {
+            hosts: 1,
+            open: 1,
+            closed: 0,
+            filtered: 0,
+            elapsed: Duration::from_millis(500),
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_line(&s),
+            "portscout: 1 host, 1 port in 0.50 s (2 ports/s): 1 open, 0 closed, 0 filtered"
+        );
+        (s.hosts, s.closed, s.filtered, s.hosts_down) = (4, 2, 1, 1);
+        assert_eq!(
+            summary_line(&s),
+            "portscout: 4 hosts, 4 ports in 0.50 s (8 ports/s): 1 open, 2 closed, 1 filtered; \
+             1 host down"
+        );
     }
 
     /// nmap's -T templates set what the command line leaves unset (docs/timing.md).

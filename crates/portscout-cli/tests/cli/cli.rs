@@ -247,6 +247,50 @@ fn text_is_the_default_and_stderr_carries_the_timing() {
         .stderr(predicate::str::contains("portscout: timing:"));
 }
 
+/// A text run prints one summary, on stderr, and no timing line without -v; stdout holds the
+/// results only (no `Done:` line). A text file (`-o FILE`, `-oN FILE`) keeps its `Done:` line.
+#[test]
+fn one_summary_line_on_stderr_and_results_only_on_stdout() {
+    let (_held, open) = hold_listeners(1);
+    let port = open.iter().next().unwrap().to_string();
+    let out = portscout()
+        .args(["127.0.0.1", "-p", &port])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        stderr.lines().next().unwrap_or_default().to_string() + "\n",
+        "one line on stderr"
+    );
+    assert!(
+        stderr.starts_with("portscout: 1 host, 1 port in ")
+            && stderr.contains(": 1 open, 0 closed, 0 filtered"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("Done") && !stdout.contains("ports/s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("{port}/tcp")), "{stdout}");
+
+    let dir = crate::support::TempDir::new("one-summary");
+    let (o, n) = (dir.file("o.txt"), dir.file("n.txt"));
+    portscout()
+        .args(["127.0.0.1", "-p", &port, "-o", &o, "-oN", &n, "-q"])
+        .assert()
+        .success();
+    for f in [o, n] {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.contains("\nDone: 1 host, 1 port: 1 open"),
+            "{f}: {text}"
+        );
+    }
+}
+
 #[test]
 fn quiet_keeps_stderr_empty() {
     let (_held, open) = hold_listeners(1);

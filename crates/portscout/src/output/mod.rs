@@ -330,6 +330,10 @@ pub struct PrinterOptions {
     /// on a terminal. Default: off. The library never decides this by itself (it looks at no
     /// terminal and no environment variable): the caller does.
     pub colour: bool,
+    /// End the text format with its `Done:` line (the totals). Default: on. A caller that
+    /// prints the totals elsewhere (the command, on standard error) turns it off, so that the
+    /// results are all the text holds.
+    pub summary: bool,
 }
 
 impl Default for PrinterOptions {
@@ -337,6 +341,7 @@ impl Default for PrinterOptions {
         PrinterOptions {
             services: crate::ports::service_name,
             colour: false,
+            summary: true,
         }
     }
 }
@@ -353,10 +358,11 @@ pub fn printer_with_options(
         Format::Text => Box::new(Buffered::new(
             show,
             text::KEEP_EMPTY,
-            if options.colour {
-                text::render_coloured
-            } else {
-                text::render
+            match (options.colour, options.summary) {
+                (false, true) => text::render,
+                (true, true) => text::render_coloured,
+                (false, false) => text::render_results,
+                (true, false) => text::render_results_coloured,
             },
             out,
             services,

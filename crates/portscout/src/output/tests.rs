@@ -112,6 +112,7 @@ fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) 
     let plain = PrinterOptions {
         services,
         colour: false,
+        summary: true,
     };
     run_events_with(format, show, events, hosts, plain)
 }
@@ -718,6 +719,7 @@ fn run_coloured(format: Format) -> String {
     let options = PrinterOptions {
         services,
         colour: true,
+        summary: true,
     };
     run_events_with(format, StateFilter::ALL, &events, 5, options)
 }
@@ -756,6 +758,7 @@ fn text_coloured_state_column() {
     let options = PrinterOptions {
         services,
         colour: false,
+        summary: true,
     };
     let events = coloured_fixture();
     let plain = run_events_with(Format::Text, StateFilter::ALL, &events, 5, options);
@@ -896,6 +899,7 @@ fn xml_of_a_paused_scan_continues_into_one_document() {
     let options = PrinterOptions {
         services,
         colour: false,
+        summary: true,
     };
     let info = fixture_info(&events, 5, true);
     let ms = Duration::from_millis;
@@ -987,4 +991,34 @@ fn xml_of_a_paused_scan_continues_into_one_document() {
     let cut = &first[..first.find("<runstats>").unwrap()];
     assert!(XmlPart::parse(cut).is_err());
     assert!(XmlPart::parse("{\"ip\":\"127.0.0.1\"}\n").is_err());
+}
+
+/// With `summary` off, the text format holds the results only: no `Done:` line (the command
+/// prints the totals on standard error); every other format is unchanged.
+#[test]
+fn text_without_its_summary_line() {
+    let events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
+    for colour in [false, true] {
+        let with = PrinterOptions {
+            services,
+            colour,
+            summary: true,
+        };
+        let without = PrinterOptions {
+            summary: false,
+            ..with
+        };
+        let full = run_events_with(Format::Text, StateFilter::OPEN, &events, 3, with);
+        let results = run_events_with(Format::Text, StateFilter::OPEN, &events, 3, without);
+        assert!(full.contains("\nDone: 3 hosts"), "{full}");
+        assert!(!results.contains("Done"), "{results}");
+        assert_eq!(full.split("Done:").next().unwrap(), results);
+        for format in [Format::Json, Format::Xml, Format::Grep] {
+            assert_eq!(
+                run_events_with(format, StateFilter::OPEN, &events, 3, with),
+                run_events_with(format, StateFilter::OPEN, &events, 3, without),
+                "{format}"
+            );
+        }
+    }
 }
