@@ -375,6 +375,8 @@ pub enum FormatArg {
     Grep,
     /// nmap's XML (-oX): valid against nmap's DTD, read by ndiff and other nmap-XML tools.
     Xml,
+    /// ip:port per open port, one per line, as found (naabu's default), for pipes.
+    List,
 }
 
 impl From<FormatArg> for Format {
@@ -386,6 +388,7 @@ impl From<FormatArg> for Format {
             FormatArg::Csv => Format::Csv,
             FormatArg::Grep => Format::Grep,
             FormatArg::Xml => Format::Xml,
+            FormatArg::List => Format::List,
         }
     }
 }

@@ -559,3 +559,59 @@ fn ndjson_streams_results_before_the_scan_ends() {
     }
     drop(held);
 }
+
+/// `--format list`: `ip:port` per open port (IPv6 bracketed), nothing else on stdout, whatever
+/// `--show` says; the summary stays on stderr.
+#[test]
+fn list_format_is_ip_colon_port_per_open_port() {
+    let (_held, open) = hold_listeners(2);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let v6 = std::net::TcpListener::bind("[::1]:0").ok();
+    let mut targets = vec!["127.0.0.1".to_string()];
+    let mut ports: Vec<u16> = open.iter().copied().chain([closed]).collect();
+    let mut want: BTreeSet<String> = open.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    if let Some(l) = &v6 {
+        let p = l.local_addr().unwrap().port();
+        targets.push("::1".into());
+        ports.push(p);
+        want.insert(format!("[::1]:{p}"));
+        // The IPv4 host does not listen on it, nor the IPv6 host on the others.
+    }
+    for show in ["open", "all"] {
+        let out = portscout()
+            .args(&targets)
+            .args([
+                "-p",
+                &spec(&ports.iter().copied().collect()),
+                "--format",
+                "list",
+            ])
+            .args(["--show", show])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+        let got: BTreeSet<String> = stdout.lines().map(String::from).collect();
+        // Other machines' listeners cannot be here: loopback only, ports the test holds. A
+        // port held on one family may be open on the other only if something else listens.
+        assert!(want.is_subset(&got), "{show}: {stdout}");
+        assert!(
+            got.iter().all(|l| !l.ends_with(&format!(":{closed}"))
+                && (l.starts_with("127.0.0.1:") || l.starts_with("[::1]:"))),
+            "{show}: {stdout}"
+        );
+        assert_eq!(
+            stdout.lines().count(),
+            got.len(),
+            "{show}: a line twice: {stdout}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with("portscout: "),
+            "{out:?}"
+        );
+    }
+}

@@ -27,6 +27,7 @@ use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter}
 mod csv;
 mod grep;
 mod json;
+mod list;
 mod ndjson;
 mod probes;
 mod text;
@@ -214,20 +215,24 @@ pub enum Format {
     Grep,
     /// nmap's XML (`-oX`), valid against nmap's DTD.
     Xml,
+    /// `ip:port` per open port, one per line, as found (naabu's default output), for pipes.
+    List,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Text,
         Format::Json,
         Format::Ndjson,
         Format::Csv,
         Format::Grep,
         Format::Xml,
+        Format::List,
     ];
 
-    /// The name used on the command line (`text`, `json`, `ndjson`, `csv`, `grep`, `xml`).
+    /// The name used on the command line (`text`, `json`, `ndjson`, `csv`, `grep`, `xml`,
+    /// `list`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Text => "text",
@@ -236,6 +241,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Grep => "grep",
             Format::Xml => "xml",
+            Format::List => "list",
         }
     }
 }
@@ -248,7 +254,7 @@ impl fmt::Display for Format {
 
 /// A `--format` value that names no format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format `{0}` (expected text, json, ndjson, csv, grep or xml)")]
+#[error("unknown format `{0}` (expected text, json, ndjson, csv, grep, xml or list)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -376,6 +382,7 @@ pub fn printer_with_options(
         )),
         Format::Ndjson => Box::new(ndjson::NdjsonPrinter::new(show, out)),
         Format::Csv => Box::new(csv::CsvPrinter::new(show, out)),
+        Format::List => Box::new(list::ListPrinter::new(out)),
         Format::Grep => Box::new(Buffered::new(
             show,
             grep::KEEP_EMPTY,

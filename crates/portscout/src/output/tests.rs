@@ -166,7 +166,12 @@ fn run_with_down(format: Format) -> String {
 fn host_down_in_every_format() {
     for format in Format::ALL {
         let out = run_with_down(format);
-        assert!(out.contains("198.18.0.9"), "{format}: {out}");
+        // `list` has open ports only: no host down.
+        assert_eq!(
+            out.contains("198.18.0.9"),
+            format != Format::List,
+            "{format}: {out}"
+        );
         insta::assert_snapshot!(format!("host_down_{format}"), out);
     }
 }
@@ -672,8 +677,10 @@ fn banners_in_every_format() {
                 .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b >= 0x7f),
             "{format}: {out:?}"
         );
-        assert!(
+        // `list` has no banners: ip:port only.
+        assert_eq!(
             out.contains("SSH-2.0-OpenSSH_9.2p1 Debian-2"),
+            format != Format::List,
             "{format}: {out}"
         );
         insta::assert_snapshot!(format!("banners_{format}"), out);
@@ -1020,5 +1027,46 @@ fn text_without_its_summary_line() {
                 "{format}"
             );
         }
+    }
+}
+
+/// `list`: `ip:port` per open port, in the order found, IPv6 bracketed; nothing else, whatever
+/// `--show` says.
+#[test]
+fn list_is_ip_colon_port_per_open_port() {
+    for show in [StateFilter::OPEN, StateFilter::ALL] {
+        let out = run_on(Format::List, show, &fixture(), 3);
+        assert_eq!(
+            out,
+            "198.18.0.1:80\n[2001:db8::1]:22\n198.18.0.1:22\n198.18.0.1:8443\n"
+        );
+    }
+}
+
+/// The examples of `docs/output.md` are what the printers write for the fixture (`--show
+/// open`): each format's section holds a code block equal to the output, byte for byte.
+#[test]
+fn docs_examples_are_the_printers_output() {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/output.md"));
+    for format in [
+        Format::Ndjson,
+        Format::Json,
+        Format::Csv,
+        Format::Text,
+        Format::Grep,
+        Format::List,
+    ] {
+        let heading = format!("\n## `{format}`");
+        let start = doc
+            .find(&heading)
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        let section = &doc[start + heading.len()..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let blocks: Vec<&str> = section.split("\n```\n").skip(1).step_by(2).collect();
+        let out = run_on(format, StateFilter::OPEN, &fixture(), 3);
+        assert!(
+            blocks.iter().any(|b| format!("{b}\n") == out),
+            "docs/output.md, {format}: no example is the output\n{out}\nexamples: {blocks:#?}"
+        );
     }
 }
