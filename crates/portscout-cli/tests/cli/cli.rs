@@ -615,3 +615,41 @@ fn list_format_is_ip_colon_port_per_open_port() {
         );
     }
 }
+
+/// A scan's ndjson has a `time` (RFC 3339, UTC, ms) on every record, within the run, and a
+/// `schema` of 1 in its summary record.
+#[test]
+fn ndjson_records_have_a_time_and_the_summary_a_schema() {
+    let (_held, open) = hold_listeners(2);
+    let before = std::time::SystemTime::now();
+    let args = ["127.0.0.1", "-p", &spec(&open), "--format", "ndjson", "-q"];
+    let out = String::from_utf8(stdout_of(portscout().args(args))).unwrap();
+    let after = std::time::SystemTime::now();
+    let secs =
+        |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for v in &lines {
+        let t = v["time"].as_str().unwrap_or_else(|| panic!("no time: {v}"));
+        // 2026-12-03T13:45:01.123Z
+        assert!(
+            t.len() == 24 && t.ends_with('Z') && &t[10..11] == "T",
+            "{t}"
+        );
+        let date = std::process::Command::new("date")
+            .args(["-u", "-d", t, "+%s"])
+            .output()
+            .unwrap();
+        let at: u64 = String::from_utf8(date.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(secs(before) <= at && at <= secs(after), "{t}");
+    }
+    assert_eq!(lines[2]["type"], "summary");
+    assert_eq!(lines[2]["schema"], 1);
+}

@@ -293,8 +293,8 @@ pub type ServiceLookup = fn(u16) -> Option<&'static str>;
 ///     banner: None,
 /// })?;
 /// sink.end(&Summary { hosts: 1, open: 1, ..Summary::default() })?;
-/// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21}
-/// // {"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0}
+/// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21,"time":"2026-12-03T13:45:01.123Z"}
+/// // {"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0,"hosts_down":0,"schema":1,"time":"2026-12-03T13:45:01.124Z"}
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn printer(
@@ -340,6 +340,10 @@ pub struct PrinterOptions {
     /// prints the totals elsewhere (the command, on standard error) turns it off, so that the
     /// results are all the text holds.
     pub summary: bool,
+    /// The clock of ndjson's `time` fields (when each record is written). Default:
+    /// [`std::time::SystemTime::now`]; tests give a fixed one. `None`: no `time` fields
+    /// (`portscout merge`, which cannot know when its records were found).
+    pub clock: Option<fn() -> std::time::SystemTime>,
 }
 
 impl Default for PrinterOptions {
@@ -348,6 +352,7 @@ impl Default for PrinterOptions {
             services: crate::ports::service_name,
             colour: false,
             summary: true,
+            clock: Some(std::time::SystemTime::now),
         }
     }
 }
@@ -380,7 +385,7 @@ pub fn printer_with_options(
             out,
             services,
         )),
-        Format::Ndjson => Box::new(ndjson::NdjsonPrinter::new(show, out)),
+        Format::Ndjson => Box::new(ndjson::NdjsonPrinter::new(show, out, options.clock)),
         Format::Csv => Box::new(csv::CsvPrinter::new(show, out)),
         Format::List => Box::new(list::ListPrinter::new(out)),
         Format::Grep => Box::new(Buffered::new(
@@ -466,7 +471,7 @@ impl Serialize for RttMs {
 
 /// One port record, as ndjson and json write it (schema 1: the keys and their order are
 /// frozen).
-pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult);
+pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult, pub(crate) Option<&'a str>);
 
 impl Serialize for PortRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -484,6 +489,12 @@ impl Serialize for PortRecord<'_> {
             Some(b) => st.serialize_field("banner", &b.escaped())?,
             None => st.skip_field("banner")?,
         }
+        // ndjson's: when the record was written (RFC 3339, UTC, milliseconds). Last, added
+        // after schema 1's keys.
+        match self.1 {
+            Some(t) => st.serialize_field("time", t)?,
+            None => st.skip_field("time")?,
+        }
         st.end()
     }
 }
@@ -492,7 +503,15 @@ impl Serialize for PortRecord<'_> {
 pub(crate) struct SummaryRecord<'a> {
     pub(crate) summary: &'a Summary,
     pub(crate) tagged: bool,
+    /// ndjson's `schema` (json has none).
+    pub(crate) schema: bool,
+    /// ndjson's `time`, last (json has none; neither has merge's ndjson).
+    pub(crate) time: Option<&'a str>,
 }
+
+/// The ndjson schema's number, in the summary record (`"schema":1`): fields are added within
+/// a schema, never renamed or removed.
+pub const NDJSON_SCHEMA: u32 = 1;
 
 impl Serialize for SummaryRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -518,12 +537,21 @@ impl Serialize for SummaryRecord<'_> {
         } else {
             st.serialize_field("open_everywhere", &m.open_everywhere)?;
         }
+        if self.schema {
+            st.serialize_field("schema", &NDJSON_SCHEMA)?;
+        } else {
+            st.skip_field("schema")?;
+        }
+        match self.time {
+            Some(t) => st.serialize_field("time", t)?,
+            None => st.skip_field("time")?,
+        }
         st.end()
     }
 }
 
 /// A host-down record, as ndjson writes it.
-pub(crate) struct HostDownRecord<'a>(pub(crate) &'a HostDown);
+pub(crate) struct HostDownRecord<'a>(pub(crate) &'a HostDown, pub(crate) Option<&'a str>);
 
 impl Serialize for HostDownRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -534,8 +562,30 @@ impl Serialize for HostDownRecord<'_> {
         st.serialize_field("state", "down")?;
         st.serialize_field("reason", h.reason.as_str())?;
         st.serialize_field("skipped", &h.skipped)?;
+        match self.1 {
+            Some(t) => st.serialize_field("time", t)?,
+            None => st.skip_field("time")?,
+        }
         st.end()
     }
+}
+
+/// `t` in RFC 3339, UTC, with milliseconds: `2026-12-03T13:45:01.123Z` (a time before the
+/// epoch is written as the epoch).
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let secs = u64::try_from(ms / 1000).unwrap_or(u64::MAX);
+    let (y, mo, d) = xml::civil_from_days(secs / 86_400);
+    let sod = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        ms % 1000
+    )
 }
 
 /// Turns a serde_json error (only ever an I/O error here) into an `io::Error`, keeping the

@@ -8,6 +8,12 @@ use std::time::Duration;
 use super::*;
 use crate::model::{Event, HostDown, PortResult, PortState, Reason, StateFilter};
 
+/// A fixed clock for ndjson's `time` fields (the fixture's start, plus 5 ms), so snapshots
+/// are the same on every run.
+fn fixed_clock() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_005)
+}
+
 /// A fixed service table, so that snapshots do not depend on `ports::service_name`.
 fn services(port: u16) -> Option<&'static str> {
     match port {
@@ -113,6 +119,7 @@ fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) 
         services,
         colour: false,
         summary: true,
+        clock: Some(fixed_clock),
     };
     run_events_with(format, show, events, hosts, plain)
 }
@@ -506,7 +513,7 @@ impl<'de> serde::Deserialize<'de> for Keys {
 }
 
 #[test]
-fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
+fn ndjson_port_lines_have_exactly_the_seven_keys_in_order() {
     let out = run(Format::Ndjson, StateFilter::ALL);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), fixture().len() + 1);
@@ -515,9 +522,10 @@ fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
         let keys: Keys = serde_json::from_str(line).unwrap();
         assert_eq!(
             keys.0,
-            ["ip", "port", "protocol", "state", "reason", "rtt_ms"],
+            ["ip", "port", "protocol", "state", "reason", "rtt_ms", "time"],
             "{line}"
         );
+        assert_eq!(v_time(line), "2023-11-14T22:13:20.005Z");
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(v["ip"].is_string() && v["port"].is_u64() && v["protocol"] == "tcp");
         assert!(v["rtt_ms"].is_null() || v["rtt_ms"].is_number());
@@ -532,9 +540,43 @@ fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
             "closed",
             "filtered",
             "elapsed_ms",
-            "hosts_down"
+            "hosts_down",
+            "schema",
+            "time"
         ]
     );
+    let v: serde_json::Value = serde_json::from_str(summary).unwrap();
+    assert_eq!(v["schema"], NDJSON_SCHEMA);
+}
+
+/// A record's `time`.
+fn v_time(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["time"].as_str().unwrap().to_string()
+}
+
+/// RFC 3339 in UTC with milliseconds, from the real clock too.
+#[test]
+fn ndjson_times_are_rfc3339() {
+    assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    assert_eq!(rfc3339(fixed_clock()), "2023-11-14T22:13:20.005Z");
+    assert_eq!(
+        rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(951_782_400_999)),
+        "2000-02-29T00:00:00.999Z"
+    );
+    let buf = SharedBuf::default();
+    let mut p = printer(Format::Ndjson, StateFilter::ALL, Box::new(buf.clone()));
+    let before = std::time::SystemTime::now();
+    p.result(&fixture()[0]).unwrap();
+    p.end(&summary_of(&fixture()[..1], 1)).unwrap();
+    drop(p);
+    let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    for line in out.lines() {
+        let t = v_time(line);
+        assert_eq!(t.len(), 24, "{t}");
+        // Not before the records were written (the text sorts as the time does).
+        assert!(t >= rfc3339(before), "{t}");
+    }
 }
 
 #[test]
@@ -727,6 +769,7 @@ fn run_coloured(format: Format) -> String {
         services,
         colour: true,
         summary: true,
+        clock: Some(fixed_clock),
     };
     run_events_with(format, StateFilter::ALL, &events, 5, options)
 }
@@ -766,6 +809,7 @@ fn text_coloured_state_column() {
         services,
         colour: false,
         summary: true,
+        clock: Some(fixed_clock),
     };
     let events = coloured_fixture();
     let plain = run_events_with(Format::Text, StateFilter::ALL, &events, 5, options);
@@ -907,6 +951,7 @@ fn xml_of_a_paused_scan_continues_into_one_document() {
         services,
         colour: false,
         summary: true,
+        clock: Some(fixed_clock),
     };
     let info = fixture_info(&events, 5, true);
     let ms = Duration::from_millis;
@@ -1010,6 +1055,7 @@ fn text_without_its_summary_line() {
             services,
             colour,
             summary: true,
+            clock: Some(fixed_clock),
         };
         let without = PrinterOptions {
             summary: false,
