@@ -133,6 +133,11 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 ))
             })?;
             stored_args.quiet |= args.quiet;
+            stored_args.verbose = stored_args.verbose.max(args.verbose);
+            if stored_args.quiet {
+                // -q given now wins over a stored -v (they cannot go together).
+                stored_args.verbose = 0;
+            }
             // Colour is this invocation's choice, not the first run's.
             stored_args.color = args.color;
             if args.dry_run {

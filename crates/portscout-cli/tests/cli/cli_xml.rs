@@ -619,10 +619,13 @@ fn a_paused_then_resumed_scan_leaves_one_valid_document() {
     }
     let paused_x = std::fs::read_to_string(&files[1]).unwrap();
 
-    let second = spawn_in(dir.path(), &["--resume", "r.resume"])
+    // -v may be added to a resume: the timing line follows the summary.
+    let second = spawn_in(dir.path(), &["--resume", "r.resume", "-v"])
         .wait_with_output()
         .unwrap();
     assert_eq!(second.status.code(), Some(0), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("\nportscout: timing: "), "{stderr}");
 
     // The same scan, uninterrupted.
     portscout(&[
