@@ -646,7 +646,14 @@ tool_cmd() {
     case "$tool" in
         portscout-*)
             local e=${tool#portscout-}
-            CMD=("$BIN" "${targets[@]}" -p "$lo-$hi" --format ndjson --show "open,filtered" -q)
+            # S7 keeps the timing line, which needs -v (and no -q) since issue 19; a binary
+            # without -v printed it unless -q.
+            local talk=(-q)
+            if [ "$s" = s7 ]; then
+                talk=()
+                "$BIN" --help 2>/dev/null | grep -q -- '--verbose' && talk=(-v)
+            fi
+            CMD=("$BIN" "${targets[@]}" -p "$lo-$hi" --format ndjson --show "open,filtered" "${talk[@]}")
             if [ "$e" = serial ]; then
                 # The default engine in ascending order: what the permutation costs (issue 5).
                 CMD+=(--order serial)

@@ -104,11 +104,13 @@ pub struct Args {
     #[arg(long, value_name = "LIST")]
     pub exclude: Vec<String>,
 
-    /// Never scan the targets listed in FILE.
-    #[arg(long, value_name = "FILE")]
+    /// Never scan the targets listed in FILE. Also nmap's --excludefile.
+    #[arg(long, value_name = "FILE", visible_alias = "excludefile")]
     pub exclude_file: Option<PathBuf>,
 
     /// Ports to scan: 22,80,443 or 1-1024 or 22,8000-8100; `-p-` for all. Default: top 1000.
+    /// nmap's protocol prefix `T:` (TCP) is accepted (`-p T:22,80`); `U:` and `S:` are not
+    /// (TCP only).
     #[arg(short = 'p', long = "ports", value_name = "PORTS", allow_hyphen_values = true,
           value_parser = parse_ports, conflicts_with = "top_ports")]
     pub ports: Option<PortSet>,
@@ -116,6 +118,10 @@ pub struct Args {
     /// Scan the N most common ports.
     #[arg(long, value_name = "N")]
     pub top_ports: Option<usize>,
+
+    /// Fast mode, as nmap's -F: the 100 most common ports (--top-ports 100).
+    #[arg(short = 'F', long, conflicts_with_all = ["ports", "top_ports"])]
+    pub fast: bool,
 
     /// Never scan these ports.
     #[arg(long, value_name = "PORTS", allow_hyphen_values = true, value_parser = parse_ports)]
@@ -128,6 +134,16 @@ pub struct Args {
     /// Port states to list: open, closed, filtered (comma-separated) or all.
     #[arg(long, value_name = "STATES", default_value = "open", value_parser = parse_show)]
     pub show: StateFilter,
+
+    /// List open ports only, as nmap's --open: the same as --show open (the default). Hosts
+    /// without an open port are still reported, in one line.
+    #[arg(long, conflicts_with = "show")]
+    pub open: bool,
+
+    /// Show the reason of each port's state, as nmap's --reason. portscout always does (the
+    /// REASON column, the `reason` fields): accepted so that nmap command lines run.
+    #[arg(long)]
+    pub reason: bool,
 
     /// Write results to FILE instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -167,17 +183,28 @@ pub struct Args {
     pub max_rtt_timeout: Option<Duration>,
 
     /// Send a probe that got no answer at most N more times (default 10; a host that shows
-    /// no loss gets 1).
-    #[arg(long, value_name = "N")]
+    /// no loss gets 1). Also nmap's --max-retries.
+    #[arg(long, value_name = "N", visible_alias = "max-retries")]
     pub retries: Option<u8>,
 
-    /// Send at most PPS probes per second.
-    #[arg(long, value_name = "PPS")]
+    /// Send at most PPS probes per second. Also nmap's --max-rate.
+    #[arg(long, value_name = "PPS", visible_alias = "max-rate")]
     pub rate: Option<u32>,
 
     /// Send at least PPS probes per second, even when loss would slow the scan down.
     #[arg(long, value_name = "PPS")]
     pub min_rate: Option<u32>,
+
+    /// nmap's timing template, 2 to 5 or its name (polite, normal, aggressive, insane): -T4.
+    /// Options given explicitly win over it. 0 and 1 (paranoid, sneaky) are refused: they
+    /// wait longer between probes than portscout can pace (`docs/timing.md`).
+    #[arg(short = 'T', long = "timing", value_name = "0-5", value_parser = parse_template)]
+    pub timing: Option<Template>,
+
+    /// Give up on a host after this long, as nmap's --host-timeout: not supported yet (exit 2).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true,
+          value_parser = refuse_host_timeout)]
+    pub host_timeout: Option<String>,
 
     /// Scan every target even if nothing of it answers (nmap's -Pn). Default: a host whose
     /// probes all go unanswered, or that is unreachable, is reported down and skipped.
@@ -275,6 +302,31 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Say more on standard error: the timing line (probes sent, retransmissions, window,
+    /// round trip) after the summary. -vv says as much as -v for now.
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// IPv6 only, as nmap's -6: a host name stands for its first IPv6 address, and an IPv4
+    /// target is refused (exit 2). IPv6 addresses and blocks are scanned without it too.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// Never look up host names of the addresses scanned (PTR records), as nmap's -n.
+    /// portscout looks up none yet: this changes nothing today.
+    #[arg(
+        short = 'n',
+        long = "no-reverse-dns",
+        conflicts_with = "reverse_dns_all"
+    )]
+    pub no_reverse_dns: bool,
+
+    /// Look up the host name (PTR record) of every address, as nmap's -R: not done yet
+    /// (portscout reports no PTR names; a warning says so). Accepted so that nmap command
+    /// lines run.
+    #[arg(short = 'R', long = "reverse-dns-all")]
+    pub reverse_dns_all: bool,
+
     /// Read options from this config file (TOML, keys are long option names: `format =
     /// "json"`) instead of $PORTSCOUT_CONFIG or ~/.config/portscout/config.toml. An option
     /// given on the command line always wins over the file's.
@@ -344,6 +396,8 @@ pub enum FormatArg {
     Grep,
     /// nmap's XML (-oX): valid against nmap's DTD, read by ndiff and other nmap-XML tools.
     Xml,
+    /// ip:port per open port, one per line, as found (naabu's default), for pipes.
+    List,
 }
 
 impl From<FormatArg> for Format {
@@ -355,6 +409,7 @@ impl From<FormatArg> for Format {
             FormatArg::Csv => Format::Csv,
             FormatArg::Grep => Format::Grep,
             FormatArg::Xml => Format::Xml,
+            FormatArg::List => Format::List,
         }
     }
 }
@@ -407,6 +462,7 @@ pub fn parse_from(
 ) -> Result<Parsed, ArgsError> {
     let argv: Vec<std::ffi::OsString> = argv.into_iter().collect();
     check_output_spellings(argv.get(1..).unwrap_or_default()).map_err(ArgsError::Config)?;
+    check_s_options(argv.get(1..).unwrap_or_default()).map_err(ArgsError::Config)?;
     let argv = nmap_spellings(argv);
     let words = |args: &[std::ffi::OsString]| -> Vec<String> {
         args.iter()
@@ -504,7 +560,7 @@ pub fn not_allowed_with_resume(raw: &[String]) -> Option<&str> {
             "--resume" | "--color" => {
                 it.next();
             }
-            "-q" | "--quiet" | "--dry-run" | "--no-config" => {}
+            "-q" | "--quiet" | "--dry-run" | "--no-config" | "-v" | "-vv" | "--verbose" => {}
             a if a.starts_with("--resume=") || a.starts_with("--color=") => {}
             other => return Some(other),
         }
@@ -559,77 +615,224 @@ fn check_output_spellings(args: &[std::ffi::OsString]) -> Result<(), BadInput> {
     Ok(())
 }
 
-/// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`, `-sS`, `-sT`, and for a scan
-/// `-oN`, `-oX`, `-oG`, `-oA`) into their long forms.
+/// nmap's `-s` options, letter by letter (`-sS`, `-sT`, and nmap's combined `-sSV`): what each
+/// letter becomes, or why it is refused. Every `-s` option is read here, in one place.
+const S_LETTERS: &[(char, Result<&str, &str>)] = &[
+    ('S', Ok("--scan=syn")),
+    ('T', Ok("--scan=connect")),
+    (
+        'U',
+        Err("UDP scan is not supported yet: portscout scans TCP (-sT, the default, or -sS)"),
+    ),
+    (
+        'n',
+        Err(
+            "host discovery without a port scan (ping scan) is not supported yet: portscout \
+             always scans ports, and reports a host that answers nothing as down",
+        ),
+    ),
+    ('V', Ok("--service-version")),
+];
+
+/// What the `-s` option `word` (`-sS`, `-sSV`) stands for: the long options of its letters, or
+/// why one of them is refused. `None`: `word` is no `-s` option.
+fn s_option(word: &str) -> Option<Result<Vec<&'static str>, String>> {
+    let letters = word.strip_prefix("-s").filter(|l| !l.is_empty())?;
+    Some(
+        letters
+            .chars()
+            .map(|c| match S_LETTERS.iter().find(|(l, _)| *l == c) {
+                Some((_, Ok(long))) => Ok(*long),
+                Some((_, Err(why))) if letters.len() == 1 => Err(format!("`{word}`: {why}")),
+                Some((_, Err(why))) => Err(format!("`{word}` (its -s{c}): {why}")),
+                None => Err(format!(
+                    "`{word}`: nmap's -s{c} is not supported: portscout scans with -sT \
+                     (connect, the default) or -sS (syn)"
+                )),
+            })
+            .collect(),
+    )
+}
+
+/// nmap's `-s` options that portscout refuses (`-sU`, `-sn`, a letter it does not
+/// know): exit 2 with a message saying so, not clap's "unexpected argument '-s'".
+fn check_s_options(args: &[std::ffi::OsString]) -> Result<(), BadInput> {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if words
+        .first()
+        .is_some_and(|w| COMMANDS.contains(&w.as_str()))
+    {
+        return Ok(());
+    }
+    for w in words.iter().take_while(|w| *w != "--") {
+        if let Some(Err(why)) = s_option(w) {
+            return Err(BadInput(why));
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites nmap's multi-letter short options (`-iL`, `-Pn`, the `-s` options of
+/// [`S_LETTERS`], and for a scan `-oN`, `-oX`, `-oG`, `-oA`) into their long forms.
 pub fn nmap_spellings(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
-    let args = version_detection_spelling(args.into_iter().collect());
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
     let command = args
         .get(1)
         .and_then(|a| a.to_str())
         .is_some_and(|a| COMMANDS.contains(&a));
     let mut past_options = false;
-    args.into_iter()
-        .map(|a| {
-            if a == "--" {
-                past_options = true;
-            }
-            let output = if command || past_options {
-                None
-            } else if a == "-oN" {
-                Some("--output-normal")
-            } else if a == "-oX" {
-                Some("--output-xml")
-            } else if a == "-oG" {
-                Some("--output-grep")
-            } else if a == "-oA" {
-                Some("--output-all")
-            } else {
-                None
-            };
-            if let Some(long) = output {
-                long.into()
-            } else if a == "-iL" {
-                "--input-list".into()
-            } else if a == "-Pn" {
-                "--no-host-check".into()
-            } else if a == "-sS" {
-                "--scan=syn".into()
-            } else if a == "-sT" {
-                "--scan=connect".into()
-            } else {
-                a
-            }
-        })
-        .collect()
-}
-
-/// nmap's `-sV` (version detection) as `--service-version`, for a scan only and before `--`.
-/// Kept apart from the other nmap spellings: it is a flag of its own, not a scan type.
-fn version_detection_spelling(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    if args
-        .get(1)
-        .and_then(|a| a.to_str())
-        .is_some_and(|a| COMMANDS.contains(&a))
-    {
-        return args;
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        if a == "--" {
+            past_options = true;
+        }
+        let output = if command || past_options {
+            None
+        } else if a == "-oN" {
+            Some("--output-normal")
+        } else if a == "-oX" {
+            Some("--output-xml")
+        } else if a == "-oG" {
+            Some("--output-grep")
+        } else if a == "-oA" {
+            Some("--output-all")
+        } else {
+            None
+        };
+        if let Some(long) = output {
+            out.push(long.into());
+        } else if a == "-iL" {
+            out.push("--input-list".into());
+        } else if a == "-Pn" {
+            out.push("--no-host-check".into());
+        } else if let Some(Ok(longs)) = (!command && !past_options)
+            .then(|| a.to_str().and_then(s_option))
+            .flatten()
+        {
+            out.extend(longs.into_iter().map(Into::into));
+        } else {
+            out.push(a);
+        }
     }
-    let mut past_options = false;
-    args.into_iter()
-        .map(|a| {
-            past_options |= a == "--";
-            if !past_options && a == "-sV" {
-                "--service-version".into()
-            } else {
-                a
-            }
-        })
-        .collect()
+    out
 }
 
+/// nmap's timing templates (`-T0` … `-T5`) that portscout can follow: what each sets, unless
+/// the option is given (`docs/timing.md`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Template {
+    /// `-T2`: one probe at a time, spaced (nmap waits 0.4 s between probes): `--rate 2`.
+    Polite,
+    /// `-T3`: the defaults.
+    Normal,
+    /// `-T4`: `--max-rtt-timeout 1250ms --retries 6`.
+    Aggressive,
+    /// `-T5`: `--max-rtt-timeout 300ms --retries 2`.
+    Insane,
+}
+
+impl Template {
+    /// The probes per second at most, if the template limits it.
+    pub fn rate(self) -> Option<u32> {
+        (self == Template::Polite).then_some(2)
+    }
+
+    /// The longest adaptive timeout, if the template sets it.
+    pub fn max_rtt_timeout(self) -> Option<Duration> {
+        match self {
+            Template::Aggressive => Some(Duration::from_millis(1250)),
+            Template::Insane => Some(Duration::from_millis(300)),
+            Template::Polite | Template::Normal => None,
+        }
+    }
+
+    /// The most retries, if the template sets it.
+    pub fn retries(self) -> Option<u8> {
+        match self {
+            Template::Aggressive => Some(6),
+            Template::Insane => Some(2),
+            Template::Polite | Template::Normal => None,
+        }
+    }
+}
+
+/// `-T`'s value: 0 to 5 or nmap's names; 0 and 1 are refused.
+fn parse_template(s: &str) -> Result<Template, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "0" | "paranoid" => Err(too_slow("-T0 (paranoid)", "5 minutes")),
+        "1" | "sneaky" => Err(too_slow("-T1 (sneaky)", "15 seconds")),
+        "2" | "polite" => Ok(Template::Polite),
+        "3" | "normal" => Ok(Template::Normal),
+        "4" | "aggressive" => Ok(Template::Aggressive),
+        "5" | "insane" => Ok(Template::Insane),
+        _ => Err(format!(
+            "`{s}`: expected 0 to 5, or paranoid, sneaky, polite, normal, aggressive, insane"
+        )),
+    }
+}
+
+/// Why a template slower than portscout can pace is refused.
+fn too_slow(template: &str, wait: &str) -> String {
+    format!(
+        "nmap's {template} waits {wait} between probes, longer than portscout can pace (its \
+         slowest is --rate 1, one probe per second; -T2 is --rate 2)"
+    )
+}
+
+/// `--host-timeout`: refused, saying why.
+fn refuse_host_timeout(s: &str) -> Result<String, String> {
+    Err(format!(
+        "--host-timeout {s}: giving up on a host mid-scan is not supported yet (portscout \
+         reports a host that answers nothing as down once its probes time out; --max-rtt-timeout \
+         and --retries bound how long that takes)"
+    ))
+}
+
+/// A port list, with nmap's protocol prefixes: `T:` (TCP) applies to the ports after it and
+/// is dropped; `U:` (UDP) and `S:` (SCTP) are refused (portscout scans TCP only).
 fn parse_ports(s: &str) -> Result<PortSet, String> {
-    PortSet::parse(s).map_err(|e| e.to_string())
+    let mut tcp = Vec::new();
+    let mut prefixed = false;
+    for item in s.split(',') {
+        let item = item.trim();
+        let (proto, rest) = match item.split_once(':') {
+            Some((p, rest)) if p.len() == 1 => (Some(p.to_ascii_uppercase()), rest),
+            _ => (None, item),
+        };
+        match proto.as_deref() {
+            None => tcp.push(rest),
+            Some("T") => {
+                prefixed = true;
+                tcp.push(rest);
+            }
+            Some("U") => {
+                return Err(format!(
+                    "`{item}`: UDP ports are not supported yet: portscout scans TCP only \
+                     (T:PORTS, or no prefix)"
+                ))
+            }
+            Some("S") => {
+                return Err(format!(
+                    "`{item}`: SCTP ports are not supported: portscout scans TCP only \
+                     (T:PORTS, or no prefix)"
+                ))
+            }
+            Some(_) => {
+                return Err(format!(
+                    "`{item}`: unknown protocol prefix (nmap's are T:, U:, S:; portscout scans TCP)"
+                ))
+            }
+        }
+    }
+    if !prefixed {
+        return PortSet::parse(s).map_err(|e| e.to_string());
+    }
+    PortSet::parse(&tcp.join(",")).map_err(|e| e.to_string())
 }
 
 fn parse_scan_type(s: &str) -> Result<ScanType, String> {

@@ -113,6 +113,8 @@ fn open_output(
     let writer = crate::paths::open_writer(path, false)?;
     let options = output::PrinterOptions {
         colour,
+        // A merge cannot know when its records were found: its ndjson has no `time`.
+        clock: None,
         ..output::PrinterOptions::default()
     };
     Ok(output::printer_with_options(format, show, writer, options))

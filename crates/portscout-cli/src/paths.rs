@@ -83,6 +83,48 @@ pub fn open_writer(path: Option<&Path>, append: bool) -> Result<Box<dyn Write + 
     })
 }
 
+/// A buffered writer to `path` that leaves the file as it is until the first write, which
+/// empties it first: a document written whole at the end (XML) replaces the file then, and a
+/// run that fails before leaves it untouched.
+pub fn open_replacing(path: &Path) -> Result<Box<dyn Write + Send>, BadInput> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| {
+            BadInput(format!(
+                "cannot write output file `{}`: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(Box::new(BufWriter::new(Replacing {
+        file,
+        emptied: false,
+    })))
+}
+
+/// [`open_replacing`]'s file.
+struct Replacing {
+    file: std::fs::File,
+    emptied: bool,
+}
+
+impl Write for Replacing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.emptied {
+            self.file.set_len(0)?;
+            io::Seek::seek(&mut self.file, io::SeekFrom::Start(0))?;
+            self.emptied = true;
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Whether `path` can be written where it is: [`check_writable`] without the error.
 pub fn is_writable(path: &Path, writer: Writer) -> bool {
     check_writable(path, "", writer).is_ok()

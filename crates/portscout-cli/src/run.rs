@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use portscout::banner::BannerOptions;
-use portscout::output::{self, PrinterOptions};
+use portscout::output::{self, Format, PrinterOptions};
 use portscout::ports::PortSet;
 use portscout::scan::{
     Checkpoint, DriveOptions, Driven, Ending, Pauser, Scan, ScanConfig, ScanStats,
@@ -118,7 +118,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
             if let Some(token) = not_allowed_with_resume(&raw) {
                 return Err(BadInput(format!(
                     "`{token}` cannot be given with --resume: the scan's arguments come from `{}` \
-                     (only --dry-run, --quiet and --color may be added)",
+                     (only --dry-run, --quiet, --verbose and --color may be added)",
                     path.display()
                 ))
                 .into());
@@ -134,6 +134,11 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
                 ))
             })?;
             stored_args.quiet |= args.quiet;
+            stored_args.verbose = stored_args.verbose.max(args.verbose);
+            if stored_args.quiet {
+                // -q given now wins over a stored -v (they cannot go together).
+                stored_args.verbose = 0;
+            }
             // Colour is this invocation's choice, not the first run's.
             stored_args.color = args.color;
             if args.dry_run {
@@ -173,6 +178,19 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     }
 
     check_files(&args, resumed_from.as_ref().map(|(path, _)| path.as_path()))?;
+    // A resumed run continues the paused run's XML documents: read and checked now, before
+    // anything is touched, and rewritten whole at the end.
+    let xml_parts = if resuming {
+        read_xml_parts(&args)?
+    } else {
+        Vec::new()
+    };
+    if args.reverse_dns_all && !args.quiet {
+        eprintln!(
+            "{} -R: portscout does not look up host names (PTR records) yet: no names are reported",
+            colour::warning()
+        );
+    }
     // Watched from here (before the history is opened and the scan starts): a stop request
     // that comes while the scan starts still gives a resume file.
     let mut stops = StopRequests::watch(&args)?;
@@ -181,7 +199,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     let recorder = crate::db::start(&args, &config, &stored, db_scan)?;
     let db_scan = recorder.as_ref().map(|r| r.id());
     let mut bar = Bar::new(BarWhen::here(args.quiet, args.dry_run));
-    let sinks = printers(&args, resuming, &bar)?;
+    let sinks = printers(&args, resuming, xml_parts, &bar)?;
     if let Err(e) = limits::raise_nofile_limit() {
         if !args.quiet {
             eprintln!(
@@ -232,7 +250,7 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
         other => other?,
     };
     if !args.quiet {
-        report(&driven);
+        report(&driven, args.verbose > 0);
     }
     let Ending::Paused(checkpoint) = &driven.ending else {
         finish_resumed(resumed_from, None)?;
@@ -271,61 +289,145 @@ fn dry_run(args: &Args, plan: &portscout::plan::Plan) -> Result<Finished> {
     Ok(Finished::Done)
 }
 
+/// The XML files a scan writes: `--format xml -o FILE`, `-oX FILE`, `-oA`'s `.xml`.
+fn xml_files(args: &Args) -> Vec<PathBuf> {
+    let main = args
+        .output
+        .clone()
+        .filter(|_| Format::from(args.format) == Format::Xml);
+    main.into_iter()
+        .chain(
+            args.extra_outputs()
+                .into_iter()
+                .filter(|(f, _)| *f == Format::Xml)
+                .map(|(_, p)| p),
+        )
+        .collect()
+}
+
+/// What the paused run wrote in each XML file of a resumed run (a file that is gone is
+/// started anew). A file that is not a paused portscout scan's document is bad input.
+fn read_xml_parts(args: &Args) -> Result<Vec<(PathBuf, output::XmlPart)>> {
+    let mut parts = Vec::new();
+    for path in xml_files(args) {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(BadInput(format!(
+                    "cannot read output file `{}` to continue it: {e}",
+                    path.display()
+                ))
+                .into())
+            }
+        };
+        let part = output::XmlPart::parse(&text).map_err(|e| {
+            BadInput(format!(
+                "cannot continue `{}`: it is not the XML document of a paused portscout scan \
+                 ({e}); the resumed run rewrites it whole with both parts (move it away to \
+                 write a document of the rest only)",
+                path.display()
+            ))
+        })?;
+        parts.push((path, part));
+    }
+    Ok(parts)
+}
+
 /// The printers: `--format` to standard output (around the bar on its terminal) or `-o FILE`,
-/// then nmap's `-oN/-oX/-oG/-oA` files; appended to when resuming.
-fn printers(args: &Args, resuming: bool, bar: &Bar) -> Result<Vec<Box<dyn output::Sink + Send>>> {
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let writer = if to_terminal && bar.is_shown() {
-        // Results on the terminal the bar is drawn on: written around it, line by line.
-        Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
-    } else {
-        open_writer(args, resuming)?
+/// then nmap's `-oN/-oX/-oG/-oA` files; appended to when resuming, but for XML files, which
+/// are rewritten whole at the end with the paused run's part (`xml_parts`) and this run's.
+fn printers(
+    args: &Args,
+    resuming: bool,
+    mut xml_parts: Vec<(PathBuf, output::XmlPart)>,
+    bar: &Bar,
+) -> Result<Vec<Box<dyn output::Sink + Send>>> {
+    // A resumed run's XML file: one document for both parts.
+    let mut xml_continued = |format: Format, path: &Path, options: PrinterOptions| -> Result<_> {
+        if !resuming || format != Format::Xml {
+            return Ok(None);
+        }
+        let writer = paths::open_replacing(path)?;
+        let part = xml_parts
+            .iter()
+            .position(|(p, _)| p == path)
+            .map(|i| xml_parts.swap_remove(i).1);
+        Ok(Some(match part {
+            Some(part) => output::xml_continuing(args.show, writer, options, part),
+            None => output::printer_with_options(format, args.show, writer, options),
+        }))
     };
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let options = PrinterOptions {
         colour: colour::for_stream(args.color, to_terminal),
+        // Standard output carries results only: the totals are the summary line on standard
+        // error. A file (`-o FILE`, like `-oN FILE`) keeps its `Done:` line.
+        summary: args.output.is_some(),
         ..PrinterOptions::default()
     };
-    let mut sinks = vec![output::printer_with_options(
-        args.format.into(),
-        args.show,
-        writer,
-        options,
-    )];
+    let continued = match &args.output {
+        Some(path) => xml_continued(args.format.into(), path, options)?,
+        None => None,
+    };
+    let main = match continued {
+        Some(printer) => printer,
+        None => {
+            let writer = if to_terminal && bar.is_shown() {
+                // Results on the terminal the bar is drawn on: written around it, line by line.
+                Box::new(BufWriter::new(StdoutLines::new(bar.handle())))
+            } else {
+                open_writer(args, resuming)?
+            };
+            output::printer_with_options(args.format.into(), args.show, writer, options)
+        }
+    };
+    let mut sinks = vec![main];
     // nmap's -oN/-oX/-oG/-oA: more printers, fed by the same results.
     for (format, path) in args.extra_outputs() {
-        let writer = paths::open_writer(Some(&path), resuming)?;
-        sinks.push(output::printer_with_options(
-            format,
-            args.show,
-            writer,
-            PrinterOptions::default(),
-        ));
+        let printer = match xml_continued(format, &path, PrinterOptions::default())? {
+            Some(printer) => printer,
+            None => {
+                let writer = paths::open_writer(Some(&path), resuming)?;
+                output::printer_with_options(format, args.show, writer, PrinterOptions::default())
+            }
+        };
+        sinks.push(printer);
     }
     Ok(sinks)
 }
 
-/// The summary lines on standard error, after the warnings the scan deserves.
-fn report(driven: &Driven) {
+/// The summary lines on standard error, after the warnings the scan deserves; with `-v`
+/// (`verbose`), the timing line too.
+fn report(driven: &Driven, verbose: bool) {
     let summary = &driven.summary;
     warnings(summary, driven.stats.as_ref());
     let secs = summary.elapsed.as_secs_f64();
+    eprintln!("{}", summary_line(summary));
+    if let Some(stats) = driven.stats.filter(|_| verbose) {
+        eprintln!("{}", timing_line(&stats, secs));
+    }
+}
+
+/// The one summary line of a scan, for standard error.
+fn summary_line(summary: &Summary) -> String {
+    let plural = |n: u128, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let secs = summary.elapsed.as_secs_f64();
     let probes = summary.open + summary.closed + summary.filtered;
     let down = if summary.hosts_down > 0 {
-        format!("; {} host(s) down", summary.hosts_down)
+        format!("; {} down", plural(summary.hosts_down.into(), "host"))
     } else {
         String::new()
     };
-    eprintln!(
-        "portscout: {} host(s), {probes} ports in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
-        summary.hosts,
+    format!(
+        "portscout: {}, {} in {secs:.2} s ({:.0} ports/s): {} open, {} closed, {} filtered{down}",
+        plural(summary.hosts, "host"),
+        plural(probes.into(), "port"),
         probes as f64 / secs.max(1e-9),
         summary.open,
         summary.closed,
         summary.filtered,
-    );
-    if let Some(stats) = driven.stats {
-        eprintln!("{}", timing_line(&stats, secs));
-    }
+    )
 }
 
 /// The warnings a finished scan deserves, once each, on stderr: hosts that answered open on
@@ -662,12 +764,15 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     if let Some(path) = &args.exclude_file {
         builder = builder.exclude_file(path);
     }
-    // Without either, the library's default (the top ports).
+    // Without any, the library's default (the top ports).
     if let Some(ports) = &args.ports {
         builder = builder.ports(ports.clone());
     } else if let Some(n) = args.top_ports {
         builder = builder.ports(PortSet::top(n).map_err(portscout::Error::from)?);
+    } else if args.fast {
+        builder = builder.ports(PortSet::top(FAST_PORTS).map_err(portscout::Error::from)?);
     }
+    builder = builder.ipv6_only(args.ipv6);
     if let Some(p) = &args.exclude_ports {
         builder = builder.exclude_ports(p.clone());
     }
@@ -677,10 +782,17 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     if let Some(t) = args.min_rtt_timeout {
         builder = builder.min_rtt_timeout(t);
     }
-    if let Some(t) = args.max_rtt_timeout {
+    // nmap's -T template sets what the command line does not (a fixed --timeout leaves no
+    // adaptive bounds to set; a --min-rtt-timeout above the template's maximum raises it).
+    let template = args.timing;
+    let max_rtt = args.max_rtt_timeout.or_else(|| {
+        let t = template?.max_rtt_timeout()?;
+        (args.timeout.is_none()).then(|| t.max(args.min_rtt_timeout.unwrap_or_default()))
+    });
+    if let Some(t) = max_rtt {
         builder = builder.max_rtt_timeout(t);
     }
-    if let Some(r) = args.rate {
+    if let Some(r) = args.rate.or_else(|| template?.rate()) {
         builder = builder.rate(r);
     }
     if let Some(r) = args.min_rate {
@@ -696,7 +808,7 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
     if let Some(c) = resume {
         builder = builder.resume(c);
     }
-    if let Some(r) = args.retries {
+    if let Some(r) = args.retries.or_else(|| template?.retries()) {
         builder = builder.retries(r);
     }
     if let Some(c) = args.concurrency {
@@ -761,8 +873,78 @@ fn detect_options(args: &Args) -> Result<DetectOptions> {
     Ok(options)
 }
 
+/// The ports of `-F` (nmap's fast mode): the 100 most common.
+const FAST_PORTS: usize = 100;
+
 /// Where results go: `-o FILE` (appended to when resuming, so the first run's results stay)
 /// or standard output.
 fn open_writer(args: &Args, append: bool) -> Result<Box<dyn Write + Send>> {
     Ok(paths::open_writer(args.output.as_deref(), append)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(words: &str) -> ScanConfig {
+        let words: Vec<String> = words.split(' ').map(String::from).collect();
+        build_config(&parse_stored(&words).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn one_summary_line() {
+        let mut s = Summary {
+            hosts: 1,
+            open: 1,
+            closed: 0,
+            filtered: 0,
+            elapsed: Duration::from_millis(500),
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_line(&s),
+            "portscout: 1 host, 1 port in 0.50 s (2 ports/s): 1 open, 0 closed, 0 filtered"
+        );
+        (s.hosts, s.closed, s.filtered, s.hosts_down) = (4, 2, 1, 1);
+        assert_eq!(
+            summary_line(&s),
+            "portscout: 4 hosts, 4 ports in 0.50 s (8 ports/s): 1 open, 2 closed, 1 filtered; \
+             1 host down"
+        );
+    }
+
+    /// nmap's -T templates set what the command line leaves unset (docs/timing.md).
+    #[test]
+    fn timing_templates_fill_in_what_is_not_given() {
+        let ms = Duration::from_millis;
+        let default = config("127.0.0.1");
+        for t in ["-T3", "-Tnormal"] {
+            let c = config(&format!("127.0.0.1 {t}"));
+            assert_eq!(c.retries(), default.retries(), "{t}");
+            assert_eq!(c.max_rtt_timeout(), default.max_rtt_timeout(), "{t}");
+            assert_eq!(c.rate(), None, "{t}");
+        }
+        let c = config("127.0.0.1 -T2");
+        assert_eq!(c.rate(), Some(2));
+        assert_eq!(c.retries(), default.retries());
+        let c = config("127.0.0.1 -T4");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (6, ms(1250)));
+        let c = config("127.0.0.1 -T aggressive");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (6, ms(1250)));
+        let c = config("127.0.0.1 -T5");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (2, ms(300)));
+        assert_eq!(c.rate(), None);
+        // Explicit options win, whatever their place.
+        let c = config("127.0.0.1 --max-retries 9 -T5 --max-rtt-timeout 5s --max-rate 70");
+        assert_eq!((c.retries(), c.max_rtt_timeout()), (9, ms(5000)));
+        assert_eq!(c.rate(), Some(70));
+        let c = config("127.0.0.1 -T2 --rate 50");
+        assert_eq!(c.rate(), Some(50));
+        // A minimum above the template's maximum raises it; a fixed timeout leaves it.
+        let c = config("127.0.0.1 -T5 --min-rtt-timeout 400ms");
+        assert_eq!(c.max_rtt_timeout(), ms(400));
+        let c = config("127.0.0.1 -T5 --timeout 2s");
+        assert_eq!(c.max_rtt_timeout(), default.max_rtt_timeout());
+        assert_eq!(c.timeout(), Some(ms(2000)));
+    }
 }

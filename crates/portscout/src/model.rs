@@ -527,4 +527,9 @@ pub struct Summary {
     /// ([`crate::output::OpenTally`]): the answers are likely a middlebox's (a SYN proxy, a
     /// tarpit), not the host's. Ascending.
     pub open_everywhere: Vec<IpAddr>,
+    /// The scan was paused before its end (a stop request: Ctrl-C, SIGTERM): these are the
+    /// results of a part of it, and a resumed run scans the rest. nmap's XML says
+    /// `exit="error"` with an `errormsg` then. Not set when `--max-open` (or a sink) stopped
+    /// the scan: that end was asked for.
+    pub paused: bool,
 }

@@ -236,7 +236,7 @@ fn text_is_the_default_and_stderr_carries_the_timing() {
     let (_held, open) = hold_listeners(1);
     let port = *open.iter().next().unwrap();
     portscout()
-        .args(["127.0.0.1", "-p", &port.to_string()])
+        .args(["127.0.0.1", "-v", "-p", &port.to_string()])
         .assert()
         .success()
         .stdout(predicate::str::contains("portscout report for 127.0.0.1"))
@@ -245,6 +245,50 @@ fn text_is_the_default_and_stderr_carries_the_timing() {
         .stdout(predicate::str::contains("portscout: timing:").not())
         .stderr(predicate::str::contains("ports/s"))
         .stderr(predicate::str::contains("portscout: timing:"));
+}
+
+/// A text run prints one summary, on stderr, and no timing line without -v; stdout holds the
+/// results only (no `Done:` line). A text file (`-o FILE`, `-oN FILE`) keeps its `Done:` line.
+#[test]
+fn one_summary_line_on_stderr_and_results_only_on_stdout() {
+    let (_held, open) = hold_listeners(1);
+    let port = open.iter().next().unwrap().to_string();
+    let out = portscout()
+        .args(["127.0.0.1", "-p", &port])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        stderr.lines().next().unwrap_or_default().to_string() + "\n",
+        "one line on stderr"
+    );
+    assert!(
+        stderr.starts_with("portscout: 1 host, 1 port in ")
+            && stderr.contains(": 1 open, 0 closed, 0 filtered"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("Done") && !stdout.contains("ports/s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("{port}/tcp")), "{stdout}");
+
+    let dir = crate::support::TempDir::new("one-summary");
+    let (o, n) = (dir.file("o.txt"), dir.file("n.txt"));
+    portscout()
+        .args(["127.0.0.1", "-p", &port, "-o", &o, "-oN", &n, "-q"])
+        .assert()
+        .success();
+    for f in [o, n] {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.contains("\nDone: 1 host, 1 port: 1 open"),
+            "{f}: {text}"
+        );
+    }
 }
 
 #[test]
@@ -514,4 +558,98 @@ fn ndjson_streams_results_before_the_scan_ends() {
         );
     }
     drop(held);
+}
+
+/// `--format list`: `ip:port` per open port (IPv6 bracketed), nothing else on stdout, whatever
+/// `--show` says; the summary stays on stderr.
+#[test]
+fn list_format_is_ip_colon_port_per_open_port() {
+    let (_held, open) = hold_listeners(2);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let v6 = std::net::TcpListener::bind("[::1]:0").ok();
+    let mut targets = vec!["127.0.0.1".to_string()];
+    let mut ports: Vec<u16> = open.iter().copied().chain([closed]).collect();
+    let mut want: BTreeSet<String> = open.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    if let Some(l) = &v6 {
+        let p = l.local_addr().unwrap().port();
+        targets.push("::1".into());
+        ports.push(p);
+        want.insert(format!("[::1]:{p}"));
+        // The IPv4 host does not listen on it, nor the IPv6 host on the others.
+    }
+    for show in ["open", "all"] {
+        let out = portscout()
+            .args(&targets)
+            .args([
+                "-p",
+                &spec(&ports.iter().copied().collect()),
+                "--format",
+                "list",
+            ])
+            .args(["--show", show])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+        let got: BTreeSet<String> = stdout.lines().map(String::from).collect();
+        // Other machines' listeners cannot be here: loopback only, ports the test holds. A
+        // port held on one family may be open on the other only if something else listens.
+        assert!(want.is_subset(&got), "{show}: {stdout}");
+        assert!(
+            got.iter().all(|l| !l.ends_with(&format!(":{closed}"))
+                && (l.starts_with("127.0.0.1:") || l.starts_with("[::1]:"))),
+            "{show}: {stdout}"
+        );
+        assert_eq!(
+            stdout.lines().count(),
+            got.len(),
+            "{show}: a line twice: {stdout}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with("portscout: "),
+            "{out:?}"
+        );
+    }
+}
+
+/// A scan's ndjson has a `time` (RFC 3339, UTC, ms) on every record, within the run, and a
+/// `schema` of 1 in its summary record.
+#[test]
+fn ndjson_records_have_a_time_and_the_summary_a_schema() {
+    let (_held, open) = hold_listeners(2);
+    let before = std::time::SystemTime::now();
+    let args = ["127.0.0.1", "-p", &spec(&open), "--format", "ndjson", "-q"];
+    let out = String::from_utf8(stdout_of(portscout().args(args))).unwrap();
+    let after = std::time::SystemTime::now();
+    let secs =
+        |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for v in &lines {
+        let t = v["time"].as_str().unwrap_or_else(|| panic!("no time: {v}"));
+        // 2026-12-03T13:45:01.123Z
+        assert!(
+            t.len() == 24 && t.ends_with('Z') && &t[10..11] == "T",
+            "{t}"
+        );
+        let date = std::process::Command::new("date")
+            .args(["-u", "-d", t, "+%s"])
+            .output()
+            .unwrap();
+        let at: u64 = String::from_utf8(date.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(secs(before) <= at && at <= secs(after), "{t}");
+    }
+    assert_eq!(lines[2]["type"], "summary");
+    assert_eq!(lines[2]["schema"], 1);
 }

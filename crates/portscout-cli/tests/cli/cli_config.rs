@@ -230,7 +230,7 @@ fn flags_in_the_file() {
 
     let loud = home.write("loud.toml", "quiet = false\n");
     let stderr = String::from_utf8(scan(&loud, &[])).unwrap();
-    assert!(stderr.contains("portscout: timing:"), "{stderr}");
+    assert!(stderr.contains("ports/s"), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&scan(&loud, &["-q"])), "");
 }
 

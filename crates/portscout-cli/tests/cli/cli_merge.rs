@@ -31,7 +31,7 @@ const FULL_RECORDS: &[&str] = &[
     r#"{"ip":"198.18.0.1","port":8443,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":null}"#,
 ];
 
-const FULL_SUMMARY: &str = r#"{"type":"summary","hosts":4,"open":4,"closed":4,"filtered":3,"elapsed_ms":412,"hosts_down":1}"#;
+const FULL_SUMMARY: &str = r#"{"type":"summary","hosts":4,"open":4,"closed":4,"filtered":3,"elapsed_ms":412,"hosts_down":1,"schema":1}"#;
 
 /// The full scan's records in merge order: ports by address (IPv4 first) then port, then
 /// hosts down, then the summary.
@@ -193,7 +193,7 @@ fn ndjson_output_lists_only_the_shown_states_and_keeps_the_summary() {
 {"ip":"198.18.0.1","port":8443,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":null}
 {"ip":"2001:db8::1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":1.5}
 {"type":"host","ip":"198.18.0.9","state":"down","reason":"host-unreach","skipped":4}
-{"type":"summary","hosts":4,"open":4,"closed":4,"filtered":3,"elapsed_ms":412,"hosts_down":1}
+{"type":"summary","hosts":4,"open":4,"closed":4,"filtered":3,"elapsed_ms":412,"hosts_down":1,"schema":1}
 "#
     );
 }
@@ -240,7 +240,7 @@ fn conflicts_are_warnings_on_stderr_and_quiet_silences_them() {
     let down = write(&dir, "down.ndjson", &lines(&[DOWN_1]));
     let expected_out = format!(
         "{OPEN_22}\n{}\n",
-        r#"{"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0,"hosts_down":0}"#
+        r#"{"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0,"hosts_down":0,"schema":1}"#
     );
     let mut cmd = portscout();
     cmd.args(["merge", "--format", "ndjson"])

@@ -52,7 +52,8 @@ fn ox_writes_xml_beside_the_text_report() {
 }
 
 /// `-oA base` writes base.nmap (text), base.xml and base.gnmap (grep), all from one scan,
-/// together with `--format ndjson -o FILE`; the text file is what standard output gets.
+/// together with `--format ndjson -o FILE`; the text file is what standard output gets, and
+/// the `Done:` line of the totals (standard output carries results only).
 #[test]
 fn oa_writes_all_three_with_the_main_output() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -79,9 +80,12 @@ fn oa_writes_all_three_with_the_main_output() {
             .map(String::from)
             .into()
     );
+    let nmap = read(dir.path(), "base.nmap");
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
-        read(dir.path(), "base.nmap"),
-        String::from_utf8_lossy(&out.stdout)
+        nmap.strip_prefix(&*stdout),
+        Some("Done: 1 host, 2 ports: 1 open, 1 closed, 0 filtered\n"),
+        "{nmap}"
     );
     let grep = read(dir.path(), "base.gnmap");
     assert!(grep.contains(&format!("{port}/open/tcp")), "{grep}");

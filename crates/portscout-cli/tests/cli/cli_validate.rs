@@ -100,6 +100,33 @@ fn bad_commands_touch_no_file() {
             "no port is left",
         ),
         (&["2001:db8::/64", "-p", "80"], true, "too many probes"),
+        // nmap's options that portscout does not take (yet), issue 19.
+        (
+            &["127.0.0.1", "-p", "80", "-sU"],
+            true,
+            "UDP scan is not supported yet",
+        ),
+        (
+            &[
+                "127.0.0.1",
+                "-p",
+                "80",
+                "-sV",
+                "--service-db",
+                "/nonexistent/probes",
+            ],
+            true,
+            "/nonexistent/probes",
+        ),
+        (&["127.0.0.1", "-p", "80", "-sn"], true, "`-sn`"),
+        (&["127.0.0.1", "-p", "T:80,U:53"], true, "`U:53`"),
+        (&["127.0.0.1", "-p", "80", "-T0"], true, "-T0 (paranoid)"),
+        (
+            &["127.0.0.1", "-p", "80", "--host-timeout", "5m"],
+            true,
+            "--host-timeout 5m",
+        ),
+        (&["127.0.0.1", "-p", "80", "-6"], true, "-6 scans IPv6 only"),
         (
             &[
                 "127.0.0.1",

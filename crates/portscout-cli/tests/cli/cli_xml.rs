@@ -517,3 +517,193 @@ fn ndiff_finds_no_difference_between_nmap_and_portscout() {
         );
     }
 }
+
+/// Starts portscout in `dir` (stdout and stderr piped).
+fn spawn_in(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(BIN)
+        .current_dir(dir)
+        .env("PORTSCOUT_CONFIG", "")
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until one of `held` accepts a connection (the scan has reached it), then pauses the
+/// scan with SIGINT; returns its exit code and stderr.
+fn pause_at_first_open(
+    mut child: std::process::Child,
+    held: &[TcpListener],
+) -> (Option<i32>, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    for l in held {
+        l.set_nonblocking(true).unwrap();
+    }
+    while !held.iter().any(|l| l.accept().is_ok()) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the scan ended before it was paused"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no connection after 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: signalling our own child, which has not been reaped.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The `closed` ports of every `<extraports>` of a document.
+fn closed_count(doc: &str) -> u64 {
+    doc.lines()
+        .filter_map(|l| l.split_once("<extraports state=\"closed\" count=\""))
+        .map(|(_, rest)| rest.split('"').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+/// A scan paused by SIGINT writes XML that says so (`exit="error"` with an `errormsg`, as
+/// nmap ends a scan it did not finish) and validates; its resumed run leaves ONE valid
+/// document covering both parts, for `-oX FILE` and `--format xml -o FILE` alike: the ports
+/// and counts of an uninterrupted scan (ndiff: no difference), the first run's command. A
+/// file that is not a paused scan's document stops the resumed run before anything is
+/// touched.
+#[test]
+fn a_paused_then_resumed_scan_leaves_one_valid_document() {
+    if !require_xmllint() {
+        return;
+    }
+    let (held, open) = listen("127.0.0.1", 3);
+    let ports = format!("1-4000,{}", spec(open.iter().copied()));
+    let dir = TempDir::new("xml-resume");
+    let first = spawn_in(
+        dir.path(),
+        &[
+            "127.0.0.1",
+            "-p",
+            &ports,
+            "--rate",
+            "1000",
+            "--format",
+            "xml",
+            "-o",
+            "main.xml",
+            "-oX",
+            "x.xml",
+            "--resume-file",
+            "r.resume",
+        ],
+    );
+    let (code, err) = pause_at_first_open(first, &held);
+    assert_eq!(code, Some(130), "{err}");
+    let files = ["main.xml", "x.xml"].map(|f| dir.path().join(f));
+    for f in &files {
+        let doc = std::fs::read_to_string(f).unwrap();
+        assert_valid(f.to_str().unwrap());
+        assert!(
+            doc.contains(" exit=\"error\" errormsg=\"interrupted (SIGINT or SIGTERM)"),
+            "{doc}"
+        );
+    }
+    let paused_x = std::fs::read_to_string(&files[1]).unwrap();
+
+    // -v may be added to a resume: the timing line follows the summary.
+    let second = spawn_in(dir.path(), &["--resume", "r.resume", "-v"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("\nportscout: timing: "), "{stderr}");
+
+    // The same scan, uninterrupted.
+    portscout(&[
+        "127.0.0.1",
+        "-p",
+        &ports,
+        "--format",
+        "xml",
+        "-o",
+        dir.path().join("whole.xml").to_str().unwrap(),
+    ]);
+    let whole = std::fs::read_to_string(dir.path().join("whole.xml")).unwrap();
+    for f in &files {
+        let doc = std::fs::read_to_string(f).unwrap();
+        assert_valid(f.to_str().unwrap());
+        assert_eq!(doc.matches("<?xml ").count(), 1, "{doc}");
+        assert_eq!(doc.matches("<nmaprun ").count(), 1, "{doc}");
+        assert!(doc.contains(" exit=\"success\"/>"), "{doc}");
+        assert!(!doc.contains("errormsg"), "{doc}");
+        let nmaprun = doc.lines().find(|l| l.starts_with("<nmaprun ")).unwrap();
+        assert!(
+            nmaprun.contains("-oX x.xml") && !nmaprun.contains("--resume r.resume"),
+            "{nmaprun}"
+        );
+        assert_eq!(xml_ports(&doc), xml_ports(&whole), "{doc}");
+        assert_eq!(closed_count(&doc), closed_count(&whole), "{doc}");
+        let listed: BTreeSet<u16> = xml_ports(&doc).into_iter().map(|p| p.1).collect();
+        assert!(open.is_subset(&listed), "{open:?} in {doc}");
+        if runs("ndiff", &["-h"]) {
+            let diff = ndiff(
+                dir.path().join("whole.xml").to_str().unwrap(),
+                f.to_str().unwrap(),
+            );
+            assert_eq!(
+                diff.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&diff.stdout)
+            );
+        }
+    }
+
+    // Paused again, with an XML file that is not its paused part: exit 2, nothing touched.
+    // (The connections of the scans above are taken first.)
+    for l in &held {
+        l.set_nonblocking(true).unwrap();
+        while l.accept().is_ok() {}
+    }
+    let third = spawn_in(
+        dir.path(),
+        &[
+            "127.0.0.1",
+            "-p",
+            &ports,
+            "--rate",
+            "1000",
+            "-oX",
+            "x.xml",
+            "--resume-file",
+            "r2.resume",
+            "-q",
+        ],
+    );
+    let (code, err) = pause_at_first_open(third, &held);
+    assert_eq!(code, Some(130), "{err}");
+    let resume_file = std::fs::read(dir.path().join("r2.resume")).unwrap();
+    for wrong in [whole.as_str(), &paused_x[..paused_x.len() / 2], "garbage\n"] {
+        std::fs::write(&files[1], wrong).unwrap();
+        let refused = spawn_in(dir.path(), &["--resume", "r2.resume"])
+            .wait_with_output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("cannot continue `x.xml`"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&files[1]).unwrap(), wrong);
+        assert_eq!(
+            std::fs::read(dir.path().join("r2.resume")).unwrap(),
+            resume_file
+        );
+    }
+}

@@ -17,6 +17,7 @@ mod cli_errors;
 mod cli_generate;
 mod cli_history;
 mod cli_merge;
+mod cli_nmap_options;
 mod cli_outputs;
 mod cli_plan;
 mod cli_resume_once;

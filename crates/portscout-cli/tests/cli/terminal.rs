@@ -232,7 +232,7 @@ fn the_bar_shows_progress_and_is_gone_before_the_summary() {
     );
     let summary = plain
         .lines()
-        .find(|l| l.starts_with("portscout: 1 host(s), 30001 ports in "))
+        .find(|l| l.starts_with("portscout: 1 host, 30001 ports in "))
         .unwrap_or_else(|| panic!("no summary line:\n{plain}"));
     assert!(!summary.contains(": 0 open, "), "{summary}");
     // The results' STATE column is coloured on a terminal (open: green).
@@ -294,7 +294,7 @@ fn quiet_shows_no_bar() {
     assert_eq!(code, 0, "{screen}");
     let plain = tmux.capture(false);
     assert!(plain.contains(&format!("{open}/tcp")), "{plain}");
-    assert!(!plain.contains("portscout: 1 host(s)"), "--quiet: {plain}");
+    assert!(!plain.contains("portscout: 1 host,"), "--quiet: {plain}");
 }
 
 #[test]
@@ -333,7 +333,7 @@ fn piped_there_is_no_bar_and_no_escape_code() {
     }
     assert!(out.contains(&format!("{open}/tcp  open ")), "{out}");
     assert!(
-        err.starts_with("portscout: 1 host(s), 30001 ports in "),
+        err.starts_with("portscout: 1 host, 30001 ports in "),
         "{err}"
     );
     // Nothing reached the screen but the exit mark.
@@ -466,7 +466,7 @@ fn a_screen_read_between_the_summary_and_the_exit_mark_is_not_mixed() {
     let summary = r#"{"type":"summary","hosts":1,"open":1,"closed":30000,"filtered":0,"elapsed_ms":3012,"hosts_down":0}"#;
     let bar = format!("  [=====>   ] 12,345/{TOTAL} probes, 9,998/s, 1 open, ETA 2s");
     assert_eq!(mixed_line(&format!("{result}\n{summary}\n")), None);
-    let stderr = "portscout: 1 host(s), 30001 ports in 6.27 s (4785 ports/s): 2 open, 29999 closed";
+    let stderr = "portscout: 1 host, 30001 ports in 6.27 s (4785 ports/s): 2 open, 29999 closed";
     assert_eq!(
         mixed_line(&format!("{result}\n{summary}\n{stderr}\n")),
         None

@@ -185,6 +185,8 @@ fn scan(ns: &Netns, targets: &[&str], scan_type: &str, seed: u32, extra: &[&str]
     let mut args: Vec<&str> = targets.to_vec();
     args.extend([
         "-p", PORTS, "--format", "ndjson", "--show", "all", "--scan", scan_type, "--seed", &seed,
+        // The timing line (`srtt_of`) is printed with -v only (issue 19).
+        "-v",
     ]);
     args.extend(extra);
     let run = ns.scan(&args);

@@ -328,6 +328,7 @@ impl Merger {
             hosts_down: totals.hosts_down,
             elapsed: self.elapsed,
             open_everywhere: tally.hosts(),
+            paused: false,
         };
         Merged {
             results: results.into_iter().map(|(r, _)| r).collect(),

@@ -210,6 +210,7 @@ fn summary_record(raw: RawLine) -> Result<Summary, LineError> {
         elapsed: Duration::from_millis(raw.elapsed_ms.ok_or_else(|| missing("elapsed_ms"))?),
         // Recomputed from the merged results.
         open_everywhere: Vec::new(),
+        paused: false,
     })
 }
 

@@ -78,6 +78,7 @@ fn counted(ports: &[PortResult], hosts: u128, downs: u64, elapsed_ms: u64) -> Su
         hosts_down: downs,
         elapsed: Duration::from_millis(elapsed_ms),
         open_everywhere: Vec::new(),
+        paused: false,
     }
 }
 
@@ -146,6 +147,7 @@ fn same_port_same_state_is_kept_once_and_counted_once() {
             hosts_down: 0,
             elapsed: Duration::from_millis(30),
             open_everywhere: Vec::new(),
+            paused: false,
         }
     );
 }
@@ -236,6 +238,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
         hosts_down: 3,
         elapsed: Duration::from_millis(1500),
         open_everywhere: Vec::new(),
+        paused: false,
     };
     let sb = Summary {
         hosts: 256,
@@ -245,6 +248,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
         hosts_down: 4,
         elapsed: Duration::from_millis(1700),
         open_everywhere: Vec::new(),
+        paused: false,
     };
     let merged = merge(&[
         ("a", &ndjson(&a, &[], Some(sa))),
@@ -260,6 +264,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
             hosts_down: 7,
             elapsed: Duration::from_millis(3200),
             open_everywhere: Vec::new(),
+            paused: false,
         }
     );
 }
@@ -307,6 +312,7 @@ fn an_input_without_summary_is_counted_from_its_records() {
             hosts_down: 1,
             elapsed: Duration::from_millis(40),
             open_everywhere: Vec::new(),
+            paused: false,
         }
     );
 }
@@ -413,6 +419,7 @@ fn older_summaries_without_hosts_down_and_unknown_keys_and_types_are_accepted() 
             hosts_down: 0,
             elapsed: Duration::from_millis(7),
             open_everywhere: Vec::new(),
+            paused: false,
         }
     );
 }

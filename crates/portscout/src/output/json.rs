@@ -32,7 +32,7 @@ impl Serialize for Ports<'_> {
         let host = self.0;
         let mut seq = s.serialize_seq(Some(host.data.listed.len()))?;
         for l in &host.data.listed {
-            seq.serialize_element(&PortRecord(&l.to_result(host.ip)))?;
+            seq.serialize_element(&PortRecord(&l.to_result(host.ip), None))?;
         }
         seq.end()
     }
@@ -74,6 +74,8 @@ impl Serialize for Document<'_> {
             &SummaryRecord {
                 summary: self.summary,
                 tagged: false,
+                schema: false,
+                time: None,
             },
         )?;
         st.end()

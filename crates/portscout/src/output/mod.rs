@@ -28,12 +28,14 @@ use crate::service::ServiceInfo;
 mod csv;
 mod grep;
 mod json;
+mod list;
 mod ndjson;
 mod probes;
 mod text;
 mod xml;
 
 pub use probes::write_probes;
+pub use xml::{NotAPausedPart, XmlPart};
 
 #[cfg(test)]
 mod tests;
@@ -214,20 +216,24 @@ pub enum Format {
     Grep,
     /// nmap's XML (`-oX`), valid against nmap's DTD.
     Xml,
+    /// `ip:port` per open port, one per line, as found (naabu's default output), for pipes.
+    List,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Text,
         Format::Json,
         Format::Ndjson,
         Format::Csv,
         Format::Grep,
         Format::Xml,
+        Format::List,
     ];
 
-    /// The name used on the command line (`text`, `json`, `ndjson`, `csv`, `grep`, `xml`).
+    /// The name used on the command line (`text`, `json`, `ndjson`, `csv`, `grep`, `xml`,
+    /// `list`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Text => "text",
@@ -236,6 +242,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Grep => "grep",
             Format::Xml => "xml",
+            Format::List => "list",
         }
     }
 }
@@ -248,7 +255,7 @@ impl fmt::Display for Format {
 
 /// A `--format` value that names no format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format `{0}` (expected text, json, ndjson, csv, grep or xml)")]
+#[error("unknown format `{0}` (expected text, json, ndjson, csv, grep, xml or list)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -288,8 +295,8 @@ pub type ServiceLookup = fn(u16) -> Option<&'static str>;
 ///     service: None,
 /// })?;
 /// sink.end(&Summary { hosts: 1, open: 1, ..Summary::default() })?;
-/// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21}
-/// // {"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0}
+/// // {"ip":"127.0.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21,"time":"2026-12-03T13:45:01.123Z"}
+/// // {"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0,"hosts_down":0,"schema":1,"time":"2026-12-03T13:45:01.124Z"}
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn printer(
@@ -331,6 +338,14 @@ pub struct PrinterOptions {
     /// on a terminal. Default: off. The library never decides this by itself (it looks at no
     /// terminal and no environment variable): the caller does.
     pub colour: bool,
+    /// End the text format with its `Done:` line (the totals). Default: on. A caller that
+    /// prints the totals elsewhere (the command, on standard error) turns it off, so that the
+    /// results are all the text holds.
+    pub summary: bool,
+    /// The clock of ndjson's `time` fields (when each record is written). Default:
+    /// [`std::time::SystemTime::now`]; tests give a fixed one. `None`: no `time` fields
+    /// (`portscout merge`, which cannot know when its records were found).
+    pub clock: Option<fn() -> std::time::SystemTime>,
 }
 
 impl Default for PrinterOptions {
@@ -338,6 +353,8 @@ impl Default for PrinterOptions {
         PrinterOptions {
             services: crate::ports::service_name,
             colour: false,
+            summary: true,
+            clock: Some(std::time::SystemTime::now),
         }
     }
 }
@@ -354,10 +371,11 @@ pub fn printer_with_options(
         Format::Text => Box::new(Buffered::new(
             show,
             text::KEEP_EMPTY,
-            if options.colour {
-                text::render_coloured
-            } else {
-                text::render
+            match (options.colour, options.summary) {
+                (false, true) => text::render,
+                (true, true) => text::render_coloured,
+                (false, false) => text::render_results,
+                (true, false) => text::render_results_coloured,
             },
             out,
             services,
@@ -369,8 +387,9 @@ pub fn printer_with_options(
             out,
             services,
         )),
-        Format::Ndjson => Box::new(ndjson::NdjsonPrinter::new(show, out)),
+        Format::Ndjson => Box::new(ndjson::NdjsonPrinter::new(show, out, options.clock)),
         Format::Csv => Box::new(csv::CsvPrinter::new(show, out)),
+        Format::List => Box::new(list::ListPrinter::new(out)),
         Format::Grep => Box::new(Buffered::new(
             show,
             grep::KEEP_EMPTY,
@@ -386,6 +405,23 @@ pub fn printer_with_options(
             services,
         )),
     }
+}
+
+/// The XML printer ([`Format::Xml`]) of a resumed run, continuing `before`, what the paused
+/// run wrote ([`XmlPart::parse`]): it writes one document for the whole scan, with both
+/// parts' hosts, the first part's command and start, the two parts' elapsed times added up.
+/// `out` should be the paused run's file, truncated when the document is written (the
+/// printer writes everything at [`Sink::end`]).
+pub fn xml_continuing(
+    show: StateFilter,
+    out: Box<dyn Write + Send>,
+    options: PrinterOptions,
+    before: XmlPart,
+) -> Box<dyn Sink + Send> {
+    let mut printer = Buffered::new(show, xml::KEEP_EMPTY, xml::render, out, options.services);
+    printer.collector.continue_from(&before);
+    printer.before = Some(before);
+    Box::new(printer)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,12 +473,12 @@ impl Serialize for RttMs {
 
 /// One port record, as ndjson and json write it (schema 1: the keys and their order are
 /// frozen).
-pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult);
+pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult, pub(crate) Option<&'a str>);
 
 impl Serialize for PortRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
-        let mut st = s.serialize_struct("PortRecord", 8)?;
+        let mut st = s.serialize_struct("PortRecord", 9)?;
         st.serialize_field("ip", &r.ip)?;
         st.serialize_field("port", &r.port)?;
         st.serialize_field("protocol", "tcp")?;
@@ -461,6 +497,12 @@ impl Serialize for PortRecord<'_> {
             Some(service) => st.serialize_field("service", service.as_ref())?,
             None => st.skip_field("service")?,
         }
+        // ndjson's: when the record was written (RFC 3339, UTC, milliseconds). Last, added
+        // after schema 1's keys.
+        match self.1 {
+            Some(t) => st.serialize_field("time", t)?,
+            None => st.skip_field("time")?,
+        }
         st.end()
     }
 }
@@ -469,7 +511,15 @@ impl Serialize for PortRecord<'_> {
 pub(crate) struct SummaryRecord<'a> {
     pub(crate) summary: &'a Summary,
     pub(crate) tagged: bool,
+    /// ndjson's `schema` (json has none).
+    pub(crate) schema: bool,
+    /// ndjson's `time`, last (json has none; neither has merge's ndjson).
+    pub(crate) time: Option<&'a str>,
 }
+
+/// The ndjson schema's number, in the summary record (`"schema":1`): fields are added within
+/// a schema, never renamed or removed.
+pub const NDJSON_SCHEMA: u32 = 1;
 
 impl Serialize for SummaryRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -495,12 +545,21 @@ impl Serialize for SummaryRecord<'_> {
         } else {
             st.serialize_field("open_everywhere", &m.open_everywhere)?;
         }
+        if self.schema {
+            st.serialize_field("schema", &NDJSON_SCHEMA)?;
+        } else {
+            st.skip_field("schema")?;
+        }
+        match self.time {
+            Some(t) => st.serialize_field("time", t)?,
+            None => st.skip_field("time")?,
+        }
         st.end()
     }
 }
 
 /// A host-down record, as ndjson writes it.
-pub(crate) struct HostDownRecord<'a>(pub(crate) &'a HostDown);
+pub(crate) struct HostDownRecord<'a>(pub(crate) &'a HostDown, pub(crate) Option<&'a str>);
 
 impl Serialize for HostDownRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -511,8 +570,30 @@ impl Serialize for HostDownRecord<'_> {
         st.serialize_field("state", "down")?;
         st.serialize_field("reason", h.reason.as_str())?;
         st.serialize_field("skipped", &h.skipped)?;
+        match self.1 {
+            Some(t) => st.serialize_field("time", t)?,
+            None => st.skip_field("time")?,
+        }
         st.end()
     }
+}
+
+/// `t` in RFC 3339, UTC, with milliseconds: `2026-12-03T13:45:01.123Z` (a time before the
+/// epoch is written as the epoch).
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let secs = u64::try_from(ms / 1000).unwrap_or(u64::MAX);
+    let (y, mo, d) = xml::civil_from_days(secs / 86_400);
+    let sod = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        ms % 1000
+    )
 }
 
 /// Turns a serde_json error (only ever an I/O error here) into an `io::Error`, keeping the
@@ -603,6 +684,8 @@ struct Buffered {
     render: Render,
     out: Box<dyn Write + Send>,
     services: ServiceLookup,
+    /// The XML printer of a resumed run: what the paused run wrote.
+    before: Option<XmlPart>,
 }
 
 impl Buffered {
@@ -619,6 +702,7 @@ impl Buffered {
             render,
             out,
             services,
+            before: None,
         }
     }
 }
@@ -641,13 +725,23 @@ impl Sink for Buffered {
 
     fn end(&mut self, summary: &Summary) -> io::Result<()> {
         let mut w = BufWriter::new(&mut self.out);
-        (self.render)(
-            &mut w,
-            &mut self.collector,
-            &self.info,
-            summary,
-            self.services,
-        )?;
+        match &self.before {
+            Some(before) => xml::render_part(
+                &mut w,
+                &mut self.collector,
+                &self.info,
+                summary,
+                self.services,
+                Some(before),
+            )?,
+            None => (self.render)(
+                &mut w,
+                &mut self.collector,
+                &self.info,
+                summary,
+                self.services,
+            )?,
+        }
         w.flush()
     }
 }

@@ -8,6 +8,12 @@ use std::time::Duration;
 use super::*;
 use crate::model::{Event, HostDown, PortResult, PortState, Reason, StateFilter};
 
+/// A fixed clock for ndjson's `time` fields (the fixture's start, plus 5 ms), so snapshots
+/// are the same on every run.
+fn fixed_clock() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_005)
+}
+
 /// A fixed service table, so that snapshots do not depend on `ports::service_name`.
 fn services(port: u16) -> Option<&'static str> {
     match port {
@@ -58,6 +64,7 @@ fn summary_of(results: &[PortResult], hosts: u128) -> Summary {
         hosts_down: 0,
         elapsed: Duration::from_millis(412),
         open_everywhere: Vec::new(),
+        paused: false,
     }
 }
 
@@ -115,6 +122,8 @@ fn run_events(format: Format, show: StateFilter, events: &[Event], hosts: u128) 
     let plain = PrinterOptions {
         services,
         colour: false,
+        summary: true,
+        clock: Some(fixed_clock),
     };
     run_events_with(format, show, events, hosts, plain)
 }
@@ -168,7 +177,12 @@ fn run_with_down(format: Format) -> String {
 fn host_down_in_every_format() {
     for format in Format::ALL {
         let out = run_with_down(format);
-        assert!(out.contains("198.18.0.9"), "{format}: {out}");
+        // `list` has open ports only: no host down.
+        assert_eq!(
+            out.contains("198.18.0.9"),
+            format != Format::List,
+            "{format}: {out}"
+        );
         insta::assert_snapshot!(format!("host_down_{format}"), out);
     }
 }
@@ -503,7 +517,7 @@ impl<'de> serde::Deserialize<'de> for Keys {
 }
 
 #[test]
-fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
+fn ndjson_port_lines_have_exactly_the_seven_keys_in_order() {
     let out = run(Format::Ndjson, StateFilter::ALL);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), fixture().len() + 1);
@@ -512,9 +526,10 @@ fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
         let keys: Keys = serde_json::from_str(line).unwrap();
         assert_eq!(
             keys.0,
-            ["ip", "port", "protocol", "state", "reason", "rtt_ms"],
+            ["ip", "port", "protocol", "state", "reason", "rtt_ms", "time"],
             "{line}"
         );
+        assert_eq!(v_time(line), "2023-11-14T22:13:20.005Z");
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(v["ip"].is_string() && v["port"].is_u64() && v["protocol"] == "tcp");
         assert!(v["rtt_ms"].is_null() || v["rtt_ms"].is_number());
@@ -529,9 +544,43 @@ fn ndjson_port_lines_have_exactly_the_six_keys_in_order() {
             "closed",
             "filtered",
             "elapsed_ms",
-            "hosts_down"
+            "hosts_down",
+            "schema",
+            "time"
         ]
     );
+    let v: serde_json::Value = serde_json::from_str(summary).unwrap();
+    assert_eq!(v["schema"], NDJSON_SCHEMA);
+}
+
+/// A record's `time`.
+fn v_time(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["time"].as_str().unwrap().to_string()
+}
+
+/// RFC 3339 in UTC with milliseconds, from the real clock too.
+#[test]
+fn ndjson_times_are_rfc3339() {
+    assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    assert_eq!(rfc3339(fixed_clock()), "2023-11-14T22:13:20.005Z");
+    assert_eq!(
+        rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(951_782_400_999)),
+        "2000-02-29T00:00:00.999Z"
+    );
+    let buf = SharedBuf::default();
+    let mut p = printer(Format::Ndjson, StateFilter::ALL, Box::new(buf.clone()));
+    let before = std::time::SystemTime::now();
+    p.result(&fixture()[0]).unwrap();
+    p.end(&summary_of(&fixture()[..1], 1)).unwrap();
+    drop(p);
+    let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    for line in out.lines() {
+        let t = v_time(line);
+        assert_eq!(t.len(), 24, "{t}");
+        // Not before the records were written (the text sorts as the time does).
+        assert!(t >= rfc3339(before), "{t}");
+    }
 }
 
 #[test]
@@ -675,8 +724,10 @@ fn banners_in_every_format() {
                 .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b >= 0x7f),
             "{format}: {out:?}"
         );
-        assert!(
+        // `list` has no banners: ip:port only.
+        assert_eq!(
             out.contains("SSH-2.0-OpenSSH_9.2p1 Debian-2"),
+            format != Format::List,
             "{format}: {out}"
         );
         insta::assert_snapshot!(format!("banners_{format}"), out);
@@ -722,6 +773,8 @@ fn run_coloured(format: Format) -> String {
     let options = PrinterOptions {
         services,
         colour: true,
+        summary: true,
+        clock: Some(fixed_clock),
     };
     run_events_with(format, StateFilter::ALL, &events, 5, options)
 }
@@ -760,6 +813,8 @@ fn text_coloured_state_column() {
     let options = PrinterOptions {
         services,
         colour: false,
+        summary: true,
+        clock: Some(fixed_clock),
     };
     let events = coloured_fixture();
     let plain = run_events_with(Format::Text, StateFilter::ALL, &events, 5, options);
@@ -907,7 +962,8 @@ fn service_fixture() -> Vec<PortResult> {
 
 #[test]
 fn services_in_every_format() {
-    for format in Format::ALL {
+    // `list` is `ip:port` only, for pipes: no service there.
+    for format in Format::ALL.into_iter().filter(|f| *f != Format::List) {
         let out = run_on(format, StateFilter::OPEN, &service_fixture(), 1);
         // No control character reaches any format (grep's field separator is a tab).
         assert!(
@@ -933,4 +989,233 @@ fn services_read_back_from_ndjson() {
         .filter(|r| r.state == PortState::Open)
         .collect();
     assert_eq!(read, expected);
+}
+
+/// Feeds `events` to `p` with `info`, ends with a summary counting them (`paused`,
+/// `elapsed`), and returns what `buf` got.
+fn feed(
+    mut p: Box<dyn Sink + Send>,
+    buf: &SharedBuf,
+    info: &ScanInfo,
+    events: &[Event],
+    paused: bool,
+    elapsed: Duration,
+) -> String {
+    p.begin(info).unwrap();
+    for event in events {
+        match event {
+            Event::Port(r) => {
+                p.result(r).unwrap();
+            }
+            Event::HostDown(h) => p.host_down(h).unwrap(),
+        }
+    }
+    let results: Vec<PortResult> = events.iter().filter_map(|e| e.port().cloned()).collect();
+    p.end(&Summary {
+        hosts_down: (events.len() - results.len()) as u64,
+        paused,
+        elapsed,
+        ..summary_of(&results, 5)
+    })
+    .unwrap();
+    drop(p);
+    let bytes = std::mem::take(&mut *buf.0.lock().unwrap());
+    String::from_utf8(bytes).unwrap()
+}
+
+/// Feeds `events` to the XML printer whole, and paused at several cuts then continued: the
+/// continued document is the whole one but for its end time. Returns the whole document and
+/// the paused one of all the events.
+fn assert_xml_continues(events: &[Event]) -> (String, String) {
+    let options = PrinterOptions {
+        services,
+        colour: false,
+        summary: true,
+        clock: Some(fixed_clock),
+    };
+    let info = fixture_info(&events, 5, true);
+    let ms = Duration::from_millis;
+    let buf = SharedBuf::default();
+    let whole = feed(
+        printer_with_options(
+            Format::Xml,
+            StateFilter::OPEN,
+            Box::new(buf.clone()),
+            options,
+        ),
+        &buf,
+        &info,
+        &events,
+        false,
+        ms(1000),
+    );
+    assert!(whole.contains(" exit=\"success\"/>"), "{whole}");
+
+    let mut paused = String::new();
+    for cut in [0, 4, 9, events.len()] {
+        let cut = cut.min(events.len());
+        let first = feed(
+            printer_with_options(
+                Format::Xml,
+                StateFilter::OPEN,
+                Box::new(buf.clone()),
+                options,
+            ),
+            &buf,
+            &info,
+            &events[..cut],
+            true,
+            ms(300),
+        );
+        assert!(
+            first.contains(" exit=\"error\" errormsg=\"interrupted (SIGINT or SIGTERM)"),
+            "{first}"
+        );
+        assert!(
+            first.contains("summary=\"portscout interrupted at "),
+            "{first}"
+        );
+        let part = XmlPart::parse(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+        // The resumed run: another command, started later.
+        let resumed = ScanInfo {
+            command: vec!["portscout".into(), "--resume".into(), "r".into()],
+            started: info.started.map(|t| t + Duration::from_secs(60)),
+            ..info.clone()
+        };
+        let second = feed(
+            xml_continuing(StateFilter::OPEN, Box::new(buf.clone()), options, part),
+            &buf,
+            &resumed,
+            &events[cut..],
+            false,
+            ms(700),
+        );
+        // The same document, but for the end time (the resumed run's end).
+        let strip = |doc: &str| {
+            doc.lines()
+                .map(|l| match l.split_once("<finished time=\"") {
+                    Some((a, b)) => format!("{a}{}", b.split_once(" summary=").unwrap().1),
+                    None => l.to_string(),
+                })
+                .map(|l| l.split(" at ").next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&second), strip(&whole), "cut at {cut}:\n{second}");
+        assert!(second.contains("elapsed=\"1.00\""), "{second}");
+        paused = first;
+    }
+    (whole, paused)
+}
+
+/// A paused scan's XML says `exit="error"` with an `errormsg`; read back and continued by the
+/// resumed run's printer, it gives the document of the whole scan written at once (the
+/// first part's command and start, both parts' hosts, their elapsed times added).
+#[test]
+fn xml_of_a_paused_scan_continues_into_one_document() {
+    let mut events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
+    events.extend(banner_fixture().into_iter().skip(2).map(|mut r| {
+        r.ip = "198.18.0.3".parse().unwrap();
+        Event::Port(r)
+    }));
+    let down = HostDown {
+        ip: "198.18.0.9".parse().unwrap(),
+        reason: Reason::HostUnreach,
+        skipped: 4,
+    };
+    events.insert(3, Event::HostDown(down));
+    let (whole, paused) = assert_xml_continues(&events);
+
+    // Not a paused part: a finished scan, a truncated document, something else.
+    assert!(XmlPart::parse(&whole)
+        .unwrap_err()
+        .to_string()
+        .contains("not paused"));
+    let cut = &paused[..paused.find("<runstats>").unwrap()];
+    assert!(XmlPart::parse(cut).is_err());
+    assert!(XmlPart::parse("{\"ip\":\"127.0.0.1\"}\n").is_err());
+}
+
+/// Detected services (`--service-version`) survive a pause: read back from the paused part,
+/// TLS certificates and CPEs included, they are written again as they were.
+#[test]
+fn xml_of_a_paused_scan_with_services_continues() {
+    let events: Vec<Event> = service_fixture().into_iter().map(Event::Port).collect();
+    let (whole, _) = assert_xml_continues(&events);
+    assert!(
+        whole.contains("<cpe>cpe:/a:openbsd:openssh:9.2p1</cpe>"),
+        "{whole}"
+    );
+    assert!(whole.contains("ssl-cert"), "{whole}");
+}
+
+/// With `summary` off, the text format holds the results only: no `Done:` line (the command
+/// prints the totals on standard error); every other format is unchanged.
+#[test]
+fn text_without_its_summary_line() {
+    let events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
+    for colour in [false, true] {
+        let with = PrinterOptions {
+            services,
+            colour,
+            summary: true,
+            clock: Some(fixed_clock),
+        };
+        let without = PrinterOptions {
+            summary: false,
+            ..with
+        };
+        let full = run_events_with(Format::Text, StateFilter::OPEN, &events, 3, with);
+        let results = run_events_with(Format::Text, StateFilter::OPEN, &events, 3, without);
+        assert!(full.contains("\nDone: 3 hosts"), "{full}");
+        assert!(!results.contains("Done"), "{results}");
+        assert_eq!(full.split("Done:").next().unwrap(), results);
+        for format in [Format::Json, Format::Xml, Format::Grep] {
+            assert_eq!(
+                run_events_with(format, StateFilter::OPEN, &events, 3, with),
+                run_events_with(format, StateFilter::OPEN, &events, 3, without),
+                "{format}"
+            );
+        }
+    }
+}
+
+/// `list`: `ip:port` per open port, in the order found, IPv6 bracketed; nothing else, whatever
+/// `--show` says.
+#[test]
+fn list_is_ip_colon_port_per_open_port() {
+    for show in [StateFilter::OPEN, StateFilter::ALL] {
+        let out = run_on(Format::List, show, &fixture(), 3);
+        assert_eq!(
+            out,
+            "198.18.0.1:80\n[2001:db8::1]:22\n198.18.0.1:22\n198.18.0.1:8443\n"
+        );
+    }
+}
+
+/// The examples of `docs/output.md` are what the printers write for the fixture (`--show
+/// open`): each format's section holds a code block equal to the output, byte for byte.
+#[test]
+fn docs_examples_are_the_printers_output() {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/output.md"));
+    for format in [
+        Format::Ndjson,
+        Format::Json,
+        Format::Csv,
+        Format::Text,
+        Format::Grep,
+        Format::List,
+    ] {
+        let heading = format!("\n## `{format}`");
+        let start = doc
+            .find(&heading)
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        let section = &doc[start + heading.len()..];
+        let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+        let blocks: Vec<&str> = section.split("\n```\n").skip(1).step_by(2).collect();
+        let out = run_on(format, StateFilter::OPEN, &fixture(), 3);
+        assert!(
+            blocks.iter().any(|b| format!("{b}\n") == out),
+            "docs/output.md, {format}: no example is the output\n{out}\nexamples: {blocks:#?}"
+        );
+    }
 }

@@ -200,7 +200,7 @@ pub(crate) fn render(
     summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {
-    render_with(w, collector, info, summary, services, false)
+    render_with(w, collector, info, Some(summary), services, false)
 }
 
 /// [`render`] with the STATE column coloured (`PrinterOptions::colour`).
@@ -211,20 +211,45 @@ pub(crate) fn render_coloured(
     summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {
-    render_with(w, collector, info, summary, services, true)
+    render_with(w, collector, info, Some(summary), services, true)
+}
+
+/// [`render`] without the `Done:` line (`PrinterOptions::summary` off).
+pub(crate) fn render_results(
+    w: &mut dyn Write,
+    collector: &mut Collector,
+    info: &ScanInfo,
+    _summary: &Summary,
+    services: ServiceLookup,
+) -> io::Result<()> {
+    render_with(w, collector, info, None, services, false)
+}
+
+/// [`render_coloured`] without the `Done:` line (`PrinterOptions::summary` off).
+pub(crate) fn render_results_coloured(
+    w: &mut dyn Write,
+    collector: &mut Collector,
+    info: &ScanInfo,
+    _summary: &Summary,
+    services: ServiceLookup,
+) -> io::Result<()> {
+    render_with(w, collector, info, None, services, true)
 }
 
 fn render_with(
     w: &mut dyn Write,
     collector: &mut Collector,
     info: &ScanInfo,
-    summary: &Summary,
+    summary: Option<&Summary>,
     services: ServiceLookup,
     colour: bool,
 ) -> io::Result<()> {
     for (ip, host) in collector.finish() {
         write_host(w, ip, host, services, colour, info.services)?;
     }
+    let Some(summary) = summary else {
+        return Ok(());
+    };
     let ports = summary.open + summary.closed + summary.filtered;
     write!(
         w,

@@ -10,13 +10,14 @@
 //! down are listed as nmap lists them with `-v`: `<status state="down">` and the address.
 //! `docs/output.md` says what maps to what and where this differs from nmap.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Collector, HostData, ScanInfo, ServiceLookup, Summary};
-use crate::model::{PortState, Reason};
+use super::{Collector, HostData, Listed, ScanInfo, ServiceLookup, Summary};
+use crate::model::{Banner, PortState, Reason};
 use crate::probe::ScanType;
 use crate::service::{ServiceInfo, TlsInfo};
 
@@ -24,6 +25,11 @@ use crate::service::{ServiceInfo, TlsInfo};
 /// nmap lists every host up): a reader such as `ndiff` takes a host that is missing for a
 /// host of unknown state, and would report its ports as gone.
 pub(crate) const KEEP_EMPTY: bool = true;
+
+/// The `errormsg` of a paused scan's document.
+pub(crate) const PAUSED: &str =
+    "interrupted (SIGINT or SIGTERM): the scan paused before its end; `portscout --resume` \
+     of its resume file scans the rest and rewrites this file whole";
 
 /// The `xmloutputversion` of nmap 7.x, whose layout this printer writes.
 const XML_OUTPUT_VERSION: &str = "1.05";
@@ -33,6 +39,264 @@ const XML_OUTPUT_VERSION: &str = "1.05";
 /// `args` and `version` say which program wrote the file.
 const SCANNER: &str = "nmap";
 
+/// What the XML printer wrote for the earlier part of a scan (a run that was paused), read
+/// back from its document so that the resumed run writes one document for the whole scan
+/// ([`super::xml_continuing`]): the first part's command, start and elapsed time, and its
+/// hosts.
+#[derive(Clone, Debug)]
+pub struct XmlPart {
+    args: Option<String>,
+    start: Option<u64>,
+    elapsed: Duration,
+    hosts: BTreeMap<IpAddr, HostData>,
+}
+
+/// A document that is not one portscout's XML printer wrote for a paused scan.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {what}")]
+pub struct NotAPausedPart {
+    /// The line (from 1) where it shows, or the last line.
+    pub line: usize,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl XmlPart {
+    /// Reads the document that [`super::Format::Xml`] wrote for a paused scan
+    /// ([`Summary::paused`]: `exit="error"`). Refuses anything else: another layout, a
+    /// truncated document, a scan that finished (`exit="success"`).
+    pub fn parse(text: &str) -> Result<XmlPart, NotAPausedPart> {
+        let mut part = XmlPart {
+            args: None,
+            start: None,
+            elapsed: Duration::ZERO,
+            hosts: BTreeMap::new(),
+        };
+        let mut host: Option<(Option<IpAddr>, HostData)> = None;
+        let mut extra_state = None;
+        let mut finished = false;
+        let mut last = 0;
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            last = n;
+            let bad = |what: &str| NotAPausedPart {
+                line: n,
+                what: what.to_string(),
+            };
+            if let Some(rest) = line.strip_prefix("<nmaprun ") {
+                part.args = attr_value(rest, "args");
+                part.start = attr_value(rest, "start").and_then(|s| s.parse().ok());
+            } else if let Some(rest) = line.strip_prefix("<host><status ") {
+                let data = HostData {
+                    down: match attr_value(rest, "state").as_deref() {
+                        Some("up") => None,
+                        Some("down") => {
+                            let reason = attr_value(rest, "reason")
+                                .and_then(|r| reason(&r))
+                                .ok_or_else(|| bad("a down host without a known reason"))?;
+                            Some((reason, 0))
+                        }
+                        _ => return Err(bad("a host neither up nor down")),
+                    },
+                    ..HostData::default()
+                };
+                host = Some((None, data));
+            } else if let Some(rest) = line.strip_prefix("<address ") {
+                let (ip, _) = host
+                    .as_mut()
+                    .ok_or_else(|| bad("an address outside a host"))?;
+                *ip = Some(
+                    attr_value(rest, "addr")
+                        .and_then(|a| a.parse().ok())
+                        .ok_or_else(|| bad("a bad address"))?,
+                );
+            } else if let Some(rest) = line
+                .strip_prefix("<ports><extraports ")
+                .or_else(|| line.strip_prefix("<extraports "))
+            {
+                extra_state = attr_value(rest, "state").and_then(|s| state(&s));
+                if extra_state.is_none() {
+                    return Err(bad("extraports of an unknown state"));
+                }
+            } else if let Some(rest) = line.strip_prefix("<extrareasons ") {
+                let (_, data) = host.as_mut().ok_or_else(|| bad("ports outside a host"))?;
+                let st = extra_state.ok_or_else(|| bad("extrareasons outside extraports"))?;
+                let r = attr_value(rest, "reason").and_then(|r| reason(&r));
+                let count = attr_value(rest, "count").and_then(|c| c.parse().ok());
+                let (Some(r), Some(count)) = (r, count) else {
+                    return Err(bad("extrareasons without a known reason and a count"));
+                };
+                data.hidden.push((st, r, count));
+            } else if let Some(rest) = line
+                .strip_prefix("<ports><port ")
+                .or_else(|| line.strip_prefix("<port "))
+            {
+                let (_, data) = host.as_mut().ok_or_else(|| bad("a port outside a host"))?;
+                let port = attr_value(rest, "portid").and_then(|p| p.parse().ok());
+                let st_attrs = rest.split_once("<state ").map(|(_, a)| a).unwrap_or("");
+                let st = attr_value(st_attrs, "state").and_then(|s| state(&s));
+                let r = attr_value(st_attrs, "reason").and_then(|r| reason(&r));
+                let (Some(port), Some(st), Some(r)) = (port, st, r) else {
+                    return Err(bad("a port without a number, a known state and a reason"));
+                };
+                let banner = match rest.split_once("<script id=\"banner\" ") {
+                    Some((_, a)) => Some(
+                        attr_value(a, "output")
+                            .and_then(|b| Banner::from_escaped(&b).ok())
+                            .ok_or_else(|| bad("a banner that does not read back"))?,
+                    ),
+                    None => None,
+                };
+                let service = read_service(rest).map(Box::new);
+                data.listed.push(Listed {
+                    port,
+                    state: st,
+                    reason: r,
+                    rtt: None,
+                    banner,
+                    service,
+                });
+            } else if line == "</host>" {
+                let (ip, data) = host.take().ok_or_else(|| bad("a host that never began"))?;
+                let ip = ip.ok_or_else(|| bad("a host without an address"))?;
+                part.hosts.insert(ip, data);
+                extra_state = None;
+            } else if let Some(rest) = line.strip_prefix("<runstats><finished ") {
+                if attr_value(rest, "exit").as_deref() != Some("error") {
+                    return Err(bad(
+                        "its scan was not paused (exit=\"error\"): a finished scan is not continued",
+                    ));
+                }
+                let secs: f64 = attr_value(rest, "elapsed")
+                    .and_then(|e| e.parse().ok())
+                    .filter(|e: &f64| e.is_finite() && *e >= 0.0)
+                    .ok_or_else(|| bad("no elapsed time"))?;
+                part.elapsed = Duration::from_secs_f64(secs);
+                finished = true;
+            }
+        }
+        if host.is_some() || !finished || part.args.is_none() {
+            return Err(NotAPausedPart {
+                line: last,
+                what: "not a whole document of portscout's XML printer".into(),
+            });
+        }
+        Ok(part)
+    }
+}
+
+/// The value of attribute `name` in `attrs` (`name="value"`), its references read.
+/// A service read back from a port line as [`write_service`] and [`write_tls`] wrote it
+/// (`None` for no `<service>`). A name from the port table (`method="table"`) is written
+/// again the same way whether it came from detection or from the table.
+fn read_service(port_line: &str) -> Option<ServiceInfo> {
+    let (_, from) = port_line.split_once("<service ")?;
+    let end = from.find('>')?;
+    let attrs = &from[..end];
+    let mut s = ServiceInfo::probed(&attr_value(attrs, "name")?);
+    if attr_value(attrs, "method").as_deref() == Some("table") {
+        s.method = crate::service::Method::Table;
+    }
+    s.product = attr_value(attrs, "product");
+    s.version = attr_value(attrs, "version");
+    s.extrainfo = attr_value(attrs, "extrainfo");
+    s.hostname = attr_value(attrs, "hostname");
+    s.ostype = attr_value(attrs, "ostype");
+    s.devicetype = attr_value(attrs, "devicetype");
+    s.confidence = attr_value(attrs, "conf")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(10);
+    if !attrs.ends_with('/') {
+        let body = &from[end + 1..from.find("</service>").unwrap_or(from.len())];
+        s.cpes = body
+            .split("<cpe>")
+            .skip(1)
+            .filter_map(|c| c.split_once("</cpe>"))
+            .map(|(c, _)| {
+                c.replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            })
+            .collect();
+    }
+    // A bare TLS service is named `ssl` without a tunnel; any other has `tunnel="ssl"`.
+    if s.name == "ssl" || attr_value(attrs, "tunnel").as_deref() == Some("ssl") {
+        let mut tls = TlsInfo::default();
+        if let Some((_, a)) = port_line.split_once("<script id=\"ssl-cert\" ") {
+            for line in attr_value(a, "output").unwrap_or_default().lines() {
+                let (key, value) = line.split_once(": ").unwrap_or((line, ""));
+                let value = Some(value.to_string());
+                match key {
+                    "Subject" => tls.subject = value,
+                    "Issuer" => tls.issuer = value,
+                    "Subject Alternative Name" => {
+                        tls.sans = line[key.len() + 2..]
+                            .split(", ")
+                            .map(str::to_string)
+                            .collect()
+                    }
+                    "Not valid after" => tls.not_after = value,
+                    "Protocol" => tls.version = value,
+                    "Cipher" => tls.cipher = value,
+                    _ => {}
+                }
+            }
+        }
+        s.tls = Some(tls);
+    }
+    Some(s)
+}
+
+fn attr_value(attrs: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=\"");
+    let mut from = 0;
+    let start = loop {
+        let at = from + attrs[from..].find(&key)?;
+        // A whole attribute name: at the start or after a space.
+        if at == 0 || attrs.as_bytes()[at - 1] == b' ' {
+            break at + key.len();
+        }
+        from = at + key.len();
+    };
+    let len = attrs[start..].find('"')?;
+    let raw = &attrs[start..start + len];
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let semi = rest[amp..].find(';')? + amp;
+        out.push(match &rest[amp + 1..semi] {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            "#9" => '\t',
+            "#10" => '\n',
+            "#13" => '\r',
+            _ => return None,
+        });
+        rest = &rest[semi + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn state(s: &str) -> Option<PortState> {
+    PortState::ALL.into_iter().find(|st| st.as_str() == s)
+}
+
+fn reason(s: &str) -> Option<Reason> {
+    Reason::ALL.into_iter().find(|r| r.as_str() == s)
+}
+
+impl Collector {
+    /// Takes the hosts of an earlier part of the scan (before any result of this run).
+    pub(crate) fn continue_from(&mut self, part: &XmlPart) {
+        self.hosts = part.hosts.clone();
+    }
+}
+
 /// Writes the whole document.
 pub(crate) fn render(
     w: &mut dyn Write,
@@ -41,10 +305,30 @@ pub(crate) fn render(
     summary: &Summary,
     services: ServiceLookup,
 ) -> io::Result<()> {
+    render_part(w, collector, info, summary, services, None)
+}
+
+/// Writes the whole document; `before`, the earlier part of a resumed scan, whose hosts the
+/// collector holds already: its command and start are the document's, its elapsed time is
+/// added to this run's.
+pub(crate) fn render_part(
+    w: &mut dyn Write,
+    collector: &mut Collector,
+    info: &ScanInfo,
+    summary: &Summary,
+    services: ServiceLookup,
+    before: Option<&XmlPart>,
+) -> io::Result<()> {
     let version = env!("CARGO_PKG_VERSION");
-    let args = info.command.join(" ");
-    let start = info.started.map(unix_seconds);
+    let args = match before.and_then(|b| b.args.clone()) {
+        Some(args) => args,
+        None => info.command.join(" "),
+    };
+    let start = before
+        .and_then(|b| b.start)
+        .or(info.started.map(unix_seconds));
     let end = info.started.map(|t| unix_seconds(t + summary.elapsed));
+    let elapsed_total = summary.elapsed + before.map_or(Duration::ZERO, |b| b.elapsed);
 
     w.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n")?;
     let mut head = format!("portscout {version} scan");
@@ -95,8 +379,12 @@ pub(crate) fn render(
     }
 
     let total = summary.hosts.max(u128::from(up + down));
-    let elapsed = seconds(summary.elapsed);
-    let mut done = String::from("portscout done");
+    let elapsed = seconds(elapsed_total);
+    let mut done = String::from(if summary.paused {
+        "portscout interrupted"
+    } else {
+        "portscout done"
+    });
     // The DTD requires `time`; without a start time there is no honest one to give.
     let time = end.unwrap_or(0);
     let mut finished = format!("<finished time=\"{time}\"");
@@ -110,9 +398,16 @@ pub(crate) fn render(
         if total == 1 { "address" } else { "addresses" },
         if up == 1 { "host" } else { "hosts" },
     );
+    // As nmap ends a scan it did not finish: `exit="error"` and why. `--max-open` is an end
+    // that was asked for: a success.
+    let exit = if summary.paused {
+        format!("exit=\"error\" errormsg=\"{}\"", attr(PAUSED))
+    } else {
+        "exit=\"success\"".to_string()
+    };
     writeln!(
         w,
-        "<runstats>{finished} summary=\"{}\" elapsed=\"{elapsed}\" exit=\"success\"/>\
+        "<runstats>{finished} summary=\"{}\" elapsed=\"{elapsed}\" {exit}/>\
          <hosts up=\"{up}\" down=\"{down}\" total=\"{total}\"/>\n</runstats>\n</nmaprun>",
         attr(&done)
     )
@@ -321,7 +616,7 @@ fn ctime(secs: u64) -> String {
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

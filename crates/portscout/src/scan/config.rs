@@ -65,6 +65,8 @@ pub struct ScanConfig {
     pub(crate) drop_privileges: bool,
     pub(crate) banners: Option<BannerOptions>,
     pub(crate) services: Option<DetectOptions>,
+    /// IPv6 only (nmap's `-6`): names stand for IPv6 addresses, IPv4 targets are refused.
+    ipv6_only: bool,
 }
 
 /// Builds a [`ScanConfig`]; [`ScanConfigBuilder::build`] validates it.
@@ -106,6 +108,7 @@ impl ScanConfig {
                 drop_privileges: false,
                 banners: None,
                 services: None,
+                ipv6_only: false,
             },
         }
     }
@@ -191,6 +194,16 @@ impl ScanConfig {
         self.timeout
     }
 
+    /// The longest adaptive timeout.
+    pub fn max_rtt_timeout(&self) -> Duration {
+        self.max_rtt_timeout
+    }
+
+    /// The most probes per second, if the rate is limited.
+    pub fn rate(&self) -> Option<u32> {
+        self.rate
+    }
+
     /// The most retries of a probe that got no answer.
     pub fn retries(&self) -> u8 {
         self.retries
@@ -242,9 +255,15 @@ impl ScanConfig {
     /// and the other way round: a connect to either reaches the same host. A link-local target
     /// left after exclusions is [`target::TargetError::LinkLocal`] (no zone ids).
     pub async fn probe_space(&self) -> Result<ProbeSpace, Error> {
-        let addrs = target::resolve(&self.targets)
+        let v6 = self.ipv6_only;
+        let addrs = target::resolve_in(&self.targets, v6)
             .await?
-            .union(&target::resolve(&self.file_targets).await?);
+            .union(&target::resolve_in(&self.file_targets, v6).await?);
+        if v6 {
+            if let Some(r) = addrs.ranges().find(|r| r.start.is_ipv4()) {
+                return Err(target::TargetError::NotIpv6(r.start.to_string()).into());
+            }
+        }
         let excluded = target::resolve(&self.exclude)
             .await?
             .union(&target::resolve(&self.file_exclude).await?)
@@ -266,6 +285,15 @@ impl ScanConfig {
 }
 
 impl ScanConfigBuilder {
+    /// Scans IPv6 only (nmap's `-6`): a host name stands for its first IPv6 address (one
+    /// without is [`target::TargetError::Unresolvable`]), and an IPv4 target is
+    /// [`target::TargetError::NotIpv6`] (when the probe space is built, before anything is
+    /// sent). Default: off (a name stands for its first IPv4 address, else its first IPv6).
+    pub fn ipv6_only(mut self, on: bool) -> Self {
+        self.config.ipv6_only = on;
+        self
+    }
+
     /// Adds targets.
     pub fn targets(mut self, targets: impl IntoIterator<Item = Target>) -> Self {
         self.config.targets.extend(targets);

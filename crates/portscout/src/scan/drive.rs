@@ -108,6 +108,7 @@ impl Scan {
         }
         summary.elapsed = options.since.elapsed();
         summary.open_everywhere = tally.hosts();
+        summary.paused = !stopped && self.checkpoint().is_some();
         sink.end(&summary).map_err(Error::Output)?;
         let ending = match (stopped, self.checkpoint()) {
             (true, _) => Ending::Stopped,

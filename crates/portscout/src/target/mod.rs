@@ -16,7 +16,7 @@ mod resolve;
 pub use addr_set::{AddrRange, AddrSet};
 pub use file::{read_target_file, read_targets};
 pub use parse::parse_list;
-pub use resolve::resolve;
+pub use resolve::{resolve, resolve_in};
 
 /// One parsed target token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +55,9 @@ pub enum TargetError {
     /// An nmap-style octet range with a value over 255, a reversed range or a malformed octet.
     #[error("invalid octet range in `{0}`")]
     InvalidOctetRange(String),
+    /// An IPv4 target in a scan of IPv6 only (nmap's `-6`). Holds the first such address.
+    #[error("invalid target `{0}`: an IPv4 address, and -6 scans IPv6 only")]
+    NotIpv6(String),
     /// A host name that did not resolve, or resolved to no address.
     #[error("cannot resolve host name `{name}`: {reason}")]
     Unresolvable {

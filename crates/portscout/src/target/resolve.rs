@@ -8,10 +8,14 @@ use tokio::task::JoinHandle;
 
 use super::{AddrSet, Target, TargetError};
 
-/// The address a host name stands for: its first IPv4 address, else its first IPv6 one.
-fn pick(addrs: impl Iterator<Item = IpAddr>) -> Option<IpAddr> {
+/// The address a host name stands for: its first IPv4 address, else its first IPv6 one; with
+/// `ipv6_only`, its first IPv6 address.
+fn pick(addrs: impl Iterator<Item = IpAddr>, ipv6_only: bool) -> Option<IpAddr> {
     let mut first_v6 = None;
     for a in addrs {
+        if ipv6_only && a.is_ipv4() {
+            continue;
+        }
         if a.is_ipv4() {
             return Some(a);
         }
@@ -32,6 +36,14 @@ fn pick(addrs: impl Iterator<Item = IpAddr>) -> Option<IpAddr> {
 /// [`TargetError::Unresolvable`]; when several fail, the error names the first of them in the
 /// order of `targets`.
 pub async fn resolve(targets: &[Target]) -> Result<AddrSet, TargetError> {
+    resolve_in(targets, false).await
+}
+
+/// [`resolve`], where with `ipv6_only` (nmap's `-6`) a host name stands for its first IPv6
+/// address, and one that has none is [`TargetError::Unresolvable`]. Literal addresses are
+/// collected as they are, IPv4 ones too: [`crate::scan::ScanConfig::probe_space`] refuses
+/// those.
+pub async fn resolve_in(targets: &[Target], ipv6_only: bool) -> Result<AddrSet, TargetError> {
     let mut set = AddrSet::new();
     set.extend(targets.iter().flat_map(|t| match t {
         Target::Addrs(ranges) => ranges.as_slice(),
@@ -46,7 +58,7 @@ pub async fn resolve(targets: &[Target]) -> Result<AddrSet, TargetError> {
                 let query = name.clone();
                 let handle = tokio::spawn(async move {
                     let addrs = tokio::net::lookup_host((query.as_str(), 0)).await?;
-                    Ok(pick(addrs.map(|sa| sa.ip())))
+                    Ok(pick(addrs.map(|sa| sa.ip()), ipv6_only))
                 });
                 lookups.push((name.clone(), handle));
             }
@@ -60,6 +72,7 @@ pub async fn resolve(targets: &[Target]) -> Result<AddrSet, TargetError> {
                 set.insert(super::AddrRange::single(ip));
                 continue;
             }
+            Ok(Ok(None)) if ipv6_only => "no IPv6 address found (-6 scans IPv6 only)".to_string(),
             Ok(Ok(None)) => "no address found".to_string(),
             Ok(Err(e)) => e.to_string(),
             Err(e) => format!("resolver task failed: {e}"),
@@ -84,9 +97,14 @@ mod tests {
     #[test]
     fn picks_ipv4_first() {
         let addrs = [ip("::1"), ip("10.0.0.2"), ip("10.0.0.1")];
-        assert_eq!(pick(addrs.into_iter()), Some(ip("10.0.0.2")));
-        assert_eq!(pick([ip("::2"), ip("::1")].into_iter()), Some(ip("::2")));
-        assert_eq!(pick(std::iter::empty()), None);
+        assert_eq!(pick(addrs.into_iter(), false), Some(ip("10.0.0.2")));
+        assert_eq!(pick(addrs.into_iter(), true), Some(ip("::1")));
+        assert_eq!(
+            pick([ip("::2"), ip("::1")].into_iter(), false),
+            Some(ip("::2"))
+        );
+        assert_eq!(pick([ip("10.0.0.1")].into_iter(), true), None);
+        assert_eq!(pick(std::iter::empty(), false), None);
     }
 
     #[tokio::test(flavor = "current_thread")]
