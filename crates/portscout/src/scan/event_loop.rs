@@ -86,6 +86,7 @@ pub(crate) async fn drive<P: Prober>(
     } = spec;
     let ports = feed.plan().space().ports().len();
     let mut hosts = Hosts::new(timing, board, ports, window);
+    hosts.set_space_hosts(feed.plan().space().hosts());
     let mut exhausted = false;
     // Paused: nothing new starts; what is in flight gets its answer or its timeout, and every
     // probe not decided goes to `unanswered`.
@@ -150,10 +151,12 @@ pub(crate) async fn drive<P: Prober>(
                     }
                 },
             };
-            let timeout = match hosts.admit(job, behind, &mut events) {
+            let mut job = job;
+            let timeout = match hosts.admit(job, behind, &mut events, &mut again) {
                 Admit::Go(timeout) => timeout,
                 Admit::Deferred | Admit::Skipped => continue,
             };
+            job.set_wait(timeout);
             if let Some(bucket) = &mut bucket {
                 if let Err(wait) = bucket.take(now()) {
                     again.push_front(job);
@@ -228,6 +231,9 @@ pub(crate) async fn drive<P: Prober>(
             if hosts.deferred() > 0 {
                 // Cannot happen (a job waits only behind a probe in flight), but never hang.
                 hosts.release_all(&mut again);
+                continue;
+            }
+            if !feed.paused() && hosts.requeue_found_up(&mut events, &mut again) {
                 continue;
             }
             let mut held = Vec::new();

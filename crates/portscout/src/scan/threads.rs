@@ -70,11 +70,13 @@ pub(crate) fn run_thread(
             Some(job) => job,
             None => match feed.next_probe() {
                 Some(target) => Job::new(target),
+                // Ports held for a host another thread found up since are asked again first.
+                None if hosts.requeue_found_up(&mut events, &mut again) => continue,
                 None => break,
             },
         };
         // One probe in flight: the window never holds a thread back.
-        let timeout = match hosts.admit(job, true, &mut events) {
+        let timeout = match hosts.admit(job, true, &mut events, &mut again) {
             Admit::Go(timeout) => timeout,
             Admit::Deferred | Admit::Skipped => continue,
         };
@@ -231,7 +233,10 @@ mod tests {
                 let hosts = &mut threads[i % THREADS];
                 let mut job = Job::new(target);
                 loop {
-                    assert!(matches!(hosts.admit(job, true, &mut events), Admit::Go(_)));
+                    assert!(matches!(
+                        hosts.admit(job, true, &mut events, &mut again),
+                        Admit::Go(_)
+                    ));
                     hosts.sent(&mut job, false);
                     let silent = target.port() <= SILENT;
                     let outcome = if silent || rng.chance(LOSS) {
