@@ -153,7 +153,10 @@ pub(crate) async fn drive<P: Prober>(
             };
             let mut job = job;
             let timeout = match hosts.admit(job, behind, &mut events, &mut again) {
-                Admit::Go(timeout) => timeout,
+                Admit::Go(wait) => {
+                    job.set_floor(wait.floor);
+                    wait.timeout
+                }
                 Admit::Deferred | Admit::Skipped => continue,
             };
             job.set_wait(timeout);
@@ -183,7 +186,9 @@ pub(crate) async fn drive<P: Prober>(
                 }
                 Attempt::Pending(pending) => {
                     let mut job = job;
-                    if !hosts.has_rtt() {
+                    // (Not one waiting out its host's floor of silence: that wait is no
+                    // guess at a round trip.)
+                    if !hosts.has_rtt() && !job.floor() {
                         provisional.push((job.target, Instant::now()));
                     }
                     hosts.sent(&mut job, true);

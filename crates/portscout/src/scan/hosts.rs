@@ -38,12 +38,21 @@ use crate::timing::rtt::{RtoBounds, RttEstimator, RttSketch};
 /// before the host is called down.
 pub(crate) const DOWN_AFTER: u32 = 8;
 
-/// The least time a host must stay silent, from its first probe, before it is called down
-/// for silence (RFC 6298's initial timeout; also the least a probe of unknown timeout, the
-/// threads engine's, counts for). A host is judged after at least this and the longest
-/// timeout any of its probes got, so a host slow to start answering (IPv6 duplicate address
-/// detection, a far host probed on a near host's timeout) gets to answer.
+/// The floor of silence: the least time a host that never answered must stay silent, from
+/// its first probe, before it is given up (called down, its ports `no-response`), nmap's
+/// minimum host timeout idea with RFC 6298's initial timeout. Also at the end of the scan: the
+/// last attempt of such a host's port waits until then (see [`Hosts::admit`]), and one that
+/// ended sooner is sent again, so no held silent result predates its host's floor. A host is
+/// judged after at least this and the longest timeout any of its probes got (also the least a
+/// probe of unknown timeout, the threads engine's, counts for), so a host slow to start
+/// answering (an address that just came up, its SYNs waiting on ARP; IPv6 duplicate address
+/// detection; a far host probed on near hosts' timeouts) gets to answer. Adaptive timeouts
+/// only: `--timeout` fixes every wait.
 pub(crate) const DOWN_SILENCE: Duration = Duration::from_secs(1);
+
+/// A wait may end this much before its deadline (a blocking `poll(2)` counts in whole
+/// milliseconds) and still count as having waited out its host's floor of silence.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 /// The most times a host's timeout is doubled after timeouts (still within the maximum).
 const MAX_BACKOFF: u32 = 6;
@@ -364,11 +373,22 @@ struct Host {
     live: Liveness,
 }
 
+/// How long a probe [`Hosts::admit`] lets start waits for its answer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Wait {
+    /// The probe's timeout.
+    pub timeout: Duration,
+    /// It was stretched to its host's floor of silence (the last attempt of a port of a host
+    /// that never answered waits until [`DOWN_SILENCE`] passed since the host's first probe):
+    /// give it to [`Job::set_floor`].
+    pub floor: bool,
+}
+
 /// What [`Hosts::admit`] says about starting a job now.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Admit {
     /// Start it, waiting this long for an answer.
-    Go(Duration),
+    Go(Wait),
     /// The host's window is full: the job waits in the host's queue.
     Deferred,
     /// The host is down: the job is dropped.
@@ -608,13 +628,59 @@ impl Hosts {
             self.deferred += 1;
             return Admit::Deferred;
         }
-        Admit::Go(Self::timeout_for(
+        let timeout = Self::timeout_for(
             &self.spec,
             &host.rtt,
             self.unanswered_timeout,
             &self.board,
             host.backoff,
-        ))
+        );
+        // The floor of silence: a host that never answered is given up only once
+        // DOWN_SILENCE passed since its first probe, so the last attempt of its port waits
+        // until then (an address that comes up while it is scanned, a far host probed on near
+        // hosts' timeouts: the answer to an earlier SYN still counts). Not with `--timeout`,
+        // which fixes every wait; not after an unreachable, which is an answer.
+        let floor = match (&mut host.live, self.spec.timeout) {
+            (
+                Liveness::Unknown {
+                    since,
+                    unreachable: None,
+                    ..
+                },
+                Timeout::Adaptive(_),
+            ) => {
+                let judged = DOWN_AFTER.min(self.ports);
+                let attempts = if host.loss.attempts() > 0 {
+                    host.loss
+                        .attempts_needed(u64::from(self.ports), self.spec.max_attempts)
+                } else {
+                    attempts_unanswered(
+                        &self.pooled,
+                        self.space_hosts,
+                        judged,
+                        self.spec.max_attempts,
+                    )
+                };
+                // Its first probe leaves now, if none did: the floor counts from here (not
+                // from `sent`, which a blocking thread calls once its probe is over).
+                let now = now();
+                let until = *since.get_or_insert(now) + DOWN_SILENCE;
+                (job.silent_attempts() + 1 >= attempts)
+                    .then(|| until.saturating_duration_since(now))
+                    .filter(|&rest| rest > timeout)
+            }
+            _ => None,
+        };
+        Admit::Go(match floor {
+            Some(rest) => Wait {
+                timeout: rest,
+                floor: true,
+            },
+            None => Wait {
+                timeout,
+                floor: false,
+            },
+        })
     }
 
     /// A probe of `job` was sent (`pending`: it waits for its answer).
@@ -844,6 +910,19 @@ impl Hosts {
             _ => max_attempts,
         };
         let result = match job.next(outcome, attempts) {
+            Next::Report(result)
+                if result.reason == Reason::NoResponse
+                    && before_floor(&host.live, self.spec.timeout)
+                    && job.too_soon() =>
+            {
+                // The port's last attempt ended before its never-answered host's floor of
+                // silence (it was not known to be the last when it left: the loss measured
+                // since asks for fewer attempts, or a batching prober shortened it): one more
+                // attempt, waiting until the floor, instead of giving the host up early.
+                self.stats.retransmissions += 1;
+                again.push_back(job);
+                return Settled::Done;
+            }
             Next::Report(result) => result,
             Next::Again => {
                 again.push_front(job);
@@ -1036,6 +1115,22 @@ impl Hosts {
             timeout,
             ..self.stats
         }
+    }
+}
+
+/// Whether a host that never answered (nothing unreachable either) is still within its floor
+/// of silence: less than [`DOWN_SILENCE`] since its first probe (adaptive timeouts only).
+fn before_floor(live: &Liveness, timeout: Timeout) -> bool {
+    match (live, timeout) {
+        (
+            Liveness::Unknown {
+                since: Some(since),
+                unreachable: None,
+                ..
+            },
+            Timeout::Adaptive(_),
+        ) => now().saturating_duration_since(*since) + TIMER_SLACK < DOWN_SILENCE,
+        _ => false,
     }
 }
 

@@ -29,6 +29,8 @@ pub(crate) struct Job {
     waited_us: u32,
     /// Attempts that timed out sooner than their host's round trip (see [`Job::too_soon`]).
     premature: u8,
+    /// The current attempt waits out its host's floor of silence (see [`Job::set_floor`]).
+    floor: bool,
 }
 
 /// What to do after an attempt.
@@ -56,12 +58,30 @@ impl Job {
             lost_in: 0,
             waited_us: u32::MAX,
             premature: 0,
+            floor: false,
         }
     }
 
     /// The current attempt waits this long for its answer.
     pub fn set_wait(&mut self, timeout: Duration) {
         self.waited_us = u32::try_from(timeout.as_micros()).unwrap_or(u32::MAX);
+    }
+
+    /// Whether the current attempt's wait was stretched to its host's floor of silence (a
+    /// never-answered host is given up only once that long passed since its first probe:
+    /// `hosts::DOWN_SILENCE`).
+    pub fn set_floor(&mut self, floor: bool) {
+        self.floor = floor;
+    }
+
+    /// The current attempt waited out its host's floor of silence.
+    pub fn floor(&self) -> bool {
+        self.floor
+    }
+
+    /// Silent attempts made so far (the next attempt is number `silent_attempts() + 1`).
+    pub fn silent_attempts(&self) -> u32 {
+        u32::from(self.retried)
     }
 
     /// How long the current attempt waited (`None`: not known).

@@ -66,7 +66,7 @@ pub(crate) fn run_thread(
             unanswered.extend(again.drain(..).map(|job| job.target));
             break;
         }
-        let job = match again.pop_front() {
+        let mut job = match again.pop_front() {
             Some(job) => job,
             None => match feed.next_probe() {
                 Some(target) => Job::new(target),
@@ -77,7 +77,10 @@ pub(crate) fn run_thread(
         };
         // One probe in flight: the window never holds a thread back.
         let timeout = match hosts.admit(job, true, &mut events, &mut again) {
-            Admit::Go(timeout) => timeout,
+            Admit::Go(wait) => {
+                job.set_floor(wait.floor);
+                wait.timeout
+            }
             Admit::Deferred | Admit::Skipped => continue,
         };
         if let Some(bucket) = &mut bucket {
@@ -96,7 +99,6 @@ pub(crate) fn run_thread(
         let outcome = connector.probe(job.target, timeout, || {
             flush(results, &mut events) && !results.is_closed()
         });
-        let mut job = job;
         if outcome != Outcome::Backpressure {
             hosts.sent(&mut job, false);
         }
