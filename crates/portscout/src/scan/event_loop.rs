@@ -86,6 +86,7 @@ pub(crate) async fn drive<P: Prober>(
     } = spec;
     let ports = feed.plan().space().ports().len();
     let mut hosts = Hosts::new(timing, board, ports, window);
+    hosts.delay_floors();
     hosts.set_space_hosts(feed.plan().space().hosts());
     let mut exhausted = false;
     // Paused: nothing new starts; what is in flight gets its answer or its timeout, and every
@@ -117,6 +118,10 @@ pub(crate) async fn drive<P: Prober>(
                 hosts.release_all(&mut again);
             }
             unanswered.extend(again.drain(..).map(|job| job.target));
+        }
+        // Last attempts delayed to their host's floor of silence whose time has come.
+        if !draining {
+            hosts.due(&mut again);
         }
         // Start probes while the window has room.
         let mut pressed = false;
@@ -157,7 +162,7 @@ pub(crate) async fn drive<P: Prober>(
                     job.set_floor(wait.floor);
                     wait.timeout
                 }
-                Admit::Deferred | Admit::Skipped => continue,
+                Admit::Deferred | Admit::Skipped | Admit::Later => continue,
             };
             job.set_wait(timeout);
             if let Some(bucket) = &mut bucket {
@@ -232,7 +237,7 @@ pub(crate) async fn drive<P: Prober>(
             return Ok(end(&hosts, &feed, unanswered));
         }
 
-        if in_flight.is_empty() && again.is_empty() && exhausted {
+        if in_flight.is_empty() && again.is_empty() && exhausted && hosts.later() == 0 {
             if hosts.deferred() > 0 {
                 // Cannot happen (a job waits only behind a probe in flight), but never hang.
                 hosts.release_all(&mut again);
@@ -294,6 +299,15 @@ pub(crate) async fn drive<P: Prober>(
                 .min_rate
                 .map(|r| Duration::from_secs_f64(1.0 / r).max(Duration::from_millis(1))),
             _ => None,
+        };
+        // A delayed last attempt is due (see `Hosts::due`).
+        let due = hosts.next_due().map(|at| {
+            at.saturating_duration_since(now())
+                .max(Duration::from_micros(1))
+        });
+        let wake = match (wake, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         let sleep = async {
             match wake {

@@ -17,8 +17,9 @@
 //! dropped. With the check off (`--no-host-check`), every host is up from the start. Workers
 //! share one [`Board`] so they agree: the first decision on a host is final.
 
+use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -370,7 +371,38 @@ struct Host {
     window: CongestionWindow,
     in_flight: usize,
     deferred: VecDeque<Job>,
+    /// Its jobs waiting in [`Hosts::later`] for their time.
+    later: u32,
     live: Liveness,
+}
+
+/// A job that starts at `at` (the last attempt of a port of a host that never answered,
+/// timed to end at the host's floor of silence), `seq` to keep their order.
+#[derive(Debug)]
+struct Later {
+    at: Instant,
+    seq: u64,
+    job: Job,
+}
+
+impl PartialEq for Later {
+    fn eq(&self, other: &Later) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Later {}
+
+impl PartialOrd for Later {
+    fn partial_cmp(&self, other: &Later) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Later {
+    fn cmp(&self, other: &Later) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
 }
 
 /// How long a probe [`Hosts::admit`] lets start waits for its answer.
@@ -393,6 +425,9 @@ pub(crate) enum Admit {
     Deferred,
     /// The host is down: the job is dropped.
     Skipped,
+    /// Not yet: it is the last attempt of a port of a host that never answered, and it starts
+    /// so that it ends at the host's floor of silence; [`Hosts::due`] hands it back then.
+    Later,
 }
 
 /// What settling an outcome asks of the caller.
@@ -422,6 +457,12 @@ pub(crate) struct Hosts {
     window: CongestionWindow,
     in_flight: usize,
     deferred: usize,
+    /// Last attempts waiting for their time (see [`Admit::Later`]), earliest first.
+    later: BinaryHeap<Reverse<Later>>,
+    later_seq: u64,
+    /// Delay such attempts instead of stretching their wait (an event loop can; a blocking
+    /// thread cannot).
+    delay_floor: bool,
     max_window: usize,
     spec: TimingSpec,
     board: Arc<Board>,
@@ -451,6 +492,9 @@ impl Hosts {
             window: CongestionWindow::new(max_window),
             in_flight: 0,
             deferred: 0,
+            later: BinaryHeap::new(),
+            later_seq: 0,
+            delay_floor: false,
             max_window,
             spec,
             board,
@@ -486,6 +530,41 @@ impl Hosts {
 
     fn host(&mut self, ip: IpAddr) -> &mut Host {
         host_in(&mut self.map, ip, self.spec.host_check, self.max_window)
+    }
+
+    /// The last attempt of a port of a host that never answered, which must end no sooner
+    /// than the host's floor of silence, is delayed to end then (it holds no window meanwhile)
+    /// instead of sent now with its wait stretched to the floor (a second in flight, for each
+    /// silent address of a wide scan). For event loops, which call [`Hosts::due`].
+    pub fn delay_floors(&mut self) {
+        self.delay_floor = true;
+    }
+
+    /// Jobs delayed to their host's floor of silence whose time has come go to `again`.
+    pub fn due(&mut self, again: &mut VecDeque<Job>) {
+        if self.later.is_empty() {
+            return;
+        }
+        let now = now();
+        while self.later.peek().is_some_and(|Reverse(l)| l.at <= now) {
+            let Some(Reverse(l)) = self.later.pop() else {
+                break;
+            };
+            if let Some(host) = self.map.get_mut(&l.job.target.ip()) {
+                host.later = host.later.saturating_sub(1);
+            }
+            again.push_back(l.job);
+        }
+    }
+
+    /// When the next delayed job is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.later.peek().map(|Reverse(l)| l.at)
+    }
+
+    /// Jobs delayed to their host's floor of silence.
+    pub fn later(&self) -> usize {
+        self.later.len()
     }
 
     /// Probes waiting for an answer.
@@ -664,12 +743,30 @@ impl Hosts {
                 // Its first probe leaves now, if none did: the floor counts from here (not
                 // from `sent`, which a blocking thread calls once its probe is over).
                 let now = now();
+                let first = !job.started();
                 let until = *since.get_or_insert(now) + DOWN_SILENCE;
                 (job.silent_attempts() + 1 >= attempts)
                     .then(|| until.saturating_duration_since(now))
                     .filter(|&rest| rest > timeout)
+                    .map(|rest| (rest, (!first).then(|| until - timeout)))
             }
             _ => None,
+        };
+        let floor = match floor {
+            Some((_, Some(at))) if self.delay_floor => {
+                // Started later, it ends at the floor with its own timeout, and holds no
+                // window meanwhile. (Not a port's very first attempt, `--retries 0`: that one
+                // leaves now and waits.)
+                host.later += 1;
+                self.later_seq += 1;
+                self.later.push(Reverse(Later {
+                    at,
+                    seq: self.later_seq,
+                    job,
+                }));
+                return Admit::Later;
+            }
+            other => other.map(|(rest, _)| rest),
         };
         Admit::Go(match floor {
             Some(rest) => Wait {
@@ -804,13 +901,24 @@ impl Hosts {
             return;
         };
         let host = e.get();
-        if host.in_flight > 0 || !host.deferred.is_empty() {
+        if host.in_flight > 0 || !host.deferred.is_empty() || host.later > 0 {
             return;
         }
         let idle = match &host.live {
             Liveness::Down => true,
             Liveness::Up => crowded,
-            Liveness::Unknown { held, silent, .. } => held.is_empty() && *silent == 0,
+            // Within its floor of silence it keeps its first probe's time (its retries are
+            // under way).
+            Liveness::Unknown {
+                held,
+                silent,
+                since,
+                ..
+            } => {
+                held.is_empty()
+                    && *silent == 0
+                    && since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE)
+            }
         };
         if idle {
             e.remove();
@@ -1036,8 +1144,15 @@ impl Hosts {
     pub fn release_all(&mut self, again: &mut VecDeque<Job>) {
         for host in self.map.values_mut() {
             again.extend(host.deferred.drain(..));
+            host.later = 0;
         }
         self.deferred = 0;
+        let mut later: Vec<Later> = std::mem::take(&mut self.later)
+            .into_iter()
+            .map(|Reverse(l)| l)
+            .collect();
+        later.sort_unstable();
+        again.extend(later.into_iter().map(|l| l.job));
     }
 
     /// At the end of the worker's work: hosts still undecided had every port of this worker
@@ -1145,6 +1260,7 @@ fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: u
         window: CongestionWindow::new(max),
         in_flight: 0,
         deferred: VecDeque::new(),
+        later: 0,
         live: if host_check {
             Liveness::Unknown {
                 silent: 0,

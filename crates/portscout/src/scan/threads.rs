@@ -81,7 +81,8 @@ pub(crate) fn run_thread(
                 job.set_floor(wait.floor);
                 wait.timeout
             }
-            Admit::Deferred | Admit::Skipped => continue,
+            // (A thread's host state never delays a job: `Later` is an event loop's.)
+            Admit::Deferred | Admit::Skipped | Admit::Later => continue,
         };
         if let Some(bucket) = &mut bucket {
             while let Err(wait) = bucket.take(Instant::now()) {
