@@ -1111,6 +1111,9 @@ impl Hosts {
                     if !silence {
                         *unreachable = Some(result.reason);
                     }
+                    // One held result per port: a wide scan holds several hosts' few ports,
+                    // so grow by one (a Vec's first push makes room for 4).
+                    held.reserve_exact(1);
                     held.push((result, job));
                     *silent += 1;
                     // Silence waits for a farther host to answer; an unreachable is an answer.
@@ -1122,6 +1125,7 @@ impl Hosts {
                         .then(|| unreachable.unwrap_or(Reason::NoResponse))
                 } else {
                     // Neutral (local-denied, an error): nothing about the host.
+                    held.reserve_exact(1);
                     held.push((result, job));
                     None
                 }
