@@ -70,7 +70,9 @@ pub struct MergeArgs {
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
 
-    /// Port states to list: open, closed, filtered (comma-separated) or all.
+    /// Port states to list: open, closed, filtered, down (comma-separated) or all. `down` lists
+    /// a record per host found down; without it they are listed for scans of at most 256
+    /// addresses and only counted in the summary for wider ones.
     #[arg(long, value_name = "STATES", default_value = "open", value_parser = parse_show)]
     pub show: StateFilter,
 
@@ -131,7 +133,9 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
 
-    /// Port states to list: open, closed, filtered (comma-separated) or all.
+    /// Port states to list: open, closed, filtered, down (comma-separated) or all. `down` lists
+    /// a record per host found down; without it they are listed for scans of at most 256
+    /// addresses and only counted in the summary for wider ones.
     #[arg(long, value_name = "STATES", default_value = "open", value_parser = parse_show)]
     pub show: StateFilter,
 

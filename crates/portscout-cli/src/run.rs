@@ -727,7 +727,7 @@ fn timing_line(s: &ScanStats, secs: f64) -> String {
     };
     format!(
         "portscout: timing: {} probes sent ({:.0}/s), {} retransmitted, {} proven lost, \
-         peak window {}, {} congestion cut(s), srtt {}, timeout {}",
+         peak window {}, {} congestion cut(s), srtt {}, timeout {}, peak hosts held {}",
         s.attempts,
         s.attempts as f64 / secs.max(1e-9),
         s.retransmissions,
@@ -736,6 +736,7 @@ fn timing_line(s: &ScanStats, secs: f64) -> String {
         s.congestion_cuts,
         ms(s.srtt),
         ms(s.timeout),
+        s.peak_hosts,
     )
 }
 

@@ -324,6 +324,12 @@ pub struct StateFilter {
     pub closed: bool,
     /// List filtered ports.
     pub filtered: bool,
+    /// List a record per host found down: `Some(true)` (`down`, or `all`), or `None`, which
+    /// lists them for a scan of at most [`crate::output::DOWN_LIST_LIMIT`] addresses (a /24)
+    /// and only counts them (in the summary) for a wider one, where most of the space is
+    /// silent and one record per silent address would bury the hosts that answered.
+    /// `Some(false)` never lists them.
+    pub down: Option<bool>,
 }
 
 impl StateFilter {
@@ -332,12 +338,14 @@ impl StateFilter {
         open: true,
         closed: false,
         filtered: false,
+        down: None,
     };
     /// Every state.
     pub const ALL: StateFilter = StateFilter {
         open: true,
         closed: true,
         filtered: true,
+        down: Some(true),
     };
 
     /// Whether results in `state` are listed.
@@ -359,12 +367,15 @@ impl Default for StateFilter {
 impl FromStr for StateFilter {
     type Err = Error;
 
-    /// Parses `open,closed,filtered` (any non-empty subset, comma-separated) or `all`.
+    /// Parses `open,closed,filtered,down` (any non-empty subset, comma-separated) or `all`
+    /// (every state, and `down`). Without `down`, hosts found down are listed as
+    /// [`StateFilter::down`]'s `None` says.
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut f = StateFilter {
             open: false,
             closed: false,
             filtered: false,
+            down: None,
         };
         for token in s.split(',') {
             match token.trim() {
@@ -372,6 +383,7 @@ impl FromStr for StateFilter {
                 "open" => f.open = true,
                 "closed" => f.closed = true,
                 "filtered" => f.filtered = true,
+                "down" => f.down = Some(true),
                 other => return Err(Error::BadStateName(other.to_string())),
             }
         }

@@ -25,6 +25,7 @@
 //! | round trip | fixed, plus a uniform jitter; 0 means answered inside `connect(2)`, as on loopback |
 //! | loss | a probability per direction: the SYN lost on the way out, the answer on the way back |
 //! | capacity | at most this many probes on the path at once (sent, round trip not over); more are dropped, as a bottleneck queue overflows: loss that rises with the window (congestion) |
+//! | reachable from | the path delivers nothing before this much time since the scan's first probe: a SYN sent earlier waits and leaves then, as one waits in the ARP queue of a neighbour not yet resolved (an address that comes up while it is scanned) |
 //!
 //! An address no host and no range describes answers nothing.
 //!
@@ -120,6 +121,8 @@ pub struct SimHost {
     loss_out: f64,
     loss_in: f64,
     capacity: Option<usize>,
+    /// SYNs sent before this long after the scan's first probe wait until then.
+    reachable_from: Duration,
     /// Later entries win.
     ports: Vec<(PortSet, SimPort)>,
     other: SimPort,
@@ -132,6 +135,7 @@ const NOBODY: SimHost = SimHost {
     loss_out: 0.0,
     loss_in: 0.0,
     capacity: None,
+    reachable_from: Duration::ZERO,
     ports: Vec::new(),
     other: SimPort::Silent,
 };
@@ -179,6 +183,15 @@ impl SimHost {
     /// SYN sent while it is full is dropped, as an overflowing queue drops it.
     pub fn capacity(mut self, probes: usize) -> SimHost {
         self.capacity = Some(probes);
+        self
+    }
+
+    /// The path delivers nothing before `after` (simulated time since the scan's first probe):
+    /// a SYN sent earlier waits and leaves then, as a packet waits in the ARP queue of a
+    /// neighbour being resolved, and its answer comes a round trip later (the round trip the
+    /// scanner measures includes the wait). An address that starts answering late.
+    pub fn reachable_from(mut self, after: Duration) -> SimHost {
+        self.reachable_from = after;
         self
     }
 
@@ -358,6 +371,7 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
         answers: RefCell::default(),
         latest: RefCell::default(),
         sequence: Cell::new(0),
+        epoch: Cell::new(None),
         attempts: RefCell::default(),
         in_flight: Cell::new(0),
         peak: Cell::new(0),
@@ -390,6 +404,8 @@ struct Wire {
     /// Batching: the attempt in flight of each target (for `retime`).
     latest: RefCell<HashMap<SocketAddr, Weak<Slot>>>,
     sequence: Cell<u64>,
+    /// When the first probe started (what [`SimHost::reachable_from`] counts from).
+    epoch: Cell<Option<Instant>>,
     attempts: RefCell<HashMap<SocketAddr, u32>>,
     in_flight: Cell<usize>,
     peak: Cell<usize>,
@@ -447,8 +463,13 @@ impl Prober for SimProber {
         };
         let net = &wire.net;
         let host = net.host_at(target.ip());
-        let rtt = host.rtt + host.jitter.mul_f64(net.draw(target, attempt, JITTER));
         let now = Instant::now();
+        let epoch = *wire.epoch.get().get_or_insert(now);
+        wire.epoch.set(Some(epoch));
+        // A SYN sent before the path delivers waits until it does: that wait is part of the
+        // round trip.
+        let held = (epoch + host.reachable_from).saturating_duration_since(now);
+        let rtt = held + host.rtt + host.jitter.mul_f64(net.draw(target, attempt, JITTER));
         let mut arrives = true;
         if let Some(capacity) = host.capacity {
             let mut paths = wire.path.borrow_mut();

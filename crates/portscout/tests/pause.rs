@@ -73,10 +73,8 @@ fn pause_and_resume_report_every_port_once() {
             before,
             "{engine}: done is what was reported"
         );
-        assert_eq!(
-            checkpoint.up,
-            vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
-        );
+        let lo = "127.0.0.1".parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(checkpoint.up, vec![(lo, lo)]);
 
         let left = checkpoint.remaining();
         let resumed = config(engine, &ports).resume(checkpoint).build().unwrap();

@@ -31,7 +31,8 @@ struct Run {
     total: u64,
 }
 
-/// Runs `scan` to its end (pausing it after `pause_after` events, if given), sampling
+/// Runs `scan` to its end (pausing it after `pause_after` events and a host found down, if
+/// given), sampling
 /// `progress.done()` from another thread.
 fn run(mut scan: Scan, pause_after: Option<usize>) -> (Run, Scan) {
     let progress = scan.progress();
@@ -53,7 +54,9 @@ fn run(mut scan: Scan, pause_after: Option<usize>) -> (Run, Scan) {
                 Event::Port(_) => results += 1,
                 Event::HostDown(_) => down += 1,
             }
-            if pause_after == Some(k) {
+            // Paused once a host was found down too (silent hosts are decided after their 2
+            // attempts, which may come after the first 20 results).
+            if pause_after.is_some_and(|after| k >= after) && down > 0 && !pauser.is_paused() {
                 pauser.pause();
             }
         }

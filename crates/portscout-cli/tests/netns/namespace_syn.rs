@@ -211,7 +211,7 @@ fn absent_hosts_are_down_alike() {
             ("ucast_solicit", "1"),
             ("retrans_time_ms", "100"),
         ] {
-            must(scanner.exec([
+            support::must(&mut scanner.exec([
                 "sysctl",
                 "-qw",
                 &format!("net.{family}.neigh.{scanner_if}.{key}={value}"),

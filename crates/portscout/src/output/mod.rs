@@ -359,8 +359,56 @@ impl Default for PrinterOptions {
     }
 }
 
+/// A scan of at most this many addresses lists a record per host found down unless `--show`
+/// says otherwise ([`StateFilter::down`]); a wider one counts them in the summary only.
+pub const DOWN_LIST_LIMIT: u128 = 256;
+
 /// Like [`printer`], with [`PrinterOptions`].
 pub fn printer_with_options(
+    format: Format,
+    show: StateFilter,
+    out: Box<dyn Write + Send>,
+    options: PrinterOptions,
+) -> Box<dyn Sink + Send> {
+    Box::new(DownFilter {
+        inner: format_printer(format, show, out, options),
+        want: show.down,
+        list: show.down.unwrap_or(true),
+    })
+}
+
+/// Passes a host-down record on only where [`StateFilter::down`] lists them (decided at
+/// `begin`, from the scan's size); every other call goes through.
+struct DownFilter {
+    inner: Box<dyn Sink + Send>,
+    want: Option<bool>,
+    list: bool,
+}
+
+impl Sink for DownFilter {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.list = self.want.unwrap_or(info.hosts <= DOWN_LIST_LIMIT);
+        self.inner.begin(info)
+    }
+
+    fn result(&mut self, result: &PortResult) -> io::Result<bool> {
+        self.inner.result(result)
+    }
+
+    fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
+        if self.list {
+            self.inner.host_down(host)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        self.inner.end(summary)
+    }
+}
+
+fn format_printer(
     format: Format,
     show: StateFilter,
     out: Box<dyn Write + Send>,

@@ -187,6 +187,37 @@ fn host_down_in_every_format() {
     }
 }
 
+/// Issue 18: a wide scan (more than 256 addresses) counts its down hosts in the summary and
+/// lists no record per down host unless `--show` says `down` (or `all`); a small one lists
+/// them as before. The summary's count is there either way.
+#[test]
+fn a_wide_scan_counts_down_hosts_and_lists_them_only_when_asked() {
+    let down = HostDown {
+        ip: "198.18.0.9".parse().unwrap(),
+        reason: Reason::NoResponse,
+        skipped: 4,
+    };
+    let mut events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
+    events.push(Event::HostDown(down));
+    let with_down: StateFilter = "open,down".parse().unwrap();
+    for format in Format::ALL {
+        let small = run_events(format, StateFilter::OPEN, &events, 4);
+        assert!(small.contains("198.18.0.9"), "{format}: {small}");
+        let wide = run_events(format, StateFilter::OPEN, &events, 65536);
+        assert!(!wide.contains("198.18.0.9"), "{format}: {wide}");
+        let asked = run_events(format, with_down, &events, 65536);
+        assert!(asked.contains("198.18.0.9"), "{format}: {asked}");
+        let all = run_events(format, StateFilter::ALL, &events, 65536);
+        assert!(all.contains("198.18.0.9"), "{format}: {all}");
+    }
+    for format in [Format::Ndjson, Format::Json] {
+        let wide = run_events(format, StateFilter::OPEN, &events, 65536);
+        assert!(wide.contains("\"hosts_down\":1"), "{format}: {wide}");
+    }
+    let text = run_events(Format::Text, StateFilter::OPEN, &events, 65536);
+    assert!(text.contains("1 host down"), "{text}");
+}
+
 fn run(format: Format, show: StateFilter) -> String {
     run_on(format, show, &fixture(), 3)
 }

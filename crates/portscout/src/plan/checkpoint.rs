@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::Walk;
 use crate::model::Reason;
 
-/// The checkpoint format's version; a file of another version is refused.
-pub const VERSION: u32 = 1;
+/// The checkpoint format's version; a file of another version is refused. Version 2 lists
+/// decided hosts as runs of consecutive addresses (version 1 listed every host).
+pub const VERSION: u32 = 2;
 
 /// What a paused scan left to do: enough, with the scan's arguments, to finish it so that the
 /// two runs together give exactly the results of one uninterrupted scan.
@@ -32,10 +33,13 @@ pub struct Checkpoint {
     pub pending: Vec<SocketAddr>,
     /// Ranges `[start, end)` of the shard's sequence numbers never sent.
     pub segments: Vec<(u64, u64)>,
-    /// Hosts found up: their silent ports are reported as filtered, not taken for a down host.
-    pub up: Vec<IpAddr>,
-    /// Hosts found down (and why): their remaining ports are skipped, not probed again.
-    pub down: Vec<(IpAddr, DownReason)>,
+    /// Hosts found up, as runs `[first, last]` of consecutive addresses: their silent ports
+    /// are reported as filtered, not taken for a down host.
+    pub up: Vec<(IpAddr, IpAddr)>,
+    /// Hosts found down (and why), as runs `[first, last]` of consecutive addresses with the
+    /// same reason: their remaining ports are skipped, not probed again. A silent range is one
+    /// run, so the file stays O(runs), not O(hosts decided).
+    pub down: Vec<(IpAddr, IpAddr, DownReason)>,
 }
 
 /// A [`Reason`] a host was found down for, as the checkpoint spells it.

@@ -199,8 +199,13 @@ fn an_ipv6_checkpoint_survives_its_json_form() {
     );
     let pending = vec![probe("[2001:db8::ff]:80"), probe("198.18.0.2:22")];
     let mut c = plan.left(&[5..40, 100..plan.len()], pending.clone());
-    c.up = vec!["2001:db8::2".parse().unwrap()];
-    c.down = vec![("2001:db8::99".parse().unwrap(), DownReason::HostUnreach)];
+    let v6 = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    c.up = vec![(v6("2001:db8::2"), v6("2001:db8::2"))];
+    c.down = vec![(
+        v6("2001:db8::90"),
+        v6("2001:db8::99"),
+        DownReason::HostUnreach,
+    )];
     let json = serde_json::to_string(&c).unwrap();
     assert!(json.contains("\"[2001:db8::ff]:80\""), "{json}");
     let back: Checkpoint = serde_json::from_str(&json).unwrap();

@@ -86,6 +86,8 @@ pub(crate) async fn drive<P: Prober>(
     } = spec;
     let ports = feed.plan().space().ports().len();
     let mut hosts = Hosts::new(timing, board, ports, window);
+    hosts.delay_floors();
+    hosts.set_space_hosts(feed.plan().space().hosts());
     let mut exhausted = false;
     // Paused: nothing new starts; what is in flight gets its answer or its timeout, and every
     // probe not decided goes to `unanswered`.
@@ -116,6 +118,10 @@ pub(crate) async fn drive<P: Prober>(
                 hosts.release_all(&mut again);
             }
             unanswered.extend(again.drain(..).map(|job| job.target));
+        }
+        // Last attempts delayed to their host's floor of silence whose time has come.
+        if !draining {
+            hosts.due(&mut again);
         }
         // Start probes while the window has room.
         let mut pressed = false;
@@ -150,10 +156,15 @@ pub(crate) async fn drive<P: Prober>(
                     }
                 },
             };
-            let timeout = match hosts.admit(job, behind, &mut events) {
-                Admit::Go(timeout) => timeout,
-                Admit::Deferred | Admit::Skipped => continue,
+            let mut job = job;
+            let timeout = match hosts.admit(job, behind, &mut events, &mut again) {
+                Admit::Go(wait) => {
+                    job.set_floor(wait.floor);
+                    wait.timeout
+                }
+                Admit::Deferred | Admit::Skipped | Admit::Later => continue,
             };
+            job.set_wait(timeout);
             if let Some(bucket) = &mut bucket {
                 if let Err(wait) = bucket.take(now()) {
                     again.push_front(job);
@@ -180,7 +191,9 @@ pub(crate) async fn drive<P: Prober>(
                 }
                 Attempt::Pending(pending) => {
                     let mut job = job;
-                    if !hosts.has_rtt() {
+                    // (Not one waiting out its host's floor of silence: that wait is no
+                    // guess at a round trip.)
+                    if !hosts.has_rtt() && !job.floor() {
                         provisional.push((job.target, Instant::now()));
                     }
                     hosts.sent(&mut job, true);
@@ -224,10 +237,13 @@ pub(crate) async fn drive<P: Prober>(
             return Ok(end(&hosts, &feed, unanswered));
         }
 
-        if in_flight.is_empty() && again.is_empty() && exhausted {
+        if in_flight.is_empty() && again.is_empty() && exhausted && hosts.later() == 0 {
             if hosts.deferred() > 0 {
                 // Cannot happen (a job waits only behind a probe in flight), but never hang.
                 hosts.release_all(&mut again);
+                continue;
+            }
+            if !feed.paused() && hosts.requeue_found_up(&mut events, &mut again) {
                 continue;
             }
             let mut held = Vec::new();
@@ -283,6 +299,15 @@ pub(crate) async fn drive<P: Prober>(
                 .min_rate
                 .map(|r| Duration::from_secs_f64(1.0 / r).max(Duration::from_millis(1))),
             _ => None,
+        };
+        // A delayed last attempt is due (see `Hosts::due`).
+        let due = hosts.next_due().map(|at| {
+            at.saturating_duration_since(now())
+                .max(Duration::from_micros(1))
+        });
+        let wake = match (wake, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         let sleep = async {
             match wake {

@@ -10,14 +10,16 @@
 //! held back. It is *down* when [`DOWN_AFTER`] of its ports (or all of them, if fewer) ended
 //! silent through every attempt or with a host-level unreachable (a router's network or host
 //! unreachable, no ARP/NDP answer, no route), nothing proving it alive, and, if any of them was
-//! silent and none unreachable, [`DOWN_SILENCE`] passed since its first probe. A neutral answer
+//! silent and none unreachable, [`DOWN_SILENCE`] and the longest timeout any of its probes got
+//! passed since its first probe. A neutral answer
 //! (`local-denied`: this host's own kernel refused to send) counts for nothing. A down host
 //! gets one [`HostDown`] record, its remaining ports are skipped, and its held results are
 //! dropped. With the check off (`--no-host-check`), every host is up from the start. Workers
 //! share one [`Board`] so they agree: the first decision on a host is final.
 
+use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,25 +29,41 @@ use super::job::{Job, Next};
 use super::ScanStats;
 use crate::model::{Event, HostDown, PortResult, Reason};
 use crate::probe::{HostSignal, Outcome};
+use crate::target::{AddrRange, AddrSet};
 use crate::timing::congestion::{CongestionWindow, Verdict};
-use crate::timing::loss::LossEstimate;
+use crate::timing::loss::{attempts_unanswered, LossEstimate};
 use crate::timing::now;
-use crate::timing::rtt::{RtoBounds, RttEstimator};
+use crate::timing::rtt::{RtoBounds, RttEstimator, RttSketch};
 
 /// Ports that must stay silent through every attempt, with nothing else of the host answering,
 /// before the host is called down.
 pub(crate) const DOWN_AFTER: u32 = 8;
 
-/// The least time a host must stay silent, from its first probe, before it is called down
-/// for silence: RFC 6298's initial timeout, so that a host farther away than the worker's
-/// other hosts (whose timeout it borrows before its own first answer) gets to answer.
+/// The floor of silence: the least time a host that never answered must stay silent, from
+/// its first probe, before it is given up (called down, its ports `no-response`), nmap's
+/// minimum host timeout idea with RFC 6298's initial timeout. Also at the end of the scan: the
+/// last attempt of such a host's port waits until then (see [`Hosts::admit`]), and one that
+/// ended sooner is sent again, so no held silent result predates its host's floor. A host is
+/// judged after at least this and the longest timeout any of its probes got (also the least a
+/// probe of unknown timeout, the threads engine's, counts for), so a host slow to start
+/// answering (an address that just came up, its SYNs waiting on ARP; IPv6 duplicate address
+/// detection; a far host probed on near hosts' timeouts) gets to answer. Adaptive timeouts
+/// only: `--timeout` fixes every wait.
 pub(crate) const DOWN_SILENCE: Duration = Duration::from_secs(1);
+
+/// A wait may end this much before its deadline (a blocking `poll(2)` counts in whole
+/// milliseconds) and still count as having waited out its host's floor of silence.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 /// The most times a host's timeout is doubled after timeouts (still within the maximum).
 const MAX_BACKOFF: u32 = 6;
 
 /// A horizon (loss is counted per horizon of sending) lasts this many timeouts.
-const HORIZON_TIMEOUTS: u32 = 4;
+const HORIZON_TIMEOUTS: u32 = 1;
+
+/// Idle entries of hosts found up that a worker keeps (their own estimates) before it drops
+/// them as they go idle: a few hosts with many ports keep theirs for the whole scan.
+const KEEP_IDLE: usize = 256;
 
 /// How long to wait for each probe's answer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -77,15 +95,64 @@ pub(crate) enum Alive {
 }
 
 /// The workers' shared record of decided hosts. Touched only when a worker decides a host or
-/// starts a probe of a host it has not decided, never on the probe path of an up host.
+/// starts a probe of a host it holds no entry for, never on the probe path of an up host.
+///
+/// For a space of at most [`DENSE_LIMIT`] addresses (a /5 of IPv4) it is 4 bits per address
+/// of the space, by the address's index, set with one compare-and-swap and read with one load
+/// (no lock, no entry per host: 32 KB for a /16, 8 MB for a /8); the few decisions it cannot
+/// encode, and every decision of a larger space, go to a map.
 #[derive(Debug, Default)]
 pub(crate) struct Board {
+    dense: Option<Dense>,
     hosts: Mutex<HashMap<IpAddr, Alive>>,
-    /// The last timeout (µs) any worker computed from its samples, 0 before any: what a
-    /// worker that has no sample of its own starts from (a thread whose only host is silent).
+    /// The last timeout (µs) for never-answered addresses any worker computed from its
+    /// samples (see [`RttSketch::timeout`]), 0 before any: what a worker that has no sample of
+    /// its own uses (a thread whose only host is silent).
     rto_hint: AtomicU64,
     /// Each worker's count of probes done (see [`Hosts::done`]), read by [`Board::done`].
     done: Mutex<Vec<Arc<DoneCounter>>>,
+}
+
+/// Spaces up to this many addresses get a dense board (64 MB at most).
+pub(crate) const DENSE_LIMIT: u128 = 1 << 27;
+
+/// 4 bits per address of the space: 0 undecided, then [`encode`]'s codes.
+#[derive(Debug)]
+struct Dense {
+    addrs: AddrSet,
+    words: Box<[AtomicU64]>,
+}
+
+/// The code of a decision in a dense board: 1 up, 2–5 down for these reasons, 15 in the map.
+fn encode(alive: Alive) -> u64 {
+    match alive {
+        Alive::Up => 1,
+        Alive::Down(Reason::NoResponse) => 2,
+        Alive::Down(Reason::HostUnreach) => 3,
+        Alive::Down(Reason::NetUnreach) => 4,
+        Alive::Down(Reason::HostDown) => 5,
+        Alive::Down(_) => IN_MAP,
+    }
+}
+
+const IN_MAP: u64 = 15;
+
+fn decode(code: u64) -> Option<Alive> {
+    Some(match code {
+        1 => Alive::Up,
+        2 => Alive::Down(Reason::NoResponse),
+        3 => Alive::Down(Reason::HostUnreach),
+        4 => Alive::Down(Reason::NetUnreach),
+        5 => Alive::Down(Reason::HostDown),
+        _ => return None,
+    })
+}
+
+impl Dense {
+    fn slot(&self, ip: IpAddr) -> Option<(&AtomicU64, u32)> {
+        let i = usize::try_from(self.addrs.index_of(ip)?).ok()?;
+        Some((self.words.get(i / 16)?, (i % 16) as u32 * 4))
+    }
 }
 
 /// One worker's count of probes done: written only by its worker (a plain store, on a cache
@@ -95,35 +162,106 @@ pub(crate) struct Board {
 pub(crate) struct DoneCounter(AtomicU64);
 
 impl Board {
-    /// Records `want` for `ip` unless a decision exists. Returns the final decision and whether
-    /// it is this call's.
-    pub(crate) fn decide(&self, ip: IpAddr, want: Alive) -> (Alive, bool) {
-        let mut map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        match map.entry(ip) {
-            Entry::Occupied(e) => (*e.get(), false),
-            Entry::Vacant(e) => {
-                e.insert(want);
-                (want, true)
+    /// A board for a scan of `addrs` (dense if the space is small enough).
+    pub(crate) fn for_space(addrs: &AddrSet) -> Board {
+        let n = addrs.len();
+        let dense = (n <= DENSE_LIMIT).then(|| {
+            let words = (0..(n as usize).div_ceil(16))
+                .map(|_| AtomicU64::new(0))
+                .collect();
+            Dense {
+                addrs: addrs.clone(),
+                words,
             }
+        });
+        Board {
+            dense,
+            ..Board::default()
         }
     }
 
+    /// Records `want` for `ip` unless a decision exists. Returns the final decision and whether
+    /// it is this call's.
+    pub(crate) fn decide(&self, ip: IpAddr, want: Alive) -> (Alive, bool) {
+        let Some((word, shift)) = self.dense.as_ref().and_then(|d| d.slot(ip)) else {
+            let mut map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            return match map.entry(ip) {
+                Entry::Occupied(e) => (*e.get(), false),
+                Entry::Vacant(e) => {
+                    e.insert(want);
+                    (want, true)
+                }
+            };
+        };
+        let code = encode(want);
+        // Held while a decision the bits cannot encode goes in: a reader that sees its code
+        // waits for the map.
+        let _map = (code == IN_MAP).then(|| self.hosts.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut current = word.load(Ordering::Acquire);
+        loop {
+            let existing = (current >> shift) & 0xf;
+            if existing != 0 {
+                drop(_map);
+                return (self.read(ip, existing), false);
+            }
+            match word.compare_exchange_weak(
+                current,
+                current | (code << shift),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
+        }
+        if let Some(mut map) = _map {
+            map.insert(ip, want);
+        }
+        (want, true)
+    }
+
+    /// The decision a dense code stands for.
+    fn read(&self, ip: IpAddr, code: u64) -> Alive {
+        decode(code).unwrap_or_else(|| {
+            let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(&ip).copied().unwrap_or(Alive::Up)
+        })
+    }
+
     pub(crate) fn get(&self, ip: IpAddr) -> Option<Alive> {
+        if let Some((word, shift)) = self.dense.as_ref().and_then(|d| d.slot(ip)) {
+            let code = (word.load(Ordering::Acquire) >> shift) & 0xf;
+            return (code != 0).then(|| self.read(ip, code));
+        }
         let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&ip).copied()
     }
 
-    /// A board that knows these hosts already (from a checkpoint): a resumed scan neither
-    /// reports them again nor takes an up host's silent ports for a down host.
-    pub(crate) fn seeded(up: &[IpAddr], down: &[(IpAddr, Reason)]) -> Board {
-        let mut map = HashMap::with_capacity(up.len() + down.len());
-        map.extend(up.iter().map(|&ip| (ip, Alive::Up)));
-        map.extend(down.iter().map(|&(ip, r)| (ip, Alive::Down(r))));
-        Board {
-            hosts: Mutex::new(map),
-            rto_hint: AtomicU64::new(0),
-            done: Mutex::default(),
+    /// A board for `addrs` that knows these hosts already, as runs of consecutive addresses
+    /// (from a checkpoint): a resumed scan neither reports them again nor takes an up host's
+    /// silent ports for a down host.
+    pub(crate) fn seeded(
+        addrs: &AddrSet,
+        up: &[(IpAddr, IpAddr)],
+        down: &[(IpAddr, IpAddr, Reason)],
+    ) -> Board {
+        let board = Board::for_space(addrs);
+        let runs = up
+            .iter()
+            .map(|&(a, b)| (a, b, Alive::Up))
+            .chain(down.iter().map(|&(a, b, r)| (a, b, Alive::Down(r))));
+        for (first, last, alive) in runs {
+            if let Some(range) = AddrRange::new(first, last) {
+                let mut i = 0u128;
+                while i < range.len() {
+                    if let Some(ip) = range.nth(i) {
+                        board.decide(ip, alive);
+                    }
+                    i += 1;
+                }
+            }
         }
+        board
     }
 
     /// A counter of probes done for a new worker.
@@ -141,20 +279,65 @@ impl Board {
         all.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
     }
 
-    /// The decided hosts: up, and down with the reason, each sorted by address.
-    pub(crate) fn decided(&self) -> (Vec<IpAddr>, Vec<(IpAddr, Reason)>) {
-        let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        let mut up = Vec::new();
-        let mut down = Vec::new();
-        for (&ip, &alive) in map.iter() {
-            match alive {
-                Alive::Up => up.push(ip),
-                Alive::Down(r) => down.push((ip, r)),
+    /// The decided hosts as runs of consecutive addresses with the same decision: up, and
+    /// down with the reason, each sorted by address. O(runs): a range of silent addresses is
+    /// one run, however many addresses it has.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn decided(&self) -> (Vec<(IpAddr, IpAddr)>, Vec<(IpAddr, IpAddr, Reason)>) {
+        let mut all: Vec<(IpAddr, Alive)> = Vec::new();
+        let mut runs: Vec<(IpAddr, IpAddr, Alive)> = Vec::new();
+        let push = |runs: &mut Vec<(IpAddr, IpAddr, Alive)>, ip: IpAddr, alive: Alive| match runs
+            .last_mut()
+        {
+            Some((_, last, a)) if *a == alive && next_ip(*last) == Some(ip) => *last = ip,
+            _ => runs.push((ip, ip, alive)),
+        };
+        if let Some(dense) = &self.dense {
+            let mut offset = 0u128;
+            for range in dense.addrs.ranges() {
+                let mut k = 0u128;
+                while k < range.len() {
+                    let i = (offset + k) as usize;
+                    let word = dense.words[i / 16].load(Ordering::Acquire);
+                    let code = (word >> ((i % 16) * 4)) & 0xf;
+                    if code != 0 {
+                        if let Some(ip) = range.nth(k) {
+                            push(&mut runs, ip, self.read(ip, code));
+                        }
+                    }
+                    k += 1;
+                }
+                offset += range.len();
             }
         }
-        up.sort_unstable();
-        down.sort_unstable();
+        {
+            let map = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+            all.extend(map.iter().map(|(&ip, &a)| (ip, a)));
+        }
+        all.sort_unstable_by_key(|&(ip, _)| ip);
+        for (ip, alive) in all {
+            if self.dense.as_ref().is_none_or(|d| d.slot(ip).is_none()) {
+                push(&mut runs, ip, alive);
+            }
+        }
+        runs.sort_unstable_by_key(|&(a, _, _)| a);
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        for (first, last, alive) in runs {
+            match alive {
+                Alive::Up => up.push((first, last)),
+                Alive::Down(r) => down.push((first, last, r)),
+            }
+        }
         (up, down)
+    }
+}
+
+/// The address after `ip`, if any.
+fn next_ip(ip: IpAddr) -> Option<IpAddr> {
+    match ip {
+        IpAddr::V4(a) => u32::from(a).checked_add(1).map(|n| IpAddr::V4(n.into())),
+        IpAddr::V6(a) => u128::from(a).checked_add(1).map(|n| IpAddr::V6(n.into())),
     }
 }
 
@@ -164,8 +347,12 @@ enum Liveness {
     /// the first probe, and the last host-level unreachable's reason.
     Unknown {
         silent: u32,
-        held: Vec<PortResult>,
+        held: Vec<(PortResult, Job)>,
         since: Option<Instant>,
+        /// The longest timeout any of its probes was given: silence is judged over at least
+        /// that long since the first probe (a probe sent with the initial timeout, before the
+        /// scan's first answer, may still be answered by a host farther than those).
+        longest: Duration,
         unreachable: Option<Reason>,
     },
     Up,
@@ -184,18 +371,63 @@ struct Host {
     window: CongestionWindow,
     in_flight: usize,
     deferred: VecDeque<Job>,
+    /// Its jobs waiting in [`Hosts::later`] for their time.
+    later: u32,
     live: Liveness,
+}
+
+/// A job that starts at `at` (the last attempt of a port of a host that never answered,
+/// timed to end at the host's floor of silence), `seq` to keep their order.
+#[derive(Debug)]
+struct Later {
+    at: Instant,
+    seq: u64,
+    job: Job,
+}
+
+impl PartialEq for Later {
+    fn eq(&self, other: &Later) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Later {}
+
+impl PartialOrd for Later {
+    fn partial_cmp(&self, other: &Later) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Later {
+    fn cmp(&self, other: &Later) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// How long a probe [`Hosts::admit`] lets start waits for its answer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Wait {
+    /// The probe's timeout.
+    pub timeout: Duration,
+    /// It was stretched to its host's floor of silence (the last attempt of a port of a host
+    /// that never answered waits until [`DOWN_SILENCE`] passed since the host's first probe):
+    /// give it to [`Job::set_floor`].
+    pub floor: bool,
 }
 
 /// What [`Hosts::admit`] says about starting a job now.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Admit {
     /// Start it, waiting this long for an answer.
-    Go(Duration),
+    Go(Wait),
     /// The host's window is full: the job waits in the host's queue.
     Deferred,
     /// The host is down: the job is dropped.
     Skipped,
+    /// Not yet: it is the last attempt of a port of a host that never answered, and it starts
+    /// so that it ends at the host's floor of silence; [`Hosts::due`] hands it back then.
+    Later,
 }
 
 /// What settling an outcome asks of the caller.
@@ -210,10 +442,27 @@ pub(crate) enum Settled {
 #[derive(Debug)]
 pub(crate) struct Hosts {
     map: HashMap<IpAddr, Host>,
+    /// The most entries `map` held at once.
+    peak_hosts: usize,
     rtt: RttEstimator,
+    /// Every round trip of the worker, for the timeout of addresses that never answered.
+    sketch: RttSketch,
+    /// That timeout, recomputed as samples come in (see [`Hosts::learn_rtt`]).
+    unanswered_timeout: Option<Duration>,
+    /// The loss every answered port of the worker showed: what a host with no answer of its
+    /// own is judged by.
+    pooled: LossEstimate,
+    /// Addresses in the scan's space (the miss budget of never-answered addresses).
+    space_hosts: u64,
     window: CongestionWindow,
     in_flight: usize,
     deferred: usize,
+    /// Last attempts waiting for their time (see [`Admit::Later`]), earliest first.
+    later: BinaryHeap<Reverse<Later>>,
+    later_seq: u64,
+    /// Delay such attempts instead of stretching their wait (an event loop can; a blocking
+    /// thread cannot).
+    delay_floor: bool,
     max_window: usize,
     spec: TimingSpec,
     board: Arc<Board>,
@@ -234,10 +483,18 @@ impl Hosts {
         let done_shown = board.done_counter();
         Hosts {
             map: HashMap::new(),
+            peak_hosts: 0,
             rtt: RttEstimator::new(),
+            sketch: RttSketch::new(),
+            unanswered_timeout: None,
+            pooled: LossEstimate::new(),
+            space_hosts: 1,
             window: CongestionWindow::new(max_window),
             in_flight: 0,
             deferred: 0,
+            later: BinaryHeap::new(),
+            later_seq: 0,
+            delay_floor: false,
             max_window,
             spec,
             board,
@@ -250,6 +507,11 @@ impl Hosts {
         }
     }
 
+    /// The scan's space has `n` addresses.
+    pub fn set_space_hosts(&mut self, n: u64) {
+        self.space_hosts = n.max(1);
+    }
+
     /// `n` more probes of the plan are done with: decided (reported, or held until their host
     /// is decided) or dropped because their host is down. A probe sent again (a retry, a
     /// confirmation) or handed back at a pause is not done.
@@ -258,8 +520,51 @@ impl Hosts {
         self.done_shown.0.store(self.done, Ordering::Relaxed);
     }
 
+    /// `n` probes counted done are to be sent again.
+    fn undone(&mut self, n: u64) {
+        if n > 0 {
+            self.done -= n;
+            self.done_shown.0.store(self.done, Ordering::Relaxed);
+        }
+    }
+
     fn host(&mut self, ip: IpAddr) -> &mut Host {
         host_in(&mut self.map, ip, self.spec.host_check, self.max_window)
+    }
+
+    /// The last attempt of a port of a host that never answered, which must end no sooner
+    /// than the host's floor of silence, is delayed to end then (it holds no window meanwhile)
+    /// instead of sent now with its wait stretched to the floor (a second in flight, for each
+    /// silent address of a wide scan). For event loops, which call [`Hosts::due`].
+    pub fn delay_floors(&mut self) {
+        self.delay_floor = true;
+    }
+
+    /// Jobs delayed to their host's floor of silence whose time has come go to `again`.
+    pub fn due(&mut self, again: &mut VecDeque<Job>) {
+        if self.later.is_empty() {
+            return;
+        }
+        let now = now();
+        while self.later.peek().is_some_and(|Reverse(l)| l.at <= now) {
+            let Some(Reverse(l)) = self.later.pop() else {
+                break;
+            };
+            if let Some(host) = self.map.get_mut(&l.job.target.ip()) {
+                host.later = host.later.saturating_sub(1);
+            }
+            again.push_back(l.job);
+        }
+    }
+
+    /// When the next delayed job is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.later.peek().map(|Reverse(l)| l.at)
+    }
+
+    /// Jobs delayed to their host's floor of silence.
+    pub fn later(&self) -> usize {
+        self.later.len()
     }
 
     /// Probes waiting for an answer.
@@ -282,11 +587,13 @@ impl Hosts {
         }
     }
 
-    /// The timeout for a probe of a host with this estimator, doubled `backoff` times.
+    /// The timeout for a probe of a host with this estimator, doubled `backoff` times. A host
+    /// with no round trip of its own waits `unanswered` (from the worker's sketch), or what
+    /// another worker measured, or the initial timeout before the scan's first answer.
     fn timeout_for(
         spec: &TimingSpec,
         host: &RttEstimator,
-        all: &RttEstimator,
+        unanswered: Option<Duration>,
         board: &Board,
         backoff: u32,
     ) -> Duration {
@@ -294,7 +601,7 @@ impl Hosts {
             Timeout::Fixed(t) => t,
             Timeout::Adaptive(bounds) => bounds.clamp(
                 host.rto(&bounds)
-                    .or_else(|| all.rto(&bounds))
+                    .or(unanswered)
                     .or_else(|| {
                         let hint = board.rto_hint.load(Ordering::Relaxed);
                         (hint > 0).then(|| bounds.clamp(Duration::from_micros(hint)))
@@ -311,25 +618,75 @@ impl Hosts {
         self.rtt.srtt().is_some()
     }
 
+    /// One round-trip sample of any host: the sketch, and (when the timeout it gives changes)
+    /// the board's hint for other workers. The percentile is recomputed for each of the first
+    /// 64 samples, then every 64th (no walk of the sketch per answer).
+    fn learn_rtt(&mut self, rtt: Duration) {
+        self.sketch.sample(rtt);
+        let n = self.sketch.samples();
+        if n > 64 && n % 64 != 0 {
+            return;
+        }
+        if let Timeout::Adaptive(bounds) = self.spec.timeout {
+            self.unanswered_timeout = self.sketch.timeout(&bounds);
+            if let Some(t) = self.unanswered_timeout {
+                // Written only when it changes: the workers share this cache line.
+                let micros = u64::try_from(t.as_micros()).unwrap_or(u64::MAX).max(1);
+                if self.board.rto_hint.load(Ordering::Relaxed) != micros {
+                    self.board.rto_hint.store(micros, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
     /// The timeout a probe of `ip` would get now.
     pub fn timeout_of(&self, ip: IpAddr) -> Duration {
         match self.map.get(&ip) {
-            Some(host) => {
-                Self::timeout_for(&self.spec, &host.rtt, &self.rtt, &self.board, host.backoff)
-            }
-            None => Self::timeout_for(&self.spec, &RttEstimator::new(), &self.rtt, &self.board, 0),
+            Some(host) => Self::timeout_for(
+                &self.spec,
+                &host.rtt,
+                self.unanswered_timeout,
+                &self.board,
+                host.backoff,
+            ),
+            None => Self::timeout_for(
+                &self.spec,
+                &RttEstimator::new(),
+                self.unanswered_timeout,
+                &self.board,
+                0,
+            ),
         }
     }
 
     /// Whether `job` may start now. `behind`: sending is below `--min-rate`, so the host's
     /// congestion window does not hold it back.
-    pub fn admit(&mut self, job: Job, behind: bool, events: &mut Vec<Event>) -> Admit {
+    pub fn admit(
+        &mut self,
+        job: Job,
+        behind: bool,
+        events: &mut Vec<Event>,
+        again: &mut VecDeque<Job>,
+    ) -> Admit {
         let ip = job.target.ip();
+        if self.spec.host_check
+            && !self.map.contains_key(&ip)
+            && matches!(self.board.get(ip), Some(Alive::Down(_)))
+        {
+            // A host found down whose entry is gone: no entry made again to skip it.
+            self.stats.skipped += 1;
+            self.done(1);
+            return Admit::Skipped;
+        }
         let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
         if let Liveness::Unknown { .. } = host.live {
             match self.board.get(ip) {
                 Some(Alive::Down(_)) => host.live = Liveness::Down,
-                Some(Alive::Up) => Self::up(host, events),
+                Some(Alive::Up) => {
+                    let requeued = Self::up(host, events, Some(again));
+                    self.done -= requeued;
+                    self.done_shown.0.store(self.done, Ordering::Relaxed);
+                }
                 None => {}
             }
         }
@@ -350,13 +707,77 @@ impl Hosts {
             self.deferred += 1;
             return Admit::Deferred;
         }
-        Admit::Go(Self::timeout_for(
+        let timeout = Self::timeout_for(
             &self.spec,
             &host.rtt,
-            &self.rtt,
+            self.unanswered_timeout,
             &self.board,
             host.backoff,
-        ))
+        );
+        // The floor of silence: a host that never answered is given up only once
+        // DOWN_SILENCE passed since its first probe, so the last attempt of its port waits
+        // until then (an address that comes up while it is scanned, a far host probed on near
+        // hosts' timeouts: the answer to an earlier SYN still counts). Not with `--timeout`,
+        // which fixes every wait; not after an unreachable, which is an answer.
+        let floor = match (&mut host.live, self.spec.timeout) {
+            (
+                Liveness::Unknown {
+                    since,
+                    unreachable: None,
+                    ..
+                },
+                Timeout::Adaptive(_),
+            ) => {
+                let judged = DOWN_AFTER.min(self.ports);
+                let attempts = if host.loss.attempts() > 0 {
+                    host.loss
+                        .attempts_needed(u64::from(self.ports), self.spec.max_attempts)
+                } else {
+                    attempts_unanswered(
+                        &self.pooled,
+                        self.space_hosts,
+                        judged,
+                        self.spec.max_attempts,
+                    )
+                };
+                // Its first probe leaves now, if none did: the floor counts from here (not
+                // from `sent`, which a blocking thread calls once its probe is over).
+                let now = now();
+                let first = !job.started();
+                let until = *since.get_or_insert(now) + DOWN_SILENCE;
+                (job.silent_attempts() + 1 >= attempts)
+                    .then(|| until.saturating_duration_since(now))
+                    .filter(|&rest| rest > timeout)
+                    .map(|rest| (rest, (!first).then(|| until - timeout)))
+            }
+            _ => None,
+        };
+        let floor = match floor {
+            Some((_, Some(at))) if self.delay_floor => {
+                // Started later, it ends at the floor with its own timeout, and holds no
+                // window meanwhile. (Not a port's very first attempt, `--retries 0`: that one
+                // leaves now and waits.)
+                host.later += 1;
+                self.later_seq += 1;
+                self.later.push(Reverse(Later {
+                    at,
+                    seq: self.later_seq,
+                    job,
+                }));
+                return Admit::Later;
+            }
+            other => other.map(|(rest, _)| rest),
+        };
+        Admit::Go(match floor {
+            Some(rest) => Wait {
+                timeout: rest,
+                floor: true,
+            },
+            None => Wait {
+                timeout,
+                floor: false,
+            },
+        })
     }
 
     /// A probe of `job` was sent (`pending`: it waits for its answer).
@@ -380,18 +801,48 @@ impl Hosts {
             self.in_flight += 1;
         }
         let host = self.host(ip);
-        if let Liveness::Unknown { since, .. } = &mut host.live {
+        if let Liveness::Unknown { since, longest, .. } = &mut host.live {
             since.get_or_insert(now);
+            *longest = (*longest).max(job.waited().unwrap_or(DOWN_SILENCE));
         }
         if pending {
             host.in_flight += 1;
         }
+        self.peak_hosts = self.peak_hosts.max(self.map.len());
     }
 
-    fn up(host: &mut Host, events: &mut Vec<Event>) {
-        if let Liveness::Unknown { held, .. } = std::mem::replace(&mut host.live, Liveness::Up) {
-            events.extend(held.into_iter().map(Event::Port));
+    /// The host is up: its held results are reported. With `again`, a held silent port is
+    /// asked again instead: it was given up by the rule for a host that never answered (the
+    /// host as a whole at stake, on the scan's evidence), and now the port alone is at stake,
+    /// judged by the host's own estimate; one whose attempts waited less than the host's own
+    /// round trip starts over (see [`Job::too_soon`]). Returns how many were asked again.
+    fn up(host: &mut Host, events: &mut Vec<Event>, again: Option<&mut VecDeque<Job>>) -> u64 {
+        let Liveness::Unknown { held, .. } = std::mem::replace(&mut host.live, Liveness::Up) else {
+            return 0;
+        };
+        let srtt = host.rtt.srtt();
+        let mut requeued = 0;
+        match again {
+            Some(again) => {
+                for (result, mut job) in held {
+                    let early = result.reason == Reason::NoResponse
+                        && srtt
+                            .zip(job.waited())
+                            .is_some_and(|(srtt, waited)| waited < srtt);
+                    if early && job.too_soon() {
+                        again.push_back(job.restart());
+                        requeued += 1;
+                    } else if result.reason == Reason::NoResponse && !early {
+                        again.push_back(job);
+                        requeued += 1;
+                    } else {
+                        events.push(Event::Port(result));
+                    }
+                }
+            }
+            None => events.extend(held.into_iter().map(|(r, _)| Event::Port(r))),
         }
+        requeued
     }
 
     /// Decides `ip` down (or finds it up, if another worker said so first).
@@ -400,7 +851,9 @@ impl Hosts {
         let ports = self.ports;
         let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
         match alive {
-            Alive::Up => Self::up(host, events),
+            Alive::Up => {
+                Self::up(host, events, None);
+            }
             Alive::Down(_) => {
                 host.live = Liveness::Down;
                 let dropped = host.deferred.len();
@@ -423,6 +876,56 @@ impl Hosts {
     /// Applies one attempt's outcome: reports, requeues (`again`), learns timing, and lets the
     /// host's waiting jobs start when its window has room.
     pub fn settle(
+        &mut self,
+        job: Job,
+        outcome: Outcome,
+        pending: bool,
+        events: &mut Vec<Event>,
+        again: &mut VecDeque<Job>,
+    ) -> Settled {
+        let ip = job.target.ip();
+        let settled = self.settle_in(job, outcome, pending, events, again);
+        self.forget_if_idle(ip);
+        settled
+    }
+
+    /// Drops `ip`'s entry when nothing of it is in flight, waiting or held, and it has nothing
+    /// worth keeping: a host found down (the board remembers it), an undecided host with
+    /// nothing held, or, once the worker holds more than [`KEEP_IDLE`] entries, a host found
+    /// up (its later probes start from the scan-wide estimates, as a new host does). So a
+    /// wide scan holds an entry per address only while that address has probes under way,
+    /// and a scan of a few hosts keeps every host's own estimates.
+    fn forget_if_idle(&mut self, ip: IpAddr) {
+        let crowded = self.map.len() > KEEP_IDLE;
+        let Entry::Occupied(e) = self.map.entry(ip) else {
+            return;
+        };
+        let host = e.get();
+        if host.in_flight > 0 || !host.deferred.is_empty() || host.later > 0 {
+            return;
+        }
+        let idle = match &host.live {
+            Liveness::Down => true,
+            Liveness::Up => crowded,
+            // Within its floor of silence it keeps its first probe's time (its retries are
+            // under way).
+            Liveness::Unknown {
+                held,
+                silent,
+                since,
+                ..
+            } => {
+                held.is_empty()
+                    && *silent == 0
+                    && since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE)
+            }
+        };
+        if idle {
+            e.remove();
+        }
+    }
+
+    fn settle_in(
         &mut self,
         mut job: Job,
         outcome: Outcome,
@@ -447,6 +950,20 @@ impl Hosts {
             self.done(1);
             return Settled::Done;
         }
+        if outcome == Outcome::NoResponse
+            && host
+                .rtt
+                .srtt()
+                .zip(job.waited())
+                .is_some_and(|(srtt, waited)| waited < srtt)
+            && job.too_soon()
+        {
+            // It waited less than its host's own round trip (a timeout borrowed before the
+            // host's first answer): no evidence about the port, asked again.
+            self.stats.retransmissions += 1;
+            again.push_back(job);
+            return Settled::Done;
+        }
         // What the answer says about the host as a whole (a confirmed open port: alive).
         let signal = match outcome {
             Outcome::Decided { host, .. } => host,
@@ -459,8 +976,13 @@ impl Hosts {
                 // once per probe), so that probes stuck in a queue longer than the estimate
                 // (which only answered probes feed) stop timing out and piling up again.
                 let now = now();
-                let current =
-                    Self::timeout_for(&self.spec, &host.rtt, &self.rtt, &self.board, host.backoff);
+                let current = Self::timeout_for(
+                    &self.spec,
+                    &host.rtt,
+                    self.unanswered_timeout,
+                    &self.board,
+                    host.backoff,
+                );
                 // Only while answers still come in (a sample since the last doubling): a host
                 // that never answered borrows the worker's timeout and is found down by its
                 // silence, and a run of filtered ports is not a reason to wait longer.
@@ -473,11 +995,42 @@ impl Hosts {
                     host.backoff_at = Some(now);
                     host.sampled = false;
                 }
-                host.loss.attempts_needed(ports, max_attempts)
+                if host.loss.attempts() > 0 {
+                    host.loss.attempts_needed(ports, max_attempts)
+                } else {
+                    // Nothing of its own answered: silence is no loss signal, and the window
+                    // grows past it (see `CongestionWindow::silent`).
+                    self.window.silent(self.horizon);
+                    if let Liveness::Unknown { .. } = host.live {
+                        // Judged as a whole, by its first ports, on the scan's evidence.
+                        let judged = DOWN_AFTER.min(self.ports);
+                        attempts_unanswered(&self.pooled, self.space_hosts, judged, max_attempts)
+                    } else {
+                        // Up (another worker saw it answer, its entry was dropped, no host
+                        // check, or an ICMP filter answered): each port is at stake, judged
+                        // by the per-host rule on the worker's evidence, which trusts little
+                        // evidence little (a worker whose first probes were all lost has
+                        // none, and gives the maximum).
+                        self.pooled.attempts_needed(ports, max_attempts)
+                    }
+                }
             }
             _ => max_attempts,
         };
         let result = match job.next(outcome, attempts) {
+            Next::Report(result)
+                if result.reason == Reason::NoResponse
+                    && before_floor(&host.live, self.spec.timeout)
+                    && job.too_soon() =>
+            {
+                // The port's last attempt ended before its never-answered host's floor of
+                // silence (it was not known to be the last when it left: the loss measured
+                // since asks for fewer attempts, or a batching prober shortened it): one more
+                // attempt, waiting until the floor, instead of giving the host up early.
+                self.stats.retransmissions += 1;
+                again.push_back(job);
+                return Settled::Done;
+            }
             Next::Report(result) => result,
             Next::Again => {
                 again.push_front(job);
@@ -499,12 +1052,14 @@ impl Hosts {
             result.reason,
             Reason::SynAck | Reason::ConnRefused | Reason::Reset
         );
+        let mut fresh = None;
         if result.reason == Reason::LocalDenied {
             self.stats.local_denied += 1;
         }
         if answered {
             let lost = job.lost();
             host.loss.answered(lost + 1);
+            self.pooled.answered(lost + 1);
             if let Some(rtt) = result.rtt {
                 if host.rtt.sample(rtt) {
                     // A fresh sample: the estimate catches up, the back-off unwinds by one.
@@ -512,16 +1067,7 @@ impl Hosts {
                     host.sampled = true;
                 }
                 if self.rtt.sample(rtt) {
-                    if let Timeout::Adaptive(bounds) = self.spec.timeout {
-                        if let Some(rto) = self.rtt.rto(&bounds) {
-                            // Written only when it changes (mostly never: the floor): the
-                            // workers share this cache line.
-                            let micros = u64::try_from(rto.as_micros()).unwrap_or(u64::MAX).max(1);
-                            if self.board.rto_hint.load(Ordering::Relaxed) != micros {
-                                self.board.rto_hint.store(micros, Ordering::Relaxed);
-                            }
-                        }
-                    }
+                    fresh = Some(rtt);
                 }
             }
             let now = self.horizon;
@@ -537,6 +1083,7 @@ impl Hosts {
                 self.stats.congestion_cuts += 1;
             }
         }
+        let mut requeued = 0;
         let then = match &mut host.live {
             Liveness::Down => None,
             Liveness::Up => {
@@ -547,13 +1094,14 @@ impl Hosts {
                 silent,
                 held,
                 since,
+                longest,
                 unreachable,
             } => {
                 let silence = result.reason == Reason::NoResponse;
                 if !silence && signal == HostSignal::Alive {
                     match self.board.decide(ip, Alive::Up).0 {
                         Alive::Up => {
-                            Self::up(host, events);
+                            requeued = Self::up(host, events, Some(again));
                             events.push(Event::Port(result));
                         }
                         Alive::Down(_) => host.live = Liveness::Down,
@@ -563,24 +1111,34 @@ impl Hosts {
                     if !silence {
                         *unreachable = Some(result.reason);
                     }
-                    held.push(result);
+                    // One held result per port: a wide scan holds several hosts' few ports,
+                    // so grow by one (a Vec's first push makes room for 4).
+                    held.reserve_exact(1);
+                    held.push((result, job));
                     *silent += 1;
                     // Silence waits for a farther host to answer; an unreachable is an answer.
                     let long_enough = unreachable.is_some()
-                        || since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE);
+                        || since.is_none_or(|t| {
+                            now().saturating_duration_since(t) >= (*longest).max(DOWN_SILENCE)
+                        });
                     (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
                         .then(|| unreachable.unwrap_or(Reason::NoResponse))
                 } else {
                     // Neutral (local-denied, an error): nothing about the host.
-                    held.push(result);
+                    held.reserve_exact(1);
+                    held.push((result, job));
                     None
                 }
             }
         };
-        // Decided (reported, held, or dropped with its host).
+        // Decided (reported, held, or dropped with its host); ports asked again are not.
         self.done(1);
+        self.undone(requeued);
         if let Some(reason) = then {
             self.down(ip, reason, events);
+        }
+        if let Some(rtt) = fresh {
+            self.learn_rtt(rtt);
         }
         Settled::Done
     }
@@ -590,16 +1148,41 @@ impl Hosts {
     pub fn release_all(&mut self, again: &mut VecDeque<Job>) {
         for host in self.map.values_mut() {
             again.extend(host.deferred.drain(..));
+            host.later = 0;
         }
         self.deferred = 0;
+        let mut later: Vec<Later> = std::mem::take(&mut self.later)
+            .into_iter()
+            .map(|Reverse(l)| l)
+            .collect();
+        later.sort_unstable();
+        again.extend(later.into_iter().map(|l| l.job));
     }
 
     /// At the end of the worker's work: hosts still undecided had every port of this worker
     /// silent. Their held results go to `held`: other workers may still be probing them, so
     /// only the scan, once every worker is done, may call them down (see `Scan`). Those another
     /// worker decided already are reported or dropped here.
+    /// Before [`Hosts::finish`]: hosts another worker found up since this one held their
+    /// silent ports get those ports asked again (see [`Hosts::up`]) instead of reported as
+    /// judged by the rule for never-answered hosts. True if any was: the worker goes on.
+    pub fn requeue_found_up(&mut self, events: &mut Vec<Event>, again: &mut VecDeque<Job>) -> bool {
+        let mut requeued = 0;
+        for (&ip, host) in self.map.iter_mut() {
+            if let Liveness::Unknown { held, .. } = &host.live {
+                if !held.is_empty() && self.board.get(ip) == Some(Alive::Up) {
+                    requeued += Self::up(host, events, Some(again));
+                }
+            }
+        }
+        self.undone(requeued);
+        requeued > 0
+    }
+
     pub fn finish(&mut self, events: &mut Vec<Event>, held_out: &mut Vec<PortResult>) {
-        self.release_held(events, |held| held_out.append(held));
+        self.release_held(events, |held| {
+            held_out.extend(held.drain(..).map(|(r, _)| r))
+        });
     }
 
     /// At a pause: ports held back for hosts nobody has decided are not results yet; they go
@@ -608,7 +1191,7 @@ impl Hosts {
     pub fn pause(&mut self, events: &mut Vec<Event>, unanswered: &mut Vec<SocketAddr>) {
         let before = unanswered.len();
         self.release_held(events, |held| {
-            unanswered.extend(held.drain(..).map(|r| SocketAddr::new(r.ip, r.port)));
+            unanswered.extend(held.drain(..).map(|(r, _)| SocketAddr::new(r.ip, r.port)));
         });
         // Sent again on resume: no longer done.
         self.done -= (unanswered.len() - before) as u64;
@@ -620,7 +1203,7 @@ impl Hosts {
     fn release_held(
         &mut self,
         events: &mut Vec<Event>,
-        mut undecided: impl FnMut(&mut Vec<PortResult>),
+        mut undecided: impl FnMut(&mut Vec<(PortResult, Job)>),
     ) {
         for (&ip, host) in self.map.iter_mut() {
             if let Liveness::Unknown { held, .. } = &mut host.live {
@@ -628,7 +1211,9 @@ impl Hosts {
                     continue;
                 }
                 match self.board.get(ip) {
-                    Some(Alive::Up) => Self::up(host, events),
+                    Some(Alive::Up) => {
+                        Self::up(host, events, None);
+                    }
                     Some(Alive::Down(_)) => host.live = Liveness::Down,
                     None => undecided(held),
                 }
@@ -644,10 +1229,27 @@ impl Hosts {
         };
         ScanStats {
             peak_window: self.window.peak(),
+            peak_hosts: self.peak_hosts,
             srtt: self.rtt.srtt(),
             timeout,
             ..self.stats
         }
+    }
+}
+
+/// Whether a host that never answered (nothing unreachable either) is still within its floor
+/// of silence: less than [`DOWN_SILENCE`] since its first probe (adaptive timeouts only).
+fn before_floor(live: &Liveness, timeout: Timeout) -> bool {
+    match (live, timeout) {
+        (
+            Liveness::Unknown {
+                since: Some(since),
+                unreachable: None,
+                ..
+            },
+            Timeout::Adaptive(_),
+        ) => now().saturating_duration_since(*since) + TIMER_SLACK < DOWN_SILENCE,
+        _ => false,
     }
 }
 
@@ -662,11 +1264,13 @@ fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: u
         window: CongestionWindow::new(max),
         in_flight: 0,
         deferred: VecDeque::new(),
+        later: 0,
         live: if host_check {
             Liveness::Unknown {
                 silent: 0,
                 held: Vec::new(),
                 since: None,
+                longest: Duration::ZERO,
                 unreachable: None,
             }
         } else {
@@ -698,7 +1302,10 @@ mod tests {
         let target: SocketAddr = "198.18.0.2:80".parse().unwrap();
         let (mut events, mut again) = (Vec::new(), VecDeque::new());
         let mut job = Job::new(target);
-        assert!(matches!(hosts.admit(job, false, &mut events), Admit::Go(_)));
+        assert!(matches!(
+            hosts.admit(job, false, &mut events, &mut again),
+            Admit::Go(_)
+        ));
         hosts.sent(&mut job, true);
         hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
         assert!(
@@ -715,7 +1322,7 @@ mod tests {
         // Another worker found it up: a finishing worker reports what it held.
         let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 8);
         let mut job = Job::new(target);
-        hosts.admit(job, false, &mut events);
+        hosts.admit(job, false, &mut events, &mut again);
         hosts.sent(&mut job, true);
         hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
         board.decide(target.ip(), Alive::Up);
@@ -723,6 +1330,110 @@ mod tests {
         hosts.finish(&mut events, &mut held);
         assert!(held.is_empty());
         assert_eq!(events.len(), 1);
+    }
+
+    /// Issue 18: the board keeps 4 bits per address of the space (no entry per host), agrees
+    /// on the first decision, and lists decided hosts as runs: a /16 decided down but for two
+    /// hosts is a handful of runs, not 65,536 entries (the resume file is made from these).
+    #[test]
+    fn the_board_is_dense_and_lists_runs() {
+        let space: AddrSet = [AddrRange::new(
+            "198.18.0.0".parse().unwrap(),
+            "198.18.255.255".parse().unwrap(),
+        )
+        .unwrap()]
+        .into_iter()
+        .collect();
+        let board = Board::for_space(&space);
+        assert!(board.dense.is_some());
+        let up: IpAddr = "198.18.7.7".parse().unwrap();
+        let odd: IpAddr = "198.18.9.9".parse().unwrap();
+        let outside: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(board.decide(up, Alive::Up), (Alive::Up, true));
+        assert_eq!(
+            board.decide(up, Alive::Down(Reason::NoResponse)),
+            (Alive::Up, false)
+        );
+        // A reason the bits do not encode, and an address outside the space: the map.
+        let unusual = Alive::Down(Reason::AdminProhibited);
+        assert_eq!(board.decide(odd, unusual), (unusual, true));
+        assert_eq!(board.get(odd), Some(unusual));
+        assert_eq!(board.decide(outside, Alive::Up), (Alive::Up, true));
+        for i in 0..65536u32 {
+            let ip = IpAddr::V4((u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)) + i).into());
+            board.decide(ip, Alive::Down(Reason::NoResponse));
+        }
+        assert_eq!(
+            board.hosts.lock().unwrap().len(),
+            2,
+            "only the odd ones in the map"
+        );
+        let (ups, downs) = board.decided();
+        assert_eq!(ups, vec![(up, up), (outside, outside)]);
+        assert_eq!(downs.len(), 4, "{downs:?}");
+        assert_eq!(downs[2], (odd, odd, Reason::AdminProhibited));
+        // Seeded from those runs, a board says the same.
+        let seeded = Board::seeded(&space, &ups, &downs);
+        assert_eq!(seeded.decided(), (ups, downs));
+    }
+
+    /// Issue 18: a worker holds a host's entry only while the host has something under way: a
+    /// silent /18 of one port, each address decided down after its attempts, leaves no entry
+    /// behind, and the most entries held at once stays near the probes in flight.
+    #[test]
+    fn finished_hosts_leave_no_entry() {
+        // On tokio's paused clock (the scheduler's clock, see `timing::now`): each probe waits
+        // 64 steps of 20 ms, so a host's silence lasts over the 1 s the host check asks for.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let spec = TimingSpec {
+                timeout: Timeout::Fixed(Duration::from_millis(10)),
+                max_attempts: 2,
+                host_check: true,
+                rate: None,
+                min_rate: None,
+            };
+            let board = Arc::new(Board::default());
+            let mut hosts = Hosts::new(spec, Arc::clone(&board), 1, 64);
+            let (mut events, mut again) = (Vec::new(), VecDeque::new());
+            let mut in_flight: VecDeque<Job> = VecDeque::new();
+            let mut next = 0u32;
+            let base = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0));
+            while next < 16384 || !in_flight.is_empty() || !again.is_empty() {
+                // Keep 64 probes in flight, retries first.
+                while in_flight.len() < 64 {
+                    let job = match again.pop_front() {
+                        Some(job) => job,
+                        None if next < 16384 => {
+                            next += 1;
+                            Job::new(SocketAddr::new(IpAddr::V4((base + next - 1).into()), 22))
+                        }
+                        None => break,
+                    };
+                    if let Admit::Go(_) = hosts.admit(job, false, &mut events, &mut again) {
+                        let mut job = job;
+                        job.set_wait(Duration::ZERO);
+                        hosts.sent(&mut job, true);
+                        in_flight.push_back(job);
+                    }
+                }
+                tokio::time::advance(Duration::from_millis(20)).await;
+                if let Some(job) = in_flight.pop_front() {
+                    hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
+                }
+            }
+            assert_eq!(hosts.stats().hosts_down, 16384);
+            assert_eq!(hosts.map.len(), 0, "entries of finished hosts left behind");
+            assert!(
+                hosts.peak_hosts <= 64 + 1,
+                "{} entries at once",
+                hosts.peak_hosts
+            );
+        });
     }
 
     /// The progress count: every probe is done exactly once, whether reported, held, dropped
@@ -749,12 +1460,24 @@ mod tests {
             probe("198.18.0.9:3"),
             probe("198.18.0.9:4"),
         );
-        assert!(matches!(hosts.admit(a, false, &mut events), Admit::Go(_)));
+        assert!(matches!(
+            hosts.admit(a, false, &mut events, &mut again),
+            Admit::Go(_)
+        ));
         hosts.sent(&mut a, true);
-        assert!(matches!(hosts.admit(b, false, &mut events), Admit::Go(_)));
+        assert!(matches!(
+            hosts.admit(b, false, &mut events, &mut again),
+            Admit::Go(_)
+        ));
         hosts.sent(&mut b, true);
-        assert_eq!(hosts.admit(c, false, &mut events), Admit::Deferred);
-        assert_eq!(hosts.admit(d, false, &mut events), Admit::Deferred);
+        assert_eq!(
+            hosts.admit(c, false, &mut events, &mut again),
+            Admit::Deferred
+        );
+        assert_eq!(
+            hosts.admit(d, false, &mut events, &mut again),
+            Admit::Deferred
+        );
         assert_eq!(board.done(), 0);
         let unreachable = Outcome::Decided {
             state: PortState::Filtered,
@@ -776,17 +1499,20 @@ mod tests {
         let c = again
             .pop_front()
             .expect("released before the host went down");
-        assert_eq!(hosts.admit(c, false, &mut events), Admit::Skipped);
+        assert_eq!(
+            hosts.admit(c, false, &mut events, &mut again),
+            Admit::Skipped
+        );
         assert_eq!(board.done(), 4, "never sent");
 
         // A silent port is sent again (not done), then answers.
         let mut silent = probe("198.18.0.10:5");
-        hosts.admit(silent, false, &mut events);
+        hosts.admit(silent, false, &mut events, &mut again);
         hosts.sent(&mut silent, true);
         hosts.settle(silent, Outcome::NoResponse, true, &mut events, &mut again);
         assert_eq!(board.done(), 4, "a retry is not done");
         let mut silent = again.pop_front().expect("sent again");
-        hosts.admit(silent, false, &mut events);
+        hosts.admit(silent, false, &mut events, &mut again);
         hosts.sent(&mut silent, true);
         let closed = Outcome::Decided {
             state: PortState::Closed,
@@ -800,7 +1526,7 @@ mod tests {
         // Another worker's count adds up.
         let mut other = Hosts::new(spec, Arc::clone(&board), 100, 2);
         let mut e = probe("198.18.0.10:6");
-        other.admit(e, false, &mut events);
+        other.admit(e, false, &mut events, &mut again);
         other.sent(&mut e, true);
         other.settle(e, closed, true, &mut events, &mut again);
         assert_eq!(board.done(), 6);
@@ -808,7 +1534,7 @@ mod tests {
         // A silent port of an undecided host is held (done), until a pause hands it back to
         // be sent again on resume (not done any more).
         let mut held = probe("198.18.0.11:7");
-        other.admit(held, false, &mut events);
+        other.admit(held, false, &mut events, &mut again);
         other.sent(&mut held, true);
         let filtered = Outcome::Decided {
             state: PortState::Filtered,
@@ -843,7 +1569,10 @@ mod tests {
         let mut settle =
             |hosts: &mut Hosts, target: &str, reason, host, events: &mut Vec<Event>| {
                 let mut job = Job::new(target.parse::<SocketAddr>().unwrap());
-                assert!(matches!(hosts.admit(job, false, events), Admit::Go(_)));
+                assert!(matches!(
+                    hosts.admit(job, false, events, &mut again),
+                    Admit::Go(_)
+                ));
                 hosts.sent(&mut job, true);
                 let outcome = Outcome::Decided {
                     state: PortState::Filtered,

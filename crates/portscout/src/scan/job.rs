@@ -2,6 +2,7 @@
 //! engines differ only in how they wait, never in what they decide.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::model::{PortResult, PortState, Reason};
 use crate::probe::Outcome;
@@ -24,6 +25,12 @@ pub(crate) struct Job {
     pub sent_in: u32,
     /// The horizon of the first attempt that got no response.
     pub lost_in: u32,
+    /// How long the current attempt waits for its answer, in µs (`u32::MAX`: not known).
+    waited_us: u32,
+    /// Attempts that timed out sooner than their host's round trip (see [`Job::too_soon`]).
+    premature: u8,
+    /// The current attempt waits out its host's floor of silence (see [`Job::set_floor`]).
+    floor: bool,
 }
 
 /// What to do after an attempt.
@@ -49,12 +56,63 @@ impl Job {
             confirming: false,
             sent_in: 0,
             lost_in: 0,
+            waited_us: u32::MAX,
+            premature: 0,
+            floor: false,
         }
+    }
+
+    /// The current attempt waits this long for its answer.
+    pub fn set_wait(&mut self, timeout: Duration) {
+        self.waited_us = u32::try_from(timeout.as_micros()).unwrap_or(u32::MAX);
+    }
+
+    /// Whether the current attempt's wait was stretched to its host's floor of silence (a
+    /// never-answered host is given up only once that long passed since its first probe:
+    /// `hosts::DOWN_SILENCE`).
+    pub fn set_floor(&mut self, floor: bool) {
+        self.floor = floor;
+    }
+
+    /// The current attempt waited out its host's floor of silence.
+    pub fn floor(&self) -> bool {
+        self.floor
+    }
+
+    /// Silent attempts made so far (the next attempt is number `silent_attempts() + 1`).
+    pub fn silent_attempts(&self) -> u32 {
+        u32::from(self.retried)
+    }
+
+    /// How long the current attempt waited (`None`: not known).
+    pub fn waited(&self) -> Option<Duration> {
+        (self.waited_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.waited_us)))
+    }
+
+    /// The same port from its first attempt again, keeping the count of attempts that were
+    /// too soon (see [`Job::too_soon`]), which bounds how often that happens.
+    pub fn restart(self) -> Job {
+        Job {
+            premature: self.premature,
+            ..Job::new(self.target)
+        }
+    }
+
+    /// The current attempt timed out sooner than its host's own round trip (it waited with a
+    /// timeout borrowed before the host answered anything): it says nothing about the port,
+    /// so it is sent again without counting as a silent attempt nor as a loss. True if it
+    /// may be (at most [`MAX_SILENT_RETRIES`] times per port).
+    pub fn too_soon(&mut self) -> bool {
+        if self.premature >= MAX_SILENT_RETRIES {
+            return false;
+        }
+        self.premature += 1;
+        true
     }
 
     /// Whether an attempt was already made (a retry, a confirmation, a repeat).
     pub fn started(&self) -> bool {
-        self.retried > 0 || self.silent > 0 || self.confirming
+        self.retried > 0 || self.silent > 0 || self.premature > 0 || self.confirming
     }
 
     /// Attempts that got no response so far (each one a loss, if the port answers later).
@@ -107,8 +165,6 @@ impl Job {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     const RTT: Duration = Duration::from_micros(80);

@@ -133,6 +133,10 @@ pub struct ScanStats {
     pub congestion_cuts: u64,
     /// The largest in-flight window reached, summed over workers.
     pub peak_window: usize,
+    /// The most hosts whose state workers held at once, summed over workers: a host's state
+    /// lives while it has probes under way (or results held until it is found up or down),
+    /// so this stays near the window however wide the scan.
+    pub peak_hosts: usize,
     /// The smoothed round-trip time at the end (the highest of the workers').
     pub srtt: Option<Duration>,
     /// The no-answer timeout at the end (the highest of the workers').
@@ -154,6 +158,7 @@ impl ScanStats {
         self.confirmed_losses += w.confirmed_losses;
         self.congestion_cuts += w.congestion_cuts;
         self.peak_window += w.peak_window;
+        self.peak_hosts += w.peak_hosts;
         self.srtt = self.srtt.max(w.srtt);
         self.timeout = self.timeout.max(w.timeout);
         self.hosts_down += w.hosts_down;
@@ -315,7 +320,7 @@ impl Scan {
         .min(window)
         .max(1);
         let (tx, results) = mpsc::channel(RESULT_BUFFER);
-        let board = Arc::new(board_for(config));
+        let board = Arc::new(board_for(config, &plan));
         let timing = config.timing_spec(workers);
         let cursor = Arc::new(Cursor::new(plan.len(), workers));
         // Everything that needs a privilege is opened here, in the calling thread, before any
@@ -486,7 +491,7 @@ impl Scan {
             checkpoint.up = up;
             checkpoint.down = down
                 .into_iter()
-                .filter_map(|(ip, r)| Some((ip, DownReason::from_reason(r)?)))
+                .filter_map(|(a, b, r)| Some((a, b, DownReason::from_reason(r)?)))
                 .collect();
             self.checkpoint = Some(checkpoint);
         }
@@ -551,14 +556,15 @@ fn decide_held(
     events
 }
 
-/// The host board a scan starts with: empty, or what a checkpoint says was decided.
-fn board_for(config: &ScanConfig) -> Board {
+/// The host board a scan of `plan` starts with: empty, or what a checkpoint says was decided.
+fn board_for(config: &ScanConfig, plan: &Plan) -> Board {
+    let addrs = plan.space().addrs();
     match &config.resume {
         Some(c) => {
-            let down: Vec<_> = c.down.iter().map(|&(ip, r)| (ip, r.reason())).collect();
-            Board::seeded(&c.up, &down)
+            let down: Vec<_> = c.down.iter().map(|&(a, b, r)| (a, b, r.reason())).collect();
+            Board::seeded(addrs, &c.up, &down)
         }
-        None => Board::default(),
+        None => Board::for_space(addrs),
     }
 }
 
@@ -588,7 +594,7 @@ pub(crate) fn simulate<P: crate::probe::Prober>(
     let plan = Arc::new(plan);
     let window = config.concurrency.unwrap_or(DEFAULT_MAX_WINDOW);
     let workers = config.workers.unwrap_or(1).min(window).max(1);
-    let board = Arc::new(board_for(config));
+    let board = Arc::new(board_for(config, &plan));
     let timing = config.timing_spec(workers);
     let cursor = Arc::new(Cursor::new(plan.len(), workers));
     let runtime = tokio::runtime::Builder::new_current_thread()

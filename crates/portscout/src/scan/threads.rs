@@ -66,17 +66,23 @@ pub(crate) fn run_thread(
             unanswered.extend(again.drain(..).map(|job| job.target));
             break;
         }
-        let job = match again.pop_front() {
+        let mut job = match again.pop_front() {
             Some(job) => job,
             None => match feed.next_probe() {
                 Some(target) => Job::new(target),
+                // Ports held for a host another thread found up since are asked again first.
+                None if hosts.requeue_found_up(&mut events, &mut again) => continue,
                 None => break,
             },
         };
         // One probe in flight: the window never holds a thread back.
-        let timeout = match hosts.admit(job, true, &mut events) {
-            Admit::Go(timeout) => timeout,
-            Admit::Deferred | Admit::Skipped => continue,
+        let timeout = match hosts.admit(job, true, &mut events, &mut again) {
+            Admit::Go(wait) => {
+                job.set_floor(wait.floor);
+                wait.timeout
+            }
+            // (A thread's host state never delays a job: `Later` is an event loop's.)
+            Admit::Deferred | Admit::Skipped | Admit::Later => continue,
         };
         if let Some(bucket) = &mut bucket {
             while let Err(wait) = bucket.take(Instant::now()) {
@@ -94,7 +100,6 @@ pub(crate) fn run_thread(
         let outcome = connector.probe(job.target, timeout, || {
             flush(results, &mut events) && !results.is_closed()
         });
-        let mut job = job;
         if outcome != Outcome::Backpressure {
             hosts.sent(&mut job, false);
         }
@@ -231,7 +236,10 @@ mod tests {
                 let hosts = &mut threads[i % THREADS];
                 let mut job = Job::new(target);
                 loop {
-                    assert!(matches!(hosts.admit(job, true, &mut events), Admit::Go(_)));
+                    assert!(matches!(
+                        hosts.admit(job, true, &mut events, &mut again),
+                        Admit::Go(_)
+                    ));
                     hosts.sent(&mut job, false);
                     let silent = target.port() <= SILENT;
                     let outcome = if silent || rng.chance(LOSS) {

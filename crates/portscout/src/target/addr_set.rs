@@ -77,6 +77,18 @@ impl AddrRange {
         matches!(self.raw(), Raw::Empty)
     }
 
+    /// The `i`-th address of the range (from `start`), or `None` past its end.
+    pub fn nth(&self, i: u128) -> Option<IpAddr> {
+        match self.raw() {
+            Raw::V4(s, e) => {
+                let a = u128::from(s) + i;
+                (a <= u128::from(e)).then(|| IpAddr::V4(Ipv4Addr::from(a as u32)))
+            }
+            Raw::V6(s, e) => (i <= e - s).then(|| IpAddr::V6(Ipv6Addr::from(s + i))),
+            Raw::Empty => None,
+        }
+    }
+
     /// Whether `ip` lies in the range.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.raw(), ip) {
@@ -393,6 +405,23 @@ impl AddrSet {
         let (s, e) = self.v6[k];
         let d = j - self.v6_off[k];
         (d <= e - s).then(|| IpAddr::V6(Ipv6Addr::from(s + d)))
+    }
+
+    /// The index of `ip` (the `i` with `nth(i) == Some(ip)`), or `None` if it is not in the
+    /// set. O(log ranges).
+    pub fn index_of(&self, ip: IpAddr) -> Option<u128> {
+        match ip {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                let k = find(&self.v4, a)?;
+                Some(u128::from(self.v4_off[k] + u64::from(a - self.v4[k].0)))
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                let k = find(&self.v6, a)?;
+                Some(u128::from(self.v4_len()) + self.v6_off[k] + (a - self.v6[k].0))
+            }
+        }
     }
 
     /// Whether `ip` is in the set. O(log ranges).

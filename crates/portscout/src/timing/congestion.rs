@@ -49,7 +49,7 @@ pub const FLOOR: usize = 4;
 /// The fewest answers an epoch counts, and the fewest attempts a horizon is judged on.
 pub const MIN_EPOCH: u32 = 32;
 /// Horizons between the end of a horizon and its judgement.
-pub const JUDGE_LAG: u32 = 2;
+pub const JUDGE_LAG: u32 = 3;
 
 /// What an answer led to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -174,6 +174,21 @@ impl CongestionWindow {
         if lost > 0 {
             self.credit(lost_in, 0, lost);
         }
+        self.step(current, queueing)
+    }
+
+    /// A probe to an address that never answered timed out. Silence is neither an answer nor
+    /// a loss (nothing shows that the probe, rather than the address, was lost): it counts in
+    /// no horizon. But it is a probe the path carried without showing congestion, so it
+    /// counts toward the epoch like an answer: a scan of mostly silent space grows its window
+    /// as the answering hosts allow (a horizon of theirs judged congested still halves it),
+    /// instead of staying at its initial size because nothing answers.
+    pub fn silent(&mut self, current: u32) -> Option<Verdict> {
+        self.step(current, false)
+    }
+
+    /// Judges what is due, then counts one event of the epoch.
+    fn step(&mut self, current: u32, queueing: bool) -> Option<Verdict> {
         if self.judge(current) {
             self.cwnd = (self.cwnd / 2).max(FLOOR.min(self.max));
             self.ssthresh = self.cwnd;
@@ -346,6 +361,29 @@ mod tests {
             sim.answer(&mut small, 0.0, false);
         }
         assert_eq!(small.get(), 2);
+    }
+
+    #[test]
+    fn silence_grows_the_window_and_congestion_still_halves_it() {
+        let mut w = CongestionWindow::new(4096);
+        for _ in 0..10_000 {
+            w.silent(0);
+        }
+        assert_eq!(w.get(), 4096, "silence is no reason to stay at 32");
+        assert_eq!(w.cuts(), 0);
+        // Mostly silence, and answering hosts behind a path that carries 300 probes: their
+        // loss rises with the window, and halves it although silence keeps growing it.
+        let mut w = CongestionWindow::new(4096);
+        let mut sim = Sim::new(2_000);
+        for _ in 0..100_000 {
+            let p = path_loss(w.get(), 300, 0.0);
+            sim.answer(&mut w, p, false);
+            for _ in 0..4 {
+                w.silent(sim.current());
+            }
+        }
+        assert!(w.cuts() > 0);
+        assert!(w.get() < 4096, "{}", w.get());
     }
 
     #[test]

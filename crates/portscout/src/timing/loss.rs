@@ -96,6 +96,39 @@ impl LossEstimate {
     }
 }
 
+/// Attempts a silent port gets when its host has shown nothing of its own (it never answered):
+/// from the loss every answering host of the scan showed together (`pooled`), measured, not
+/// assumed. Such a host is at stake as a whole: it is missed (called down) only if each of the
+/// `ports` ports it is judged by stays silent through every attempt, with chance
+/// `p^(ports · n)`. Over the `hosts` addresses of the scan the expected number of hosts missed
+/// stays below [`MISS_BUDGET`]:
+///
+/// ```text
+/// p = lost / attempts of the scan's answered ports (0 before any answer)
+/// n = ceil( ln(MISS_BUDGET / hosts) / (ports · ln p) ),   clamped to [min(2, max), max]
+/// ```
+///
+/// No measured loss means 2 attempts (one retransmission), whatever the scan's size: silence
+/// is not evidence of loss. 5 % loss over a /16 judged by 3 ports: 3; by 1 port: 7.
+pub fn attempts_unanswered(
+    pooled: &LossEstimate,
+    hosts: u64,
+    ports: u32,
+    max_attempts: u32,
+) -> u32 {
+    let max_attempts = max_attempts.max(1);
+    let min_attempts = max_attempts.min(2);
+    if pooled.lost == 0 || pooled.attempts == 0 {
+        return min_attempts;
+    }
+    let p = pooled.lost as f64 / pooled.attempts as f64;
+    let n = (MISS_BUDGET / hosts.max(1) as f64).ln() / (f64::from(ports.max(1)) * p.ln());
+    if !n.is_finite() || n >= f64::from(max_attempts) {
+        return max_attempts;
+    }
+    (n.ceil() as u32).clamp(min_attempts, max_attempts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +211,23 @@ mod tests {
         assert_eq!(e.attempts_needed(0, 0), 1);
         let lossy = with_loss(10_000, 0.5);
         assert_eq!(lossy.attempts_needed(65535, 4), 4);
+    }
+
+    #[test]
+    fn an_address_that_never_answered_costs_what_the_scan_measured() {
+        // Nothing measured (a silent scan, or no loss): one retransmission.
+        assert_eq!(attempts_unanswered(&LossEstimate::new(), 65536, 1, 11), 2);
+        assert_eq!(
+            attempts_unanswered(&with_loss(5000, 0.0), 1 << 24, 1, 11),
+            2
+        );
+        // 5 % loss: a /16 judged by one port needs 7 (65536 · 0.05^7 < 0.001), by three 3.
+        let lossy = with_loss(20_000, 0.05);
+        assert_eq!(attempts_unanswered(&lossy, 65536, 1, 11), 7);
+        assert_eq!(attempts_unanswered(&lossy, 65536, 3, 11), 3);
+        // The bounds.
+        assert_eq!(attempts_unanswered(&lossy, 65536, 1, 1), 1);
+        assert_eq!(attempts_unanswered(&with_loss(1000, 0.6), 65536, 1, 11), 11);
     }
 
     #[test]

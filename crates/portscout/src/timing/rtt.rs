@@ -117,6 +117,94 @@ impl RttEstimator {
     }
 }
 
+/// Sub-buckets per power of two in an [`RttSketch`] (a bucket spans at most 25 % of its value).
+const SKETCH_SUB_BITS: u32 = 2;
+/// Buckets of an [`RttSketch`]: up to 2^32 µs (over an hour), far above any timeout.
+const SKETCH_BUCKETS: usize = 32 << SKETCH_SUB_BITS;
+
+/// The distribution of every round trip a worker measured, on every host: a histogram on a
+/// logarithmic scale (4 buckets per power of two of microseconds, 128 counters, no allocation
+/// per sample). Its high percentiles give the timeout of an address that never answered: it
+/// waits as long as nearly every host that did answer took, whatever its distance, where the
+/// smoothed estimate of RFC 6298 follows the mix of near and far hosts.
+#[derive(Clone, Debug)]
+pub struct RttSketch {
+    counts: [u32; SKETCH_BUCKETS],
+    total: u64,
+}
+
+impl Default for RttSketch {
+    fn default() -> RttSketch {
+        RttSketch {
+            counts: [0; SKETCH_BUCKETS],
+            total: 0,
+        }
+    }
+}
+
+impl RttSketch {
+    /// A sketch with no sample.
+    pub fn new() -> RttSketch {
+        RttSketch::default()
+    }
+
+    fn bucket(rtt: Duration) -> usize {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        let log = 63 - us.leading_zeros();
+        let sub = if log >= SKETCH_SUB_BITS {
+            (us >> (log - SKETCH_SUB_BITS)) & ((1 << SKETCH_SUB_BITS) - 1)
+        } else {
+            (us << (SKETCH_SUB_BITS - log)) & ((1 << SKETCH_SUB_BITS) - 1)
+        };
+        ((log << SKETCH_SUB_BITS) as usize + sub as usize).min(SKETCH_BUCKETS - 1)
+    }
+
+    /// The largest round trip bucket `b` holds.
+    fn upper(b: usize) -> Duration {
+        let log = (b >> SKETCH_SUB_BITS) as u32;
+        let sub = (b & ((1 << SKETCH_SUB_BITS) - 1)) as u64;
+        let top = ((1u64 << SKETCH_SUB_BITS) + sub + 1) << log >> SKETCH_SUB_BITS;
+        Duration::from_micros(top.max(1))
+    }
+
+    /// Takes one sample (ambiguous samples, see [`AMBIGUOUS_SAMPLE`], are the caller's to drop).
+    pub fn sample(&mut self, rtt: Duration) {
+        let b = Self::bucket(rtt);
+        self.counts[b] = self.counts[b].saturating_add(1);
+        self.total += 1;
+    }
+
+    /// Samples taken.
+    pub fn samples(&self) -> u64 {
+        self.total
+    }
+
+    /// The round trip that a share `q` (0 to 1) of the samples did not exceed (rounded up to
+    /// its bucket's top), or `None` before the first sample.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        if self.total == 0 {
+            return None;
+        }
+        let want = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (b, &n) in self.counts.iter().enumerate() {
+            seen += u64::from(n);
+            if seen >= want {
+                return Some(Self::upper(b));
+            }
+        }
+        Some(Self::upper(SKETCH_BUCKETS - 1))
+    }
+
+    /// The timeout of a probe to an address that never answered: twice the 99th percentile
+    /// of the round trips measured (plus [`GRANULARITY`]), within `bounds`; `None` before
+    /// the first sample.
+    pub fn timeout(&self, bounds: &RtoBounds) -> Option<Duration> {
+        let p99 = self.quantile(0.99)?;
+        Some(bounds.clamp(p99 * 2 + GRANULARITY))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +293,36 @@ mod tests {
         }
         assert_eq!(e.min_rtt(), Some(Duration::from_micros(600)));
         assert!(e.queueing());
+    }
+
+    #[test]
+    fn the_sketch_gives_high_percentiles_within_a_quarter() {
+        let mut s = RttSketch::new();
+        assert_eq!(s.timeout(&BOUNDS), None);
+        // 98 near samples (5 ms) and 2 far ones (300 ms): the 99th percentile is the far one.
+        for _ in 0..98 {
+            s.sample(ms(5));
+        }
+        s.sample(ms(300));
+        s.sample(ms(300));
+        let p50 = s.quantile(0.5).unwrap();
+        assert!(p50 >= ms(5) && p50 <= ms(5) * 5 / 4, "{p50:?}");
+        let p99 = s.quantile(0.99).unwrap();
+        assert!(p99 >= ms(300) && p99 <= ms(375), "{p99:?}");
+        assert!(s.timeout(&BOUNDS).unwrap() >= ms(600));
+        for us in [1u64, 2, 3, 7, 999, 1000, 1001, 123_456, 9_999_999] {
+            let b = RttSketch::bucket(Duration::from_micros(us));
+            let top = RttSketch::upper(b);
+            assert!(top >= Duration::from_micros(us), "{us}: {top:?}");
+            assert!(
+                top <= Duration::from_micros(us * 5 / 4 + 1),
+                "{us}: {top:?}"
+            );
+        }
+        // Near hosts only: the floor.
+        let mut near = RttSketch::new();
+        near.sample(Duration::from_micros(300));
+        assert_eq!(near.timeout(&BOUNDS), Some(BOUNDS.min));
     }
 
     #[test]

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Peak RSS of sparse wide scans (issue 18): a /17, /16 and /15 of 198.18.0.0/15 where 1 address
+# in 64 answers (port 22 open, 80 and 443 closed), SYN and connect, measured with
+# /usr/bin/time -v. Everything lives in two namespaces this script creates (scanner <-> veth <->
+# target) and removes when it ends, also on failure. Needs root.
+#
+#   bench/rss.sh [path/to/portscout]     (default: target/release/portscout)
+#
+# The target namespace makes 1 address in 64 local (`ip route add local A/32 dev lo`, a
+# scattered offset in each block of 64) and accepts on port 22; every other address is silent
+# (forwarding is off there, so nothing answers for it).
+set -euo pipefail
+
+bin=${1:-target/release/portscout}
+bin=$(realpath "$bin")
+scan_ns=i18b-rss-scan
+target_ns=i18b-rss-tgt
+work=$(mktemp -d)
+
+cleanup() {
+    [[ -n ${listener:-} ]] && kill "$listener" 2>/dev/null || true
+    ip netns del "$scan_ns" 2>/dev/null || true
+    ip netns del "$target_ns" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+[[ $(id -u) == 0 ]] || { echo "rss.sh: needs root" >&2; exit 1; }
+ip netns add "$scan_ns"
+ip netns add "$target_ns"
+ip link add i18b-rs type veth peer name i18b-rt
+ip link set i18b-rs netns "$scan_ns"
+ip link set i18b-rt netns "$target_ns"
+ip -n "$scan_ns" addr add 10.255.18.1/30 dev i18b-rs
+ip -n "$target_ns" addr add 10.255.18.2/30 dev i18b-rt
+for ns in "$scan_ns" "$target_ns"; do ip -n "$ns" link set lo up; done
+ip -n "$scan_ns" link set i18b-rs up
+ip -n "$target_ns" link set i18b-rt up
+ip -n "$scan_ns" route add 198.18.0.0/15 via 10.255.18.2
+
+# 1 in 64 of 198.18.0.0/15 local in the target (2,048 addresses), scattered in each block.
+python3 - "$work/routes" <<'EOF'
+import ipaddress, sys
+base = int(ipaddress.IPv4Address("198.18.0.0"))
+with open(sys.argv[1], "w") as f:
+    for i in range(2048):
+        offset = ((i * 2654435761) & 0xffffffff) >> 8
+        print(f"route add local {ipaddress.IPv4Address(base + i * 64 + offset % 64)}/32 dev lo", file=f)
+EOF
+ip -n "$target_ns" -batch "$work/routes"
+
+# An accept()ing listener on port 22 for every local address.
+ip netns exec "$target_ns" python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 22))
+s.listen(4096)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+' > "$work/listener.log" 2>&1 &
+listener=$!
+for _ in $(seq 100); do grep -q listening "$work/listener.log" && break; sleep 0.1; done
+
+printf '%-8s %-5s %8s %9s %7s %s\n' scan space "RSS(KB)" "wall(s)" open "timing line"
+for scan in syn connect; do
+    for prefix in 17 16 15; do
+        ip netns exec "$scan_ns" /usr/bin/time -v "$bin" --scan "$scan" -p 22,80,443 \
+            "198.18.0.0/$prefix" > "$work/out" 2> "$work/err" || true
+        rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/err")
+        wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$work/err")
+        open=$(grep -c '22/tcp *open\|open' "$work/out" || true)
+        timing=$(grep -o 'timing:.*' "$work/err" | head -1)
+        printf '%-8s /%-4s %8s %9s %7s %s\n' "$scan" "$prefix" "$rss" "$wall" "$open" "$timing"
+    done
+done
