@@ -72,7 +72,8 @@
 #                       is the default engine with --order serial, "syn" the default engine
 #                       with --scan syn
 #   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds", plus
-#                       zmap and masscan when a W scenario runs; also nmap-syn and masscan)
+#                       zmap and masscan when a W scenario runs, "nmap zmap masscan" when only
+#                       W scenarios run; also nmap-syn and masscan)
 #   --masscan-rate PPS  masscan's --rate (default 1000000)
 #   --seeds DIR         the seed's Python scanners (default: ../shared/seed-scanners)
 #   --time-limit SEC    per-run time limit; a run killed there is recorded as timed out (120)
@@ -157,8 +158,15 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-# The W scenarios' peers are zmap, masscan and nmap: added unless --peers says otherwise.
-case " $SCENARIOS" in *" w"*) [ "$PEERS_GIVEN" = 1 ] || PEERS="$PEERS zmap masscan" ;; esac
+# The W scenarios' peers are zmap, masscan and nmap: added unless --peers says otherwise; with
+# only W scenarios, only they (nothing else is installed or run).
+if [ "$PEERS_GIVEN" = 0 ]; then
+    only_w=1
+    for s in $SCENARIOS; do case "$s" in w*) ;; *) only_w=0 ;; esac; done
+    case " $SCENARIOS" in
+        *" w"*) if [ "$only_w" = 1 ]; then PEERS="nmap zmap masscan"; else PEERS="$PEERS zmap masscan"; fi ;;
+    esac
+fi
 for p in $PEERS; do
     case "$p" in nmap|nmap-syn|masscan|zmap|rustscan|floor|seeds) ;; *) echo "--peers: unknown peer '$p'" >&2; exit 2 ;; esac
 done

@@ -411,12 +411,14 @@ pub fn render_table(runs: &[Run]) -> String {
     out
 }
 
-/// The tool the W scenarios' wall times are measured against.
-pub const W_BASELINE: &str = "zmap";
+/// The tools the W scenarios' wall times are measured against: zmap (the SYN scans), nmap
+/// (the connect scans: W1).
+pub const W_BASELINES: [&str; 2] = ["zmap", "nmap"];
 
 /// The wide scans (issue 18): one row per W scenario and tool, with the probes that reached
 /// the target, their number per address and port, the send rate into a silent target and the
-/// wall time against zmap's. Empty when the runs hold no W scenario.
+/// wall time against zmap's and nmap's (where they ran). Empty when the runs hold no W
+/// scenario.
 pub fn render_w_table(runs: &[Run]) -> String {
     let sums: Vec<Summary> = summarise(runs)
         .into_iter()
@@ -428,15 +430,18 @@ pub fn render_w_table(runs: &[Run]) -> String {
     let mut out = String::new();
     out.push_str(
         "| scenario | tool | runs | median wall (s) | median probes | probes per address and port \
-         | median SYNs/s into the target | peak RSS (MiB) | open ports | wall vs zmap |\n",
+         | median SYNs/s into the target | peak RSS (MiB) | open ports | wall vs zmap \
+         | wall vs nmap |\n",
     );
-    out.push_str("|---|---|---|---:|---:|---:|---:|---:|---|---:|\n");
+    out.push_str("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n");
     let med = |xs: Vec<f64>| median(&xs);
     for s in &sums {
-        let base = sums
-            .iter()
-            .find(|b| b.scenario == s.scenario && b.tool == W_BASELINE)
-            .and_then(Summary::median_wall);
+        // A baseline that only timed out counts as minus its limit: a lower bound.
+        let base = |tool: &str| {
+            sums.iter()
+                .find(|b| b.scenario == s.scenario && b.tool == tool)
+                .and_then(|b| b.median_wall().or(b.timeout_wall().map(|t| -t)))
+        };
         let ok: Vec<&Run> = s.ok().collect();
         // A timed-out run's probes still say how far it got.
         let all = &s.runs;
@@ -459,20 +464,22 @@ pub fn render_w_table(runs: &[Run]) -> String {
                 _ => None,
             })
             .collect());
-        let (wall, rat) = match (s.median_wall(), s.timeout_wall()) {
-            (Some(m), _) => (format!("{m:.3}"), ratio(m, base)),
-            (None, Some(t)) => (
-                format!("timeout (>{t:.0})"),
-                match base {
-                    Some(b) if b > 0.0 => format!(">{:.1}x", t / b),
-                    _ => "n/a".to_string(),
-                },
-            ),
-            (None, None) => (
-                s.failed_wall()
-                    .map_or("—".to_string(), |f| format!("failed (after {f:.1})")),
-                "n/a".to_string(),
-            ),
+        // Against a baseline that timed out, the ratio is an upper bound.
+        let versus = |b: Option<f64>| -> String {
+            match (s.median_wall(), s.timeout_wall(), b) {
+                (_, _, None) => "—".to_string(),
+                (Some(m), _, Some(b)) if b < 0.0 => format!("<{:.2}x", m / -b),
+                (Some(m), _, Some(b)) => ratio(m, Some(b)),
+                (None, Some(t), Some(b)) if b > 0.0 => format!(">{:.1}x", t / b),
+                _ => "n/a".to_string(),
+            }
+        };
+        let wall = match (s.median_wall(), s.timeout_wall()) {
+            (Some(m), _) => format!("{m:.3}"),
+            (None, Some(t)) => format!("timeout (>{t:.0})"),
+            (None, None) => s
+                .failed_wall()
+                .map_or("—".to_string(), |f| format!("failed (after {f:.1})")),
         };
         let open = if ok.is_empty() {
             "—".to_string()
@@ -489,7 +496,7 @@ pub fn render_w_table(runs: &[Run]) -> String {
             .map_or("—".to_string(), |k| format!("{:.1}", k as f64 / 1024.0));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             s.scenario,
             s.tool,
             runs_cell(s),
@@ -499,7 +506,8 @@ pub fn render_w_table(runs: &[Run]) -> String {
             rate.map_or("—".to_string(), |r| format!("{r:.0}")),
             rss,
             open,
-            rat,
+            versus(base(W_BASELINES[0])),
+            versus(base(W_BASELINES[1])),
         );
     }
     out
@@ -556,14 +564,15 @@ W2,1,zmap,ok,0,4.000,0.30,0.05,20480,3072,3070,2,0,0,0,0,0,0,196608,196608,,\n";
         assert_eq!(lines.len(), 2 + 4, "{t}");
         assert_eq!(
             lines[2],
-            "| W1 | portscout-syn | 1 | 3.000 | 131072 | 2.00 | 65536 | 10.0 | exact in 1/1 runs | 1.50x |"
+            "| W1 | portscout-syn | 1 | 3.000 | 131072 | 2.00 | 65536 | 10.0 | exact in 1/1 runs \
+             | 1.50x | <0.01x |"
         );
         assert_eq!(
             lines[4],
-            "| W1 | nmap | 0 ok, 1 timed out | timeout (>300) | 4000 | — | 13 | — | — | >150.0x |"
+            "| W1 | nmap | 0 ok, 1 timed out | timeout (>300) | 4000 | — | 13 | — | — | >150.0x | n/a |"
         );
         assert!(
-            lines[5].contains("| missed 2 of 3072, invented 0 (1/1 runs wrong) | 1.00x |"),
+            lines[5].contains("| missed 2 of 3072, invented 0 (1/1 runs wrong) | 1.00x | — |"),
             "{}",
             lines[5]
         );
