@@ -1287,6 +1287,23 @@ for s in $SCENARIOS; do
     unset done_with
 done
 say "measured in $(( $(date +%s) - START )) s"
+# Issue 18's memory figure: portscout's peak RSS in W2 at /(B+1), /B and /(B-1), finished runs.
+if has w2-17 "$SCENARIOS" || has w2-15 "$SCENARIOS"; then
+    for e in $W_ENGINES; do
+        line=$(awk -F, -v t="portscout-$e" -v a="W2-17" -v b="W2" -v c="W2-15" \
+            -v na="/$(w_bits w2-17)" -v nb="/$(w_bits w2)" -v nc="/$(w_bits w2-15)" '
+            NR > 1 && $3 == t && $4 == "ok" && ($1 == a || $1 == b || $1 == c) && $9 > m[$1] { m[$1] = $9 }
+            END {
+                out = ""
+                if (a in m) out = out sprintf("%s %.1f MiB", na, m[a] / 1024)
+                if (b in m) out = out (out == "" ? "" : ", ") sprintf("%s %.1f MiB", nb, m[b] / 1024)
+                if (c in m) out = out (out == "" ? "" : ", ") sprintf("%s %.1f MiB", nc, m[c] / 1024)
+                if ((a in m) && (c in m)) out = out sprintf(" (%s is %+.0f%% against %s)", nc, 100 * (m[c] / m[a] - 1), na)
+                print out
+            }' "$CSV")
+        [ -n "$line" ] && summary "W2 peak RSS of portscout-$e (finished runs): $line"
+    done
+fi
 
 "$REPORT" "$CSV" "$OUTDIR" >"$WORK/table"
 if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUTDIR" 2>/dev/null || true; fi
