@@ -31,6 +31,25 @@
 #   and masscan (s1v6, s3v6); RustScan, the floor (bench/floor.c is IPv4 only) and the seed
 #   scripts are skipped there.
 #
+# Wide scans (issue 18): scanner 198.19.255.253/30 <-> veth <-> target 198.19.255.254/30, the
+# scanner routing 198.18.0.0/15 into the target namespace, which drops (nftables, prerouting)
+# every packet not addressed to one of its own addresses: no answer, no ICMP. B is --w-bits
+# (default 16); the space is 198.18.0.0/B.
+#   w1     silent /B x port 22: portscout-syn, portscout-auto (connect), zmap -P K (K: the
+#          probes per address of the last finished portscout-syn run here, 2 until there is
+#          one), nmap -sT -Pn
+#   w2     /B where 1 address in 64 answers on 22, 80 and 443 (AnyIP: a local /32 route on the
+#          target's lo per live address, one listener on 0.0.0.0): portscout-syn,
+#          portscout-auto, zmap (once per port, summed; -P K), masscan
+#   w3     w2 plus 5% of the SYNs dropped in the target (nftables numgen)
+#   w4     silent /(B-1) x 8 ports: portscout-syn against zmap (one port, -P 8: the same number
+#          of SYNs in one zmap run); the send rate, from the target veth's rx_packets sampled
+#          every 5 ms (packets between the first and the last change over that time span)
+#   w2-17, w2-15  w2 at /(B+1) and /(B-1) (/17 and /15 by default) for peak RSS: portscout only
+#   Every W run's SYNs are counted as they enter the target (nftables counter): the CSV
+#   columns probes, space (addresses x ports scanned) and send_s (w1, w4: the sampled span).
+#   portscout runs without -q there: its "portscout: timing:" line goes to summary.txt.
+#
 # Tools: portscout-ENGINE for each --engines entry; the peers nmap (-sT, every scenario),
 # nmap-syn (nmap -sS: s1, s3, s1v6, s3v6), masscan (s1, s3, s1v6, s3v6), rustscan (IPv4
 # scenarios), floor (s1, s2, s6), seeds (s2). masscan reports open ports only. It cannot scan
@@ -52,11 +71,16 @@
 #   --engines LIST      portscout engines (default: "auto threads async sharded"); "serial"
 #                       is the default engine with --order serial, "syn" the default engine
 #                       with --scan syn
-#   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds"; also
-#                       nmap-syn and masscan)
+#   --peers LIST        peers to run if present (default: "nmap rustscan floor seeds", plus
+#                       zmap and masscan when a W scenario runs, "nmap zmap masscan" when only
+#                       W scenarios run; also nmap-syn and masscan)
 #   --masscan-rate PPS  masscan's --rate (default 1000000)
 #   --seeds DIR         the seed's Python scanners (default: ../shared/seed-scanners)
 #   --time-limit SEC    per-run time limit; a run killed there is recorded as timed out (120)
+#   --w-time-limit SEC  the same for the W scenarios (300)
+#   --w-bits B          the W scenarios' prefix length, 16..24 (default 16; 22 for a quick try)
+#   --w-engines LIST    portscout in the W scenarios (default "syn auto": SYN and connect)
+#   --zmap-bandwidth BW zmap's -B (default 10G: as fast as it can)
 #   --slow SEC          a tool whose run takes longer (or times out) is not run again in that
 #                       scenario (default 30)
 #   --no-install        do not install missing peers (nmap, masscan, rustscan, gcc): skip them
@@ -72,10 +96,16 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 # ---------------------------------------------------------------- options
 declare -A RUNS=([s1]=5 [s2]=5 [s3]=5 [s4]=3 [s4h]=3 [s5]=3 [s6]=5 [s7]=3
-    [s1v6]=5 [s3v6]=5 [s4v6]=3 [s5v6]=3)
+    [s1v6]=5 [s3v6]=5 [s4v6]=3 [s5v6]=3
+    [w1]=3 [w2]=5 [w3]=5 [w4]=3 [w2-17]=1 [w2-15]=1)
 SCENARIOS="s1 s2 s3 s4 s4h s5 s6 s7"
 ENGINES="auto threads async sharded"
 PEERS="nmap rustscan floor seeds"
+PEERS_GIVEN=0
+W_LIMIT=300
+W_BITS=16
+W_ENGINES="syn auto"
+ZMAP_BW=10G
 SEEDS=""
 MASSCAN_RATE=1000000
 LIMIT=120
@@ -106,7 +136,15 @@ while [ $# -gt 0 ]; do
             done
             shift 2 ;;
         --engines) ENGINES=${2//,/ }; shift 2 ;;
-        --peers) PEERS=${2//,/ }; shift 2 ;;
+        --peers) PEERS=${2//,/ }; PEERS_GIVEN=1; shift 2 ;;
+        --w-time-limit) posint --w-time-limit "${2:-}"; W_LIMIT="$2"; shift 2 ;;
+        --w-bits)
+            case "${2:-}" in 1[6-9]|2[0-4]) W_BITS=$2 ;; *) echo "--w-bits needs 16..24, not '${2:-}'" >&2; exit 2 ;; esac
+            shift 2 ;;
+        --w-engines) W_ENGINES=${2//,/ }; shift 2 ;;
+        --zmap-bandwidth)
+            case "${2:-}" in [1-9]*) ZMAP_BW=$2 ;; *) echo "--zmap-bandwidth needs a bandwidth like 10G, not '${2:-}'" >&2; exit 2 ;; esac
+            shift 2 ;;
         --masscan-rate) posint --masscan-rate "${2:-}"; MASSCAN_RATE="$2"; shift 2 ;;
         --seeds) SEEDS="$2"; shift 2 ;;
         --time-limit) posint --time-limit "${2:-}"; LIMIT="$2"; shift 2 ;;
@@ -120,10 +158,19 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
+# The W scenarios' peers are zmap, masscan and nmap: added unless --peers says otherwise; with
+# only W scenarios, only they (nothing else is installed or run).
+if [ "$PEERS_GIVEN" = 0 ]; then
+    only_w=1
+    for s in $SCENARIOS; do case "$s" in w*) ;; *) only_w=0 ;; esac; done
+    case " $SCENARIOS" in
+        *" w"*) if [ "$only_w" = 1 ]; then PEERS="nmap zmap masscan"; else PEERS="$PEERS zmap masscan"; fi ;;
+    esac
+fi
 for p in $PEERS; do
-    case "$p" in nmap|nmap-syn|masscan|rustscan|floor|seeds) ;; *) echo "--peers: unknown peer '$p'" >&2; exit 2 ;; esac
+    case "$p" in nmap|nmap-syn|masscan|zmap|rustscan|floor|seeds) ;; *) echo "--peers: unknown peer '$p'" >&2; exit 2 ;; esac
 done
-for e in $ENGINES; do
+for e in $ENGINES $W_ENGINES; do
     case "$e" in *[!a-z0-9_-]*|'') echo "--engines: bad engine name '$e'" >&2; exit 2 ;; esac
 done
 
@@ -159,13 +206,18 @@ NS_7S="pst-b${ID}-7s"; NS_7T="pst-b${ID}-7t"
 NS_3V6S="pst-b${ID}-3v6s"; NS_3V6T="pst-b${ID}-3v6t"   # S1v6 uses NS_LO
 NS_4V6S="pst-b${ID}-4v6s"; NS_4V6T="pst-b${ID}-4v6t"
 NS_5V6S="pst-b${ID}-5v6s"; NS_5V6T="pst-b${ID}-5v6t"
+NS_WQS="pst-b${ID}-wqs"; NS_WQT="pst-b${ID}-wqt"   # W1, W4: silent
+NS_W2S="pst-b${ID}-w2s"; NS_W2T="pst-b${ID}-w2t"   # W2, W2-17, W2-15
+NS_W3S="pst-b${ID}-w3s"; NS_W3T="pst-b${ID}-w3t"
 ALL_NS=("$NS_LO" "$NS_3S" "$NS_3T" "$NS_4S" "$NS_4T" "$NS_4HS" "$NS_4HT" "$NS_5S" "$NS_5T" "$NS_7S" "$NS_7T"
-    "$NS_3V6S" "$NS_3V6T" "$NS_4V6S" "$NS_4V6T" "$NS_5V6S" "$NS_5V6T")
+    "$NS_3V6S" "$NS_3V6T" "$NS_4V6S" "$NS_4V6T" "$NS_5V6S" "$NS_5V6T"
+    "$NS_WQS" "$NS_WQT" "$NS_W2S" "$NS_W2T" "$NS_W3S" "$NS_W3T")
 veth() { echo "pvb${ID}$1"; }             # <= 15 chars: pid_max is at most 7 digits (4v6s: 14)
 WORK=$(mktemp -d /tmp/pst-bench.XXXXXX)
 LISTENER_PIDS=()
 RUN_PID=""
 KA_PID=""                                 # masscan's keep-alive sender (see the header)
+SAMPLER_PID=""                            # W1, W4: the target veth's rx_packets sampler
 
 kill_ns_procs() {
     # Everything running inside our namespaces is ours: listeners and a tool still running when
@@ -186,14 +238,15 @@ cleanup() {
     trap '' INT TERM
     if [ -n "$RUN_PID" ]; then kill "$RUN_PID" 2>/dev/null || true; fi
     if [ -n "$KA_PID" ]; then kill "$KA_PID" 2>/dev/null || true; fi
+    if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
     kill_ns_procs TERM
     sleep 0.2
     kill_ns_procs KILL
-    for pid in "${LISTENER_PIDS[@]:-}" $RUN_PID $KA_PID; do
+    for pid in "${LISTENER_PIDS[@]:-}" $RUN_PID $KA_PID $SAMPLER_PID; do
         if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
     done
     # Rules, qdiscs and veths go with their namespaces; remove them explicitly anyway.
-    for ns in "$NS_3T" "$NS_4T" "$NS_4HT" "$NS_5T" "$NS_3V6T" "$NS_4V6T"; do
+    for ns in "$NS_3T" "$NS_4T" "$NS_4HT" "$NS_5T" "$NS_3V6T" "$NS_4V6T" "$NS_WQT" "$NS_W2T" "$NS_W3T"; do
         ip netns exec "$ns" nft delete table inet pstbench 2>/dev/null || true
     done
     tc -n "$NS_7S" qdisc del dev "$(veth 7s)" root 2>/dev/null || true
@@ -206,6 +259,9 @@ cleanup() {
     ip -n "$NS_3V6S" link del "$(veth 3v6s)" 2>/dev/null || true
     ip -n "$NS_4V6S" link del "$(veth 4v6s)" 2>/dev/null || true
     ip -n "$NS_5V6S" link del "$(veth 5v6s)" 2>/dev/null || true
+    ip -n "$NS_WQS" link del "$(veth wqs)" 2>/dev/null || true
+    ip -n "$NS_W2S" link del "$(veth w2s)" 2>/dev/null || true
+    ip -n "$NS_W3S" link del "$(veth w3s)" 2>/dev/null || true
     for ns in "${ALL_NS[@]}"; do
         ip netns del "$ns" 2>/dev/null || true
     done
@@ -255,6 +311,11 @@ if [ "$SETUP_ONLY" = 0 ]; then
             apt_install masscan || say "skipping masscan: apt-get install masscan failed"
         fi
     fi
+    if has zmap "$PEERS" && ! command -v zmap >/dev/null; then
+        if peer_missing zmap "apt-get install -y zmap"; then
+            apt_install zmap || say "skipping zmap: apt-get install zmap failed"
+        fi
+    fi
     if has rustscan "$PEERS" && ! command -v rustscan >/dev/null; then
         if peer_missing rustscan "cargo install --locked rustscan (compiles for a few minutes)"; then
             cargo install --locked rustscan >&2 || say "skipping rustscan: cargo install failed"
@@ -267,6 +328,7 @@ if [ "$SETUP_ONLY" = 0 ]; then
     fi
     command -v nmap >/dev/null || { drop_peer nmap; drop_peer nmap-syn; }
     command -v masscan >/dev/null || drop_peer masscan
+    command -v zmap >/dev/null || drop_peer zmap
     command -v rustscan >/dev/null || drop_peer rustscan
     command -v gcc >/dev/null || drop_peer floor
     if has seeds "$PEERS" && ! [ -f "$SEEDS/threads.py" ]; then
@@ -514,8 +576,168 @@ setup_s5v6() {
         "${S5V6_SILENT// /:22 }:22"
 }
 
+# ---------------------------------------------------------------- the W scenarios (issue 18)
+# Scanner W_SCAN/30 <-> veth <-> target W_GW/30; the scanner routes 198.18.0.0/15 via W_GW.
+# The /30 lies at the top of 198.18.0.0/15: a scan of the whole /15 (--w-bits 16: W4 and
+# W2-15) excludes it (W_LINK) in every tool, so that no probe goes to the link's own two
+# addresses.
+W_BASE=198.18.0.0
+W_SCAN=198.19.255.253
+W_GW=198.19.255.254
+W_LINK=198.19.255.252/30
+W_PORTS=22,80,443      # W2, W3: the live addresses' open ports (nothing else answers)
+W1_PORT=22
+W4_PORTS=22,80,443,8080,3389,25,53,8443
+W3_LOSS=5              # percent of the SYNs dropped in W3's target
+is_w() { case "$1" in w*) return 0 ;; *) return 1 ;; esac; }
+# w_bits S: the prefix length S scans.
+w_bits() {
+    case "$1" in
+        w4|w2-15) echo $((W_BITS - 1)) ;;
+        w2-17) echo $((W_BITS + 1)) ;;
+        *) echo "$W_BITS" ;;
+    esac
+}
+w_net() { echo "$W_BASE/$(w_bits "$1")"; }
+w_ports() { case "$1" in w1) echo "$W1_PORT" ;; w4) echo "$W4_PORTS" ;; *) echo "$W_PORTS" ;; esac; }
+w_space() {   # addresses x ports scanned (the link's 4 addresses left out where excluded)
+    local n=$((1 << (32 - $(w_bits "$1")))) p
+    p=$(w_ports "$1"); p=${p//[!,]/}
+    [ "$(w_bits "$1")" = 15 ] && n=$((n - 4))
+    echo $((n * (${#p} + 1)))
+}
+w_excluded() { [ "$(w_bits "$1")" = 15 ]; }
+w_key() { case "$1" in w1|w4) echo wq ;; w3) echo w3 ;; *) echo w2 ;; esac; }
+W_UP=""
+
+# w_live BITS: the live addresses of 198.18.0.0/BITS, one a line: in every block of 64, one at
+# a pseudo-random offset 1..59 (seeded: the same set in every run; never .0 or .255 of a /24,
+# never the link's .252-.255).
+w_live() {
+    "$PY" - "$1" <<'EOF2'
+import ipaddress, random, sys
+bits = int(sys.argv[1])
+base = int(ipaddress.ip_address("198.18.0.0"))
+rng = random.Random(18)
+for block in range(1 << (32 - bits - 6)):
+    print(ipaddress.ip_address(base + 64 * block + rng.randrange(1, 60)))
+EOF2
+}
+
+# setup_w S: the scenario's pair (shared: W1 and W4; W2, W2-17 and W2-15), built once.
+setup_w() {
+    local s=$1 key scan tgt vs vt live_bits=0 b f
+    key=$(w_key "$s")
+    scan=$(scen_ns "$s"); tgt=$(scen_target_ns "$s")
+    vs=$(veth "${key}s"); vt=$(veth "${key}t")
+    if ! has "$key" "$W_UP"; then
+        pair "$scan" "$tgt" "$vs" "$vt" "$W_SCAN/30"
+        ip -n "$tgt" addr add "$W_GW/30" dev "$vt"
+        ip -n "$scan" route add 198.18.0.0/15 via "$W_GW" dev "$vs"
+        {
+            echo "add table inet pstbench"
+            # Before anything else: count the SYNs that come in (the probes), then drop every
+            # packet that is not for one of the target's own addresses, so that no ICMP answers.
+            echo "add chain inet pstbench pre { type filter hook prerouting priority -300; policy accept; }"
+            echo "add rule inet pstbench pre iifname $vt tcp flags & (syn | ack) == syn counter comment \"probes\""
+            echo "add rule inet pstbench pre fib daddr type != local counter drop comment \"silence\""
+            if [ "$key" = w3 ]; then
+                echo "add chain inet pstbench input { type filter hook input priority 0; policy accept; }"
+                echo "add rule inet pstbench input tcp flags & (syn | ack) == syn numgen random mod 100 < $W3_LOSS counter drop"
+            fi
+        } | ip netns exec "$tgt" nft -f -
+        W_UP="$W_UP $key"
+    fi
+    # Live addresses: for the widest prefix this pair's scenarios scan.
+    [ "$key" = wq ] && return 0
+    case "$key" in
+        w2) for f in w2 w2-17 w2-15; do
+                has "$f" "$SCENARIOS" || continue
+                b=$(w_bits "$f")
+                if [ "$live_bits" = 0 ] || [ "$b" -lt "$live_bits" ]; then live_bits=$b; fi
+            done ;;
+        w3) live_bits=$(w_bits w3) ;;
+    esac
+    local have=${W_LIVE_BITS_OF[$key]:-}
+    if [ -z "$have" ]; then
+        w_live "$live_bits" >"$WORK/live-$key.txt"
+        sed 's|.*|route add local &/32 dev lo|' "$WORK/live-$key.txt" | ip -n "$tgt" -batch -
+        # shellcheck disable=SC2086
+        start_listeners "$tgt" 0.0.0.0 ${W_PORTS//,/ }
+        W_LIVE_BITS_OF[$key]=$live_bits
+        # The first live address is in 198.18.0.1-59; offset 60 of a block is never live.
+        local first t=0.5
+        first=$(head -n1 "$WORK/live-$key.txt")
+        [ "$key" = w3 ] && t=4
+        check "$scan" "$t" "$first:$W_PORTS" "$first:1000" "198.18.0.60:22"
+    fi
+}
+declare -A W_LIVE_BITS_OF=()
+
+# setup_w_silent: W1 and W4's check: nothing answers, not even the /15's first address.
+setup_w_silent() {
+    setup_w "$1"
+    local scan
+    scan=$(scen_ns "$1")
+    check "$scan" 0.5 "" "" "198.18.0.1:22 198.18.200.7:80"
+}
+
+# truth_w S: the open ports are the live addresses of the scanned prefix, every W port; no
+# filtered ports are scored ("open_only": a /16's silent addresses would be 190 000 of them).
+truth_w() {
+    local s=$1 key live=/dev/null ports
+    key=$(w_key "$s")
+    [ -f "$WORK/live-$key.txt" ] && live="$WORK/live-$key.txt"
+    ports=$(w_ports "$s")
+    "$PY" - "$(S_TRUTH "$s")" "$live" "$(w_net "$s")" "$ports" <<'EOF2'
+import ipaddress, json, sys
+path, live, net, ports = sys.argv[1:5]
+net = ipaddress.ip_network(net)
+ports = [int(p) for p in ports.split(",")]
+opens = []
+with open(live) as f:
+    for line in f:
+        a = line.strip()
+        if a and ipaddress.ip_address(a) in net:
+            opens += [[a, p] for p in ports]
+json.dump({"targets": [], "ports": [min(ports), max(ports)], "open": opens, "filtered": [],
+           "open_only": True}, open(path, "w"))
+EOF2
+}
+
+# w_probes S: the SYNs counted entering the target so far.
+w_probes() {
+    ip netns exec "$(scen_target_ns "$1")" nft list chain inet pstbench pre 2>/dev/null \
+        | grep 'comment "probes"' | grep -o 'packets [0-9]*' | sed 's/packets //' | head -n1
+}
+
+# The sampler (W1, W4): the target veth's rx_packets every 5 ms; a line "TIME COUNT" at each
+# change, so the first and last lines bound the time packets came in.
+SAMPLER_PY='
+import sys, time
+path, out = "/sys/class/net/%s/statistics/rx_packets" % sys.argv[1], open(sys.argv[2], "w")
+def rd():
+    with open(path) as f:
+        return int(f.read())
+last = rd()
+out.write("%.6f %d\n" % (time.monotonic(), last)); out.flush()
+while True:
+    time.sleep(0.005)
+    c = rd()
+    if c != last:
+        last = c
+        out.write("%.6f %d\n" % (time.monotonic(), c)); out.flush()
+'
+# sampled FILE: "PACKETS SPAN RATE" from the sampler's file: packets between its first and
+# last change and the seconds between them ("" when fewer than two changes).
+sampled() {
+    awk 'NR == 1 { next } NR == 2 { t0 = $1; c0 = $2 } { t1 = $1; c1 = $2 }
+         END { if (NR >= 3 && t1 > t0) printf "%d %.3f %.0f", c1 - c0, t1 - t0, (c1 - c0) / (t1 - t0) }' "$1"
+}
+
 # check NS TIMEOUT OPEN CLOSED SILENT: plain connects from NS. OPEN is "addr:p,p addr:p", CLOSED
-# one addr:port that must be refused, SILENT addr:port that must get no answer (or unreachable).
+# one addr:port that must be refused ("" for none), SILENT addr:port that must get no answer (or
+# unreachable).
 # The port is what follows the last colon, so an IPv6 addr is written as it is (::1:22).
 check() {
     ip netns exec "$1" "$PY" - "$2" "$3" "$4" "$5" <<'EOF' >&2
@@ -533,10 +755,11 @@ def probe(a, p):
         s.close()
 bad = [f"{a}:{p}" for x in opens for a, ps in [x.rsplit(":", 1)] for p in ps.split(",") if probe(a, p) != "open"]
 assert not bad, f"listeners not reachable: {bad}"
-a, p = closed.rsplit(":", 1); assert probe(a, p) == "closed", f"{closed} not closed"
+if closed:
+    a, p = closed.rsplit(":", 1); assert probe(a, p) == "closed", f"{closed} not closed"
 for x in silent:
     a, p = x.rsplit(":", 1); assert probe(a, p) == "filtered", f"{x} answered"
-print(f"ok: listeners open ({', '.join(opens)}), {closed} closed"
+print(f"ok: listeners open ({', '.join(opens)}), {closed or 'none'} closed"
       + (f", {' '.join(silent)} silent" if silent else ""))
 EOF
 }
@@ -549,7 +772,10 @@ setup_scenario() {
         s3|s4|s4h|s7|s3v6|s4v6) setup_remote "$1" ;;
         s5) setup_s5 ;;
         s5v6) setup_s5v6 ;;
+        w1|w4) setup_w_silent "$1" ;;
+        w*) setup_w "$1" ;;
     esac
+    if is_w "$1"; then truth_w "$1"; return 0; fi
     local lo_open r_open s5_open="" s5_filt="" a addr
     addr=$(scen_addr "$1")
     lo_open=$(for p in $LO_PORTS; do printf '%s:%s ' "$addr" "$p"; done)
@@ -577,12 +803,14 @@ scen_ns() {
         s1|s2|s6|s1v6) echo "$NS_LO" ;; s3) echo "$NS_3S" ;; s4) echo "$NS_4S" ;; s4h) echo "$NS_4HS" ;;
         s5) echo "$NS_5S" ;; s7) echo "$NS_7S" ;;
         s3v6) echo "$NS_3V6S" ;; s4v6) echo "$NS_4V6S" ;; s5v6) echo "$NS_5V6S" ;;
+        w1|w4) echo "$NS_WQS" ;; w3) echo "$NS_W3S" ;; w*) echo "$NS_W2S" ;;
     esac
 }
 scen_target_ns() {
     case "$1" in
         s3) echo "$NS_3T" ;; s4) echo "$NS_4T" ;; s4h) echo "$NS_4HT" ;; s5) echo "$NS_5T" ;; s7) echo "$NS_7T" ;;
         s3v6) echo "$NS_3V6T" ;; s4v6) echo "$NS_4V6T" ;; s5v6) echo "$NS_5V6T" ;;
+        w1|w4) echo "$NS_WQT" ;; w3) echo "$NS_W3T" ;; w*) echo "$NS_W2T" ;;
     esac
 }
 scen_range() { case "$1" in s2) echo "30000 65535" ;; s5|s5v6) echo "1 1024" ;; s7) echo "$S7_LO $S7_HI" ;; *) echo "1 65535" ;; esac; }
@@ -597,6 +825,20 @@ is_v6() { case "$1" in *v6) return 0 ;; *) return 1 ;; esac; }
 
 scen_tools() {
     local s=$1 t="" e
+    if is_w "$s"; then
+        for e in $W_ENGINES; do
+            # W4 is the raw send path: SYN scans only.
+            [ "$s" = w4 ] && [ "$e" != syn ] && continue
+            t="$t portscout-$e"
+        done
+        case "$s" in
+            w1) has zmap "$PEERS" && t="$t zmap"; has nmap "$PEERS" && t="$t nmap" ;;
+            w2|w3) has zmap "$PEERS" && t="$t zmap"; has masscan "$PEERS" && t="$t masscan" ;;
+            w4) has zmap "$PEERS" && t="$t zmap" ;;
+        esac
+        echo "${t# }"
+        return 0
+    fi
     for e in $ENGINES; do t="$t portscout-$e"; done
     case "$s" in s1|s2|s6) has floor "$PEERS" && t="$t floor" ;; esac
     has nmap "$PEERS" && t="$t nmap"
@@ -633,9 +875,64 @@ masscan_args() {
     esac
 }
 
+# w_mac S: the target veth's MAC, as zmap (aa:bb:..) and masscan (aa-bb-..) want it.
+w_mac() {
+    ip -n "$(scen_target_ns "$1")" -br link show dev "$(veth "$(w_key "$1")t")" | awk '{print $3}'
+}
+declare -A W_K=()   # the probes per address of the last finished portscout-syn run, per scenario
+# w_tool_cmd SCEN TOOL: tool_cmd for the W scenarios.
+w_tool_cmd() {
+    local s=$1 tool=$2 net ports vs excl=() k
+    net=$(w_net "$s")
+    ports=$(w_ports "$s")
+    vs=$(veth "$(w_key "$s")s")
+    w_excluded "$s" && excl=(--exclude "$W_LINK")
+    case "$tool" in
+        portscout-*)
+            local e=${tool#portscout-}
+            # No -q: the "portscout: timing:" line on stderr says how many probes went out.
+            CMD=("$BIN" "$net" -p "$ports" --format ndjson --show open "${excl[@]}")
+            case "$e" in
+                syn) CMD+=(--scan syn) ;;
+                serial) CMD+=(--order serial) ;;
+                auto) [ "$ENGINE_FLAG" = 1 ] && CMD+=(--engine auto) ;;
+                *) CMD+=(--engine "$e") ;;
+            esac
+            PARSER=portscout ;;
+        zmap)
+            # zmap 2.1 scans one port per run: once per port, one after the other, in one timed
+            # command. Its default blacklist holds 198.18.0.0/15, so it gets its own (empty, or
+            # the link). W4: one port, -P 8: as many SYNs as 8 ports in one run (its rate).
+            if w_excluded "$s"; then echo "$W_LINK" >"$WORK/zmap-blacklist"; else : >"$WORK/zmap-blacklist"; fi
+            k=${W_K[$s]:-2}
+            local zports=$ports
+            if [ "$s" = w4 ]; then
+                zports=${ports%%,*}
+                k=$(( $(echo "$ports" | tr -cd , | wc -c) + 1 ))
+            fi
+            # shellcheck disable=SC2016,SC2054  # the inner script's own $1; ps=$1 is no array
+            CMD=(bash -c 'ps=$1; shift; for p in ${ps//,/ }; do "$@" -p "$p" || exit; done' zmap-ports "$zports"
+                zmap -i "$vs" -S "$W_SCAN" -G "$(w_mac "$s")" -b "$WORK/zmap-blacklist" -B "$ZMAP_BW"
+                -c 1 -P "$k" -O csv -f saddr,sport -o - -q -v 2 --disable-syslog "$net")
+            ZMAP_NOTE="zmap -P $k$([ -n "${W_K[$s]:-}" ] || [ "$s" = w4 ] || echo ' (no finished portscout-syn run yet: 2)')"
+            PARSER=zmap ;;
+        masscan)
+            local mac
+            mac=$(w_mac "$s")
+            CMD=(env -C "$WORK" masscan "$net" -p "$ports" --rate "$MASSCAN_RATE" --wait 1
+                --adapter "$vs" --adapter-ip "$W_SCAN" --router-mac "${mac//:/-}" "${excl[@]}"
+                -oL "$OUTFILE.out.list")
+            PARSER=masscan ;;
+        nmap)
+            CMD=(nmap -sT -n -Pn -p "$ports" "$net" "${excl[@]}" -oX "$OUTFILE.out.xml" -oG -)
+            PARSER=nmap ;;
+    esac
+}
+
 # tool_cmd SCEN TOOL: sets CMD (array) and PARSER.
 tool_cmd() {
     local s=$1 tool=$2 lo hi addr tfile
+    if is_w "$s"; then w_tool_cmd "$s" "$tool"; return 0; fi
     read -r lo hi <<<"$(scen_range "$s")"
     addr=$(scen_addr "$s")
     tfile=$(scen_targets_file "$s")
@@ -699,6 +996,7 @@ counters() {
     case "$1" in
         s4) nft_count "$NS_4T" input ;;
         s4v6) nft_count "$NS_4V6T" input ;;
+        w3) nft_count "$NS_W3T" input ;;
         s4h) echo "$(nft_count "$NS_4HT" input) $(nft_count "$NS_4HT" output)" ;;
         s7) echo "$(tc_count "$NS_7S" "$(veth 7s)") $(tc_count "$NS_7T" "$(veth 7t)")" ;;
     esac
@@ -734,7 +1032,7 @@ count_note() {
         if [[ "${a[$i]:-}" =~ ^[0-9]+$ && "${b[$i]}" =~ ^[0-9]+$ ]]; then d+=($((b[i] - a[i]))); else d+=("?"); fi
     done
     case "$s" in
-        s4|s4v6) COUNT_SHORT="${d[0]:-?}"; COUNT_NOTE="nft: ${d[0]:-?} SYNs dropped" ;;
+        s4|s4v6|w3) COUNT_SHORT="${d[0]:-?}"; COUNT_NOTE="nft: ${d[0]:-?} SYNs dropped" ;;
         s4h)
             COUNT_SHORT="${d[0]:-?}/${d[1]:-?}"
             COUNT_NOTE="nft: ${d[0]:-?} SYNs and ${d[1]:-?} RSTs dropped" ;;
@@ -754,7 +1052,7 @@ scenario_summary() {
     local -a c
     read -r -a c <<<"$(counters "$s")"
     case "$s" in
-        s4|s4v6) line="${s^^} loss rule: dropped ${c[0]:-?} SYNs in all"
+        s4|s4v6|w3) line="${s^^} loss rule: dropped ${c[0]:-?} SYNs in all"
             per="${s^^} SYNs dropped per run:" ;;
         s4h) line="S4H loss rules: dropped ${c[0]:-?} SYNs (${S4H_SYN_LOSS}% rule) and ${c[1]:-?} RSTs (${S4H_RST_LOSS}% rule) in all"
             per="S4H SYNs/RSTs dropped per run:" ;;
@@ -769,17 +1067,18 @@ scenario_summary() {
         summary "$per$(awk '!($1 in v) { k[++n] = $1 } { v[$1] = v[$1] " " $3 }
             END { for (i = 1; i <= n; i++) printf " %s%s%s", k[i], v[k[i]], (i < n ? ";" : "") }' "$WORK/counts-$s")"
     fi
-    [ "$s" = s7 ] || return 0
+    is_w "$s" && summary "${s^^}: $(w_net "$s") x ports $(w_ports "$s") ($(w_space "$s") probes without retries$(w_excluded "$s" && echo ", $W_LINK excluded"))"
+    [ "$s" = s7 ] || is_w "$s" || return 0
     local any=0
     for f in "$OUTDIR/raw/$s"-portscout-*.err; do
         [ -e "$f" ] || continue
         x=${f##*/}; x=${x%.err}; r=${x##*-}; t=${x#"$s"-}; t=${t%-*}
         while IFS= read -r x; do
-            summary "S7 $t run $r: $x"
+            summary "${s^^} $t run $r: $x"
             any=1
         done < <(grep -m3 '^portscout: timing:' "$f" || true)
     done
-    [ "$any" = 1 ] || summary "S7: no portscout run printed a 'portscout: timing:' line on stderr"
+    [ "$any" = 1 ] || summary "${s^^}: no portscout run printed a 'portscout: timing:' line on stderr"
 }
 
 # ---------------------------------------------------------------- measuring
@@ -804,6 +1103,8 @@ while True:
 run_one() {
     local s=$1 round=$2 tool=$3 ns rc=0 t0 t1 wall status note="" limit=$LIMIT tgt
     LAST_FINAL=0
+    is_w "$s" && limit=$W_LIMIT
+    ZMAP_NOTE=""
     ns=$(scen_ns "$s")
     tgt=$(scen_target_ns "$s")
     OUTFILE="$OUTDIR/raw/$s-$tool-$round"
@@ -819,6 +1120,7 @@ run_one() {
         if [ -n "$tgt" ]; then
             local sa=198.18.0.1
             is_v6 "$s" && sa=$R6_SCAN
+            is_w "$s" && sa=$W_SCAN
             ip netns exec "$tgt" "$PY" -c "$KEEPALIVE_PY" "$sa" &
             KA_PID=$!
         fi
@@ -826,6 +1128,18 @@ run_one() {
     local c0 c1 tc0=""
     [ "$s" = s7 ] && { tc_settle; tc0=$(tc_dump); }
     c0=$(counters "$s")
+    local p0="" p1="" sfile="$OUTFILE.rx"
+    if is_w "$s"; then
+        p0=$(w_probes "$s")
+        case "$s" in
+            w1|w4)
+                # Started before the tool, so its first line is the count before any probe.
+                ip netns exec "$tgt" "$PY" -c "$SAMPLER_PY" "$(veth "$(w_key "$s")t")" "$sfile" &
+                SAMPLER_PID=$!
+                local i
+                for i in $(seq 100); do [ -s "$sfile" ] && break; sleep 0.02; done ;;
+        esac
+    fi
     t0=$(date +%s%N)
     ip netns exec "$ns" /usr/bin/time -f '%e %U %S %M' -o "$tf" \
         timeout -k 5 "$limit" "${wrap[@]}" "${CMD[@]}" >"$OUTFILE.out" 2>"$err" </dev/null &
@@ -840,6 +1154,21 @@ run_one() {
     fi
     [ "$s" = s7 ] && tc_settle
     c1=$(counters "$s")
+    local probes="" space="" send_s="" rate=""
+    if is_w "$s"; then
+        if [ -n "$SAMPLER_PID" ]; then
+            sleep 0.05   # the sampler's last look
+            kill "$SAMPLER_PID" 2>/dev/null || true
+            wait "$SAMPLER_PID" 2>/dev/null || true
+            SAMPLER_PID=""
+            local sp
+            sp=$(sampled "$sfile")
+            if [ -n "$sp" ]; then read -r _ send_s rate <<<"$sp"; fi
+        fi
+        p1=$(w_probes "$s")
+        [[ "$p0" =~ ^[0-9]+$ && "$p1" =~ ^[0-9]+$ ]] && probes=$((p1 - p0))
+        space=$(w_space "$s")
+    fi
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
     local user=0 sys=0 rss=0 line
     line=$(tail -n1 "$tf" 2>/dev/null || true)
@@ -873,11 +1202,22 @@ run_one() {
     fi
     local acc
     acc=$("$PY" "$REPO/bench/score.py" "$PARSER" "$OUTFILE.out" "$(S_TRUTH "$s")" | tr '\t' ',')
-    echo "${s^^},$round,$tool,$status,$rc,$wall,$user,$sys,$rss,$acc,$note" >>"$CSV"
+    if is_w "$s"; then
+        [ -n "$ZMAP_NOTE" ] && note="${note:+$note; }$ZMAP_NOTE"
+        [ -n "$rate" ] && note="${note:+$note; }$rate SYNs/s into the target over ${send_s} s"
+        # zmap's K: the probes per address and port of this scenario's last finished SYN scan.
+        if [ "$tool" = portscout-syn ] && [ "$status" = ok ] && [ -n "$probes" ]; then
+            W_K[$s]=$(awk -v p="$probes" -v n="$space" 'BEGIN { k = int(p / n + 0.5); print (k < 1 ? 1 : k) }')
+            note="${note:+$note; }$(awk -v p="$probes" -v n="$space" 'BEGIN { printf "%.2f", p / n }') probes per address and port: zmap gets -P ${W_K[$s]}"
+        fi
+    fi
+    echo "${s^^},$round,$tool,$status,$rc,$wall,$user,$sys,$rss,$acc,$probes,$space,$send_s,$note" >>"$CSV"
     IFS=, read -r oe _ om oi fr _ _ fm fi_ <<<"$acc"
     local facc=""
     [ "$fr" = 1 ] && facc=" filtered missed/invented $fm/$fi_"
-    say "  ${s^^} $tool: $status ${wall}s cpu $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')s rss ${rss}KB; open missed/invented $om/$oi of $oe$facc${note:+ ($note)}"
+    local wp=""
+    [ -n "$probes" ] && wp="; $probes SYNs into the target"
+    say "  ${s^^} $tool: $status ${wall}s cpu $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')s rss ${rss}KB; open missed/invented $om/$oi of $oe$facc$wp${note:+ ($note)}"
     LAST_STATUS=$status
     LAST_WALL=$wall
     LAST_NOTE=$note
@@ -899,7 +1239,7 @@ OUTDIR=$(cd "$OUT" && pwd)   # absolute: masscan runs in the work folder
 CSV="$OUTDIR/results.csv"
 SUMMARY="$OUTDIR/summary.txt"
 : >"$SUMMARY"
-echo "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,open_expected,open_found,open_missed,open_invented,filtered_reported,filtered_expected,filtered_found,filtered_missed,filtered_invented,note" >"$CSV"
+echo "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,open_expected,open_found,open_missed,open_invented,filtered_reported,filtered_expected,filtered_found,filtered_missed,filtered_invented,probes,space,send_s,note" >"$CSV"
 : >"$OUTDIR/commands.txt"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -920,6 +1260,11 @@ echo "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,open_e
         echo "S4H: ${S4H_SYN_LOSS}% of connection-opening SYNs dropped on input, ${S4H_RST_LOSS}% of RSTs on output (nftables, in the target)"
     fi
     if has s7 "$SCENARIOS"; then echo "S7: tc tbf $S7_TBF on both veth ends; ports $S7_LO-$S7_HI"; fi
+    case " $SCENARIOS" in
+        *" w"*)
+            echo "W: scanner $W_SCAN, target $W_GW (veth), 198.18.0.0/15 routed into the target, which drops what is not its own; --w-bits $W_BITS; time limit $W_LIMIT s; portscout: $W_ENGINES; W3: $W3_LOSS% of SYNs dropped"
+            has zmap "$PEERS" && echo "zmap: $(zmap --version 2>&1 | head -n1); -B $ZMAP_BW -c 1, its own blacklist file" ;;
+    esac
 } >"$OUTDIR/env.txt"
 sed 's/^/  /' "$OUTDIR/env.txt" >&2
 
@@ -949,6 +1294,23 @@ for s in $SCENARIOS; do
     unset done_with
 done
 say "measured in $(( $(date +%s) - START )) s"
+# Issue 18's memory figure: portscout's peak RSS in W2 at /(B+1), /B and /(B-1), finished runs.
+if has w2-17 "$SCENARIOS" || has w2-15 "$SCENARIOS"; then
+    for e in $W_ENGINES; do
+        line=$(awk -F, -v t="portscout-$e" -v a="W2-17" -v b="W2" -v c="W2-15" \
+            -v na="/$(w_bits w2-17)" -v nb="/$(w_bits w2)" -v nc="/$(w_bits w2-15)" '
+            NR > 1 && $3 == t && $4 == "ok" && ($1 == a || $1 == b || $1 == c) && $9 > m[$1] { m[$1] = $9 }
+            END {
+                out = ""
+                if (a in m) out = out sprintf("%s %.1f MiB", na, m[a] / 1024)
+                if (b in m) out = out (out == "" ? "" : ", ") sprintf("%s %.1f MiB", nb, m[b] / 1024)
+                if (c in m) out = out (out == "" ? "" : ", ") sprintf("%s %.1f MiB", nc, m[c] / 1024)
+                if ((a in m) && (c in m)) out = out sprintf(" (%s is %+.0f%% against %s)", nc, 100 * (m[c] / m[a] - 1), na)
+                print out
+            }' "$CSV")
+        [ -n "$line" ] && summary "W2 peak RSS of portscout-$e (finished runs): $line"
+    done
+fi
 
 "$REPORT" "$CSV" "$OUTDIR" >"$WORK/table"
 if [ -n "${SUDO_UID:-}" ]; then chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUTDIR" 2>/dev/null || true; fi

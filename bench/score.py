@@ -13,12 +13,16 @@ PARSER says how to read OUTPUT (the tool's standard output):
   nmap       OUTPUT.xml (written with -oX) when it parses; else the -oG lines in OUTPUT
   masscan    OUTPUT.list (written with -oL) when it exists, else OUTPUT: "open tcp PORT ADDR
              TIME" lines; open ports only
+  zmap       CSV lines "ADDR,PORT" (zmap -O csv -f saddr,sport; one header line per zmap run,
+             several runs may follow each other); open ports only
   rustscan   greppable lines "ADDR -> [p,p,...]"
   floor      one open port per line (bench/floor.c), for the single target address
   seed       "Port N is open" lines (the seed's Python scripts), for the single target
 
 TRUTH.json: {"targets": [ip...], "ports": [lo, hi], "open": [[ip, port]...],
-             "filtered": [[ip, lo, hi]...]}.
+             "filtered": [[ip, lo, hi]...]}, and optionally "open_only": true (the wide scans
+             of bench/run.sh's W scenarios): filtered ports are neither parsed nor scored, and
+             filtered_reported is 0 for every tool.
 
 Prints nine tab-separated numbers: open_expected open_found open_missed open_invented
 filtered_reported filtered_expected filtered_found filtered_missed filtered_invented.
@@ -41,6 +45,7 @@ def parse_portscout(path, truth):
     got = {"open": set(), "filtered": set()}
     stated = set()  # (ip, port) that a port record names, whatever its state
     down = set()  # hosts reported down: unreachable, so neither open nor closed
+    open_only = truth.get("open_only", False)
     with open(path, errors="replace") as f:
         for line in f:
             line = line.strip()
@@ -53,10 +58,12 @@ def parse_portscout(path, truth):
             if not isinstance(r, dict):
                 continue
             if "type" in r:
-                if r["type"] == "host" and r.get("state") == "down" and "ip" in r:
+                if r["type"] == "host" and r.get("state") == "down" and "ip" in r and not open_only:
                     down.add(r["ip"])
                 continue
             if "ip" not in r or "port" not in r:
+                continue
+            if open_only and r.get("state") != "open":
                 continue
             stated.add((r["ip"], int(r["port"])))
             if r.get("state") in got:
@@ -143,6 +150,16 @@ def parse_masscan(path, truth):
     return got
 
 
+def parse_zmap(path, truth):
+    got = {"open": set(), "filtered": set()}
+    with open(path, errors="replace") as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) == 2 and parts[1].isdigit():
+                got["open"].add((parts[0], int(parts[1])))
+    return got
+
+
 def parse_rustscan(path, truth):
     got = {"open": set(), "filtered": set()}
     pat = re.compile(r"^(\S+) -> \[([0-9,\s]*)\]")
@@ -175,6 +192,7 @@ PARSERS = {
     "portscout": parse_portscout,
     "nmap": parse_nmap,
     "masscan": parse_masscan,
+    "zmap": parse_zmap,
     "rustscan": parse_rustscan,
     "floor": parse_lines(r"^(\d+)$"),
     "seed": parse_lines(r"^Port (\d+) is open$"),
@@ -197,12 +215,15 @@ def score(parser, path, truth):
         want_filtered.update((norm(a), p) for p in range(lo, hi + 1))
     got = PARSERS[parser](path, truth) if os.path.exists(path) else {"open": set(), "filtered": set()}
     got = {k: {(norm(a), p) for a, p in v} for k, v in got.items()}
+    open_only = truth.get("open_only", False)
+    if open_only:
+        got["filtered"] = set()
     fields = [
         len(want_open),
         len(got["open"]),
         len(want_open - got["open"]),
         len(got["open"] - want_open),
-        int(parser in REPORTS_FILTERED),
+        int(parser in REPORTS_FILTERED and not open_only),
         len(want_filtered),
         len(got["filtered"]),
         len(want_filtered - got["filtered"]),
@@ -272,6 +293,29 @@ def self_test():
                     "open tcp 22 2001:db8::1:1 1795311787\nopen tcp 9 2001:db8::1:2 1\n# end\n")
         assert score("masscan", out, truth6) == [2, 3, 0, 1, 0, 1024, 0, 1024, 0], score(
             "masscan", out, truth6
+        )
+        # zmap: CSV "saddr,sport", one header per run (W2 runs it once per port).
+        with open(out, "w") as f:
+            f.write("saddr,sport\n2001:db8::1:1,22\nsaddr,sport\n2001:db8::1:1,80\n")
+        assert score("zmap", out, truth6) == [2, 2, 0, 0, 0, 1024, 0, 1024, 0], score(
+            "zmap", out, truth6
+        )
+
+        # open_only (the W scenarios): host-down and filtered records are ignored, opens on
+        # silent addresses are invented.
+        truthw = {"targets": [], "ports": [22, 443], "open": [["198.18.0.5", 22], ["198.18.0.5", 443]],
+                  "filtered": [], "open_only": True}
+        with open(out, "w") as f:
+            for x in [
+                {"ip": "198.18.0.5", "port": 22, "state": "open"},
+                {"ip": "198.18.0.9", "port": 22, "state": "open"},
+                {"ip": "198.18.0.7", "port": 22, "state": "filtered"},
+                {"type": "host", "ip": "198.18.0.8", "state": "down"},
+                {"type": "summary", "open": 2},
+            ]:
+                f.write(json.dumps(x) + "\n")
+        assert score("portscout", out, truthw) == [2, 2, 1, 1, 0, 0, 0, 0, 0], score(
+            "portscout", out, truthw
         )
     print("score.py self-test: ok")
 

@@ -6,11 +6,15 @@
 //! ```text
 //! scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,
 //! open_expected,open_found,open_missed,open_invented,
-//! filtered_reported,filtered_expected,filtered_found,filtered_missed,filtered_invented,note
+//! filtered_reported,filtered_expected,filtered_found,filtered_missed,filtered_invented,
+//! [probes,space,send_s,]note
 //! ```
 //!
 //! `status` is `ok`, `failed` (non-zero exit) or `timeout` (killed at the per-run time limit).
-//! Medians, CPU, memory and accuracy are taken over the `ok` runs only.
+//! Medians, CPU, memory and accuracy are taken over the `ok` runs only. The optional columns
+//! `probes` (SYNs counted entering the target), `space` (addresses × ports scanned) and `send_s`
+//! (seconds between the first and the last packet into a silent target) are filled for the wide
+//! scans W1–W4 only; [`render_w_table`] shows them.
 
 pub mod chart;
 
@@ -53,6 +57,12 @@ pub struct Run {
     pub filtered_found: u64,
     pub filtered_missed: u64,
     pub filtered_invented: u64,
+    /// SYNs counted as they entered the target (W scenarios), if the CSV has them.
+    pub probes: Option<u64>,
+    /// Addresses × ports the run scanned (W scenarios).
+    pub space: Option<u64>,
+    /// Seconds from the first to the last packet into the target (W1, W4).
+    pub send_s: Option<f64>,
     pub note: String,
 }
 
@@ -115,6 +125,19 @@ pub fn parse_csv(text: &str) -> Result<Vec<Run>, String> {
             f.parse()
                 .map_err(|_| format!("line {}: `{name}` is not a number: {f:?}", n + 1))
         };
+        // An optional column: absent (older CSVs) or empty is None.
+        let opt = |name: &str| -> Result<Option<f64>, String> {
+            match names.iter().position(|n| *n == name) {
+                None => Ok(None),
+                Some(i) => match fields.get(i).map(|f| f.trim()) {
+                    None | Some("") => Ok(None),
+                    Some(f) => f
+                        .parse()
+                        .map(Some)
+                        .map_err(|_| format!("line {}: `{name}` is not a number: {f:?}", n + 1)),
+                },
+            }
+        };
         let status = match get("status")? {
             "ok" => Status::Ok,
             "failed" => Status::Failed,
@@ -140,6 +163,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<Run>, String> {
             filtered_found: num("filtered_found")? as u64,
             filtered_missed: num("filtered_missed")? as u64,
             filtered_invented: num("filtered_invented")? as u64,
+            probes: opt("probes")?.map(|x| x as u64),
+            space: opt("space")?.map(|x| x as u64),
+            send_s: opt("send_s")?,
             note: get("note")?.to_string(),
         });
     }
@@ -385,6 +411,108 @@ pub fn render_table(runs: &[Run]) -> String {
     out
 }
 
+/// The tools the W scenarios' wall times are measured against: zmap (the SYN scans), nmap
+/// (the connect scans: W1).
+pub const W_BASELINES: [&str; 2] = ["zmap", "nmap"];
+
+/// The wide scans (issue 18): one row per W scenario and tool, with the probes that reached
+/// the target, their number per address and port, the send rate into a silent target and the
+/// wall time against zmap's and nmap's (where they ran). Empty when the runs hold no W
+/// scenario.
+pub fn render_w_table(runs: &[Run]) -> String {
+    let sums: Vec<Summary> = summarise(runs)
+        .into_iter()
+        .filter(|s| s.scenario.starts_with('W'))
+        .collect();
+    if sums.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    out.push_str(
+        "| scenario | tool | runs | median wall (s) | median probes | probes per address and port \
+         | median SYNs/s into the target | peak RSS (MiB) | open ports | wall vs zmap \
+         | wall vs nmap |\n",
+    );
+    out.push_str("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n");
+    let med = |xs: Vec<f64>| median(&xs);
+    for s in &sums {
+        // A baseline that only timed out counts as minus its limit: a lower bound.
+        let base = |tool: &str| {
+            sums.iter()
+                .find(|b| b.scenario == s.scenario && b.tool == tool)
+                .and_then(|b| b.median_wall().or(b.timeout_wall().map(|t| -t)))
+        };
+        let ok: Vec<&Run> = s.ok().collect();
+        // A timed-out run's probes still say how far it got.
+        let all = &s.runs;
+        let probes = med(all
+            .iter()
+            .filter_map(|r| r.probes.map(|p| p as f64))
+            .collect());
+        let per = med(all
+            .iter()
+            .filter(|r| r.status == Status::Ok)
+            .filter_map(|r| match (r.probes, r.space) {
+                (Some(p), Some(n)) if n > 0 => Some(p as f64 / n as f64),
+                _ => None,
+            })
+            .collect());
+        let rate = med(all
+            .iter()
+            .filter_map(|r| match (r.probes, r.send_s) {
+                (Some(p), Some(t)) if t > 0.0 => Some(p as f64 / t),
+                _ => None,
+            })
+            .collect());
+        // Against a baseline that timed out, the ratio is an upper bound.
+        let versus = |b: Option<f64>| -> String {
+            match (s.median_wall(), s.timeout_wall(), b) {
+                (_, _, None) => "—".to_string(),
+                (Some(m), _, Some(b)) if b < 0.0 => format!("<{:.2}x", m / -b),
+                (Some(m), _, Some(b)) => ratio(m, Some(b)),
+                (None, Some(t), Some(b)) if b > 0.0 => format!(">{:.1}x", t / b),
+                _ => "n/a".to_string(),
+            }
+        };
+        let wall = match (s.median_wall(), s.timeout_wall()) {
+            (Some(m), _) => format!("{m:.3}"),
+            (None, Some(t)) => format!("timeout (>{t:.0})"),
+            (None, None) => s
+                .failed_wall()
+                .map_or("—".to_string(), |f| format!("failed (after {f:.1})")),
+        };
+        let open = if ok.is_empty() {
+            "—".to_string()
+        } else {
+            accuracy(
+                &ok,
+                |r| r.open_expected,
+                |r| r.open_missed,
+                |r| r.open_invented,
+            )
+        };
+        let rss = s
+            .peak_rss_kb()
+            .map_or("—".to_string(), |k| format!("{:.1}", k as f64 / 1024.0));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.scenario,
+            s.tool,
+            runs_cell(s),
+            wall,
+            probes.map_or("—".to_string(), |p| format!("{p:.0}")),
+            per.map_or("—".to_string(), |p| format!("{p:.2}")),
+            rate.map_or("—".to_string(), |r| format!("{r:.0}")),
+            rss,
+            open,
+            versus(base(W_BASELINES[0])),
+            versus(base(W_BASELINES[1])),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,8 +538,51 @@ mod tests {
             filtered_found: 0,
             filtered_missed: 0,
             filtered_invented: 0,
+            probes: None,
+            space: None,
+            send_s: None,
             note: String::new(),
         }
+    }
+
+    #[test]
+    fn w_table_probes_rate_and_zmap_ratio() {
+        let csv = "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,\
+open_expected,open_found,open_missed,open_invented,filtered_reported,filtered_expected,\
+filtered_found,filtered_missed,filtered_invented,probes,space,send_s,note\n\
+S1,1,portscout-auto,ok,0,0.300,0.30,0.05,4096,9,9,0,0,1,0,0,0,0,,,,\n\
+W1,1,portscout-syn,ok,0,3.000,0.30,0.05,10240,0,0,0,0,0,0,0,0,0,131072,65536,2.000,\n\
+W1,1,zmap,ok,0,2.000,0.30,0.05,20480,0,0,0,0,0,0,0,0,0,131072,65536,1.000,zmap -P 2\n\
+W1,1,nmap,timeout,124,300.000,0.30,0.05,0,0,0,0,0,0,0,0,0,0,4000,65536,299.000,\n\
+W2,1,zmap,ok,0,4.000,0.30,0.05,20480,3072,3070,2,0,0,0,0,0,0,196608,196608,,\n";
+        let runs = parse_csv(csv).unwrap();
+        assert_eq!(runs[0].probes, None);
+        assert_eq!(runs[1].probes, Some(131072));
+        assert_eq!(runs[1].send_s, Some(2.0));
+        let t = render_w_table(&runs);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 2 + 4, "{t}");
+        assert_eq!(
+            lines[2],
+            "| W1 | portscout-syn | 1 | 3.000 | 131072 | 2.00 | 65536 | 10.0 | exact in 1/1 runs \
+             | 1.50x | <0.01x |"
+        );
+        assert_eq!(
+            lines[4],
+            "| W1 | nmap | 0 ok, 1 timed out | timeout (>300) | 4000 | — | 13 | — | — | >150.0x | n/a |"
+        );
+        assert!(
+            lines[5].contains("| missed 2 of 3072, invented 0 (1/1 runs wrong) | 1.00x | — |"),
+            "{}",
+            lines[5]
+        );
+        // No W scenario, no W table; older CSVs without the columns still parse.
+        assert_eq!(render_w_table(&runs[..1]), "");
+        let old = "scenario,round,tool,status,exit_code,wall_s,user_s,sys_s,max_rss_kb,\
+open_expected,open_found,open_missed,open_invented,filtered_reported,filtered_expected,\
+filtered_found,filtered_missed,filtered_invented,note\n\
+S1,1,nmap,ok,0,1.220,0.30,0.05,22400,9,9,0,0,1,0,0,0,0,\n";
+        assert_eq!(parse_csv(old).unwrap()[0].space, None);
     }
 
     #[test]

@@ -25,7 +25,12 @@ fn main() -> ExitCode {
 fn run(csv: PathBuf, outdir: PathBuf) -> Result<String, String> {
     let text = std::fs::read_to_string(&csv).map_err(|e| format!("{}: {e}", csv.display()))?;
     let runs = portscout_bench_report::parse_csv(&text)?;
-    let table = portscout_bench_report::render_table(&runs);
+    let mut table = portscout_bench_report::render_table(&runs);
+    let wide = portscout_bench_report::render_w_table(&runs);
+    if !wide.is_empty() {
+        table.push_str("\nWide scans (W1-W4): probes counted entering the target\n\n");
+        table.push_str(&wide);
+    }
     let md = outdir.join("table.md");
     std::fs::write(&md, &table).map_err(|e| format!("{}: {e}", md.display()))?;
     portscout_bench_report::chart::write_svg(&runs, &outdir.join("chart.svg"))?;
