@@ -200,7 +200,8 @@ fn a_wide_scan_counts_down_hosts_and_lists_them_only_when_asked() {
     let mut events: Vec<Event> = fixture().into_iter().map(Event::Port).collect();
     events.push(Event::HostDown(down));
     let with_down: StateFilter = "open,down".parse().unwrap();
-    for format in Format::ALL {
+    // `list` is `ip:port` of open ports only: never a down host.
+    for format in Format::ALL.into_iter().filter(|f| *f != Format::List) {
         let small = run_events(format, StateFilter::OPEN, &events, 4);
         assert!(small.contains("198.18.0.9"), "{format}: {small}");
         let wide = run_events(format, StateFilter::OPEN, &events, 65536);
