@@ -1065,7 +1065,7 @@ fn assert_xml_continues(events: &[Event]) -> (String, String) {
         summary: true,
         clock: Some(fixed_clock),
     };
-    let info = fixture_info(&events, 5, true);
+    let info = fixture_info(events, 5, true);
     let ms = Duration::from_millis;
     let buf = SharedBuf::default();
     let whole = feed(
@@ -1077,7 +1077,7 @@ fn assert_xml_continues(events: &[Event]) -> (String, String) {
         ),
         &buf,
         &info,
-        &events,
+        events,
         false,
         ms(1000),
     );
