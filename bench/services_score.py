@@ -38,6 +38,21 @@ def services(path):
     return out
 
 
+def scanned_ports(path):
+    """The ports an nmap XML file's scan covered (its scaninfo), or None."""
+    try:
+        info = ET.parse(path).getroot().find("scaninfo")
+    except (ET.ParseError, FileNotFoundError):
+        return None
+    if info is None or not info.get("services"):
+        return None
+    ports = set()
+    for part in info.get("services").split(","):
+        lo, _, hi = part.partition("-")
+        ports.update(range(int(lo), int(hi or lo) + 1))
+    return ports
+
+
 def norm(s):
     return " ".join(s.lower().split())
 
@@ -64,6 +79,8 @@ def main(outdir):
         if not nmap_xml:
             continue
         ref = services(nmap_xml[0])
+        # Ports both tools scanned: the two top-ports tables differ (portscout's is its own).
+        nmap_scanned = scanned_ports(nmap_xml[0])
         if ref is None:
             print(f"{sc}: nmap's XML does not parse\n")
             continue
@@ -92,7 +109,9 @@ def main(outdir):
                     print(f"- {t} run {i}: XML does not parse")
                     continue
                 missed = sorted(k for k in ref if k not in got)
-                extra = sorted(k for k in got if k not in ref)
+                extra = sorted(k for k in got if k not in ref
+                               and (nmap_scanned is None or k[1] in nmap_scanned))
+                missed_ports = sorted({k[1] for k in missed})
                 n_name = n_has = n_same = 0
                 for k, theirs in ref.items():
                     if k in got:
@@ -105,7 +124,8 @@ def main(outdir):
                 pct = lambda a, b: f"{100.0 * a / b:.1f} %" if b else "n/a"
                 print(f"- {t} run {i}: same name {n_name}/{len(ref)} ({pct(n_name, len(ref))}), "
                       f"same product and version {n_same}/{n_has} ({pct(n_same, n_has)}) of the ports "
-                      f"where nmap names a product; open ports missed {len(missed)}, extra {len(extra)}")
+                      f"where nmap names a product; open ports missed {len(missed)} (ports {missed_ports}), "
+                      f"extra {len(extra)} (of the ports nmap scanned)")
         print()
         print("| tool | runs | median wall s | ratio to nmap |")
         print("|---|---|---|---|")
