@@ -212,11 +212,7 @@ fn read_service(port_line: &str) -> Option<ServiceInfo> {
             .split("<cpe>")
             .skip(1)
             .filter_map(|c| c.split_once("</cpe>"))
-            .map(|(c, _)| {
-                c.replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&amp;", "&")
-            })
+            .filter_map(|(c, _)| unescape(c))
             .collect();
     }
     // A bare TLS service is named `ssl` without a tunnel; any other has `tunnel="ssl"`.
@@ -259,7 +255,11 @@ fn attr_value(attrs: &str, name: &str) -> Option<String> {
         from = at + key.len();
     };
     let len = attrs[start..].find('"')?;
-    let raw = &attrs[start..start + len];
+    unescape(&attrs[start..start + len])
+}
+
+/// Text as [`attr`] and [`text`] escaped it, read back (`None` for an entity they never write).
+fn unescape(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(amp) = rest.find('&') {
