@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -27,12 +26,23 @@ fn builder(engine: Engine, ports: &str) -> portscout::scan::ScanConfigBuilder {
         .retries(0)
 }
 
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port that refuses connections for as long as the returned socket lives: bound, never
+/// listening. Binding and dropping a listener would hand back a port of the ephemeral range
+/// that anything on the machine may take meanwhile (a fresh-clone run beside another test
+/// suite saw one of them open); a bound port is taken by no other socket.
+fn closed_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (socket, port)
 }
 
 fn by_port(results: Vec<PortResult>) -> BTreeMap<u16, PortResult> {
@@ -51,7 +61,7 @@ fn open_ports_get_their_banners_and_nothing_else_changes() {
     let ssh = service(Behaviour::Greet(greeting.clone()));
     let evil = service(Behaviour::Greet(hostile.clone()));
     let quiet = service(Behaviour::Silent);
-    let closed = closed_port();
+    let (_closed_socket, closed) = closed_port();
     let spec = format!("{},{},{},{closed}", ssh.port, evil.port, quiet.port);
     for engine in ENGINES {
         let options = BannerOptions::default().with_timeout(Duration::from_millis(400));
@@ -105,7 +115,8 @@ fn open_ports_get_their_banners_and_nothing_else_changes() {
 #[test]
 fn other_results_are_not_held_back_by_a_grab() {
     let quiet = service(Behaviour::Silent);
-    let closed: Vec<u16> = (0..20).map(|_| closed_port()).collect();
+    let held: Vec<_> = (0..20).map(|_| closed_port()).collect();
+    let closed: Vec<u16> = held.iter().map(|(_, port)| *port).collect();
     let spec = std::iter::once(quiet.port)
         .chain(closed.iter().copied())
         .map(|p| p.to_string())

@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::time::Duration;
 
 use portscout::banner::BannerOptions;
@@ -30,12 +29,23 @@ fn quick() -> DetectOptions {
     }
 }
 
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port that refuses connections for as long as the returned socket lives: bound, never
+/// listening. Binding and dropping a listener would hand back a port of the ephemeral range
+/// that anything on the machine may take meanwhile (a fresh-clone run beside another test
+/// suite saw one of them open); a bound port is taken by no other socket.
+fn closed_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (socket, port)
 }
 
 #[test]
@@ -43,7 +53,7 @@ fn each_open_port_comes_out_once_with_its_service() {
     let greeting = b"SSH-2.0-OpenSSH_9.6p1 Debian-3\r\n".to_vec();
     let ssh = service(Behaviour::Greet(greeting.clone()));
     let quiet = service(Behaviour::Silent);
-    let closed = closed_port();
+    let (_closed_socket, closed) = closed_port();
     let spec = format!("{},{},{closed}", ssh.port, quiet.port);
     for engine in ENGINES {
         for banners in [false, true] {
