@@ -145,9 +145,9 @@ fn the_same_seed_gives_the_same_run() {
     assert_ne!(a.attempts, c.attempts, "another seed, other losses");
 }
 
-/// docs/timing.md: a host that shows no loss gets 2 attempts per silent port once it has
-/// given about 12 000 answers without a loss, 3 after about 1000. In serial order the silent
-/// ports come after those answers.
+/// docs/timing.md: a host that shows no loss gets 3 attempts per silent port after about 1600
+/// answers without a loss, 2 once the answers reach about sqrt(2N / 0.0001) for its N ports
+/// (about 28 000 for 40 010 ports). In serial order the silent ports come after those answers.
 #[test]
 fn a_silent_port_of_a_lossless_host_gets_two_attempts() {
     let net = SimNet::new(1).host(
@@ -168,15 +168,15 @@ fn a_silent_port_of_a_lossless_host_gets_two_attempts() {
     );
     let net = SimNet::new(1).host(
         ip("198.18.0.1"),
-        SimHost::answering(ms(10)).ports(ports("14001-14010"), SimPort::Silent),
+        SimHost::answering(ms(10)).ports(ports("40001-40010"), SimPort::Silent),
     );
-    let report = run(scan("198.18.0.1", "1-14010").order(Order::Serial), &net);
+    let report = run(scan("198.18.0.1", "1-40010").order(Order::Serial), &net);
     assert_exact(
         &report,
         &net,
         &["198.18.0.1"],
-        "1-14010",
-        "lossless, 14000 answers",
+        "1-40010",
+        "lossless, 40000 answers",
     );
     assert_eq!(
         attempts_of(&report, &net, "198.18.0.1", PortState::Filtered),
@@ -201,8 +201,8 @@ fn a_lossy_host_gets_more_attempts_bounded_by_retries() {
     let report = run(scan("198.18.0.1", "1-2010").order(Order::Serial), &net);
     assert_exact(&report, &net, &["198.18.0.1"], "1-2010", "20 % loss");
     let silent = attempts_of(&report, &net, "198.18.0.1", PortState::Filtered);
-    // p ≈ 0.2 over 2010 ports: ceil(ln(0.001 / 2010) / ln 0.2) = 9.
-    assert!(silent.iter().all(|&n| (8..=10).contains(&n)), "{silent:?}");
+    // p ≈ 0.2 over 2010 ports: ceil(ln(0.0001 / 2010) / ln 0.2) = 11.
+    assert!(silent.iter().all(|&n| (10..=11).contains(&n)), "{silent:?}");
     assert!(report.attempts.values().all(|&n| n <= 11));
 
     for retries in [0u8, 3] {
@@ -756,7 +756,8 @@ fn a_syn_scan_is_exact_under_seeded_loss() {
 /// A batching scan sends its first round before any answer is read, with the initial 1 s
 /// timeout; once the first round trip is measured the loop shortens those probes to the
 /// timeout any other gets (the 50 ms floor): two silent ports of the first round end the scan
-/// after two short attempts, not after a second.
+/// after four short attempts (98 answers without a loss, 100 ports: `100 · P(4) ≤ 0.0001`),
+/// not after a second.
 #[test]
 fn a_syn_scans_first_round_is_retimed() {
     let net = SimNet::new(1).host(
@@ -769,7 +770,7 @@ fn a_syn_scans_first_round_is_retimed() {
         .scan_type(ScanType::Syn);
     let report = run(config, &net);
     assert_exact(&report, &net, &["198.18.0.1"], "1-100", "syn");
-    assert!(report.elapsed < ms(300), "{:?}", report.elapsed);
+    assert!(report.elapsed < ms(500), "{:?}", report.elapsed);
 }
 
 /// The hosts of `namespace_loss.rs` (issue 17): 15 % of SYNs and 5 % of RSTs lost, so an
@@ -830,13 +831,14 @@ fn under_loss_a_port_is_misread_only_at_the_rate_its_attempts_allow() {
     );
 }
 
-/// The full scan of `namespace_loss.rs` (3 × 8100 ports, p = 0.1925, default retries): the
-/// rule gives a silent port 10 attempts (the least `n` with `8100 · P(n) ≤ 0.001`; 9 now and
-/// then, when a port's last timeout comes while the estimate still lags the losses of ports
-/// under way), so `3 · 8100 · 0.1925¹⁰ ≈ 0.0017` closed ports are misread per scan: the
-/// budget `MISS_BUDGET` allows, and the size of the residual the stability proof hit once.
+/// Regression (issue 17): the full scan of `namespace_loss.rs` (3 × 8100 ports, p = 0.1925,
+/// default retries). Under the old budget of 0.001 the rule gave a silent port 10 attempts
+/// (`8100 · P(10) ≤ 0.001`), so `3 · 8100 · 0.1925¹⁰ ≈ 0.0017` closed ports were misread per
+/// scan, which one stability run in ten hit. Under `MISS_BUDGET` = 0.0001 it reaches the
+/// maximum, 11 (10 now and then, when a port's last timeout comes while the estimate still
+/// lags the losses of ports under way): `3 · 8100 · 0.1925¹¹ ≈ 0.0003` a scan.
 #[test]
-fn the_namespace_loss_full_scan_gives_silent_ports_ten_attempts() {
+fn the_namespace_loss_full_scan_gives_silent_ports_the_maximum() {
     let net = namespace_loss_net(1);
     let config = scan("198.18.0.2-4", "1-8000,40000-40099").workers(2);
     let report = run(config, &net);
@@ -845,11 +847,11 @@ fn the_namespace_loss_full_scan_gives_silent_ports_ten_attempts() {
     for host in hosts {
         let silent = attempts_of(&report, &net, host, PortState::Filtered);
         assert_eq!(silent.len(), 100);
-        assert!(silent.iter().all(|&n| (9..=11).contains(&n)), "{silent:?}");
-        let ten = silent.iter().filter(|&&n| n == 10).count();
+        assert!(silent.iter().all(|&n| (10..=11).contains(&n)), "{silent:?}");
+        let eleven = silent.iter().filter(|&&n| n == 11).count();
         assert!(
-            ten >= 80,
-            "{host}: {ten} of 100 silent ports got 10 attempts"
+            eleven >= 80,
+            "{host}: {eleven} of 100 silent ports got 11 attempts"
         );
     }
 }
