@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod namespace_deploy;
 mod namespace_engines;
 mod namespace_firewall;
 mod namespace_ipv6;
