@@ -72,6 +72,7 @@ pub mod history;
 pub mod limits;
 pub mod merge;
 pub mod model;
+pub mod names;
 pub mod output;
 pub mod packet;
 pub mod plan;
@@ -89,5 +90,5 @@ pub mod timing;
 pub use error::Error;
 pub use model::{
     Banner, Event, HostDown, PortResult, PortState, Reason, ScanInfo, ScanType, StateFilter,
-    Summary,
+    Summary, TargetName,
 };
