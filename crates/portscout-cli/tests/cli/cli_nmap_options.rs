@@ -217,7 +217,7 @@ fn reverse_dns_flags_and_verbose_say_what_they_do() {
         }
     }
     for flags in [&["-v"][..], &["-vv"], &["--verbose"]] {
-        let e = stderr_of(flags);
+        let (_, e) = run(flags);
         assert!(e.contains("timing: "), "{flags:?}: {e}");
     }
 }
