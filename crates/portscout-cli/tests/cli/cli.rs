@@ -236,7 +236,7 @@ fn text_is_the_default_and_stderr_carries_the_timing() {
     let (_held, open) = hold_listeners(1);
     let port = *open.iter().next().unwrap();
     portscout()
-        .args(["127.0.0.1", "-v", "-p", &port.to_string()])
+        .args(["127.0.0.1", "-n", "-v", "-p", &port.to_string()])
         .assert()
         .success()
         .stdout(predicate::str::contains("portscout report for 127.0.0.1"))

@@ -291,7 +291,12 @@ fn ndiff_reports_the_ports_that_opened_and_closed_between_two_scans() {
         !text.contains(&format!("{stays_port}/tcp")),
         "the port that stayed open is no difference: {text}"
     );
-    assert!(text.contains(&format!(" {ip}:")), "{text}");
+    // The host, named by its PTR name (the hosts file's) when it has one: `localhost
+    // (127.0.0.1):`.
+    assert!(
+        text.contains(&format!(" {ip}:")) || text.contains(&format!(" ({ip}):")),
+        "{text}"
+    );
 
     // Nothing changed between the last two scans: ndiff says so with exit 0.
     let same = ndiff(&after, &again);
