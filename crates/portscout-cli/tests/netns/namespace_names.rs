@@ -76,7 +76,10 @@ impl Dnsmasq {
             if String::from_utf8_lossy(&out.stdout).contains(listen) {
                 break;
             }
-            assert!(Instant::now() < deadline, "dnsmasq never listened on {listen}:53");
+            assert!(
+                Instant::now() < deadline,
+                "dnsmasq never listened on {listen}:53"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server
@@ -211,7 +214,10 @@ fn ptr_names_of_hosts_up_of_every_host_with_r_and_none_with_n() {
     dead.assert_success();
     println!("with a silent resolver the scan took {took:?}");
     assert_eq!(ptr_names(&dead.stdout), BTreeMap::new(), "{}", dead.stdout);
-    assert!(_silent.counter("dns_dropped") > 0, "no query reached the silent server");
+    assert!(
+        _silent.counter("dns_dropped") > 0,
+        "no query reached the silent server"
+    );
     assert!(
         took < Duration::from_secs(8),
         "a silent resolver held the scan for {took:?}"

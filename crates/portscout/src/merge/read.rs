@@ -161,7 +161,10 @@ pub fn parse_line(line: &str) -> Result<Record, LineError> {
             let ip = raw.ip.ok_or_else(|| missing("ip"))?;
             let name = raw.name.ok_or_else(|| missing("name"))?;
             if !crate::names::is_host_name(&name) {
-                return Err(LineError::BadValue { key: "name", value: name });
+                return Err(LineError::BadValue {
+                    key: "name",
+                    value: name,
+                });
             }
             Ok(Record::HostName { ip, name })
         }

@@ -559,8 +559,8 @@ fn ptr_name_records_are_merged() {
             (ip("198.18.0.2"), "two.example".to_string())
         ]
     );
-    assert!(parse_line(
-        r#"{"type":"hostname","ip":"198.18.0.1","name":"a b<c>","kind":"PTR"}"#
-    )
-    .is_err());
+    assert!(
+        parse_line(r#"{"type":"hostname","ip":"198.18.0.1","name":"a b<c>","kind":"PTR"}"#)
+            .is_err()
+    );
 }

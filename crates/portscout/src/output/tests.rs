@@ -1322,3 +1322,35 @@ fn docs_examples_are_the_printers_output() {
         );
     }
 }
+
+/// Issue 19: the examples of the "Host names" section of `docs/output.md` are what the
+/// printers write for the fixture with names ([`run_with_names`]).
+#[test]
+fn docs_host_name_examples_are_the_printers_output() {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/output.md"));
+    let heading = "\n## Host names";
+    let start = doc.find(heading).expect("a Host names section");
+    let section = &doc[start + heading.len()..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let blocks: Vec<&str> = section.split("\n```\n").skip(1).step_by(2).collect();
+    for format in [
+        Format::Text,
+        Format::Ndjson,
+        Format::Json,
+        Format::Csv,
+        Format::Grep,
+    ] {
+        let out = run_with_names(format);
+        assert!(
+            blocks.iter().any(|b| format!("{b}\n") == out),
+            "docs/output.md, Host names, {format}: no example is the output\n{out}"
+        );
+    }
+    let xml = run_with_names(Format::Xml);
+    assert!(
+        blocks
+            .iter()
+            .any(|b| b.contains("<hostnames>") && xml.contains(b)),
+        "docs/output.md, Host names: the XML example is not part of the output\n{xml}"
+    );
+}
