@@ -121,7 +121,7 @@ fn names(pairs: &[(&str, &str)]) -> BTreeMap<IpAddr, String> {
 /// answers costs the scan at most the lookup timeout, not the resolver's own.
 #[test]
 fn ptr_names_of_hosts_up_of_every_host_with_r_and_none_with_n() {
-    if !(require_nft() && require_tool("dnsmasq", "dnsmasq")) {
+    if !(require_nft() && require_tool("dnsmasq", "dnsmasq-base")) {
         return;
     }
     let scanner = Netns::new("i19n-s");
@@ -208,6 +208,15 @@ fn ptr_names_of_hosts_up_of_every_host_with_r_and_none_with_n() {
         ],
     );
     conf.set("nameserver 198.18.219.3\noptions timeout:10 attempts:1\n");
+    // A dry run looks nothing up, even with -R.
+    let plan = scanner.scan(&["198.18.219.2-3", "-p", "2222", "-R", "--dry-run"]);
+    plan.assert_success();
+    assert_eq!(
+        _silent.counter("dns_dropped"),
+        0,
+        "a dry run sent DNS queries: {}",
+        plan.stdout
+    );
     let t0 = Instant::now();
     let dead = scanner.scan(&["198.18.219.2-3", "-p", "2222", "--format", "ndjson"]);
     let took = t0.elapsed();

@@ -1354,3 +1354,69 @@ fn docs_host_name_examples_are_the_printers_output() {
         "docs/output.md, Host names: the XML example is not part of the output\n{xml}"
     );
 }
+
+/// Issue 19: the names of a paused scan's hosts (given and PTR) are read back from its XML
+/// and kept by the resumed run's document, whose run may not look its first part's hosts up
+/// again.
+#[test]
+fn xml_of_a_paused_scan_keeps_its_host_names() {
+    let options = PrinterOptions {
+        services,
+        colour: false,
+        summary: true,
+        clock: Some(fixed_clock),
+    };
+    let results = fixture();
+    let events: Vec<Event> = results.iter().cloned().map(Event::Port).collect();
+    let mut info = fixture_info(&events, 3, false);
+    info.names.insert(
+        "198.18.0.1".parse().unwrap(),
+        crate::model::TargetName {
+            name: "a.example".into(),
+            others: Vec::new(),
+        },
+    );
+    let (first, rest) = results.split_at(4);
+    let buf = SharedBuf::default();
+    let mut p = printer_with_options(
+        Format::Xml,
+        StateFilter::OPEN,
+        Box::new(buf.clone()),
+        options,
+    );
+    p.begin(&info).unwrap();
+    for r in first {
+        p.result(r).unwrap();
+    }
+    p.host_name("198.18.0.1".parse().unwrap(), "host-1.example")
+        .unwrap();
+    p.end(&Summary {
+        paused: true,
+        ..summary_of(first, 3)
+    })
+    .unwrap();
+    drop(p);
+    let paused = String::from_utf8(std::mem::take(&mut *buf.0.lock().unwrap())).unwrap();
+    let part = XmlPart::parse(&paused).unwrap_or_else(|e| panic!("{e}: {paused}"));
+    // The resumed run: the names given are not known here (a library caller's own).
+    let resumed = ScanInfo {
+        names: Default::default(),
+        ..info
+    };
+    let mut p = xml_continuing(StateFilter::OPEN, Box::new(buf.clone()), options, part);
+    p.begin(&resumed).unwrap();
+    for r in rest {
+        p.result(r).unwrap();
+    }
+    p.end(&summary_of(rest, 3)).unwrap();
+    drop(p);
+    let whole = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        whole.contains(
+            "<address addr=\"198.18.0.1\" addrtype=\"ipv4\"/>\n<hostnames>\n\
+             <hostname name=\"a.example\" type=\"user\"/>\n\
+             <hostname name=\"host-1.example\" type=\"PTR\"/>\n</hostnames>"
+        ),
+        "{whole}"
+    );
+}
