@@ -56,7 +56,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default [`NameOptions::concurrency`].
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
-/// The most lookups at once that [`crate::scan::ScanConfigBuilder::name_lookups`] accepts.
+/// The most lookups at once that [`crate::scan::ScanConfigBuilder::names`] accepts.
 pub const MAX_CONCURRENCY: usize = 256;
 
 /// The longest [`NameOptions::timeout`] accepted.
