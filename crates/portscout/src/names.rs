@@ -228,6 +228,9 @@ impl PtrLookups {
     /// The names that came, without waiting.
     pub(crate) fn ready(&mut self) -> Vec<(IpAddr, String)> {
         let mut names = Vec::new();
+        if self.outstanding == 0 {
+            return names;
+        }
         while let Ok((ip, name)) = self.answers.try_recv() {
             self.outstanding -= 1;
             names.extend(name.map(|n| (ip, n)));

@@ -679,6 +679,46 @@ mod tests {
     }
 
     #[test]
+    fn name_lookup_options_are_validated() {
+        let with = |options: NameOptions| {
+            ScanConfig::builder()
+                .targets([Target::parse("127.0.0.1").unwrap()])
+                .names(options)
+                .build()
+        };
+        let d = NameOptions::default();
+        for bad in [
+            NameOptions {
+                timeout: Duration::ZERO,
+                ..d
+            },
+            NameOptions {
+                timeout: Duration::from_secs(61),
+                ..d
+            },
+            NameOptions {
+                concurrency: 0,
+                ..d
+            },
+            NameOptions {
+                concurrency: 257,
+                ..d
+            },
+        ] {
+            let err = with(bad).unwrap_err();
+            assert!(matches!(err, Error::BadTiming(_)), "{err}");
+            assert!(err.is_bad_input());
+        }
+        let ok = ScanConfig::builder()
+            .targets([Target::parse("127.0.0.1").unwrap()])
+            .reverse_dns(ReverseDns::All)
+            .build()
+            .unwrap();
+        assert_eq!(ok.names().reverse_dns, ReverseDns::All);
+        assert_eq!(with(d).unwrap().names().reverse_dns, ReverseDns::Up);
+    }
+
+    #[test]
     fn service_detection_options_are_validated() {
         let with = |options: DetectOptions| {
             ScanConfig::builder()
