@@ -12,6 +12,7 @@ mod namespace_firewall;
 mod namespace_ipv6;
 mod namespace_loopback;
 mod namespace_loss;
+mod namespace_names;
 mod namespace_progress;
 mod namespace_shards;
 mod namespace_syn;

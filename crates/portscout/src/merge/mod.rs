@@ -134,6 +134,8 @@ pub struct Merged {
     pub conflicts: Vec<Conflict>,
     /// Records of a kind this version does not know, skipped.
     pub unknown: u64,
+    /// PTR names (`hostname` records), the first one read for each address, by address.
+    pub ptr_names: Vec<(IpAddr, String)>,
 }
 
 /// Port and host-down counts.
@@ -184,6 +186,8 @@ pub struct Merger {
     /// Sum of the summaries' elapsed times.
     elapsed: Duration,
     unknown: u64,
+    /// PTR names, the first read for each address.
+    ptr_names: std::collections::BTreeMap<IpAddr, String>,
 }
 
 impl Merger {
@@ -226,6 +230,9 @@ impl Merger {
                 });
                 self.hosts = self.hosts.max(s.hosts);
                 self.elapsed = self.elapsed.saturating_add(s.elapsed);
+            }
+            Record::HostName { ip, name } => {
+                self.ptr_names.entry(ip).or_insert(name);
             }
             Record::Unknown(_) => self.unknown += 1,
         }
@@ -336,6 +343,7 @@ impl Merger {
             summary,
             conflicts,
             unknown: self.unknown,
+            ptr_names: self.ptr_names.into_iter().collect(),
         }
     }
 }
