@@ -383,9 +383,11 @@ run_tools() {
     local sc=$1 run=$2 target=$3
     shift 3
     if [ -n "$NMAP_FROM" ]; then
-        # nmap's result and time from an earlier run, marked as such in env.txt.
-        cp "$NMAP_FROM/raw/$sc-nmap-1.xml" "$OUT/raw/$sc-nmap-$run.xml"
-        grep "^$sc,nmap,1," "$NMAP_FROM/results.csv" | sed "s/^$sc,nmap,1,/$sc,nmap,$run,/" >>"$OUT/results.csv"
+        # nmap's result and time from an earlier run (its first), marked as such in env.txt.
+        if [ "$run" = 1 ]; then
+            cp "$NMAP_FROM/raw/$sc-nmap-1.xml" "$OUT/raw/$sc-nmap-1.xml"
+            grep "^$sc,nmap,1," "$NMAP_FROM/results.csv" >>"$OUT/results.csv"
+        fi
     else
         timed "$sc" nmap "$run" "$OUT/raw/$sc-nmap-$run.xml" -- \
             nmap -sV -Pn -n "$@" -oX "$OUT/raw/$sc-nmap-$run.xml" "$target"
