@@ -301,6 +301,8 @@ impl Scan {
                 banners: config.banners.clone(),
                 services: config.services.clone(),
                 concurrency: ports,
+                per_port_probing: banners::PER_PORT_PROBING,
+                per_port: banners::PER_PORT,
             }
         });
         let grabs = edge.as_ref().map_or(0, |e| {
