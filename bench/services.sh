@@ -393,10 +393,10 @@ run_tools() {
             nmap -sV -Pn -n "$@" -oX "$OUT/raw/$sc-nmap-$run.xml" "$target"
     fi
     timed "$sc" portscout-builtin "$run" "$OUT/raw/$sc-portscout-builtin-$run.xml" -- \
-        "$BIN" --scan "$SCAN" -sV --service-db none "$@" -oX "$OUT/raw/$sc-portscout-builtin-$run.xml" "$target"
+        "$BIN" --scan "$SCAN" -sV -n --service-db none "$@" -oX "$OUT/raw/$sc-portscout-builtin-$run.xml" "$target"
     if [ -n "$NMAP_DB" ]; then
         timed "$sc" portscout-nmapdb "$run" "$OUT/raw/$sc-portscout-nmapdb-$run.xml" -- \
-            "$BIN" --scan "$SCAN" -sV --service-db "$NMAP_DB" "$@" -oX "$OUT/raw/$sc-portscout-nmapdb-$run.xml" "$target"
+            "$BIN" --scan "$SCAN" -sV -n --service-db "$NMAP_DB" "$@" -oX "$OUT/raw/$sc-portscout-nmapdb-$run.xml" "$target"
     fi
 }
 
