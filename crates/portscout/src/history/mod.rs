@@ -341,6 +341,15 @@ pub struct ScanRecord {
     pub counts: Counts,
 }
 
+/// One port's state in one scan ([`Db::port_history`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PortHistory {
+    /// The scan's id.
+    pub scan: i64,
+    /// The port's state in it.
+    pub state: PortState,
+}
+
 /// What [`Db::record`] stores about a new scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewScan {
@@ -681,6 +690,67 @@ impl Db {
             reason,
             ports,
         })
+    }
+
+    /// The history of one port: its state in every scan that has a result for it, oldest
+    /// scan first. Reads the `(ip, port)` index of `results` and the host's closed-port rows,
+    /// not the scans' tables.
+    pub fn port_history(&self, ip: IpAddr, port: u16) -> Result<Vec<PortHistory>, HistoryError> {
+        let key = ip.to_string();
+        let mut found: BTreeMap<i64, PortState> = BTreeMap::new();
+        let mut listed = std::collections::BTreeSet::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT scan_id, state FROM results WHERE ip = ?1 AND port = ?2 \
+                     ORDER BY scan_id, rowid",
+                )
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map(params![key, port], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(|e| self.sql(e))?;
+            for row in rows {
+                let (id, state) = row.map_err(|e| self.sql(e))?;
+                let state = parse_state(&state)
+                    .ok_or_else(|| self.corrupt(id, format!("state `{state}`")))?;
+                // Of two rows (which a scan does not write), the later counts.
+                found.insert(id, state);
+                listed.insert(id);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT scan_id, ports FROM closed WHERE ip = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([&key], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (id, ports) = row.map_err(|e| self.sql(e))?;
+            if listed.contains(&id) {
+                continue;
+            }
+            let closed = match ports {
+                Some(bytes) => closed::decode(&bytes)
+                    .ok_or_else(|| self.corrupt(id, format!("closed ports of {key}")))?
+                    .binary_search(&port)
+                    .is_ok(),
+                // Every port of the scan's set without a row.
+                None => self.port_set(id)?.is_some_and(|set| set.contains(port)),
+            };
+            if closed {
+                found.insert(id, PortState::Closed);
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(scan, state)| PortHistory { scan, state })
+            .collect())
     }
 
     /// Scan `id`'s hosts found down, ordered by address.

@@ -233,6 +233,7 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Db, HistoryError> {
         },
         _ => open_err(e),
     })?;
+    let new_file = found == Kind::Empty;
     match found {
         Kind::Foreign(why) => {
             return Err(HistoryError::NotOurs {
@@ -242,6 +243,13 @@ pub(crate) fn open(path: &Path, create: bool) -> Result<Db, HistoryError> {
         }
         Kind::Ours(v) if v > SCHEMA_VERSION => return Err(too_new(path, v)),
         Kind::Ours(_) | Kind::Empty => {}
+    }
+    // A new file gives free pages back (`PRAGMA incremental_vacuum` after each scan: the
+    // closed-port lists of a scan being recorded are replaced by one row per host at its
+    // end). Only possible before the first table; older files keep reusing their free pages.
+    if new_file {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(open_err)?;
     }
     // Write-ahead log: readers (`portscout history` during a scan) and the writer do not
     // block each other, and a commit is one append. `synchronous = NORMAL` keeps every
