@@ -1,6 +1,6 @@
 //! The size of the scan history (`--db`) for a `-p-` scan of a /24, measured without
 //! scanning (issue 19): a synthetic result of HOSTS hosts × 65 535 ports, in a random order
-//! like the scan's, with a few open and filtered ports per host and every other port closed,
+//! like the scan's, with about 32 open and 48 filtered ports per host and every other port closed,
 //! recorded through the library's history API (`Db::record`, the `Recorder` sink) into a new
 //! file, twice (the second scan shows what a scan adds once the first has run). With `old`,
 //! the same rows go into the schema-2 layout as portscout wrote it before (one 56-byte
@@ -23,7 +23,8 @@ use portscout::{PortResult, PortState, Reason};
 const PORTS: u64 = 65_535;
 
 /// Result `i` of the scan's random order: a permutation of `hosts × PORTS` (a stride
-/// coprime with the size), `(host, port)` → state. Per host: 8 open and 12 filtered ports.
+/// coprime with the size), `(host, port)` → state. Per host: about 32 open and 48 filtered
+/// ports (1 and 3 in 4096), the rest closed.
 fn result(i: u64, n: u64, hosts: u64) -> PortResult {
     // 2^31 - 1 is prime and larger than any n here: coprime.
     let k = (i * 2_147_483_647) % n;

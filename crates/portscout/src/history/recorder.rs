@@ -238,10 +238,14 @@ impl Recorder {
         // The closed-port lists made one row per host leave free pages: a file created by
         // schema 3 (`auto_vacuum = INCREMENTAL`) gives them back now; in an older file they
         // are reused by the next scans (no-op there).
-        self.db
-            .conn
-            .execute_batch("PRAGMA incremental_vacuum")
-            .map_err(|e| self.db.sql(e))?;
+        self.give_back().map_err(|e| self.db.sql(e))
+    }
+
+    /// `PRAGMA incremental_vacuum`, stepped to its end (each step frees one page).
+    fn give_back(&self) -> rusqlite::Result<()> {
+        let mut stmt = self.db.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
