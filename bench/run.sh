@@ -344,6 +344,10 @@ if [ "$SETUP_ONLY" = 0 ]; then
     case "$TD" in /*) ;; *) TD="$REPO/$TD" ;; esac
     [ -n "$BIN" ] || BIN="$TD/release/portscout"
     [ -x "$BIN" ] || { say "no portscout binary at $BIN"; exit 1; }
+    # nmap runs with -n in every scenario; portscout too, where the binary looks up PTR names
+    # (issue 19 made that its default, as nmap's): no DNS in any timed run.
+    NO_DNS=()
+    "$BIN" --help 2>/dev/null | grep -q -- '--no-reverse-dns' && NO_DNS=(-n)
     say "building the report (portscout-bench-report)..."
     cargo build --release -q -p portscout-bench-report >&2
     REPORT="$TD/release/portscout-bench-report"
@@ -891,7 +895,7 @@ w_tool_cmd() {
         portscout-*)
             local e=${tool#portscout-}
             # No -q: the "portscout: timing:" line on stderr says how many probes went out.
-            CMD=("$BIN" "$net" -p "$ports" --format ndjson --show open "${excl[@]}")
+            CMD=("$BIN" "$net" -p "$ports" --format ndjson --show open "${excl[@]}" "${NO_DNS[@]}")
             case "$e" in
                 syn) CMD+=(--scan syn) ;;
                 serial) CMD+=(--order serial) ;;
@@ -950,7 +954,7 @@ tool_cmd() {
                 talk=()
                 "$BIN" --help 2>/dev/null | grep -q -- '--verbose' && talk=(-v)
             fi
-            CMD=("$BIN" "${targets[@]}" -p "$lo-$hi" --format ndjson --show "open,filtered" "${talk[@]}")
+            CMD=("$BIN" "${targets[@]}" -p "$lo-$hi" --format ndjson --show "open,filtered" "${talk[@]}" "${NO_DNS[@]}")
             if [ "$e" = serial ]; then
                 # The default engine in ascending order: what the permutation costs (issue 5).
                 CMD+=(--order serial)

@@ -26,9 +26,15 @@
 #   --scenario LIST  v1,v3 (default both)
 #   --time-limit SEC per-run limit (default 900)
 #   --bin PATH       the portscout binary (default: cargo build --release, target/release)
+#   --scan TYPE      portscout's scan type: syn (default: what nmap -sV does as root, and so
+#                    the like-for-like comparison) or connect (portscout's own default)
 #   --no-install     do not install missing daemons or nmap: skip what is missing
 #   --out DIR        results folder (default bench/results/services-<UTC time>)
 #   --setup-only     start the daemons, check that each port accepts, tear down
+#   --hold           start the daemons, print the namespaces' names, keep them until signalled
+#                    (to scan them by hand: ip netns exec <scanner> portscout ...)
+#   --nmap-from DIR  do not run nmap: score against nmap's XML and time in DIR (an earlier
+#                    --out of this script, same daemons and ports); the tables say so
 #   -h, --help       this text
 set -euo pipefail
 export PORTSCOUT_CONFIG=
@@ -42,6 +48,9 @@ BIN=""
 INSTALL=1
 OUT=""
 SETUP_ONLY=0
+HOLD=0
+NMAP_FROM=""
+SCAN=syn
 while [ $# -gt 0 ]; do
     case "$1" in
         -n) case "${2:-}" in ''|*[!0-9]*|0) echo "-n needs a positive whole number" >&2; exit 2 ;; esac
@@ -55,9 +64,13 @@ while [ $# -gt 0 ]; do
             shift 2 ;;
         --time-limit) LIMIT="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
+        --scan) case "$2" in syn|connect) SCAN=$2 ;; *) echo "--scan: syn or connect" >&2; exit 2 ;; esac
+            shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --out) OUT="$2"; shift 2 ;;
         --setup-only) SETUP_ONLY=1; shift ;;
+        --hold) SETUP_ONLY=1; HOLD=1; shift ;;
+        --nmap-from) NMAP_FROM="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -127,6 +140,7 @@ cleanup() {
     local rc=$? ns pids
     trap - EXIT
     trap '' INT TERM
+    [ -z "${HOLD_PID:-}" ] || kill "$HOLD_PID" 2>/dev/null || true
     for ns in "$NS_S" "$NS_T"; do
         pids=$(ip netns pids "$ns" 2>/dev/null || true)
         # shellcheck disable=SC2086
@@ -332,6 +346,11 @@ wait_ports() {
 wait_ports
 PORTLIST=$(IFS=,; echo "${PORTS[*]}")
 say "services on 198.18.0.2: $PORTLIST"
+if [ "$HOLD" = 1 ]; then
+    say "holding: scanner namespace $NS_S (198.18.0.1), target $NS_T (198.18.0.2, 198.18.1.0/24); logs in $WORK; Ctrl-C or SIGTERM to tear down"
+    sleep infinity & HOLD_PID=$!
+    wait "$HOLD_PID" || true
+fi
 [ "$SETUP_ONLY" = 0 ] || exit 0
 
 {
@@ -339,10 +358,11 @@ say "services on 198.18.0.2: $PORTLIST"
     echo "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "cores: $(nproc)"; echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "nmap: $(nmap --version | head -1)"
-    echo "portscout: $("$BIN" --version 2>/dev/null || echo '?')"
+    echo "portscout: $("$BIN" --version 2>/dev/null || echo '?'), --scan $SCAN"
     echo "nmap database: ${NMAP_DB:-none}"
     echo "ports: $PORTLIST"
     echo "skipped: ${SKIPPED[*]:-none}"
+    [ -z "$NMAP_FROM" ] || echo "nmap: not run; its XML and time are from $NMAP_FROM ($(grep '^date' "$NMAP_FROM/env.txt" 2>/dev/null))"
 } >"$OUT/env.txt"
 
 echo "scenario,tool,run,wall_s,exit" >"$OUT/results.csv"
@@ -362,13 +382,21 @@ run_tools() {
     # run_tools SCENARIO RUN TARGET PORTSPEC...
     local sc=$1 run=$2 target=$3
     shift 3
-    timed "$sc" nmap "$run" "$OUT/raw/$sc-nmap-$run.xml" -- \
-        nmap -sV -Pn -n "$@" -oX "$OUT/raw/$sc-nmap-$run.xml" "$target"
+    if [ -n "$NMAP_FROM" ]; then
+        # nmap's result and time from an earlier run (its first), marked as such in env.txt.
+        if [ "$run" = 1 ]; then
+            cp "$NMAP_FROM/raw/$sc-nmap-1.xml" "$OUT/raw/$sc-nmap-1.xml"
+            grep "^$sc,nmap,1," "$NMAP_FROM/results.csv" >>"$OUT/results.csv"
+        fi
+    else
+        timed "$sc" nmap "$run" "$OUT/raw/$sc-nmap-$run.xml" -- \
+            nmap -sV -Pn -n "$@" -oX "$OUT/raw/$sc-nmap-$run.xml" "$target"
+    fi
     timed "$sc" portscout-builtin "$run" "$OUT/raw/$sc-portscout-builtin-$run.xml" -- \
-        "$BIN" -sV --service-db none "$@" -oX "$OUT/raw/$sc-portscout-builtin-$run.xml" "$target"
+        "$BIN" --scan "$SCAN" -sV -n --service-db none "$@" -oX "$OUT/raw/$sc-portscout-builtin-$run.xml" "$target"
     if [ -n "$NMAP_DB" ]; then
         timed "$sc" portscout-nmapdb "$run" "$OUT/raw/$sc-portscout-nmapdb-$run.xml" -- \
-            "$BIN" -sV --service-db "$NMAP_DB" "$@" -oX "$OUT/raw/$sc-portscout-nmapdb-$run.xml" "$target"
+            "$BIN" --scan "$SCAN" -sV -n --service-db "$NMAP_DB" "$@" -oX "$OUT/raw/$sc-portscout-nmapdb-$run.xml" "$target"
     fi
 }
 

@@ -323,8 +323,9 @@ pub struct Args {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
 
-    /// Never look up host names of the addresses scanned (PTR records), as nmap's -n.
-    /// portscout looks up none yet: this changes nothing today.
+    /// Never look up host names of the addresses scanned (PTR records), as nmap's -n. By
+    /// default every host that is up is looked up, beside the scan (at most 16 at once, 2 s
+    /// each; loopback addresses from /etc/hosts only).
     #[arg(
         short = 'n',
         long = "no-reverse-dns",
@@ -332,9 +333,8 @@ pub struct Args {
     )]
     pub no_reverse_dns: bool,
 
-    /// Look up the host name (PTR record) of every address, as nmap's -R: not done yet
-    /// (portscout reports no PTR names; a warning says so). Accepted so that nmap command
-    /// lines run.
+    /// Look up the host name (PTR record) of every address, hosts found down too, as nmap's
+    /// -R.
     #[arg(short = 'R', long = "reverse-dns-all")]
     pub reverse_dns_all: bool,
 

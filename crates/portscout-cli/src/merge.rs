@@ -76,6 +76,8 @@ pub fn run(args: MergeArgs) -> Result<()> {
         started: None,
         scan_type: None,
         port_set: Some(port_set),
+        // The names given are not read back (docs/output.md, Merging).
+        names: Default::default(),
     };
     let written = (|| -> Result<()> {
         out.begin(&info)?;
@@ -84,6 +86,9 @@ pub fn run(args: MergeArgs) -> Result<()> {
         }
         for host in &merged.hosts_down {
             out.host_down(host)?;
+        }
+        for (ip, name) in &merged.ptr_names {
+            out.host_name(*ip, name)?;
         }
         out.end(&merged.summary)?;
         Ok(())

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use portscout::banner::BannerOptions;
+use portscout::names::ReverseDns;
 use portscout::output::{self, Format, PrinterOptions};
 use portscout::ports::PortSet;
 use portscout::scan::{
@@ -185,12 +186,6 @@ pub fn run(args: Args, raw: Vec<String>) -> Result<Finished> {
     } else {
         Vec::new()
     };
-    if args.reverse_dns_all && !args.quiet {
-        eprintln!(
-            "{} -R: portscout does not look up host names (PTR records) yet: no names are reported",
-            colour::warning()
-        );
-    }
     // Watched from here (before the history is opened and the scan starts): a stop request
     // that comes while the scan starts still gives a resume file.
     let mut stops = StopRequests::watch(&args)?;
@@ -774,6 +769,13 @@ fn build_config(args: &Args, resume: Option<Checkpoint>) -> Result<ScanConfig> {
         builder = builder.ports(PortSet::top(FAST_PORTS).map_err(portscout::Error::from)?);
     }
     builder = builder.ipv6_only(args.ipv6);
+    builder = builder.reverse_dns(if args.no_reverse_dns {
+        ReverseDns::Never
+    } else if args.reverse_dns_all {
+        ReverseDns::All
+    } else {
+        ReverseDns::Up
+    });
     if let Some(p) = &args.exclude_ports {
         builder = builder.exclude_ports(p.clone());
     }

@@ -15,6 +15,7 @@
 //! | [`privilege`] | dropping root or capabilities once the raw sockets are open |
 //! | [`banner`] | `--banners`: what a service on an open port says first (or answers to `HEAD /`), grabbed while the scan goes on |
 //! | [`service`] | `-sV`: which service, product and version runs on an open port (built-in probes, TLS, nmap's probe database when installed) |
+//! | [`names`] | host names of the addresses scanned: PTR lookups beside the scan, bounded in number and time |
 //! | [`output`] | sinks: one printer per format, the only place results are written |
 //! | [`merge`] | ndjson outputs read back and merged (shards, resumed runs): deduplicated, ordered, one summary |
 //! | `sim` | a simulated network on tokio's paused clock that the real scheduler scans: the timing rules tested without root (feature `sim`, for tests only) |
@@ -72,6 +73,7 @@ pub mod history;
 pub mod limits;
 pub mod merge;
 pub mod model;
+pub mod names;
 pub mod output;
 pub mod packet;
 pub mod plan;
@@ -89,5 +91,5 @@ pub mod timing;
 pub use error::Error;
 pub use model::{
     Banner, Event, HostDown, PortResult, PortState, Reason, ScanInfo, ScanType, ShardIdentity,
-    StateFilter, Summary,
+    StateFilter, Summary, TargetName,
 };

@@ -1,5 +1,6 @@
 //! The values a scan produces: port states, the reasons behind them, and port results.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -518,6 +519,22 @@ pub struct ScanInfo {
     /// The ports scanned on every host (the XML printer's `services`); `None` when not
     /// known.
     pub port_set: Option<PortSet>,
+    /// The names the user gave for target addresses (a target given as `localhost`): the
+    /// text printer's `localhost (127.0.0.1)`, XML's `<hostname type="user">`, the `host`
+    /// field of ndjson, json and csv. Empty when every target was an address.
+    pub names: BTreeMap<IpAddr, TargetName>,
+}
+
+/// The name a target address was given by, on the command line or in a target file
+/// (`portscout localhost`), and what else that name resolved to.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TargetName {
+    /// The name, as written.
+    pub name: String,
+    /// The other addresses the name resolved to, which are not scanned (as nmap scans one
+    /// address of a name and names the others: "Other addresses for localhost (not
+    /// scanned): ::1"), in the resolver's order.
+    pub others: Vec<IpAddr>,
 }
 
 /// Totals of a finished scan.

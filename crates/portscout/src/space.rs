@@ -9,9 +9,11 @@
 //! `i % hosts`. Consecutive probes therefore go to different hosts, so no single host is
 //! flooded when many are scanned, and with one host the order is simply ascending ports.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::error::Error;
+use crate::model::TargetName;
 use crate::ports::PortSet;
 use crate::target::AddrSet;
 
@@ -22,6 +24,8 @@ pub struct ProbeSpace {
     ports: PortSet,
     hosts: u64,
     len: u64,
+    /// The names targets were given by ([`ProbeSpace::with_names`]).
+    names: BTreeMap<IpAddr, TargetName>,
 }
 
 impl ProbeSpace {
@@ -49,7 +53,24 @@ impl ProbeSpace {
             ports,
             hosts,
             len,
+            names: BTreeMap::new(),
         })
+    }
+
+    /// The space, with the names the user gave for some of its addresses (a target given as
+    /// `localhost`): passed to the sinks in [`crate::model::ScanInfo::names`]. Names of
+    /// addresses outside the space (excluded) are dropped.
+    pub fn with_names(mut self, names: BTreeMap<IpAddr, TargetName>) -> ProbeSpace {
+        self.names = names
+            .into_iter()
+            .filter(|(ip, _)| self.addrs.contains(*ip))
+            .collect();
+        self
+    }
+
+    /// The names the user gave for addresses of the space.
+    pub fn names(&self) -> &BTreeMap<IpAddr, TargetName> {
+        &self.names
     }
 
     /// Number of probes.

@@ -123,3 +123,94 @@ fn a_paused_scan_ends_with_its_checkpoint() {
         65535
     );
 }
+
+/// Keeps the names it is given: those of the targets (at `begin`) and the PTR names.
+#[derive(Default)]
+struct Names {
+    given: std::collections::BTreeMap<std::net::IpAddr, String>,
+    ptr: std::collections::BTreeMap<std::net::IpAddr, String>,
+    ended: bool,
+}
+
+impl Sink for Names {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.given = info
+            .names
+            .iter()
+            .map(|(ip, n)| (*ip, n.name.clone()))
+            .collect();
+        Ok(())
+    }
+
+    fn result(&mut self, _: &PortResult) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    fn host_down(&mut self, _: &HostDown) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn host_name(&mut self, ip: std::net::IpAddr, name: &str) -> io::Result<()> {
+        assert!(!self.ended, "a name after the end");
+        self.ptr.insert(ip, name.to_string());
+        Ok(())
+    }
+
+    fn end(&mut self, _: &Summary) -> io::Result<()> {
+        self.ended = true;
+        Ok(())
+    }
+}
+
+/// A lookup of the test's own (no resolver is asked): `n-<last octet>.test`, nothing for .3.
+fn fake_lookup(ip: std::net::IpAddr) -> Option<String> {
+    match ip {
+        std::net::IpAddr::V4(a) if a.octets()[3] != 3 => Some(format!("n-{}.test", a.octets()[3])),
+        _ => None,
+    }
+}
+
+/// Issue 19: the name a target was given by reaches the sink at `begin`, and every host that
+/// is up gets the PTR name its lookup found, before `end`; `ReverseDns::Never` (`-n`) looks
+/// nothing up.
+#[test]
+fn drive_gives_the_sink_the_names_given_and_the_ptr_names() {
+    use portscout::names::{NameOptions, ReverseDns};
+    let run = |reverse_dns| {
+        let config = ScanConfig::builder()
+            .targets([
+                Target::parse("localhost").unwrap(),
+                Target::parse("127.0.0.2-3").unwrap(),
+            ])
+            .ports(PortSet::parse("1-20").unwrap())
+            .names(NameOptions {
+                reverse_dns,
+                lookup: fake_lookup,
+                ..NameOptions::default()
+            })
+            .build()
+            .unwrap();
+        let mut sink = Names::default();
+        Scan::start(&config)
+            .unwrap()
+            .drive(&mut sink, &DriveOptions::default())
+            .unwrap();
+        sink
+    };
+    let up = run(ReverseDns::Up);
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(
+        up.given.into_iter().collect::<Vec<_>>(),
+        [(ip("127.0.0.1"), "localhost".to_string())]
+    );
+    assert_eq!(
+        up.ptr.into_iter().collect::<Vec<_>>(),
+        [
+            (ip("127.0.0.1"), "n-1.test".to_string()),
+            (ip("127.0.0.2"), "n-2.test".to_string())
+        ]
+    );
+    let none = run(ReverseDns::Never);
+    assert!(none.ptr.is_empty(), "{:?}", none.ptr);
+    assert_eq!(none.given.len(), 1);
+}

@@ -14,7 +14,7 @@ use portscout::scan::{Engine, Scan, ScanConfig};
 use portscout::service::{DetectOptions, Method};
 use portscout::target::Target;
 use portscout::{PortResult, PortState};
-use support::{service, Behaviour};
+use support::{busy_daemon, service, Behaviour};
 
 const ENGINES: [Engine; 3] = [Engine::Threads, Engine::Async, Engine::Sharded];
 
@@ -104,4 +104,46 @@ fn each_open_port_comes_out_once_with_its_service() {
             assert_eq!(q.method, Method::Table, "{what}: {q:?}");
         }
     }
+}
+
+/// One daemon serves many addresses (AnyIP, a load balancer) and stops accepting while it
+/// holds 8 connections (as Dovecot does at its login process limit); its backlog is 4.
+/// Detections of its port on the first addresses found must not fill its accept queue while
+/// the scan still probes the same port on the others: a SYN dropped there would be read as
+/// `filtered`. 64 loopback addresses × 25 ports, slowed to about 2 s by `--rate`, so the
+/// daemon's port is probed on some addresses while it is detected on others.
+#[test]
+fn detections_never_starve_the_probes_of_a_daemon_many_addresses_share() {
+    let daemon = busy_daemon(Behaviour::Silent, 8, 4);
+    let closed: Vec<_> = (0..24).map(|_| closed_port()).collect();
+    let spec = std::iter::once(daemon.port)
+        .chain(closed.iter().map(|(_, p)| *p))
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let config = ScanConfig::builder()
+        .targets([Target::parse("127.0.0.1-64").unwrap()])
+        .ports(PortSet::parse(&spec).unwrap())
+        .rate(800)
+        .service_version(quick())
+        .build()
+        .unwrap();
+    let results: Vec<PortResult> = Scan::start(&config)
+        .unwrap()
+        .ports()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let daemon_ports: Vec<&PortResult> = results.iter().filter(|r| r.port == daemon.port).collect();
+    assert_eq!(daemon_ports.len(), 64, "{daemon_ports:?}");
+    let not_open: Vec<String> = daemon_ports
+        .iter()
+        .filter(|r| r.state != PortState::Open)
+        .map(|r| format!("{} {:?} {:?}", r.ip, r.state, r.reason))
+        .collect();
+    assert!(
+        not_open.is_empty(),
+        "{} of 64 addresses read the shared daemon's port as not open: {not_open:?}",
+        not_open.len()
+    );
+    assert!(daemon_ports.iter().all(|r| r.service.is_some()));
 }

@@ -171,14 +171,16 @@ fn accepted_nmap_options_scan_exactly() {
     assert!(wrong.is_empty(), "\n  {}", wrong.join("\n  "));
 }
 
-/// `-R` says on stderr that no PTR names are looked up yet; `-n` (what portscout does anyway)
-/// says nothing. `-v` adds the timing line, which a run without it does not print.
+/// PTR names: by default and with `-R` the text report names 127.0.0.1 as the hosts file does
+/// (loopback is named from the hosts file only, never asked of a DNS server); `-n` names
+/// nothing. None of them warns. `-v` adds the timing line, which a run without it does not
+/// print.
 #[test]
 fn reverse_dns_flags_and_verbose_say_what_they_do() {
     let (_listener, open, _) = open_and_closed("127.0.0.1").unwrap();
     let port = open.to_string();
     let dir = TempDir::new("nmap-stderr");
-    let stderr_of = |flags: &[&str]| {
+    let run = |flags: &[&str]| {
         let out = portscout()
             .current_dir(dir.path())
             .args(["127.0.0.1", "-p", &port])
@@ -186,20 +188,36 @@ fn reverse_dns_flags_and_verbose_say_what_they_do() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{flags:?}: {out:?}");
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    let r = stderr_of(&["-R"]);
-    assert!(
-        r.contains("warning: -R: portscout does not look up host names"),
-        "{r}"
-    );
+    // The first name of the hosts file's first line for 127.0.0.1, as the resolver reads it.
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let name = hosts.lines().find_map(|l| {
+        let mut w = l.split('#').next().unwrap_or("").split_whitespace();
+        (w.next() == Some("127.0.0.1")).then(|| w.next().map(str::to_owned))?
+    });
+    for flags in [&["-R"][..], &[]] {
+        let (out, e) = run(flags);
+        assert!(!e.contains("warning"), "{flags:?}: {e}");
+        let want = match &name {
+            Some(n) => format!("portscout report for {n} (127.0.0.1)\n"),
+            None => "portscout report for 127.0.0.1\n".to_string(),
+        };
+        assert!(out.starts_with(&want), "{flags:?}: {out}");
+    }
     for flags in [&["-n"][..], &[]] {
-        let e = stderr_of(flags);
+        let (out, e) = run(flags);
         assert!(!e.contains("warning"), "{flags:?}: {e}");
         assert!(!e.contains("timing:"), "{flags:?}: {e}");
+        if flags == ["-n"] {
+            assert!(out.starts_with("portscout report for 127.0.0.1\n"), "{out}");
+        }
     }
     for flags in [&["-v"][..], &["-vv"], &["--verbose"]] {
-        let e = stderr_of(flags);
+        let (_, e) = run(flags);
         assert!(e.contains("timing: "), "{flags:?}: {e}");
     }
 }

@@ -291,7 +291,12 @@ fn ndiff_reports_the_ports_that_opened_and_closed_between_two_scans() {
         !text.contains(&format!("{stays_port}/tcp")),
         "the port that stayed open is no difference: {text}"
     );
-    assert!(text.contains(&format!(" {ip}:")), "{text}");
+    // The host, named by its PTR name (the hosts file's) when it has one: `localhost
+    // (127.0.0.1):`.
+    assert!(
+        text.contains(&format!(" {ip}:")) || text.contains(&format!(" ({ip}):")),
+        "{text}"
+    );
 
     // Nothing changed between the last two scans: ndiff says so with exit 0.
     let same = ndiff(&after, &again);
@@ -467,15 +472,45 @@ fn in_nmap_services(port: u16) -> bool {
 }
 
 /// nmap and portscout scan the same loopback ports; `ndiff` finds no difference between their
-/// XML files (exit 0): same hosts, ports, states and service names.
+/// XML files (exit 0): same hosts, ports, states and service names. Both with `-n`: no names.
 #[test]
 fn ndiff_finds_no_difference_between_nmap_and_portscout() {
-    if !(require_xmllint() && require_ndiff()) {
+    let Some((_, text)) = ndiff_against_nmap("127.0.0.1", &["-n"]) else {
         return;
+    };
+    assert!(text.lines().any(|l| l.trim() == "127.0.0.1:"), "{text}");
+}
+
+/// Issue 19: a target given by name. nmap writes the name given (`type="user"`) and the PTR
+/// name (`type="PTR"`, which for 127.0.0.1 comes from the hosts file: no DNS query is sent);
+/// portscout writes the same, so `ndiff` sees the same host, not one removed and one added.
+#[test]
+fn ndiff_finds_no_difference_for_a_target_given_by_name() {
+    let Some((ours, text)) = ndiff_against_nmap("localhost", &[]) else {
+        return;
+    };
+    assert!(
+        ours.contains("<hostname name=\"localhost\" type=\"user\"/>"),
+        "{ours}"
+    );
+    // ndiff names a host by its first name and address.
+    assert!(
+        text.lines().any(|l| l.trim() == "localhost (127.0.0.1):"),
+        "{text}"
+    );
+}
+
+/// Scans `target` with nmap (`-sT`) and portscout, each with `flags`, on the same loopback
+/// ports (two listening, one closed, and 22, 80, 443), and checks that `ndiff -v` finds no
+/// difference and lists every open port as the same. Returns portscout's XML and ndiff's
+/// output, or `None` when a tool is missing.
+fn ndiff_against_nmap(target: &str, flags: &[&str]) -> Option<(String, String)> {
+    if !(require_xmllint() && require_ndiff()) {
+        return None;
     }
     if !runs("nmap", &["--version"]) {
         missing("nmap (apt-get install nmap)");
-        return;
+        return None;
     }
     let dir = TempDir::new("xml-vs-nmap");
     let ip = "127.0.0.1";
@@ -503,11 +538,15 @@ fn ndiff_finds_no_difference_between_nmap_and_portscout() {
     );
     let ours = dir.file("portscout.xml");
     let theirs = dir.file("nmap.xml");
-    portscout(&[
-        "-p", &ports, "--show", "all", "--format", "xml", "-q", "-o", &ours, ip,
-    ]);
+    let mut args = vec![
+        "-p", &ports, "--show", "all", "--format", "xml", "-q", "-o", &ours,
+    ];
+    args.extend(flags);
+    args.push(target);
+    portscout(&args);
     let nmap = Command::new("nmap")
-        .args(["-n", "-sT", "-p", &ports, "-oX", &theirs, ip])
+        .args(flags)
+        .args(["-sT", "-p", &ports, "-oX", &theirs, target])
         .stdout(Stdio::null())
         .output()
         .unwrap();
@@ -522,7 +561,7 @@ fn ndiff_finds_no_difference_between_nmap_and_portscout() {
         .args(["-v", &theirs, &ours])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&diff.stdout);
+    let text = String::from_utf8_lossy(&diff.stdout).into_owned();
     println!("ndiff -v nmap.xml portscout.xml:\n{text}");
     assert_eq!(diff.status.code(), Some(0), "{text}");
     // -v lists the ports that are the same: every one of them, open ones included.
@@ -536,6 +575,7 @@ fn ndiff_finds_no_difference_between_nmap_and_portscout() {
             "{text}"
         );
     }
+    Some((std::fs::read_to_string(&ours).unwrap(), text))
 }
 
 /// Starts portscout in `dir` (stdout and stderr piped).

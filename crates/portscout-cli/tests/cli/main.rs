@@ -13,6 +13,7 @@ mod cli;
 mod cli_banners;
 mod cli_colour;
 mod cli_config;
+mod cli_deploy;
 mod cli_errors;
 mod cli_generate;
 mod cli_history;

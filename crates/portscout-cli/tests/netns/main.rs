@@ -6,11 +6,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod namespace_deploy;
 mod namespace_engines;
 mod namespace_firewall;
 mod namespace_ipv6;
 mod namespace_loopback;
 mod namespace_loss;
+mod namespace_names;
 mod namespace_progress;
 mod namespace_shards;
 mod namespace_syn;

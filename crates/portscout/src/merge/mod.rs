@@ -315,6 +315,8 @@ pub struct Merged {
     /// Why the inputs may not be one whole scan (missing, repeated or foreign shards,
     /// inputs that cannot be checked), in the order found; empty when they are.
     pub shard_problems: Vec<ShardProblem>,
+    /// PTR names (`hostname` records), the first one read for each address, by address.
+    pub ptr_names: Vec<(IpAddr, String)>,
 }
 
 /// Port and host-down counts.
@@ -372,6 +374,8 @@ pub struct Merger {
     parts: Vec<(ShardIdentity, u32)>,
     /// Problems found while reading.
     problems: Vec<ShardProblem>,
+    /// PTR names, the first read for each address.
+    ptr_names: std::collections::BTreeMap<IpAddr, String>,
 }
 
 impl Merger {
@@ -459,6 +463,9 @@ impl Merger {
                 });
                 self.hosts = self.hosts.max(s.hosts);
                 self.elapsed = self.elapsed.saturating_add(s.elapsed);
+            }
+            Record::HostName { ip, name } => {
+                self.ptr_names.entry(ip).or_insert(name);
             }
             Record::Unknown(_) => self.unknown += 1,
         }
@@ -572,6 +579,7 @@ impl Merger {
             conflicts,
             unknown: self.unknown,
             shard_problems: std::mem::take(&mut shard_problems),
+            ptr_names: self.ptr_names.into_iter().collect(),
         }
     }
 

@@ -20,6 +20,13 @@ pub enum Record {
     /// The summary record (`"type":"summary"`). `hosts_down` is 0 when the key is missing (files
     /// written before it existed).
     Summary(Summary),
+    /// A host name found by a PTR lookup (`"type":"hostname"`, `"kind":"PTR"`).
+    HostName {
+        /// The address.
+        ip: IpAddr,
+        /// Its PTR name.
+        name: String,
+    },
     /// A record this version does not know (a `type` it does not know, or a host record whose
     /// state is not `down`): the schema may grow, so it is not an error. Holds a description,
     /// e.g. ``type `progress` ``.
@@ -122,6 +129,10 @@ struct RawLine {
     probes: Option<u64>,
     part: Option<u32>,
     complete: Option<bool>,
+    name: Option<String>,
+    /// A hostname record's `kind` (`PTR`).
+    #[serde(rename = "kind")]
+    name_kind: Option<String>,
 }
 
 /// Parses one ndjson line (without its newline) into a [`Record`].
@@ -148,6 +159,21 @@ pub fn parse_line(line: &str) -> Result<Record, LineError> {
         None => port_record(raw).map(Record::Port),
         Some("host") => host_record(raw),
         Some("summary") => summary_record(raw).map(Record::Summary),
+        Some("hostname") if raw.name_kind.as_deref() == Some("PTR") => {
+            let missing = |key| LineError::Missing {
+                record: "hostname",
+                key,
+            };
+            let ip = raw.ip.ok_or_else(|| missing("ip"))?;
+            let name = raw.name.ok_or_else(|| missing("name"))?;
+            if !crate::names::is_host_name(&name) {
+                return Err(LineError::BadValue {
+                    key: "name",
+                    value: name,
+                });
+            }
+            Ok(Record::HostName { ip, name })
+        }
         Some(other) => Ok(Record::Unknown(format!("type `{other}`"))),
     }
 }

@@ -744,3 +744,32 @@ fn inputs_without_identity_are_named() {
     assert_eq!(merged.summary.identity, None);
     assert_eq!(merged.results.len(), 3);
 }
+/// Issue 19: PTR names (`hostname` records) are read back, the first for each address kept,
+/// and are not records of an unknown kind; a name no host has is refused.
+#[test]
+fn ptr_name_records_are_merged() {
+    let a = "\
+{\"ip\":\"198.18.0.1\",\"port\":22,\"protocol\":\"tcp\",\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.21,\"host\":\"a.example\"}
+{\"type\":\"hostname\",\"ip\":\"198.18.0.1\",\"name\":\"one.example\",\"kind\":\"PTR\",\"time\":\"2026-12-03T13:45:01.123Z\"}
+{\"type\":\"summary\",\"hosts\":1,\"open\":1,\"closed\":0,\"filtered\":0,\"elapsed_ms\":7}
+";
+    let b = "\
+{\"type\":\"hostname\",\"ip\":\"198.18.0.1\",\"name\":\"other.example\",\"kind\":\"PTR\"}
+{\"type\":\"hostname\",\"ip\":\"198.18.0.2\",\"name\":\"two.example\",\"kind\":\"PTR\"}
+{\"type\":\"summary\",\"hosts\":1,\"open\":0,\"closed\":0,\"filtered\":0,\"elapsed_ms\":7}
+";
+    let merged = merge(&[("a", a), ("b", b)]);
+    assert_eq!(merged.unknown, 0);
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        merged.ptr_names,
+        [
+            (ip("198.18.0.1"), "one.example".to_string()),
+            (ip("198.18.0.2"), "two.example".to_string())
+        ]
+    );
+    assert!(
+        parse_line(r#"{"type":"hostname","ip":"198.18.0.1","name":"a b<c>","kind":"PTR"}"#)
+            .is_err()
+    );
+}

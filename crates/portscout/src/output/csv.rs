@@ -3,10 +3,10 @@
 use std::io::{self, BufWriter, Write};
 
 use super::{printable, RttMs, ScanInfo, Sink, Summary};
-use crate::model::{HostDown, PortResult, StateFilter};
+use crate::model::{HostDown, PortResult, StateFilter, TargetName};
 
 /// The header row (`,banner` is added with `--banners`, [`SERVICE_HEADER`] with
-/// `--service-version`).
+/// `--service-version`, `,host` when a target was given by name).
 const HEADER: &str = "ip,port,protocol,state,reason,rtt_ms";
 
 /// The columns added with `--service-version`: the service's name (`ssl/http` inside TLS),
@@ -21,6 +21,8 @@ pub(crate) struct CsvPrinter {
     banners: bool,
     /// Whether rows have the service columns (the scan detects services).
     services: bool,
+    /// The names targets were given by: rows have a last `host` column when there is one.
+    names: std::collections::BTreeMap<std::net::IpAddr, TargetName>,
 }
 
 /// `text` as one CSV field: quoted (RFC 4180) when it holds a comma or a quote. The texts
@@ -40,6 +42,20 @@ impl CsvPrinter {
             out: BufWriter::new(out),
             banners: false,
             services: false,
+            names: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The `host` column (a host name as the parser accepts it: letters, digits, dots and
+    /// dashes, never quoted), when the scan has one.
+    fn host(&mut self, ip: std::net::IpAddr) -> io::Result<()> {
+        if self.names.is_empty() {
+            return Ok(());
+        }
+        self.out.write_all(b",")?;
+        match self.names.get(&ip) {
+            Some(n) => field(&mut self.out, &n.name),
+            None => Ok(()),
         }
     }
 }
@@ -54,6 +70,10 @@ impl Sink for CsvPrinter {
         self.services = info.services;
         if self.services {
             self.out.write_all(SERVICE_HEADER.as_bytes())?;
+        }
+        self.names = info.names.clone();
+        if !self.names.is_empty() {
+            self.out.write_all(b",host")?;
         }
         self.out.write_all(b"\n")
     }
@@ -105,6 +125,7 @@ impl Sink for CsvPrinter {
                 None => self.out.write_all(b",,,,,,,")?,
             }
         }
+        self.host(r.ip)?;
         self.out.write_all(b"\n")?;
         Ok(true)
     }
@@ -118,6 +139,7 @@ impl Sink for CsvPrinter {
         if self.services {
             self.out.write_all(b",,,,,,,")?;
         }
+        self.host(h.ip)?;
         self.out.write_all(b"\n")
     }
 

@@ -9,7 +9,7 @@ use crate::model::PortState;
 pub(crate) const KEEP_EMPTY: bool = true;
 
 /// Writes one line per host:
-/// `Host: <ip> ()\tPorts: <port>/<state>/tcp//<service>///, …\tIgnored State: <state> (<n>)`.
+/// `Host: <ip> (<PTR name>)\tPorts: <port>/<state>/tcp//<service>///, …\tIgnored State: <state> (<n>)`.
 pub(crate) fn render(
     w: &mut dyn Write,
     collector: &mut Collector,
@@ -18,8 +18,8 @@ pub(crate) fn render(
     services: ServiceLookup,
 ) -> io::Result<()> {
     for (ip, host) in collector.finish() {
-        // nmap leaves the hostname between the parentheses; portscout does not resolve.
-        write!(w, "Host: {ip} ()")?;
+        // As nmap: the PTR name between the parentheses (empty without one, as with -n).
+        write!(w, "Host: {ip} ({})", host.ptr.as_deref().unwrap_or(""))?;
         if host.down.is_some() {
             w.write_all(b"\tStatus: Down\n")?;
             continue;

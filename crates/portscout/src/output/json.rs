@@ -32,7 +32,8 @@ impl Serialize for Ports<'_> {
         let host = self.0;
         let mut seq = s.serialize_seq(Some(host.data.listed.len()))?;
         for l in &host.data.listed {
-            seq.serialize_element(&PortRecord(&l.to_result(host.ip), None))?;
+            let name = host.data.name.as_ref().map(|n| n.name.as_str());
+            seq.serialize_element(&PortRecord(&l.to_result(host.ip), None, name))?;
         }
         seq.end()
     }
@@ -41,8 +42,17 @@ impl Serialize for Ports<'_> {
 impl Serialize for HostRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let down = self.data.down;
-        let mut st = s.serialize_struct("Host", if down.is_some() { 4 } else { 2 })?;
+        let mut st = s.serialize_struct("Host", if down.is_some() { 6 } else { 4 })?;
         st.serialize_field("ip", &self.ip)?;
+        // The name the user gave, and the PTR name: only when there is one (issue 19).
+        match &self.data.name {
+            Some(n) => st.serialize_field("host", &n.name)?,
+            None => st.skip_field("host")?,
+        }
+        match &self.data.ptr {
+            Some(p) => st.serialize_field("ptr", p)?,
+            None => st.skip_field("ptr")?,
+        }
         if let Some((reason, _)) = down {
             st.serialize_field("state", "down")?;
             st.serialize_field("reason", reason.as_str())?;

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter};
+use crate::model::{Banner, HostDown, PortResult, PortState, Reason, StateFilter, TargetName};
 use crate::service::ServiceInfo;
 
 mod csv;
@@ -126,6 +126,14 @@ pub trait Sink {
     fn result(&mut self, result: &PortResult) -> io::Result<bool>;
     /// Called once per host found down (it has no port results).
     fn host_down(&mut self, host: &HostDown) -> io::Result<()>;
+    /// Called once per host whose name was found by a PTR lookup ([`crate::names`]), when it
+    /// comes (before or after the host's results, but before [`Sink::end`]). `name` is a
+    /// plausible host name ([`crate::names::is_host_name`]): no format needs to escape it.
+    /// Default: ignored.
+    fn host_name(&mut self, ip: IpAddr, name: &str) -> io::Result<()> {
+        let _ = (ip, name);
+        Ok(())
+    }
     /// Called once, after the last result.
     fn end(&mut self, summary: &Summary) -> io::Result<()>;
 }
@@ -193,6 +201,10 @@ impl Sink for Tee {
 
     fn host_down(&mut self, host: &HostDown) -> io::Result<()> {
         self.each(|s| s.host_down(host))
+    }
+
+    fn host_name(&mut self, ip: IpAddr, name: &str) -> io::Result<()> {
+        self.each(|s| s.host_name(ip, name))
     }
 
     fn end(&mut self, summary: &Summary) -> io::Result<()> {
@@ -403,6 +415,10 @@ impl Sink for DownFilter {
         }
     }
 
+    fn host_name(&mut self, ip: IpAddr, name: &str) -> io::Result<()> {
+        self.inner.host_name(ip, name)
+    }
+
     fn end(&mut self, summary: &Summary) -> io::Result<()> {
         self.inner.end(summary)
     }
@@ -520,13 +536,17 @@ impl Serialize for RttMs {
 }
 
 /// One port record, as ndjson and json write it (schema 1: the keys and their order are
-/// frozen).
-pub(crate) struct PortRecord<'a>(pub(crate) &'a PortResult, pub(crate) Option<&'a str>);
+/// frozen): the result, ndjson's `time`, and the name the target was given by (`host`).
+pub(crate) struct PortRecord<'a>(
+    pub(crate) &'a PortResult,
+    pub(crate) Option<&'a str>,
+    pub(crate) Option<&'a str>,
+);
 
 impl Serialize for PortRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.0;
-        let mut st = s.serialize_struct("PortRecord", 9)?;
+        let mut st = s.serialize_struct("PortRecord", 10)?;
         st.serialize_field("ip", &r.ip)?;
         st.serialize_field("port", &r.port)?;
         st.serialize_field("protocol", "tcp")?;
@@ -544,6 +564,12 @@ impl Serialize for PortRecord<'_> {
         match &r.service {
             Some(service) => st.serialize_field("service", service.as_ref())?,
             None => st.skip_field("service")?,
+        }
+        // The name the user gave for the target (`portscout localhost`), only when there is
+        // one; added after schema 1's keys (issue 19), before `time`.
+        match self.2 {
+            Some(h) => st.serialize_field("host", h)?,
+            None => st.skip_field("host")?,
         }
         // ndjson's: when the record was written (RFC 3339, UTC, milliseconds). Last, added
         // after schema 1's keys.
@@ -622,18 +648,26 @@ impl Serialize for SummaryRecord<'_> {
     }
 }
 
-/// A host-down record, as ndjson writes it.
-pub(crate) struct HostDownRecord<'a>(pub(crate) &'a HostDown, pub(crate) Option<&'a str>);
+/// A host-down record, as ndjson writes it: the host, `time`, and `host` (the name given).
+pub(crate) struct HostDownRecord<'a>(
+    pub(crate) &'a HostDown,
+    pub(crate) Option<&'a str>,
+    pub(crate) Option<&'a str>,
+);
 
 impl Serialize for HostDownRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.0;
-        let mut st = s.serialize_struct("HostDown", 5)?;
+        let mut st = s.serialize_struct("HostDown", 7)?;
         st.serialize_field("type", "host")?;
         st.serialize_field("ip", &h.ip)?;
         st.serialize_field("state", "down")?;
         st.serialize_field("reason", h.reason.as_str())?;
         st.serialize_field("skipped", &h.skipped)?;
+        match self.2 {
+            Some(n) => st.serialize_field("host", n)?,
+            None => st.skip_field("host")?,
+        }
         match self.1 {
             Some(t) => st.serialize_field("time", t)?,
             None => st.skip_field("time")?,
@@ -700,6 +734,10 @@ pub(crate) struct HostData {
     pub(crate) hidden: Vec<(PortState, Reason, u64)>,
     /// Set when the host was found down: why, and how many of its ports have no result.
     pub(crate) down: Option<(Reason, u32)>,
+    /// The name the user gave for the host, and the other addresses it resolved to.
+    pub(crate) name: Option<TargetName>,
+    /// The host's PTR name, if one was found.
+    pub(crate) ptr: Option<String>,
 }
 
 impl HostData {
@@ -774,6 +812,12 @@ impl Buffered {
 impl Sink for Buffered {
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
         self.info = info.clone();
+        self.collector.names(&info.names);
+        Ok(())
+    }
+
+    fn host_name(&mut self, ip: IpAddr, name: &str) -> io::Result<()> {
+        self.collector.ptr(ip, name);
         Ok(())
     }
 
@@ -818,6 +862,10 @@ pub(crate) struct Collector {
     hosts: BTreeMap<IpAddr, HostData>,
     /// Whether hosts with no listed result are kept (as counters only).
     keep_empty: bool,
+    /// The names the user gave ([`ScanInfo::names`]), given at `begin`.
+    names: BTreeMap<IpAddr, TargetName>,
+    /// PTR names, as they come ([`Sink::host_name`]).
+    ptr: std::collections::HashMap<IpAddr, String>,
 }
 
 impl Collector {
@@ -826,7 +874,19 @@ impl Collector {
             show,
             hosts: BTreeMap::new(),
             keep_empty,
+            names: BTreeMap::new(),
+            ptr: std::collections::HashMap::new(),
         }
+    }
+
+    /// Takes the names the user gave ([`ScanInfo::names`]).
+    pub(crate) fn names(&mut self, names: &BTreeMap<IpAddr, TargetName>) {
+        self.names = names.clone();
+    }
+
+    /// Records a host's PTR name.
+    pub(crate) fn ptr(&mut self, ip: IpAddr, name: &str) {
+        self.ptr.insert(ip, name.to_string());
     }
 
     pub(crate) fn add(&mut self, r: &PortResult) {
@@ -860,10 +920,16 @@ impl Collector {
         self.hosts.entry(h.ip).or_default().down = Some((h.reason, h.skipped));
     }
 
-    /// The hosts, ascending, each with its listed results sorted by port.
+    /// The hosts, ascending, each with its listed results sorted by port and its names.
     pub(crate) fn finish(&mut self) -> impl Iterator<Item = (&IpAddr, &HostData)> {
-        for host in self.hosts.values_mut() {
+        for (ip, host) in self.hosts.iter_mut() {
             host.listed.sort_by_key(|l| l.port);
+            if let Some(name) = self.names.get(ip) {
+                host.name = Some(name.clone());
+            }
+            if let Some(ptr) = self.ptr.get(ip) {
+                host.ptr = Some(ptr.clone());
+            }
         }
         self.hosts.iter()
     }

@@ -115,6 +115,7 @@ fn fixture_info(events: &[Event], hosts: u128, banners: bool) -> ScanInfo {
         started: Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
         scan_type: Some(crate::probe::ScanType::Connect),
         port_set: Some(port_set),
+        names: std::collections::BTreeMap::new(),
     }
 }
 
@@ -160,6 +161,76 @@ fn run_events_with(
     drop(p);
     let bytes = buf.0.lock().unwrap().clone();
     String::from_utf8(bytes).unwrap()
+}
+
+/// Issue 19: the fixture scanned with names. 198.18.0.1 was given as `a.example`, which also
+/// resolved to 2001:db8::9 (not scanned), and its PTR name differs; 198.18.0.2 was given as an
+/// address and has a PTR name; 2001:db8::1 has no name at all; 198.18.0.9, given as
+/// `c.example`, is down, with a PTR name (`-R`). PTR names come in the middle of the results,
+/// as a scan's lookups do.
+fn run_with_names(format: Format) -> String {
+    let buf = SharedBuf::default();
+    let options = PrinterOptions {
+        services,
+        colour: false,
+        summary: true,
+        clock: Some(fixed_clock),
+    };
+    let mut p = printer_with_options(format, StateFilter::OPEN, Box::new(buf.clone()), options);
+    let results = fixture();
+    let events: Vec<Event> = results.iter().cloned().map(Event::Port).collect();
+    let mut info = fixture_info(&events, 4, false);
+    let name = |n: &str, others: &[&str]| crate::model::TargetName {
+        name: n.into(),
+        others: others.iter().map(|a| a.parse().unwrap()).collect(),
+    };
+    info.names.insert(
+        "198.18.0.1".parse().unwrap(),
+        name("a.example", &["2001:db8::9"]),
+    );
+    info.names
+        .insert("198.18.0.9".parse().unwrap(), name("c.example", &[]));
+    p.begin(&info).unwrap();
+    for (i, r) in results.iter().enumerate() {
+        p.result(r).unwrap();
+        if i == 3 {
+            p.host_name("198.18.0.1".parse().unwrap(), "host-1.example")
+                .unwrap();
+            p.host_down(&HostDown {
+                ip: "198.18.0.9".parse().unwrap(),
+                reason: Reason::NoResponse,
+                skipped: 4,
+            })
+            .unwrap();
+        }
+    }
+    p.host_name("198.18.0.2".parse().unwrap(), "b.example")
+        .unwrap();
+    p.host_name("198.18.0.9".parse().unwrap(), "c-ptr.example")
+        .unwrap();
+    p.end(&Summary {
+        hosts_down: 1,
+        ..summary_of(&results, 4)
+    })
+    .unwrap();
+    drop(p);
+    let bytes = buf.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn host_names_in_every_format() {
+    for format in Format::ALL {
+        let out = run_with_names(format);
+        // The name given is in every format that names hosts; `list` and `grep` (which, as
+        // nmap's, shows the PTR name only) have none.
+        assert_eq!(
+            out.contains("a.example"),
+            !matches!(format, Format::List | Format::Grep),
+            "{format}: {out}"
+        );
+        insta::assert_snapshot!(format!("names_{format}"), out);
+    }
 }
 
 /// The fixture plus one host found down (198.18.0.9) in the middle, as each format prints it.
@@ -1251,4 +1322,102 @@ fn docs_examples_are_the_printers_output() {
             "docs/output.md, {format}: no example is the output\n{out}\nexamples: {blocks:#?}"
         );
     }
+}
+
+/// Issue 19: the examples of the "Host names" section of `docs/output.md` are what the
+/// printers write for the fixture with names ([`run_with_names`]).
+#[test]
+fn docs_host_name_examples_are_the_printers_output() {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/output.md"));
+    let heading = "\n## Host names";
+    let start = doc.find(heading).expect("a Host names section");
+    let section = &doc[start + heading.len()..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let blocks: Vec<&str> = section.split("\n```\n").skip(1).step_by(2).collect();
+    for format in [
+        Format::Text,
+        Format::Ndjson,
+        Format::Json,
+        Format::Csv,
+        Format::Grep,
+    ] {
+        let out = run_with_names(format);
+        assert!(
+            blocks.iter().any(|b| format!("{b}\n") == out),
+            "docs/output.md, Host names, {format}: no example is the output\n{out}"
+        );
+    }
+    let xml = run_with_names(Format::Xml);
+    assert!(
+        blocks
+            .iter()
+            .any(|b| b.contains("<hostnames>") && xml.contains(b)),
+        "docs/output.md, Host names: the XML example is not part of the output\n{xml}"
+    );
+}
+
+/// Issue 19: the names of a paused scan's hosts (given and PTR) are read back from its XML
+/// and kept by the resumed run's document, whose run may not look its first part's hosts up
+/// again.
+#[test]
+fn xml_of_a_paused_scan_keeps_its_host_names() {
+    let options = PrinterOptions {
+        services,
+        colour: false,
+        summary: true,
+        clock: Some(fixed_clock),
+    };
+    let results = fixture();
+    let events: Vec<Event> = results.iter().cloned().map(Event::Port).collect();
+    let mut info = fixture_info(&events, 3, false);
+    info.names.insert(
+        "198.18.0.1".parse().unwrap(),
+        crate::model::TargetName {
+            name: "a.example".into(),
+            others: Vec::new(),
+        },
+    );
+    let (first, rest) = results.split_at(4);
+    let buf = SharedBuf::default();
+    let mut p = printer_with_options(
+        Format::Xml,
+        StateFilter::OPEN,
+        Box::new(buf.clone()),
+        options,
+    );
+    p.begin(&info).unwrap();
+    for r in first {
+        p.result(r).unwrap();
+    }
+    p.host_name("198.18.0.1".parse().unwrap(), "host-1.example")
+        .unwrap();
+    p.end(&Summary {
+        paused: true,
+        ..summary_of(first, 3)
+    })
+    .unwrap();
+    drop(p);
+    let paused = String::from_utf8(std::mem::take(&mut *buf.0.lock().unwrap())).unwrap();
+    let part = XmlPart::parse(&paused).unwrap_or_else(|e| panic!("{e}: {paused}"));
+    // The resumed run: the names given are not known here (a library caller's own).
+    let resumed = ScanInfo {
+        names: Default::default(),
+        ..info
+    };
+    let mut p = xml_continuing(StateFilter::OPEN, Box::new(buf.clone()), options, part);
+    p.begin(&resumed).unwrap();
+    for r in rest {
+        p.result(r).unwrap();
+    }
+    p.end(&summary_of(rest, 3)).unwrap();
+    drop(p);
+    let whole = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        whole.contains(
+            "<address addr=\"198.18.0.1\" addrtype=\"ipv4\"/>\n<hostnames>\n\
+             <hostname name=\"a.example\" type=\"user\"/>\n\
+             <hostname name=\"host-1.example\" type=\"PTR\"/>\n</hostnames>"
+        ),
+        "{whole}"
+    );
 }

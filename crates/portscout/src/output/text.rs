@@ -63,7 +63,27 @@ fn write_host(
     colour: bool,
     versions: bool,
 ) -> io::Result<()> {
-    writeln!(w, "portscout report for {ip}")?;
+    // As nmap: the name the user gave, else the PTR name, before the address; the PTR name
+    // when it differs from the name given; the name's other addresses.
+    match (&host.name, &host.ptr) {
+        (Some(n), _) => writeln!(w, "portscout report for {} ({ip})", n.name)?,
+        (None, Some(ptr)) => writeln!(w, "portscout report for {ptr} ({ip})")?,
+        (None, None) => writeln!(w, "portscout report for {ip}")?,
+    }
+    if let Some(n) = &host.name {
+        if !n.others.is_empty() {
+            let others: Vec<String> = n.others.iter().map(ToString::to_string).collect();
+            writeln!(
+                w,
+                "Other addresses for {} (not scanned): {}",
+                n.name,
+                others.join(" ")
+            )?;
+        }
+        if let Some(ptr) = host.ptr.as_ref().filter(|p| **p != n.name) {
+            writeln!(w, "rDNS record for {ip}: {ptr}")?;
+        }
+    }
     if let Some((reason, skipped)) = host.down {
         writeln!(
             w,

@@ -110,6 +110,22 @@ impl XmlPart {
                         .and_then(|a| a.parse().ok())
                         .ok_or_else(|| bad("a bad address"))?,
                 );
+            } else if let Some(rest) = line.strip_prefix("<hostname ") {
+                let (_, data) = host
+                    .as_mut()
+                    .ok_or_else(|| bad("a hostname outside a host"))?;
+                let name =
+                    attr_value(rest, "name").ok_or_else(|| bad("a hostname without a name"))?;
+                match attr_value(rest, "type").as_deref() {
+                    Some("user") => {
+                        data.name = Some(crate::model::TargetName {
+                            name,
+                            others: Vec::new(),
+                        })
+                    }
+                    Some("PTR") => data.ptr = Some(name),
+                    _ => return Err(bad("a hostname of an unknown type")),
+                }
             } else if let Some(rest) = line
                 .strip_prefix("<ports><extraports ")
                 .or_else(|| line.strip_prefix("<extraports "))
@@ -433,16 +449,36 @@ fn write_host(
 ) -> io::Result<()> {
     let addrtype = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
     let address = format!("<address addr=\"{ip}\" addrtype=\"{addrtype}\"/>");
+    // As nmap: the name the user gave (`user`), then the PTR name (`PTR`), one per line.
+    let mut hostnames = String::from("<hostnames>\n");
+    if let Some(n) = &host.name {
+        let _ = writeln!(
+            hostnames,
+            "<hostname name=\"{}\" type=\"user\"/>",
+            attr(&n.name)
+        );
+    }
+    if let Some(ptr) = &host.ptr {
+        let _ = writeln!(hostnames, "<hostname name=\"{}\" type=\"PTR\"/>", attr(ptr));
+    }
+    hostnames.push_str("</hostnames>");
     if let Some((reason, _)) = host.down {
-        // As nmap -v lists a host that did not answer: no names, no ports.
+        // As nmap -v lists a host that did not answer: no ports; its names only when it has
+        // one (a name given, or -R).
+        if host.name.is_none() && host.ptr.is_none() {
+            return writeln!(
+                w,
+                "<host><status state=\"down\" reason=\"{reason}\" reason_ttl=\"0\"/>\n{address}\n</host>"
+            );
+        }
         return writeln!(
             w,
-            "<host><status state=\"down\" reason=\"{reason}\" reason_ttl=\"0\"/>\n{address}\n</host>"
+            "<host><status state=\"down\" reason=\"{reason}\" reason_ttl=\"0\"/>\n{address}\n{hostnames}\n</host>"
         );
     }
     writeln!(
         w,
-        "<host><status state=\"up\" reason=\"{}\" reason_ttl=\"0\"/>\n{address}\n<hostnames>\n</hostnames>",
+        "<host><status state=\"up\" reason=\"{}\" reason_ttl=\"0\"/>\n{address}\n{hostnames}",
         up_reason(host)
     )?;
     w.write_all(b"<ports>")?;

@@ -4,7 +4,9 @@
 //! registry's name is the one in everyday use (`ssh`, `http`, `domain`, `microsoft-ds`,
 //! `ms-wbt-server`, …), and the usual product or protocol name where the registered name is
 //! unknown to most users or the port is used unofficially (`http-proxy` for 8080, `redis`,
-//! `mongodb`, `elasticsearch`, …).
+//! `mongodb`, `elasticsearch`, …). Where neither exists but nmap's port table names the
+//! port, its name is used, so that a service nothing recognises (a silent port) is guessed
+//! as `nmap -sV` guesses it: 31337 `Elite` (the "eleet" port of hacker lore, marked below).
 
 /// `(port, name)` pairs, sorted by port, one name per port.
 pub(crate) const SERVICES: &[(u16, &str)] = &[
@@ -292,6 +294,8 @@ pub(crate) const SERVICES: &[(u16, &str)] = &[
     (27017, "mongodb"),
     (28015, "rethinkdb"),
     (30303, "ethereum-p2p"),
+    // No registered or product name: the name nmap's port table gives.
+    (31337, "Elite"),
     (33060, "mysqlx"),
     (37777, "dahua-dvr"),
     (44818, "ethernet-ip"),
@@ -308,7 +312,8 @@ pub(crate) const SERVICES: &[(u16, &str)] = &[
 /// ```
 /// assert_eq!(portscout::ports::service_name(22), Some("ssh"));
 /// assert_eq!(portscout::ports::service_name(3389), Some("ms-wbt-server"));
-/// assert_eq!(portscout::ports::service_name(31337), None);
+/// assert_eq!(portscout::ports::service_name(31337), Some("Elite"));
+/// assert_eq!(portscout::ports::service_name(31338), None);
 /// ```
 pub fn service_name(port: u16) -> Option<&'static str> {
     SERVICES
@@ -358,6 +363,8 @@ mod tests {
         }
         assert_eq!(service_name(0), None);
         assert_eq!(service_name(65535), None);
-        assert_eq!(service_name(31337), None);
+        assert_eq!(service_name(31338), None);
+        // nmap's name where no other exists.
+        assert_eq!(service_name(31337), Some("Elite"));
     }
 }

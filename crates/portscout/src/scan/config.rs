@@ -10,6 +10,7 @@ use super::hosts::{Timeout, TimingSpec};
 use super::Engine;
 use crate::banner::BannerOptions;
 use crate::error::Error;
+use crate::names::{NameOptions, ReverseDns};
 use crate::plan::{Checkpoint, Order, Plan, Shard, Walk, CHECKPOINT_VERSION};
 use crate::ports::PortSet;
 use crate::probe::ScanType;
@@ -67,6 +68,8 @@ pub struct ScanConfig {
     pub(crate) services: Option<DetectOptions>,
     /// IPv6 only (nmap's `-6`): names stand for IPv6 addresses, IPv4 targets are refused.
     ipv6_only: bool,
+    /// PTR lookups during [`crate::scan::Scan::drive`].
+    pub(crate) names: NameOptions,
 }
 
 /// Builds a [`ScanConfig`]; [`ScanConfigBuilder::build`] validates it.
@@ -109,6 +112,7 @@ impl ScanConfig {
                 banners: None,
                 services: None,
                 ipv6_only: false,
+                names: NameOptions::default(),
             },
         }
     }
@@ -248,6 +252,11 @@ impl ScanConfig {
         self.engine
     }
 
+    /// How host names (PTR) are looked up while the scan is driven.
+    pub fn names(&self) -> &NameOptions {
+        &self.names
+    }
+
     /// Resolves host names (through the system resolver), removes exclusions and returns the
     /// probe space. Sends no packet to any target.
     ///
@@ -256,9 +265,18 @@ impl ScanConfig {
     /// left after exclusions is [`target::TargetError::LinkLocal`] (no zone ids).
     pub async fn probe_space(&self) -> Result<ProbeSpace, Error> {
         let v6 = self.ipv6_only;
-        let addrs = target::resolve_in(&self.targets, v6)
-            .await?
-            .union(&target::resolve_in(&self.file_targets, v6).await?);
+        let (given, mut resolved) = target::resolve_named(&self.targets, v6).await?;
+        let (from_files, in_files) = target::resolve_named(&self.file_targets, v6).await?;
+        resolved.extend(in_files);
+        let addrs = given.union(&from_files);
+        // The first name given for an address is its name.
+        let mut names = std::collections::BTreeMap::new();
+        for r in resolved {
+            names.entry(r.addr).or_insert(crate::model::TargetName {
+                name: r.name,
+                others: r.others,
+            });
+        }
         if v6 {
             if let Some(r) = addrs.ranges().find(|r| r.start.is_ipv4()) {
                 return Err(target::TargetError::NotIpv6(r.start.to_string()).into());
@@ -270,7 +288,7 @@ impl ScanConfig {
             .with_v4_mapped();
         let addrs = addrs.difference(&excluded);
         let ports = self.ports.difference(&self.exclude_ports);
-        let space = ProbeSpace::new(addrs, ports)?;
+        let space = ProbeSpace::new(addrs, ports)?.with_names(names);
         let link_local = (
             Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
             Ipv6Addr::new(
@@ -291,6 +309,23 @@ impl ScanConfigBuilder {
     /// sent). Default: off (a name stands for its first IPv4 address, else its first IPv6).
     pub fn ipv6_only(mut self, on: bool) -> Self {
         self.config.ipv6_only = on;
+        self
+    }
+
+    /// Which hosts get a PTR lookup while [`crate::scan::Scan::drive`] runs the scan
+    /// ([`crate::names`]). Default: [`ReverseDns::Up`], as nmap; [`ReverseDns::Never`] is
+    /// nmap's `-n`, [`ReverseDns::All`] its `-R`.
+    pub fn reverse_dns(mut self, which: ReverseDns) -> Self {
+        self.config.names.reverse_dns = which;
+        self
+    }
+
+    /// How host names are looked up: which hosts, the time each lookup may take, how many run
+    /// at once, the lookup itself ([`NameOptions`]). A timeout of zero or above
+    /// [`crate::names::MAX_TIMEOUT`], or a concurrency of 0 or above
+    /// [`crate::names::MAX_CONCURRENCY`], is refused by [`ScanConfigBuilder::build`].
+    pub fn names(mut self, options: NameOptions) -> Self {
+        self.config.names = options;
         self
     }
 
@@ -506,6 +541,20 @@ impl ScanConfigBuilder {
         if let Some(t) = c.timeout.filter(|t| t.is_zero()) {
             return Err(Error::BadTimeout(format!("{}ms", t.as_millis())));
         }
+        if c.names.timeout.is_zero() || c.names.timeout > crate::names::MAX_TIMEOUT {
+            return Err(Error::BadTiming(format!(
+                "a host name lookup timeout of {}ms: it must be above 0 and at most {} s",
+                c.names.timeout.as_millis(),
+                crate::names::MAX_TIMEOUT.as_secs()
+            )));
+        }
+        if c.names.concurrency == 0 || c.names.concurrency > crate::names::MAX_CONCURRENCY {
+            return Err(Error::BadTiming(format!(
+                "{} host name lookups at once: it must be 1 to {}",
+                c.names.concurrency,
+                crate::names::MAX_CONCURRENCY
+            )));
+        }
         if c.min_rtt_timeout.is_zero() {
             return Err(Error::BadTimeout(format!(
                 "--min-rtt-timeout {}ms",
@@ -627,6 +676,46 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(off.banners(), None);
+    }
+
+    #[test]
+    fn name_lookup_options_are_validated() {
+        let with = |options: NameOptions| {
+            ScanConfig::builder()
+                .targets([Target::parse("127.0.0.1").unwrap()])
+                .names(options)
+                .build()
+        };
+        let d = NameOptions::default();
+        for bad in [
+            NameOptions {
+                timeout: Duration::ZERO,
+                ..d
+            },
+            NameOptions {
+                timeout: Duration::from_secs(61),
+                ..d
+            },
+            NameOptions {
+                concurrency: 0,
+                ..d
+            },
+            NameOptions {
+                concurrency: 257,
+                ..d
+            },
+        ] {
+            let err = with(bad).unwrap_err();
+            assert!(matches!(err, Error::BadTiming(_)), "{err}");
+            assert!(err.is_bad_input());
+        }
+        let ok = ScanConfig::builder()
+            .targets([Target::parse("127.0.0.1").unwrap()])
+            .reverse_dns(ReverseDns::All)
+            .build()
+            .unwrap();
+        assert_eq!(ok.names().reverse_dns, ReverseDns::All);
+        assert_eq!(with(d).unwrap().names().reverse_dns, ReverseDns::Up);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime};
 use super::{Scan, ScanStats};
 use crate::error::Error;
 use crate::model::{Event, PortState, ScanInfo, Summary};
+use crate::names::{PtrLookups, ReverseDns};
 use crate::output::{OpenTally, Sink};
 use crate::plan::Checkpoint;
 
@@ -58,7 +59,9 @@ pub struct Driven {
 
 impl Scan {
     /// Runs the scan into `sink`: [`Sink::begin`], every event (counted into the
-    /// [`Summary`]), then [`Sink::end`], until every probe has its result, the sink returns
+    /// [`Summary`]) and the host names found ([`Sink::host_name`]: PTR lookups as
+    /// [`crate::names`] says, at most the lookup timeout after the last event), then
+    /// [`Sink::end`], until every probe has its result, the sink returns
     /// `false` from [`Sink::result`] or `options.max_open` open ports are found (the scan is
     /// then dropped, which stops its workers), or the scan is paused (its checkpoint is in the
     /// returned [`Ending`]).
@@ -76,6 +79,7 @@ impl Scan {
             started: Some(options.started),
             scan_type: Some(self.scan_type),
             port_set: Some(space.ports().clone()),
+            names: space.names().clone(),
         };
         let mut summary = Summary {
             hosts: info.hosts,
@@ -85,8 +89,27 @@ impl Scan {
         let mut tally = OpenTally::new(Some(u64::from(info.ports)));
         sink.begin(&info).map_err(Error::Output)?;
         let mut stopped = false;
+        // PTR lookups, beside the scan: asked when a host's first event comes, given to the
+        // sink when they come (crate::names).
+        let mut lookups =
+            (self.names.reverse_dns != ReverseDns::Never).then(|| PtrLookups::new(self.names));
+        let mut last_asked = None;
         for event in self.by_ref() {
-            let result = match event? {
+            let event = event?;
+            if let Some(lookups) = &mut lookups {
+                let (ip, up) = match &event {
+                    Event::Port(r) => (r.ip, true),
+                    Event::HostDown(h) => (h.ip, false),
+                };
+                if last_asked != Some(ip) && lookups.wants(up) {
+                    lookups.ask(ip);
+                    last_asked = Some(ip);
+                }
+                for (ip, name) in lookups.ready() {
+                    sink.host_name(ip, &name).map_err(Error::Output)?;
+                }
+            }
+            let result = match event {
                 Event::Port(result) => result,
                 Event::HostDown(host) => {
                     summary.hosts_down += 1;
@@ -104,6 +127,12 @@ impl Scan {
             if !go_on || options.max_open.is_some_and(|max| summary.open >= max) {
                 stopped = true;
                 break;
+            }
+        }
+        // The names still missing: waited for a bounded time (the lookup timeout).
+        if let Some(lookups) = lookups {
+            for (ip, name) in lookups.finish() {
+                sink.host_name(ip, &name).map_err(Error::Output)?;
             }
         }
         summary.elapsed = options.since.elapsed();

@@ -195,6 +195,8 @@ pub struct Scan {
     banners: bool,
     /// Whether open ports come with their service detected.
     services: bool,
+    /// PTR lookups while the scan is driven ([`Scan::drive`]).
+    names: crate::names::NameOptions,
 }
 
 /// Pauses a running scan from another thread (a signal handler's thread, say): see
@@ -299,6 +301,8 @@ impl Scan {
                 banners: config.banners.clone(),
                 services: config.services.clone(),
                 concurrency: ports,
+                per_port_probing: banners::PER_PORT_PROBING,
+                per_port: banners::PER_PORT,
             }
         });
         let grabs = edge.as_ref().map_or(0, |e| {
@@ -387,6 +391,7 @@ impl Scan {
             scan_type: config.scan_type,
             banners: config.banners.is_some(),
             services: config.services.is_some(),
+            names: config.names,
         })
     }
 

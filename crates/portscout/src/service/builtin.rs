@@ -685,19 +685,74 @@ fn dns_first_txt(m: &[u8]) -> Option<String> {
     m.get(rdata + 1..rdata + 1 + n).map(text)
 }
 
-/// MQTT 3.1.1 CONNECT (its §3.1): clean session, keep-alive 60 s, client `portscout`.
+/// The topic where brokers (Mosquitto, and others after it) publish their version.
+const MQTT_VERSION_TOPIC: &[u8] = b"$SYS/broker/version";
+
+/// MQTT 3.1.1 CONNECT (its §3.1): clean session, keep-alive 60 s, client `portscout`; then,
+/// without waiting for the CONNACK (§3.1.4 allows it), SUBSCRIBE (§3.8, packet 1, QoS 0) to
+/// [`MQTT_VERSION_TOPIC`], whose retained message a broker sends at once.
 fn mqtt_connect() -> Vec<u8> {
     let mut v = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c];
     v.extend_from_slice(&9u16.to_be_bytes());
     v.extend_from_slice(b"portscout");
     let mut msg = vec![0x10, v.len() as u8];
     msg.extend(v);
+    let mut sub = vec![0x00, 0x01];
+    sub.extend_from_slice(&(MQTT_VERSION_TOPIC.len() as u16).to_be_bytes());
+    sub.extend_from_slice(MQTT_VERSION_TOPIC);
+    sub.push(0x00);
+    msg.extend([0x82, sub.len() as u8]);
+    msg.extend(sub);
     msg
 }
 
-/// CONNACK: type 2, remaining length 2 (MQTT 3.1.1), or a longer one (MQTT 5).
+/// CONNACK: type 2, remaining length 2 (MQTT 3.1.1), or a longer one (MQTT 5). When a
+/// PUBLISH of [`MQTT_VERSION_TOPIC`] follows, its text becomes the service's name, as
+/// `nmap -sV` reports it (its `mqtt-subscribe` version script names the service by that
+/// text, `mosquitto version 2.0.11`, with no product or version fields).
 fn read_mqtt(b: &[u8]) -> Option<ServiceInfo> {
-    (b.len() >= 4 && b[0] == 0x20 && b[1] >= 2 && b[1] < 128).then(|| ServiceInfo::probed("mqtt"))
+    if !(b.len() >= 4 && b[0] == 0x20 && b[1] >= 2 && b[1] < 128) {
+        return None;
+    }
+    let name = mqtt_packets(b)
+        .find_map(|(kind, body)| {
+            if kind >> 4 != 3 {
+                return None;
+            }
+            let n = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+            let topic = body.get(2..2 + n)?;
+            // QoS 1 and 2 carry a packet identifier before the payload.
+            let skip = if kind & 0x06 != 0 { 2 } else { 0 };
+            let payload = body.get(2 + n + skip..)?;
+            (topic == MQTT_VERSION_TOPIC).then(|| text(payload).trim().to_string())
+        })
+        .filter(|v| {
+            (1..=80).contains(&v.len()) && v.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        });
+    Some(ServiceInfo::probed(name.as_deref().unwrap_or("mqtt")))
+}
+
+/// The MQTT control packets in `b`, whole ones only: (first byte, body).
+fn mqtt_packets(mut b: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let kind = *b.first()?;
+        // Remaining length (§2.2.3): 7 bits a byte, at most 4 bytes.
+        let (mut len, mut at) = (0usize, 1);
+        loop {
+            let byte = *b.get(at)?;
+            len |= usize::from(byte & 0x7f) << (7 * (at - 1));
+            at += 1;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            if at > 4 {
+                return None;
+            }
+        }
+        let body = b.get(at..at + len)?;
+        b = &b[at + len..];
+        Some((kind, body))
+    })
 }
 
 /// Connection.Start (class 10, method 10): the server properties table holds `product` and

@@ -54,7 +54,8 @@ fn names_as_nmap_prints_them() {
         (t.name.as_str(), t.method, t.confidence),
         ("ssh", Method::Table, 3)
     );
-    assert_eq!(ServiceInfo::from_table(31337).name, "unknown");
+    assert_eq!(ServiceInfo::from_table(31338).name, "unknown");
+    assert_eq!(ServiceInfo::from_table(31337).name, "Elite");
     assert_eq!(Method::Probed.as_str(), "probed");
     let json = serde_json::to_value(&t).unwrap();
     assert_eq!(json["method"], "table");

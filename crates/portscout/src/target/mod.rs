@@ -16,7 +16,7 @@ mod resolve;
 pub use addr_set::{AddrRange, AddrSet};
 pub use file::{read_target_file, read_targets};
 pub use parse::parse_list;
-pub use resolve::{resolve, resolve_in};
+pub use resolve::{resolve, resolve_in, resolve_named, Resolved};
 
 /// One parsed target token.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -44,6 +44,27 @@ pub async fn resolve(targets: &[Target]) -> Result<AddrSet, TargetError> {
 /// collected as they are, IPv4 ones too: [`crate::scan::ScanConfig::probe_space`] refuses
 /// those.
 pub async fn resolve_in(targets: &[Target], ipv6_only: bool) -> Result<AddrSet, TargetError> {
+    Ok(resolve_named(targets, ipv6_only).await?.0)
+}
+
+/// One host name and what it resolved to ([`resolve_named`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The name, as written.
+    pub name: String,
+    /// The address scanned (chosen as [`resolve`] says).
+    pub addr: IpAddr,
+    /// Every other address the name resolved to, in the resolver's order, without repeats:
+    /// not scanned.
+    pub others: Vec<IpAddr>,
+}
+
+/// [`resolve_in`], which also says what each distinct name resolved to, in the order the
+/// names are first given.
+pub async fn resolve_named(
+    targets: &[Target],
+    ipv6_only: bool,
+) -> Result<(AddrSet, Vec<Resolved>), TargetError> {
     let mut set = AddrSet::new();
     set.extend(targets.iter().flat_map(|t| match t {
         Target::Addrs(ranges) => ranges.as_slice(),
@@ -51,29 +72,43 @@ pub async fn resolve_in(targets: &[Target], ipv6_only: bool) -> Result<AddrSet, 
     }));
 
     let mut seen = HashSet::new();
-    let mut lookups: Vec<(String, JoinHandle<io::Result<Option<IpAddr>>>)> = Vec::new();
+    let mut lookups: Vec<(String, JoinHandle<io::Result<Vec<IpAddr>>>)> = Vec::new();
     for t in targets {
         if let Target::Name(name) = t {
             if seen.insert(name.as_str()) {
                 let query = name.clone();
                 let handle = tokio::spawn(async move {
-                    let addrs = tokio::net::lookup_host((query.as_str(), 0)).await?;
-                    Ok(pick(addrs.map(|sa| sa.ip()), ipv6_only))
+                    let mut addrs = Vec::new();
+                    for sa in tokio::net::lookup_host((query.as_str(), 0)).await? {
+                        if !addrs.contains(&sa.ip()) {
+                            addrs.push(sa.ip());
+                        }
+                    }
+                    Ok(addrs)
                 });
                 lookups.push((name.clone(), handle));
             }
         }
     }
 
+    let mut names = Vec::new();
     let mut lookups = lookups.into_iter();
     while let Some((name, handle)) = lookups.next() {
         let reason = match handle.await {
-            Ok(Ok(Some(ip))) => {
-                set.insert(super::AddrRange::single(ip));
-                continue;
-            }
-            Ok(Ok(None)) if ipv6_only => "no IPv6 address found (-6 scans IPv6 only)".to_string(),
-            Ok(Ok(None)) => "no address found".to_string(),
+            Ok(Ok(addrs)) => match pick(addrs.iter().copied(), ipv6_only) {
+                Some(ip) => {
+                    set.insert(super::AddrRange::single(ip));
+                    let others = addrs.into_iter().filter(|a| *a != ip).collect();
+                    names.push(Resolved {
+                        name,
+                        addr: ip,
+                        others,
+                    });
+                    continue;
+                }
+                None if ipv6_only => "no IPv6 address found (-6 scans IPv6 only)".to_string(),
+                None => "no address found".to_string(),
+            },
             Ok(Err(e)) => e.to_string(),
             Err(e) => format!("resolver task failed: {e}"),
         };
@@ -82,7 +117,7 @@ pub async fn resolve_in(targets: &[Target], ipv6_only: bool) -> Result<AddrSet, 
         }
         return Err(TargetError::Unresolvable { name, reason });
     }
-    Ok(set)
+    Ok((set, names))
 }
 
 #[cfg(test)]

@@ -103,7 +103,26 @@ pub struct Service {
 }
 
 pub fn service(behaviour: Behaviour) -> Service {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    serve(
+        behaviour,
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        usize::MAX,
+    )
+}
+
+/// A daemon that serves every loopback address (bound to 0.0.0.0: 127.0.0.2 reaches it as
+/// 127.0.0.1 does, as AnyIP addresses reach one daemon), with a listen backlog of `backlog`,
+/// and that stops accepting while it holds `max_live` connections, as Dovecot does at its
+/// login process limit: then its accept queue fills and the kernel drops SYNs to it.
+pub fn busy_daemon(behaviour: Behaviour, max_live: usize, backlog: i32) -> Service {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let addr: SocketAddr = "0.0.0.0:0".parse().unwrap();
+    socket.bind(&addr.into()).unwrap();
+    socket.listen(backlog).unwrap();
+    serve(behaviour, socket.into(), max_live)
+}
+
+fn serve(behaviour: Behaviour, listener: TcpListener, max_live: usize) -> Service {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));
@@ -112,6 +131,10 @@ pub fn service(behaviour: Behaviour) -> Service {
     let (stop2, accepted2, live2) = (Arc::clone(&stop), Arc::clone(&accepted), Arc::clone(&live));
     let thread = std::thread::spawn(move || {
         while !stop2.load(Ordering::SeqCst) {
+            if live2.load(Ordering::SeqCst) >= max_live {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
             let Ok((mut conn, _)) = listener.accept() else {
                 std::thread::sleep(Duration::from_millis(5));
                 continue;

@@ -248,8 +248,31 @@ fn dns_version_bind_answers() {
 #[test]
 fn mqtt_amqp_ldap_rdp_smb() {
     let connect = mqtt_connect();
-    assert_eq!(usize::from(connect[1]), connect.len() - 2);
+    // CONNECT, then SUBSCRIBE to the broker's version: two whole packets.
+    let packets: Vec<(u8, &[u8])> = mqtt_packets(&connect).collect();
+    assert_eq!(packets.len(), 2);
+    assert_eq!((packets[0].0, packets[1].0), (0x10, 0x82));
+    assert_eq!(
+        2 + packets[0].1.len() + 2 + packets[1].1.len(),
+        connect.len()
+    );
     assert_eq!(id("mqtt", b"\x20\x02\x00\x00", 1883).name, "mqtt");
+    // CONNACK, SUBACK, then the retained PUBLISH of the version: named as nmap names it.
+    let mut answer = b"\x20\x02\x00\x00\x90\x03\x00\x01\x00".to_vec();
+    let topic = b"$SYS/broker/version";
+    let payload = b"mosquitto version 2.0.11";
+    answer.push(0x31);
+    answer.push((2 + topic.len() + payload.len()) as u8);
+    answer.extend_from_slice(&(topic.len() as u16).to_be_bytes());
+    answer.extend_from_slice(topic);
+    answer.extend_from_slice(payload);
+    assert_eq!(id("mqtt", &answer, 1883).name, "mosquitto version 2.0.11");
+    // A PUBLISH cut short, or of another topic, leaves the name `mqtt`.
+    assert_eq!(id("mqtt", &answer[..answer.len() - 3], 1883).name, "mqtt");
+    let other = [&answer[..9], b"\x30\x08\x00\x01xhello"].concat();
+    assert_eq!(id("mqtt", &other, 1883).name, "mqtt");
+    // A refused CONNECT (code 5, not authorised) is still MQTT.
+    assert_eq!(id("mqtt", b"\x20\x02\x00\x05", 1883).name, "mqtt");
 
     // Connection.Start: frame type 1, channel 0, size, class 10 method 10, 0-9, a table.
     let mut table = Vec::new();
