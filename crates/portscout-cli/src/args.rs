@@ -85,6 +85,13 @@ pub struct MergeArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Merge even when shards are missing or repeated, or an input has no scan identity
+    /// (written by an older portscout, or a killed run); each is named on standard error.
+    /// Without it, the merge refuses them (exit 2). Shards of different scans are always
+    /// refused.
+    #[arg(long)]
+    pub partial: bool,
+
     /// Colour: auto (only on a terminal, and not when NO_COLOR is set), always, never.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, BufReader, IsTerminal};
 use std::path::Path;
 
-use portscout::merge::Merger;
+use portscout::merge::{Merger, ShardProblem};
 use portscout::output::{self, ScanInfo};
 use portscout::ports::PortSet;
 
@@ -36,7 +36,11 @@ pub fn run(args: MergeArgs) -> Result<()> {
         read.map_err(|e| BadInput(e.to_string()))?;
     }
     let merged = merger.finish();
+    check_shards(&merged.shard_problems, args.partial)?;
     if !args.quiet {
+        for problem in &merged.shard_problems {
+            eprintln!("{} partial merge: {problem}", crate::colour::warning());
+        }
         for conflict in &merged.conflicts {
             eprintln!("{} {conflict}", crate::colour::warning());
         }
@@ -94,6 +98,25 @@ pub fn run(args: MergeArgs) -> Result<()> {
         Err(Failure::BrokenPipe) => Ok(()),
         other => other,
     }
+}
+
+/// Refuses a merge whose inputs are not one whole scan, naming every problem, unless
+/// `partial` (and the problems are ones it accepts).
+fn check_shards(problems: &[ShardProblem], partial: bool) -> Result<()> {
+    let refused: Vec<&ShardProblem> = problems
+        .iter()
+        .filter(|p| !(partial && p.partial_accepts()))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    // One line (error messages escape line ends: file names may hold any byte).
+    let list: Vec<String> = refused.iter().map(|p| p.to_string()).collect();
+    let mut message = format!("the inputs are not one whole scan: {}", list.join("; "));
+    if refused.iter().all(|p| p.partial_accepts()) {
+        message.push_str(" (--partial merges them anyway)");
+    }
+    Err(BadInput(message).into())
 }
 
 fn is_stdin(path: &Path) -> bool {

@@ -90,6 +90,6 @@ pub mod timing;
 
 pub use error::Error;
 pub use model::{
-    Banner, Event, HostDown, PortResult, PortState, Reason, ScanInfo, ScanType, StateFilter,
-    Summary, TargetName,
+    Banner, Event, HostDown, PortResult, PortState, Reason, ScanInfo, ScanType, ShardIdentity,
+    StateFilter, Summary, TargetName,
 };

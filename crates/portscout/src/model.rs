@@ -561,4 +561,36 @@ pub struct Summary {
     /// `exit="error"` with an `errormsg` then. Not set when `--max-open` (or a sink) stopped
     /// the scan: that end was asked for.
     pub paused: bool,
+    /// Which scan, shard and run these totals belong to, so that `portscout merge` can tell
+    /// a missing, repeated or foreign shard ([`crate::merge`]). `None` when not known (a
+    /// summary written before it existed, or a merge that was not complete).
+    pub identity: Option<ShardIdentity>,
+}
+
+/// What a run's summary says about the scan it is part of: written in the ndjson and json
+/// summaries (`scan`, `shard`, `probes`, `part`, `complete`), checked by
+/// [`crate::merge::Merger`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ShardIdentity {
+    /// The scan's id: a digest of what defines its probes and their split into shards (the
+    /// probe space's address and port ranges, its size, the order and, for the random
+    /// order, the seed). Every shard and every run of one scan has the same id; another
+    /// target, port list, exclusion, order or seed gives another.
+    pub scan: u64,
+    /// Which shard of how many (`1/1` for an unsharded scan).
+    pub shard: crate::plan::Shard,
+    /// The number of probes of the whole scan (every shard): target addresses × ports.
+    pub probes: u64,
+    /// Which run of the shard: 1 for a fresh run, one more for each `--resume`.
+    pub part: u32,
+    /// Whether the run reached the end of its shard: `false` when it was paused (a resumed
+    /// run continues it) or stopped early (`--max-open`).
+    pub complete: bool,
+}
+
+impl ShardIdentity {
+    /// The scan id as written: 16 lowercase hex digits.
+    pub fn scan_hex(&self) -> String {
+        format!("{:016x}", self.scan)
+    }
 }

@@ -470,13 +470,22 @@ fn merge_reads_no_config() {
     let out = stdout_of(
         home.portscout()
             .env("PORTSCOUT_CONFIG", home.dir.file("missing.toml"))
-            .args(["merge", "--format", "ndjson", input.to_str().unwrap()]),
+            .args([
+                "merge",
+                "--partial",
+                "--format",
+                "ndjson",
+                input.to_str().unwrap(),
+            ]),
     );
     assert!(
         out.starts_with("{\"ip\":\"127.0.0.1\",\"port\":22"),
         "{out}"
     );
-    let text = stdout_of(home.portscout().args(["merge", input.to_str().unwrap()]));
+    let text = stdout_of(
+        home.portscout()
+            .args(["merge", "--partial", input.to_str().unwrap()]),
+    );
     assert!(text.starts_with("portscout report for 127.0.0.1"), "{text}");
 }
 

@@ -36,13 +36,13 @@ fn json_lines(run: &ScanRun) -> Vec<serde_json::Value> {
 fn rows(db: &str, id: i64) -> i64 {
     Connection::open(db)
         .unwrap()
-        .query_row(
-            "SELECT count(*) FROM results WHERE scan_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
+        .query_row(RESULTS_OF, [id], |r| r.get(0))
         .unwrap()
 }
+
+/// Scan ?1's results in the file: rows, plus closed ports kept as numbers (schema 3).
+const RESULTS_OF: &str = "SELECT (SELECT count(*) FROM results WHERE scan_id = ?1) + \
+                          (SELECT coalesce(sum(count), 0) FROM closed WHERE scan_id = ?1)";
 
 /// Waits until scan `id` has at least `n` results committed; returns how many.
 fn wait_for_rows(db: &str, id: i64, n: i64) -> i64 {
@@ -50,13 +50,7 @@ fn wait_for_rows(db: &str, id: i64, n: i64) -> i64 {
     loop {
         if std::path::Path::new(db).exists() {
             let got = Connection::open(db)
-                .and_then(|c| {
-                    c.query_row(
-                        "SELECT count(*) FROM results WHERE scan_id = ?1",
-                        [id],
-                        |r| r.get(0),
-                    )
-                })
+                .and_then(|c| c.query_row(RESULTS_OF, [id], |r| r.get(0)))
                 .unwrap_or(0);
             if got >= n {
                 return got;
@@ -359,11 +353,30 @@ fn a_scan_killed_mid_way_stays_readable_and_incomplete() {
         "{}",
         text.stdout
     );
+    // Opening the file marked it so in the file itself: not `running` forever.
+    let state: String = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT state FROM scans WHERE id = 2", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "incomplete");
 
     // A new scan records fine, with a change.
     let _web = ns.listen("127.0.0.1", &[8080]);
     ns.scan(&all).assert_success();
     assert_eq!(rows(&db, 3), 65_535);
+    // Its closed ports are no rows: two open ports, one row saying "the rest is closed".
+    let c = Connection::open(&db).unwrap();
+    let stored: (i64, i64) = c
+        .query_row(
+            "SELECT (SELECT count(*) FROM results WHERE scan_id = 3), \
+                    (SELECT count(*) FROM closed WHERE scan_id = 3 AND ports IS NULL \
+                     AND count = 65533)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, (2, 1));
+    drop(c);
     // The default compares the two complete scans, 1 and 3.
     let diff = portscout_local(&["diff", "--db", &db]);
     diff.assert_success();

@@ -33,6 +33,27 @@ const FULL_RECORDS: &[&str] = &[
 
 const FULL_SUMMARY: &str = r#"{"type":"summary","hosts":4,"open":4,"closed":4,"filtered":3,"elapsed_ms":412,"hosts_down":1,"schema":1}"#;
 
+/// The identity of the fixtures' scan (16 probes: 4 hosts × 4 ports), as shard `I/N` run
+/// `part`, before `schema` as a summary writes it.
+fn identity(shard: &str, part: u32, complete: bool) -> String {
+    format!(
+        r#","scan":"00000000000000aa","shard":"{shard}","probes":16,"part":{part},"complete":{complete}"#
+    )
+}
+
+/// `summary` (ending with `"schema":1}`, or `}`) with an identity.
+fn with_identity(summary: &str, identity: &str) -> String {
+    match summary.strip_suffix(r#","schema":1}"#) {
+        Some(head) => format!(r#"{head}{identity},"schema":1}}"#),
+        None => format!("{}{identity}}}", summary.strip_suffix('}').unwrap()),
+    }
+}
+
+/// The summary of a merge of every shard of the fixtures' scan: the whole scan, shard 1/1.
+fn full_merged() -> String {
+    with_identity(FULL_SUMMARY, &identity("1/1", 1, true))
+}
+
 /// The full scan's records in merge order: ports by address (IPv4 first) then port, then
 /// hosts down, then the summary.
 const FULL_SORTED: &str = r#"{"ip":"198.18.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":0.21}
@@ -58,8 +79,8 @@ fn lines(records: &[&str]) -> String {
 fn halves(dir: &TempDir) -> (PathBuf, PathBuf) {
     let a: Vec<&str> = FULL_RECORDS.iter().copied().step_by(2).collect();
     let b: Vec<&str> = FULL_RECORDS.iter().copied().skip(1).step_by(2).collect();
-    let a_summary = summary_of(&a, 212);
-    let b_summary = summary_of(&b, 200);
+    let a_summary = with_identity(&summary_of(&a, 212), &identity("1/2", 1, true));
+    let b_summary = with_identity(&summary_of(&b, 200), &identity("2/2", 1, true));
     (
         write(dir, "a.ndjson", &(lines(&a) + &a_summary + "\n")),
         write(dir, "b.ndjson", &(lines(&b) + &b_summary + "\n")),
@@ -93,10 +114,11 @@ fn two_halves_merge_into_exactly_the_full_scan_sorted() {
             .arg(&a)
             .arg(&b),
     );
-    assert_eq!(merged, format!("{FULL_SORTED}{FULL_SUMMARY}\n"));
+    assert_eq!(merged, format!("{FULL_SORTED}{}\n", full_merged()));
 
     // The order of the inputs does not matter, nor do their summaries: without them the
-    // counts come from the records (and elapsed_ms is 0).
+    // counts come from the records (and elapsed_ms is 0). Records without a summary have no
+    // identity to check: only --partial merges them.
     let strip = |p: &Path, name: &str| {
         let text = std::fs::read_to_string(p).unwrap();
         let kept: String = text
@@ -108,7 +130,7 @@ fn two_halves_merge_into_exactly_the_full_scan_sorted() {
     };
     let merged = stdout_of(
         portscout()
-            .args(["merge", "--format", "ndjson", "--show", "all"])
+            .args(["merge", "--partial", "--format", "ndjson", "--show", "all"])
             .arg(strip(&b, "b-killed.ndjson"))
             .arg(strip(&a, "a-killed.ndjson")),
     );
@@ -118,31 +140,256 @@ fn two_halves_merge_into_exactly_the_full_scan_sorted() {
     );
 }
 
+/// The same file twice (it doubled the closed counts): refused, naming both; with
+/// --partial, read once.
 #[test]
-fn merging_a_file_with_itself_keeps_each_record_once() {
+fn a_repeated_shard_exits_2_naming_it_and_partial_reads_it_once() {
     let dir = TempDir::new("itself");
+    let (a, b) = halves(&dir);
+    let out = dir.path().join("out.ndjson");
+    portscout()
+        .args(["merge", "--format", "ndjson", "--show", "all", "-o"])
+        .arg(&out)
+        .arg(&a)
+        .arg(&b)
+        .arg(&a)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(format!(
+            "error: the inputs are not one whole scan: `{a}` repeats `{a}` (shard 1/2 of scan \
+             00000000000000aa, part 1): read once (--partial merges them anyway)\n",
+            a = a.display()
+        ));
+    assert!(
+        !out.exists(),
+        "nothing is written when the merge is refused"
+    );
+    // Only open ports listed: the closed ones are only counted, and counted once.
+    let shown_open: Vec<&str> = FULL_RECORDS
+        .iter()
+        .copied()
+        .filter(|r| r.contains(r#""state":"open""#))
+        .collect();
     let full = write(
         &dir,
         "full.ndjson",
-        &(lines(FULL_RECORDS) + FULL_SUMMARY + "\n"),
+        &(lines(&shown_open) + &with_identity(FULL_SUMMARY, &identity("1/1", 1, true)) + "\n"),
     );
     let mut cmd = portscout();
-    cmd.args(["merge", "--format", "ndjson", "--show", "all"])
+    cmd.args(["merge", "--partial", "--format", "ndjson", "--show", "all"])
         .arg(&full)
         .arg(&full);
-    let out = cmd
+    cmd.assert()
+        .success()
+        .stdout(format!("{}{FULL_SUMMARY}\n", lines(&sorted(&shown_open))))
+        .stderr(format!(
+            "warning: partial merge: `{f}` repeats `{f}` (shard 1/1 of scan 00000000000000aa, \
+             part 1): read once\n",
+            f = full.display()
+        ));
+}
+
+/// `records` (of FULL_RECORDS) in the merge's order.
+fn sorted<'a>(records: &[&'a str]) -> Vec<&'a str> {
+    let order: Vec<&str> = FULL_SORTED.lines().collect();
+    let mut v = records.to_vec();
+    v.sort_by_key(|r| order.iter().position(|l| l == r));
+    v
+}
+
+/// Shards of three: one missing is refused, naming it, and nothing is written; --partial
+/// merges the others and names it on stderr.
+#[test]
+fn a_missing_shard_exits_2_naming_it_unless_partial() {
+    let dir = TempDir::new("missing");
+    let third = |i: usize| -> PathBuf {
+        let records: Vec<&str> = FULL_RECORDS
+            .iter()
+            .copied()
+            .skip(i - 1)
+            .step_by(3)
+            .collect();
+        let summary = with_identity(
+            &summary_of(&records, 100),
+            &identity(&format!("{i}/3"), 1, true),
+        );
+        write(
+            &dir,
+            &format!("s{i}.ndjson"),
+            &(lines(&records) + &summary + "\n"),
+        )
+    };
+    let (s1, s2, s3) = (third(1), third(2), third(3));
+    let out = dir.path().join("out.ndjson");
+    portscout()
+        .args(["merge", "--format", "ndjson", "--show", "all", "-o"])
+        .arg(&out)
+        .arg(&s1)
+        .arg(&s3)
+        .assert()
+        .code(2)
+        .stderr(
+            "error: the inputs are not one whole scan: shard 2/3 of scan 00000000000000aa is \
+             missing (--partial merges them anyway)\n",
+        );
+    assert!(
+        !out.exists(),
+        "nothing is written when the merge is refused"
+    );
+    let partial = portscout()
+        .args(["merge", "--partial", "--format", "ndjson", "--show", "all"])
+        .arg(&s1)
+        .arg(&s3)
         .assert()
         .success()
-        .stderr(predicate::str::is_empty())
+        .stderr("warning: partial merge: shard 2/3 of scan 00000000000000aa is missing\n")
         .get_output()
         .stdout
         .clone();
-    // Counts are corrected for the duplicates and elapsed times add up (the merge cannot tell a
-    // repeated input from two shards); a host down keeps its skipped count.
-    assert_eq!(
-        String::from_utf8(out).unwrap(),
-        format!("{}{}\n", FULL_SORTED, FULL_SUMMARY.replace("412", "824"))
+    let partial = String::from_utf8(partial).unwrap();
+    // 8 of the 12 records; a partial merge claims no identity.
+    assert_eq!(partial.lines().count(), 9, "{partial}");
+    assert!(!partial.contains(r#""scan""#), "{partial}");
+    // Every shard: the whole scan, its identity shard 1/1.
+    let all = stdout_of(
+        portscout()
+            .args(["merge", "--format", "ndjson", "--show", "all"])
+            .arg(&s3)
+            .arg(&s1)
+            .arg(&s2),
     );
+    assert_eq!(
+        all,
+        format!("{FULL_SORTED}{}\n", full_merged().replace("412", "300"))
+    );
+}
+
+/// Shards of different scans are refused, even with --partial.
+#[test]
+fn shards_of_different_scans_exit_2_even_with_partial() {
+    let dir = TempDir::new("mixed");
+    let (a, b) = halves(&dir);
+    let other = std::fs::read_to_string(&b)
+        .unwrap()
+        .replace("00000000000000aa", "00000000000000bb");
+    let other = write(&dir, "other.ndjson", &other);
+    for partial in [false, true] {
+        let mut cmd = portscout();
+        cmd.args(["merge", "--format", "ndjson"]);
+        if partial {
+            cmd.arg("--partial");
+        }
+        cmd.arg(&a)
+            .arg(&other)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(format!(
+                "error: the inputs are not one whole scan: `{o}` is from another scan \
+                 (00000000000000bb, 16 probes) than `{a}` (00000000000000aa, 16 probes){}\n",
+                if partial {
+                    String::new()
+                } else {
+                    "; shard 2/2 of scan 00000000000000aa is missing".to_string()
+                },
+                o = other.display(),
+                a = a.display()
+            ));
+    }
+}
+
+/// Files without identity (an older portscout's) are refused unless --partial.
+#[test]
+fn inputs_without_identity_need_partial() {
+    let dir = TempDir::new("old");
+    let old = write(
+        &dir,
+        "old.ndjson",
+        &(lines(FULL_RECORDS) + FULL_SUMMARY + "\n"),
+    );
+    portscout()
+        .args(["merge", "--format", "ndjson"])
+        .arg(&old)
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: the inputs are not one whole scan: `{}` has a summary without scan \
+             identity (written by an older portscout): its shard cannot be checked (--partial \
+             merges them anyway)\n",
+            old.display()
+        ));
+    let out = stdout_of(
+        portscout()
+            .args([
+                "merge",
+                "-q",
+                "--partial",
+                "--format",
+                "ndjson",
+                "--show",
+                "all",
+            ])
+            .arg(&old),
+    );
+    assert_eq!(out, format!("{FULL_SORTED}{FULL_SUMMARY}\n"));
+}
+
+/// Real shards of a scan of loopback (closed ports of an address nothing listens on) carry
+/// their identity, and merge only when all are there.
+#[test]
+fn real_shards_carry_their_identity_and_merge_when_complete() {
+    let dir = TempDir::new("real");
+    let shard = |i: u32| -> PathBuf {
+        let path = dir.path().join(format!("s{i}.ndjson"));
+        portscout()
+            .args([
+                "127.0.19.19",
+                "-p",
+                "1-30",
+                "--seed",
+                "7",
+                "--show",
+                "all",
+                "-q",
+            ])
+            .args(["--format", "ndjson", "--shard", &format!("{i}/3"), "-o"])
+            .arg(&path)
+            .assert()
+            .success();
+        path
+    };
+    let (s1, s2, s3) = (shard(1), shard(2), shard(3));
+    let summary = std::fs::read_to_string(&s2).unwrap();
+    let summary = summary.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(summary).unwrap();
+    assert_eq!(v["shard"], "2/3", "{summary}");
+    assert_eq!(v["probes"], 30, "{summary}");
+    assert_eq!(
+        (v["part"].clone(), v["complete"].clone()),
+        (1.into(), true.into())
+    );
+    assert_eq!(v["scan"].as_str().map(str::len), Some(16), "{summary}");
+    portscout()
+        .args(["merge"])
+        .arg(&s1)
+        .arg(&s3)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("shard 2/3 of scan"));
+    let merged = stdout_of(
+        portscout()
+            .args(["merge", "--format", "ndjson", "--show", "all"])
+            .arg(&s1)
+            .arg(&s2)
+            .arg(&s3),
+    );
+    let last: serde_json::Value = serde_json::from_str(merged.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["closed"].clone(), last["shard"].clone()),
+        (30.into(), "1/1".into())
+    );
+    assert_eq!(last["scan"], v["scan"]);
 }
 
 #[test]
@@ -193,7 +440,7 @@ fn ndjson_output_lists_only_the_shown_states_and_keeps_the_summary() {
 {"ip":"198.18.0.1","port":8443,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":null}
 {"ip":"2001:db8::1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":1.5}
 {"type":"host","ip":"198.18.0.9","state":"down","reason":"host-unreach","skipped":4}
-{"type":"summary","hosts":4,"open":4,"closed":4,"filtered":3,"elapsed_ms":412,"hosts_down":1,"schema":1}
+{"type":"summary","hosts":4,"open":4,"closed":4,"filtered":3,"elapsed_ms":412,"hosts_down":1,"scan":"00000000000000aa","shard":"1/1","probes":16,"part":1,"complete":true,"schema":1}
 "#
     );
 }
@@ -243,23 +490,32 @@ fn conflicts_are_warnings_on_stderr_and_quiet_silences_them() {
         r#"{"type":"summary","hosts":1,"open":1,"closed":0,"filtered":0,"elapsed_ms":0,"hosts_down":0,"schema":1}"#
     );
     let mut cmd = portscout();
-    cmd.args(["merge", "--format", "ndjson"])
+    cmd.args(["merge", "--partial", "--format", "ndjson"])
         .arg(&first)
         .arg(&resumed)
         .arg(&down);
-    cmd.assert()
-        .success()
-        .stdout(expected_out.clone())
-        .stderr(format!(
-            "warning: 198.18.0.1:22 is open in `{r}` but filtered in `{f}`: kept open\n\
+    let unchecked = |p: &Path| {
+        format!(
+            "warning: partial merge: `{}` has records that no summary covers (a run that was \
+             killed?): their shard cannot be checked\n",
+            p.display()
+        )
+    };
+    cmd.assert().success().stdout(expected_out.clone()).stderr(
+        unchecked(&first)
+            + &unchecked(&resumed)
+            + &unchecked(&down)
+            + &format!(
+                "warning: 198.18.0.1:22 is open in `{r}` but filtered in `{f}`: kept open\n\
              warning: 198.18.0.1 is down in `{d}` but has port results in `{r}`: kept the port \
              results\n",
-            f = first.display(),
-            r = resumed.display(),
-            d = down.display(),
-        ));
+                f = first.display(),
+                r = resumed.display(),
+                d = down.display(),
+            ),
+    );
     let mut cmd = portscout();
-    cmd.args(["merge", "-q", "--format", "ndjson"])
+    cmd.args(["merge", "-q", "--partial", "--format", "ndjson"])
         .arg(&first)
         .arg(&resumed)
         .arg(&down);
@@ -328,7 +584,16 @@ fn standard_input_is_read_with_dash() {
     let dir = TempDir::new("stdin");
     let file = write(&dir, "a.ndjson", &lines(&[FILTERED_22]));
     portscout()
-        .args(["merge", "-q", "--format", "csv", "--show", "all", "-"])
+        .args([
+            "merge",
+            "-q",
+            "--partial",
+            "--format",
+            "csv",
+            "--show",
+            "all",
+            "-",
+        ])
         .arg(&file)
         .write_stdin(lines(&[OPEN_22]))
         .assert()
@@ -356,6 +621,6 @@ fn the_output_file_may_be_an_input() {
         .stdout(predicate::str::is_empty());
     assert_eq!(
         std::fs::read_to_string(&a).unwrap(),
-        format!("{FULL_SORTED}{FULL_SUMMARY}\n")
+        format!("{FULL_SORTED}{}\n", full_merged())
     );
 }

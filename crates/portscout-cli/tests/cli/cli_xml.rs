@@ -332,7 +332,16 @@ fn merged_xml_with_banners_is_read_by_libnmap() {
     )
     .unwrap();
     let xml = dir.file("merged.xml");
-    portscout(&["merge", "-q", "--format", "xml", "-o", &xml, &input]);
+    portscout(&[
+        "merge",
+        "-q",
+        "--partial",
+        "--format",
+        "xml",
+        "-o",
+        &xml,
+        &input,
+    ]);
     assert_valid(&xml);
 
     let script = r#"

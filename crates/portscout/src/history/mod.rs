@@ -55,7 +55,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection};
 
 use crate::model::{Banner, HostDown, PortResult, PortState, Reason};
+use crate::ports::PortSet;
 
+mod closed;
 pub mod diff;
 mod key;
 mod recorder;
@@ -339,6 +341,15 @@ pub struct ScanRecord {
     pub counts: Counts,
 }
 
+/// One port's state in one scan ([`Db::port_history`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PortHistory {
+    /// The scan's id.
+    pub scan: i64,
+    /// The port's state in it.
+    pub state: PortState,
+}
+
 /// What [`Db::record`] stores about a new scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewScan {
@@ -496,6 +507,7 @@ impl Db {
             "complete" => ScanStatus::Complete,
             "paused" => ScanStatus::Paused,
             "failed" => ScanStatus::Failed,
+            "incomplete" => ScanStatus::Incomplete,
             "running" => match raw.writer {
                 (Some(pid), Some(start), Some(boot)) if writer::alive(pid, start, &boot) => {
                     ScanStatus::Running { pid }
@@ -585,12 +597,160 @@ impl Db {
                 },
             });
         }
+        // Closed ports kept as numbers: no round trip, banner or service.
+        let port_set = self.port_set(id)?;
+        let mut explicit: BTreeMap<IpAddr, Vec<u16>> = BTreeMap::new();
+        for r in &out {
+            explicit.entry(r.ip).or_default().push(r.port);
+        }
+        let mut lists: BTreeMap<IpAddr, Vec<closed::ClosedRow>> = BTreeMap::new();
+        for row in self.closed_rows(id)? {
+            let row = row?;
+            lists.entry(row.ip).or_default().push(row);
+        }
+        for (ip, rows) in lists {
+            let mut ports = explicit.remove(&ip).unwrap_or_default();
+            ports.sort_unstable();
+            for (port, reason) in closed::expand(&rows, &ports, port_set.as_ref()) {
+                out.push(PortResult {
+                    ip,
+                    port,
+                    state: PortState::Closed,
+                    reason,
+                    rtt: None,
+                    banner: None,
+                    service: None,
+                });
+            }
+        }
         // Stable: of a port recorded twice (which a scan does not do), the last is kept.
         out.sort_by_key(|r| (r.ip, r.port));
         out.reverse();
         out.dedup_by_key(|r| (r.ip, r.port));
         out.reverse();
         Ok(out)
+    }
+
+    /// The ports scan `id` scanned on every host, when known (files of schema version 3).
+    fn port_set(&self, id: i64) -> Result<Option<PortSet>, HistoryError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT port_set FROM scans WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.sql(e))?;
+        text.map(|t| {
+            PortSet::parse(&t).map_err(|e| self.corrupt(id, format!("port set `{t}`: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Scan `id`'s `closed` rows, by address as text.
+    fn closed_rows(
+        &self,
+        id: i64,
+    ) -> Result<impl Iterator<Item = Result<closed::ClosedRow, HistoryError>> + '_, HistoryError>
+    {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ip, reason, ports FROM closed WHERE scan_id = ?1 ORDER BY ip, rowid",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<Vec<u8>>>(2)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Vec<_>>();
+        Ok(rows.into_iter().map(move |row| self.closed_row(id, row)))
+    }
+
+    fn closed_row(
+        &self,
+        id: i64,
+        row: rusqlite::Result<(String, String, Option<Vec<u8>>)>,
+    ) -> Result<closed::ClosedRow, HistoryError> {
+        let (key, reason, ports) = row.map_err(|e| self.sql(e))?;
+        let (ip, _, reason) = self.decode(id, &key, "closed", &reason)?;
+        let ports = match ports {
+            None => None,
+            Some(bytes) => Some(
+                closed::decode(&bytes)
+                    .ok_or_else(|| self.corrupt(id, format!("closed ports of {key}")))?,
+            ),
+        };
+        Ok(closed::ClosedRow {
+            key,
+            ip,
+            reason,
+            ports,
+        })
+    }
+
+    /// The history of one port: its state in every scan that has a result for it, oldest
+    /// scan first. Reads the `(ip, port)` index of `results` and the host's closed-port rows,
+    /// not the scans' tables.
+    pub fn port_history(&self, ip: IpAddr, port: u16) -> Result<Vec<PortHistory>, HistoryError> {
+        let key = ip.to_string();
+        let mut found: BTreeMap<i64, PortState> = BTreeMap::new();
+        let mut listed = std::collections::BTreeSet::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT scan_id, state FROM results WHERE ip = ?1 AND port = ?2 \
+                     ORDER BY scan_id, rowid",
+                )
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map(params![key, port], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(|e| self.sql(e))?;
+            for row in rows {
+                let (id, state) = row.map_err(|e| self.sql(e))?;
+                let state = parse_state(&state)
+                    .ok_or_else(|| self.corrupt(id, format!("state `{state}`")))?;
+                // Of two rows (which a scan does not write), the later counts.
+                found.insert(id, state);
+                listed.insert(id);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT scan_id, ports FROM closed WHERE ip = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([&key], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (id, ports) = row.map_err(|e| self.sql(e))?;
+            if listed.contains(&id) {
+                continue;
+            }
+            let closed = match ports {
+                Some(bytes) => closed::decode(&bytes)
+                    .ok_or_else(|| self.corrupt(id, format!("closed ports of {key}")))?
+                    .binary_search(&port)
+                    .is_ok(),
+                // Every port of the scan's set without a row.
+                None => self.port_set(id)?.is_some_and(|set| set.contains(port)),
+            };
+            if closed {
+                found.insert(id, PortState::Closed);
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(scan, state)| PortHistory { scan, state })
+            .collect())
     }
 
     /// Scan `id`'s hosts found down, ordered by address.
@@ -745,8 +905,17 @@ impl Db {
                    WHERE scan_id = ?1 ORDER BY ip, port, rowid";
         let mut stmt_a = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
         let mut stmt_b = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
-        let rows_a = self.diff_rows(&mut stmt_a, a.id)?;
-        let rows_b = self.diff_rows(&mut stmt_b, b.id)?;
+        // Closed ports kept as numbers join their hosts' rows (`closed::merged`).
+        let rows_a = closed::merged(
+            self.diff_rows(&mut stmt_a, a.id)?,
+            self.closed_rows(a.id)?,
+            self.port_set(a.id)?,
+        );
+        let rows_b = closed::merged(
+            self.diff_rows(&mut stmt_b, b.id)?,
+            self.closed_rows(b.id)?,
+            self.port_set(b.id)?,
+        );
         diff::compare_sorted(rows_a, rows_b, &side_a, &side_b)
     }
 }
@@ -834,6 +1003,10 @@ fn count(conn: &Connection, id: i64) -> rusqlite::Result<Counts> {
             None => {}
         }
     }
+    let kept: u64 = conn
+        .prepare_cached("SELECT coalesce(sum(count), 0) FROM closed WHERE scan_id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    counts.closed += kept;
     counts.hosts_down = conn
         .prepare_cached("SELECT count(*) FROM hosts_down WHERE scan_id = ?1")?
         .query_row([id], |r| r.get(0))?;

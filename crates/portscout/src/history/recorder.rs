@@ -18,6 +18,11 @@ pub const DEFAULT_BATCH_ROWS: usize = 4096;
 /// arrive).
 pub const DEFAULT_BATCH_INTERVAL: Duration = Duration::from_millis(250);
 
+/// By default a batch holds [`DEFAULT_BATCH_ROWS`] rows, or this many times as many closed
+/// ports (kept as numbers, about 2 bytes each: a batch of them is still smaller than a batch
+/// of rows, and fewer, longer lists per host take less room while a scan records).
+const CLOSED_PER_ROW: usize = 16;
+
 /// How a recorded run ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -44,7 +49,13 @@ pub struct Recorder {
     db: Db,
     id: i64,
     pending: Vec<Pending>,
+    /// Closed ports of the batch, per host and reason (written as one `closed` row each).
+    closed: std::collections::HashMap<(std::net::IpAddr, &'static str), Vec<u16>>,
+    /// Closed ports waiting in `closed`.
+    waiting: usize,
     batch_rows: usize,
+    /// Closed ports per batch, at most.
+    batch_closed: usize,
     batch_interval: Duration,
     last_commit: Instant,
     run_started: Instant,
@@ -104,7 +115,10 @@ impl Recorder {
             db,
             id,
             pending: Vec::new(),
+            closed: std::collections::HashMap::new(),
+            waiting: 0,
             batch_rows: DEFAULT_BATCH_ROWS,
+            batch_closed: DEFAULT_BATCH_ROWS * CLOSED_PER_ROW,
             batch_interval: DEFAULT_BATCH_INTERVAL,
             last_commit: Instant::now(),
             run_started: Instant::now(),
@@ -200,6 +214,7 @@ impl Recorder {
     /// comes first (`rows` at least 1).
     pub fn batch(mut self, rows: usize, interval: Duration) -> Recorder {
         self.batch_rows = rows.max(1);
+        self.batch_closed = rows.max(1);
         self.batch_interval = interval;
         self
     }
@@ -220,6 +235,17 @@ impl Recorder {
         let elapsed = i64::try_from(summary.elapsed.as_millis()).unwrap_or(i64::MAX);
         self.commit(Some((state, elapsed)))?;
         self.finished = true;
+        // The closed-port lists made one row per host leave free pages: a file created by
+        // schema 3 (`auto_vacuum = INCREMENTAL`) gives them back now; in an older file they
+        // are reused by the next scans (no-op there).
+        self.give_back().map_err(|e| self.db.sql(e))
+    }
+
+    /// `PRAGMA incremental_vacuum`, stepped to its end (each step frees one page).
+    fn give_back(&self) -> rusqlite::Result<()> {
+        let mut stmt = self.db.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
@@ -228,9 +254,25 @@ impl Recorder {
         let id = self.id;
         let counts = self.counts;
         let pending = std::mem::take(&mut self.pending);
+        let closed = std::mem::take(&mut self.closed);
+        self.waiting = 0;
         let write = || -> rusqlite::Result<()> {
             let tx = self.db.conn.unchecked_transaction()?;
             {
+                let mut insert_closed = tx.prepare_cached(
+                    "INSERT INTO closed (scan_id, ip, reason, count, ports) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for ((ip, reason), mut ports) in closed {
+                    ports.sort_unstable();
+                    insert_closed.execute(params![
+                        id,
+                        ip.to_string(),
+                        reason,
+                        ports.len() as i64,
+                        super::closed::encode(&ports)
+                    ])?;
+                }
                 let mut port = tx.prepare_cached(
                     "INSERT INTO results (scan_id, ip, port, state, reason, rtt_us, \
                      banner, service, product, version, service_info) \
@@ -271,6 +313,7 @@ impl Recorder {
                 }
             }
             if let Some((state, elapsed)) = end {
+                super::closed::compact(&tx, id)?;
                 let c = counts;
                 tx.execute(
                     "UPDATE scans SET state = ?2, ended_ms = ?3, elapsed_ms = elapsed_ms + ?4, \
@@ -296,7 +339,14 @@ impl Recorder {
 
     fn push(&mut self, p: Pending) -> Result<(), HistoryError> {
         self.pending.push(p);
+        self.waited()
+    }
+
+    /// Commits when the batch is full (`batch_rows` rows, or `batch_closed` closed ports) or
+    /// has waited long enough.
+    fn waited(&mut self) -> Result<(), HistoryError> {
         if self.pending.len() >= self.batch_rows
+            || self.waiting >= self.batch_closed
             || self.last_commit.elapsed() >= self.batch_interval
         {
             self.commit(None)?;
@@ -313,6 +363,7 @@ impl Recorder {
                     .execute_batch(&format!(
                         "DELETE FROM results WHERE scan_id = {id}; \
                          DELETE FROM hosts_down WHERE scan_id = {id}; \
+                         DELETE FROM closed WHERE scan_id = {id}; \
                          DELETE FROM scans WHERE id = {id};",
                         id = self.id
                     ))
@@ -357,11 +408,15 @@ impl Sink for Recorder {
         self.run_started = Instant::now();
         self.last_commit = Instant::now();
         let hosts = i64::try_from(info.hosts).unwrap_or(i64::MAX);
+        // The ports of every host: what a host's compact closed row stands for. A resumed
+        // run scans the same set.
+        let port_set = info.port_set.as_ref().map(|p| p.to_string());
         self.db
             .conn
             .execute(
-                "UPDATE scans SET hosts = ?2, ports_per_host = ?3 WHERE id = ?1",
-                params![self.id, hosts, info.ports],
+                "UPDATE scans SET hosts = ?2, ports_per_host = ?3, \
+                 port_set = coalesce(?4, port_set) WHERE id = ?1",
+                params![self.id, hosts, info.ports, port_set],
             )
             .map_err(|e| io_err(self.db.sql(e)))?;
         Ok(())
@@ -372,6 +427,17 @@ impl Sink for Recorder {
             PortState::Open => self.counts.open += 1,
             PortState::Closed => self.counts.closed += 1,
             PortState::Filtered => self.counts.filtered += 1,
+        }
+        // A closed port is a port number in its host's `closed` row (its round trip is not
+        // kept); one with a banner or service (which a closed port does not have) stays a row.
+        if r.state == PortState::Closed && r.banner.is_none() && r.service.is_none() {
+            self.closed
+                .entry((r.ip, r.reason.as_str()))
+                .or_default()
+                .push(r.port);
+            self.waiting += 1;
+            self.waited().map_err(io_err)?;
+            return Ok(true);
         }
         self.push(Pending::Port {
             ip: r.ip.to_string(),

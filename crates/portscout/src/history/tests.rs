@@ -148,10 +148,12 @@ fn raw(path: &Path) -> Connection {
     Connection::open(path).unwrap()
 }
 
+/// Results of scan `id` in the file: rows of `results` plus closed ports kept as numbers.
 fn rows_in(path: &Path, id: i64) -> i64 {
     raw(path)
         .query_row(
-            "SELECT count(*) FROM results WHERE scan_id = ?1",
+            "SELECT (SELECT count(*) FROM results WHERE scan_id = ?1) + \
+                    (SELECT coalesce(sum(count), 0) FROM closed WHERE scan_id = ?1)",
             [id],
             |r| r.get(0),
         )
@@ -390,15 +392,22 @@ fn results_are_committed_in_batches_of_n_rows() {
     .unwrap();
     let mut seen = Vec::new();
     for p in 1..=8 {
-        r.result(&port("127.0.0.1", p, PortState::Closed)).unwrap();
+        r.result(&port("127.0.0.1", p, PortState::Open)).unwrap();
         seen.push(rows_in(&path, id));
     }
     assert_eq!(seen, [0, 0, 3, 3, 3, 6, 6, 6]);
+    // Closed ports (kept as numbers) make a batch of their own, 3 here.
+    let mut seen = Vec::new();
+    for p in 9..=14 {
+        r.result(&port("127.0.0.1", p, PortState::Closed)).unwrap();
+        seen.push(rows_in(&path, id));
+    }
+    assert_eq!(seen, [6, 6, 11, 11, 11, 14]);
     r.end(&Summary::default()).unwrap();
-    assert_eq!(rows_in(&path, id), 8);
+    assert_eq!(rows_in(&path, id), 14);
     let s = Db::open(&path).unwrap().scan(id).unwrap();
     assert_eq!(s.status, ScanStatus::Complete);
-    assert_eq!(s.counts.closed, 8);
+    assert_eq!((s.counts.open, s.counts.closed), (8, 6));
     assert_eq!((s.hosts, s.ports_per_host), (Some(1), Some(10)));
     assert!(s.ended.is_some());
 }
@@ -792,8 +801,8 @@ fn the_files_diff_is_the_diff_of_its_results_in_address_order() {
             b.push(port(h, p, state(open_b)));
         }
     }
-    // Recorded twice in B (which a scan does not do): the last counts.
-    let mut twice = vec![port("127.0.0.9", 9, PortState::Filtered)];
+    // Recorded twice in B (which a scan does not do): of two rows, the last counts.
+    let mut twice = vec![port("127.0.0.9", 10, PortState::Filtered)];
     twice.extend(b.iter().cloned());
     let ia = record(&path, &scan, &a, &[down("198.18.0.1")]);
     let ib = record(&path, &scan, &twice, &[]);
@@ -989,4 +998,339 @@ fn services_are_recorded_read_back_and_a_new_version_is_a_change() {
             "ssh OpenSSH 9.2p1"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema version 3 (issue 19): foreign keys, incomplete scans marked, the per-port index,
+// closed ports kept as numbers.
+
+/// Records a scan of `port_set` on every host from `results` (in that order); `end`: whether
+/// it ends (else the recorder is forgotten, as a killed process leaves it). Batches of 50.
+fn record_set(
+    path: &Path,
+    port_set: &str,
+    results: &[PortResult],
+    end: bool,
+) -> (i64, Option<Recorder>) {
+    let set = PortSet::parse(port_set).unwrap();
+    let mut r = Db::open(path)
+        .unwrap()
+        .record(&new_scan("198.18.0.0/30", port_set))
+        .unwrap()
+        .batch(50, Duration::from_secs(3600));
+    r.begin(&ScanInfo {
+        hosts: 4,
+        ports: set.len(),
+        port_set: Some(set),
+        ..ScanInfo::default()
+    })
+    .unwrap();
+    for x in results {
+        r.result(x).unwrap();
+    }
+    let id = r.id();
+    if end {
+        r.end(&Summary::default()).unwrap();
+        (id, None)
+    } else {
+        (id, Some(r))
+    }
+}
+
+/// A pseudo-random order (the scan's order is random).
+fn shuffled(mut v: Vec<PortResult>, seed: u64) -> Vec<PortResult> {
+    let mut x = seed | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+/// Hosts .1–.3 on ports 1–300: mostly closed, a few open or filtered (which depend on
+/// `flavour`); .3's closed ports answer with two reasons.
+fn results_of(flavour: u16) -> Vec<PortResult> {
+    let mut v = Vec::new();
+    for h in 1..=3 {
+        for p in 1..=300u16 {
+            let state = if (p + flavour * h) % 37 == 0 {
+                PortState::Open
+            } else if (p + h) % 50 == 0 {
+                PortState::Filtered
+            } else {
+                PortState::Closed
+            };
+            let mut r = port(&format!("198.18.0.{h}"), p, state);
+            if h == 3 && state == PortState::Closed && p % 2 == 0 {
+                r.reason = Reason::Reset;
+            }
+            if state == PortState::Closed {
+                r.rtt = None;
+            }
+            v.push(r);
+        }
+    }
+    v
+}
+
+fn sorted(mut v: Vec<PortResult>) -> Vec<PortResult> {
+    v.sort_by_key(|r| (r.ip, r.port));
+    v
+}
+
+#[test]
+fn closed_ports_are_not_rows_and_diff_and_results_stay_exact() {
+    let dir = Dir::new("closed");
+    let path = dir.file("scans.db");
+    let (a, b) = (results_of(1), results_of(2));
+    let (ia, _) = record_set(&path, "1-300", &shuffled(a.clone(), 7), true);
+    let (ib, _) = record_set(&path, "1-300", &shuffled(b.clone(), 9), true);
+    let c = raw(&path);
+    let explicit = |id: i64| -> i64 {
+        c.query_row(
+            "SELECT count(*) FROM results WHERE scan_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let not_closed = a.iter().filter(|r| r.state != PortState::Closed).count();
+    assert_eq!(
+        explicit(ia) as usize,
+        not_closed,
+        "closed ports are no rows"
+    );
+    // Hosts .1 and .2: one row each (every port accounted for); .3 (two reasons) keeps its
+    // lists.
+    let compact: Vec<String> = c
+        .prepare("SELECT ip FROM closed WHERE scan_id = ?1 AND ports IS NULL ORDER BY ip")
+        .unwrap()
+        .query_map([ia], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(compact, ["198.18.0.1", "198.18.0.2"]);
+    let lists: i64 = c
+        .query_row(
+            "SELECT count(*) FROM closed WHERE scan_id = ?1 AND ports IS NOT NULL \
+             AND ip <> '198.18.0.3'",
+            [ia],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(lists, 0);
+    // A new file gives the lists' pages back at the end of each scan.
+    let vacuum: (i64, i64) = c
+        .query_row(
+            "SELECT (SELECT auto_vacuum FROM pragma_auto_vacuum), \
+                    (SELECT freelist_count FROM pragma_freelist_count)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(vacuum, (2, 0), "(incremental, no free page)");
+
+    let db = Db::open(&path).unwrap();
+    assert_eq!(db.results(ia).unwrap(), sorted(a.clone()));
+    assert_eq!(db.results(ib).unwrap(), sorted(b.clone()));
+    let s = db.scan(ia).unwrap();
+    let closed = a.iter().filter(|r| r.state == PortState::Closed).count();
+    assert_eq!(s.counts.closed as usize, closed);
+    let from_file = db
+        .diff(&db.scan(ia).unwrap(), &db.scan(ib).unwrap())
+        .unwrap();
+    let in_memory = compare(&snap(&a, &[], true), &snap(&b, &[], true));
+    assert_eq!(from_file, in_memory);
+    assert!(from_file.summary.opened > 0 && from_file.summary.closed > 0);
+    assert_eq!(from_file.summary.compared, 900);
+
+    // The history of one port, from rows, lists and compact rows alike.
+    let states = |ip_: &str, p: u16| -> Vec<(i64, PortState)> {
+        db.port_history(ip(ip_), p)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.scan, h.state))
+            .collect()
+    };
+    let of = |v: &[PortResult], ip_: &str, p: u16| {
+        v.iter()
+            .find(|r| r.ip == ip(ip_) && r.port == p)
+            .unwrap()
+            .state
+    };
+    for (h, p) in [
+        ("198.18.0.1", 37),
+        ("198.18.0.1", 1),
+        ("198.18.0.2", 50),
+        ("198.18.0.3", 4),
+        ("198.18.0.3", 74),
+    ] {
+        assert_eq!(
+            states(h, p),
+            [(ia, of(&a, h, p)), (ib, of(&b, h, p))],
+            "{h}:{p}"
+        );
+    }
+    assert_eq!(states("198.18.0.1", 301), []);
+
+    // A scan killed half way keeps its closed ports as lists: its diff is exact too (its
+    // ports not reached are not compared).
+    let half: Vec<PortResult> = shuffled(b.clone(), 3).into_iter().take(420).collect();
+    let (ic, r) = record_set(&path, "1-300", &half, false);
+    std::mem::forget(r);
+    let db = Db::open(&path).unwrap();
+    let sc = db.scan(ic).unwrap();
+    assert!(!sc.status.is_complete(), "{:?}", sc.status);
+    let committed = db.results(ic).unwrap();
+    assert!(
+        (300..420).contains(&committed.len()),
+        "the batches of 50 committed: {}",
+        committed.len()
+    );
+    let from_file = db.diff(&db.scan(ia).unwrap(), &sc).unwrap();
+    let in_memory = compare(&snap(&a, &[], true), &snap(&committed, &[], false));
+    assert_eq!(from_file, in_memory);
+    assert!(from_file.summary.opened > 0 || from_file.summary.closed > 0);
+    assert!(from_file.summary.not_compared > 0);
+
+    // A run that ends without every port of a host (a shard's, one stopped by --max-open):
+    // only hosts whose ports are all accounted for are made one row; the others' closed
+    // ports are exactly those recorded.
+    let part: Vec<PortResult> = b.iter().filter(|r| r.port % 3 != 0).cloned().collect();
+    let (id, _) = record_set(&path, "1-300", &shuffled(part.clone(), 5), true);
+    let db = Db::open(&path).unwrap();
+    assert_eq!(db.results(id).unwrap(), sorted(part.clone()));
+    let from_file = db
+        .diff(&db.scan(ia).unwrap(), &db.scan(id).unwrap())
+        .unwrap();
+    assert_eq!(
+        from_file,
+        compare(&snap(&a, &[], true), &snap(&part, &[], true))
+    );
+}
+
+#[test]
+fn a_crashed_scan_is_marked_incomplete_when_the_file_is_opened() {
+    let dir = Dir::new("crashed");
+    let path = dir.file("scans.db");
+    let (id, r) = record_set(
+        &path,
+        "1-10",
+        &[port("198.18.0.1", 1, PortState::Open)],
+        false,
+    );
+    std::mem::forget(r);
+    let state = |c: &Connection| -> String {
+        c.query_row("SELECT state FROM scans WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap()
+    };
+    // Its writer (this process) lives: still running after an open.
+    drop(Db::open(&path).unwrap());
+    assert_eq!(state(&raw(&path)), "running");
+    // Gone (another process with this pid would have another start time).
+    raw(&path)
+        .execute(
+            "UPDATE scans SET writer_start = writer_start + 1 WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    assert_eq!(state(&raw(&path)), "running");
+    let db = Db::open_existing(&path).unwrap();
+    assert_eq!(state(&raw(&path)), "incomplete", "marked in the file");
+    assert_eq!(db.scan(id).unwrap().status, ScanStatus::Incomplete);
+    // It can still be resumed, and ends complete.
+    let mut r = db.resume(id).unwrap();
+    r.end(&Summary::default()).unwrap();
+    drop(r);
+    assert_eq!(state(&raw(&path)), "complete");
+}
+
+#[test]
+fn a_version_2_file_migrates_with_foreign_keys_an_index_and_its_rows() {
+    let dir = Dir::new("v2");
+    let path = dir.file("scans.db");
+    {
+        let mut c = raw(&path);
+        assert_eq!(migrate(&mut c, &MIGRATIONS[..2]).unwrap(), 2);
+        c.execute_batch(
+            "INSERT INTO scans (id, key, targets, ports, scan_type, args, version, state, \
+             started_ms, writer_pid, writer_start, writer_boot) VALUES \
+             (1, 'k', '198.18.0.1', '1-3', 'connect', '[]', '0.1.0', 'complete', 0, NULL, NULL, NULL), \
+             (2, 'k', '198.18.0.1', '1-3', 'connect', '[]', '0.1.0', 'running', 0, 1, 1, 'gone');
+             INSERT INTO results (scan_id, ip, port, state, reason, rtt_us) VALUES
+             (1, '198.18.0.1', 1, 'closed', 'conn-refused', 5),
+             (1, '198.18.0.1', 2, 'open', 'syn-ack', 7),
+             (1, '198.18.0.1', 3, 'closed', 'conn-refused', 5),
+             (2, '198.18.0.1', 1, 'open', 'syn-ack', 5);
+             INSERT INTO hosts_down VALUES (2, '198.18.0.9', 'no-response', 3);",
+        )
+        .unwrap();
+    }
+    let db = Db::open_existing(&path).unwrap();
+    assert_eq!(db.schema_version().unwrap(), 3);
+    // The rows, as they were (closed ones included), and the dead writer's scan marked.
+    let r1 = db.results(1).unwrap();
+    assert_eq!(r1.len(), 3);
+    assert_eq!(r1[0].rtt, Some(Duration::from_micros(5)));
+    assert_eq!(db.scan(1).unwrap().counts.closed, 2);
+    assert_eq!(db.scan(2).unwrap().status, ScanStatus::Incomplete);
+    let diff = db.diff(&db.scan(1).unwrap(), &db.scan(2).unwrap()).unwrap();
+    assert_eq!(diff.summary.opened, 1);
+    // Foreign keys: enforced on the library's connection, cascading deletes.
+    let on: i64 = db
+        .conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(on, 1);
+    for table in ["results", "hosts_down", "closed"] {
+        let fk: (String, String) = db
+            .conn
+            .query_row(
+                &format!("SELECT \"table\", on_delete FROM pragma_foreign_key_list('{table}')"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(fk, ("scans".to_string(), "CASCADE".to_string()), "{table}");
+    }
+    assert!(db
+        .conn
+        .execute(
+            "INSERT INTO results (scan_id, ip, port, state, reason) \
+             VALUES (99, '198.18.0.1', 1, 'open', 'syn-ack')",
+            [],
+        )
+        .is_err());
+    db.conn
+        .execute("DELETE FROM scans WHERE id = 2", [])
+        .unwrap();
+    let left: i64 = db
+        .conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM results WHERE scan_id = 2) + \
+             (SELECT count(*) FROM hosts_down WHERE scan_id = 2)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the scan's rows went with it");
+    // "The history of this port" reads the index.
+    let plan: String = db
+        .conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT scan_id, state FROM results \
+             WHERE ip = '198.18.0.1' AND port = 2",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("results_by_port"), "{plan}");
+    assert_eq!(
+        raw(&path)
+            .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+            .unwrap(),
+        "ok"
+    );
 }

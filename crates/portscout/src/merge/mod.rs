@@ -24,6 +24,16 @@
 //!   number of distinct addresses seen. `elapsed` is the sum of the summaries' `elapsed_ms`
 //!   (total scanning time).
 //!
+//! * **Shards.** Every summary written by a scan names its scan, shard, probe count and run
+//!   ([`ShardIdentity`]). A summary that repeats one already read (same scan, shard and
+//!   part: the same file given twice) is dropped with the records it covers, and reported. Once
+//!   every input is read, the shards of the first identified scan are checked: each shard
+//!   `1..=N` must be there, with every part up to one that completed it. Each gap, each
+//!   summary of another scan (or of another split) and each input that cannot be checked (a
+//!   summary without identity, or records no summary covers) is a [`ShardProblem`]. The
+//!   merge goes on regardless; the caller decides (`portscout merge` refuses unless
+//!   `--partial`). A merge without problems has the scan's identity as shard `1/1`.
+//!
 //! Duplicates can only be found among listed records: a port hidden by `--show` in two inputs
 //! is counted twice. Write shards with `--show all` for exact totals.
 //!
@@ -31,7 +41,7 @@
 //! use portscout::merge::Merger;
 //!
 //! let a = r#"{"ip":"198.18.0.1","port":80,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":1}
-//! {"type":"summary","hosts":2,"open":1,"closed":0,"filtered":0,"elapsed_ms":100,"hosts_down":0}
+//! {"type":"summary","hosts":2,"open":1,"closed":0,"filtered":0,"elapsed_ms":100,"hosts_down":0,"scan":"00000000000000aa","shard":"1/2","probes":4,"part":1,"complete":true}
 //! "#;
 //! let b = r#"{"ip":"198.18.0.1","port":22,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":1}
 //! {"ip":"198.18.0.1","port":80,"protocol":"tcp","state":"open","reason":"syn-ack","rtt_ms":2}
@@ -44,17 +54,22 @@
 //! assert_eq!(ports, [22, 80]);
 //! assert_eq!((merged.summary.hosts, merged.summary.open), (2, 2));
 //! assert!(merged.conflicts.is_empty());
+//! // b.ndjson has no summary (so no identity), and shard 2/2 is missing.
+//! assert_eq!(merged.shard_problems.len(), 2);
+//! assert!(merged.shard_problems[1].to_string().contains("shard 2/2 of scan 00000000000000aa is missing"));
 //! # Ok::<(), portscout::merge::ReadError>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::BufRead;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{HostDown, PortResult, PortState};
+use crate::model::{HostDown, PortResult, PortState, ShardIdentity};
 use crate::output::Summary;
+use crate::plan::Shard;
 
 mod read;
 #[cfg(test)]
@@ -121,6 +136,169 @@ impl fmt::Display for Conflict {
     }
 }
 
+/// Why the inputs may not make up one whole scan, found by the merge (see the
+/// [module documentation](self), "Shards").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardProblem {
+    /// Records of `input` carry no identity to check: its summary has none (`summary`:
+    /// written by an older portscout), or no summary covers them (a run that was killed).
+    Unidentified {
+        /// The input.
+        input: Arc<str>,
+        /// Whether it was a summary without identity (else records without a summary).
+        summary: bool,
+    },
+    /// A summary of `input` is of another scan (another id or probe count) or another split
+    /// (another shard count) than the first identified one, read from `first_in`.
+    OtherScan {
+        /// The input.
+        input: Arc<str>,
+        /// What its summary says.
+        identity: ShardIdentity,
+        /// The input of the first identified summary.
+        first_in: Arc<str>,
+        /// What that one says.
+        first: ShardIdentity,
+    },
+    /// A summary of `input` repeats one of `first_in` (same scan, shard and part): it and
+    /// the records it covers were dropped.
+    Repeated {
+        /// The input that repeats.
+        input: Arc<str>,
+        /// The input read first.
+        first_in: Arc<str>,
+        /// The repeated identity.
+        identity: ShardIdentity,
+    },
+    /// A shard of the scan is missing or incomplete.
+    Missing {
+        /// The scan id.
+        scan: u64,
+        /// The shard.
+        shard: Shard,
+        /// What of it is missing.
+        gap: Gap,
+    },
+}
+
+/// What of a shard is missing ([`ShardProblem::Missing`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gap {
+    /// No part of it, nor of the shards after it up to `through` (its index, for one
+    /// shard), was given.
+    Shards {
+        /// The last missing shard of the run.
+        through: u64,
+    },
+    /// These parts (runs before a later one that was given) are missing.
+    Parts(Vec<u32>),
+    /// Its last part given, `last`, did not complete it (paused, or stopped early) and no
+    /// later part was given.
+    Unfinished {
+        /// The last part given.
+        last: u32,
+    },
+}
+
+impl ShardProblem {
+    /// Whether `portscout merge --partial` accepts it: every problem but
+    /// [`ShardProblem::OtherScan`] (results of different scans never make one).
+    pub fn partial_accepts(&self) -> bool {
+        !matches!(self, ShardProblem::OtherScan { .. })
+    }
+}
+
+/// `shard 2/3 of scan 0123456789abcdef`.
+fn shard_of(shard: Shard, scan: u64) -> String {
+    format!("shard {}/{} of scan {scan:016x}", shard.index, shard.count)
+}
+
+impl fmt::Display for ShardProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShardProblem::Unidentified {
+                input,
+                summary: true,
+            } => write!(
+                f,
+                "`{input}` has a summary without scan identity (written by an older \
+                 portscout): its shard cannot be checked"
+            ),
+            ShardProblem::Unidentified {
+                input,
+                summary: false,
+            } => write!(
+                f,
+                "`{input}` has records that no summary covers (a run that was killed?): \
+                 their shard cannot be checked"
+            ),
+            ShardProblem::OtherScan {
+                input,
+                identity: b,
+                first_in,
+                first: a,
+            } => {
+                if (a.scan, a.probes) == (b.scan, b.probes) {
+                    write!(
+                        f,
+                        "`{input}` splits scan {} into {} shards, `{first_in}` into {}",
+                        a.scan_hex(),
+                        b.shard.count,
+                        a.shard.count
+                    )
+                } else {
+                    write!(
+                        f,
+                        "`{input}` is from another scan ({}, {} probes) than `{first_in}` \
+                         ({}, {} probes)",
+                        b.scan_hex(),
+                        b.probes,
+                        a.scan_hex(),
+                        a.probes
+                    )
+                }
+            }
+            ShardProblem::Repeated {
+                input,
+                first_in,
+                identity: id,
+            } => write!(
+                f,
+                "`{input}` repeats `{first_in}` ({}, part {}): read once",
+                shard_of(id.shard, id.scan),
+                id.part
+            ),
+            ShardProblem::Missing { scan, shard, gap } => {
+                let which = shard_of(*shard, *scan);
+                match gap {
+                    Gap::Shards { through } if *through == shard.index => {
+                        write!(f, "{which} is missing")
+                    }
+                    Gap::Shards { through } => write!(
+                        f,
+                        "shards {}/{n} to {through}/{n} of scan {scan:016x} are missing",
+                        shard.index,
+                        n = shard.count
+                    ),
+                    Gap::Parts(parts) => {
+                        let list: Vec<String> = parts.iter().map(u32::to_string).collect();
+                        write!(
+                            f,
+                            "{which} lacks part {} (a run that a given one resumed)",
+                            list.join(", ")
+                        )
+                    }
+                    Gap::Unfinished { last } => write!(
+                        f,
+                        "{which} is unfinished: its part {last} was paused or stopped early \
+                         and no later part is given"
+                    ),
+                }
+            }
+        }
+    }
+}
+
 /// The result of a merge.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Merged {
@@ -134,6 +312,9 @@ pub struct Merged {
     pub conflicts: Vec<Conflict>,
     /// Records of a kind this version does not know, skipped.
     pub unknown: u64,
+    /// Why the inputs may not be one whole scan (missing, repeated or foreign shards,
+    /// inputs that cannot be checked), in the order found; empty when they are.
+    pub shard_problems: Vec<ShardProblem>,
     /// PTR names (`hostname` records), the first one read for each address, by address.
     pub ptr_names: Vec<(IpAddr, String)>,
 }
@@ -186,6 +367,13 @@ pub struct Merger {
     /// Sum of the summaries' elapsed times.
     elapsed: Duration,
     unknown: u64,
+    /// Where the current input's records since its last summary (or its start) begin in
+    /// `ports` and `downs`: a repeated summary drops them.
+    segment: (usize, usize),
+    /// Every identified summary kept, with its input.
+    parts: Vec<(ShardIdentity, u32)>,
+    /// Problems found while reading.
+    problems: Vec<ShardProblem>,
     /// PTR names, the first read for each address.
     ptr_names: std::collections::BTreeMap<IpAddr, String>,
 }
@@ -199,8 +387,29 @@ impl Merger {
     /// Starts the next input, called `name` in conflicts. Records added from now on belong to
     /// it; records of the previous input that no summary covered are counted themselves.
     pub fn start_input(&mut self, name: &str) {
-        self.totals.add(std::mem::take(&mut self.uncovered));
+        self.end_input();
         self.inputs.push(name.into());
+    }
+
+    /// Ends the current input: the records no summary covered are counted themselves.
+    fn end_input(&mut self) {
+        let uncovered = std::mem::take(&mut self.uncovered);
+        let any = self.segment != (self.ports.len(), self.downs.len());
+        if any {
+            if let Some(input) = self.inputs.last() {
+                let input = input.clone();
+                self.unidentified(input, false);
+            }
+        }
+        self.segment = (self.ports.len(), self.downs.len());
+        self.totals.add(uncovered);
+    }
+
+    fn unidentified(&mut self, input: Arc<str>, summary: bool) {
+        let problem = ShardProblem::Unidentified { input, summary };
+        if !self.problems.contains(&problem) {
+            self.problems.push(problem);
+        }
     }
 
     /// Adds one record of the current input (starting an input called `input` if none was).
@@ -221,6 +430,30 @@ impl Merger {
                 self.downs.push((host, input));
             }
             Record::Summary(s) => {
+                let name = self.inputs[input as usize].clone();
+                match s.identity {
+                    None => self.unidentified(name, true),
+                    Some(id) => {
+                        let seen = self.parts.iter().find(|(p, _)| {
+                            (p.scan, p.shard, p.probes, p.part)
+                                == (id.scan, id.shard, id.probes, id.part)
+                        });
+                        if let Some(&(_, first)) = seen {
+                            // The same run twice: once is enough.
+                            self.ports.truncate(self.segment.0);
+                            self.downs.truncate(self.segment.1);
+                            self.uncovered = Counts::default();
+                            self.problems.push(ShardProblem::Repeated {
+                                input: name,
+                                first_in: self.inputs[first as usize].clone(),
+                                identity: id,
+                            });
+                            return;
+                        }
+                        self.parts.push((id, input));
+                    }
+                }
+                self.segment = (self.ports.len(), self.downs.len());
                 self.uncovered = Counts::default();
                 self.totals.add(Counts {
                     open: s.open,
@@ -251,7 +484,8 @@ impl Merger {
 
     /// Merges everything added, by the rules in the [module documentation](self).
     pub fn finish(mut self) -> Merged {
-        self.totals.add(std::mem::take(&mut self.uncovered));
+        self.end_input();
+        let (mut shard_problems, identity) = self.check_shards();
         let mut totals = self.totals;
         let mut conflicts = Vec::new();
 
@@ -336,6 +570,7 @@ impl Merger {
             elapsed: self.elapsed,
             open_everywhere: tally.hosts(),
             paused: false,
+            identity,
         };
         Merged {
             results: results.into_iter().map(|(r, _)| r).collect(),
@@ -343,8 +578,79 @@ impl Merger {
             summary,
             conflicts,
             unknown: self.unknown,
+            shard_problems: std::mem::take(&mut shard_problems),
             ptr_names: self.ptr_names.into_iter().collect(),
         }
+    }
+
+    /// The problems of the shards read, and the identity of the merge when there is none.
+    fn check_shards(&mut self) -> (Vec<ShardProblem>, Option<ShardIdentity>) {
+        let mut problems = std::mem::take(&mut self.problems);
+        let Some(&(first, first_in)) = self.parts.first() else {
+            return (problems, None);
+        };
+        // Parts of each shard of the first identified scan.
+        let mut parts: BTreeMap<u64, Vec<(u32, bool)>> = BTreeMap::new();
+        for &(id, input) in &self.parts {
+            if (id.scan, id.shard.count, id.probes) != (first.scan, first.shard.count, first.probes)
+            {
+                problems.push(ShardProblem::OtherScan {
+                    input: self.inputs[input as usize].clone(),
+                    identity: id,
+                    first_in: self.inputs[first_in as usize].clone(),
+                    first,
+                });
+                continue;
+            }
+            parts
+                .entry(id.shard.index)
+                .or_default()
+                .push((id.part, id.complete));
+        }
+        let count = first.shard.count;
+        let missing = |index: u64, through: u64| ShardProblem::Missing {
+            scan: first.scan,
+            shard: Shard { index, count },
+            gap: Gap::Shards { through },
+        };
+        // The shards given, in order; each run of shards between them is one problem.
+        let mut next = 1u64;
+        for (&index, given) in &parts {
+            if index > next {
+                problems.push(missing(next, index - 1));
+            }
+            next = index + 1;
+            let shard = Shard { index, count };
+            let done = given.iter().filter(|(_, c)| *c).map(|(p, _)| *p).min();
+            let gap = match done {
+                Some(end) => {
+                    let lacking: Vec<u32> = (1..end)
+                        .filter(|p| !given.iter().any(|(q, _)| q == p))
+                        .collect();
+                    (!lacking.is_empty()).then_some(Gap::Parts(lacking))
+                }
+                None => Some(Gap::Unfinished {
+                    last: given.iter().map(|(p, _)| *p).max().unwrap_or(1),
+                }),
+            };
+            if let Some(gap) = gap {
+                problems.push(ShardProblem::Missing {
+                    scan: first.scan,
+                    shard,
+                    gap,
+                });
+            }
+        }
+        if next <= count {
+            problems.push(missing(next, count));
+        }
+        let identity = problems.is_empty().then_some(ShardIdentity {
+            shard: Shard::WHOLE,
+            part: 1,
+            complete: true,
+            ..first
+        });
+        (problems, identity)
     }
 }
 

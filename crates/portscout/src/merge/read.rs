@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::model::{Banner, HostDown, PortResult, PortState, Reason};
+use crate::model::{Banner, HostDown, PortResult, PortState, Reason, ShardIdentity};
 use crate::output::Summary;
+use crate::plan::Shard;
 
 /// One line of an ndjson output, read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,6 +124,11 @@ struct RawLine {
     filtered: Option<u64>,
     elapsed_ms: Option<u64>,
     hosts_down: Option<u64>,
+    scan: Option<String>,
+    shard: Option<String>,
+    probes: Option<u64>,
+    part: Option<u32>,
+    complete: Option<bool>,
     name: Option<String>,
     /// A hostname record's `kind` (`PTR`).
     #[serde(rename = "kind")]
@@ -237,7 +243,44 @@ fn summary_record(raw: RawLine) -> Result<Summary, LineError> {
         // Recomputed from the merged results.
         open_everywhere: Vec::new(),
         paused: false,
+        identity: identity(&raw)?,
     })
+}
+
+/// The summary's `scan`, `shard`, `probes`, `part` and `complete`: all or none (none in
+/// files written before they existed).
+fn identity(raw: &RawLine) -> Result<Option<ShardIdentity>, LineError> {
+    let missing = |key| LineError::Missing {
+        record: "summary",
+        key,
+    };
+    let Some(scan) = &raw.scan else {
+        return Ok(None);
+    };
+    let bad = |key, value: &str| LineError::BadValue {
+        key,
+        value: value.to_string(),
+    };
+    let id = (scan.len() == 16)
+        .then(|| u64::from_str_radix(scan, 16).ok())
+        .flatten()
+        .ok_or_else(|| bad("scan", scan))?;
+    let shard_text = raw.shard.as_deref().ok_or_else(|| missing("shard"))?;
+    let shard = shard_text
+        .split_once('/')
+        .and_then(|(i, n)| Shard::new(i.parse().ok()?, n.parse().ok()?))
+        .ok_or_else(|| bad("shard", shard_text))?;
+    let part = raw.part.ok_or_else(|| missing("part"))?;
+    if part == 0 {
+        return Err(bad("part", "0"));
+    }
+    Ok(Some(ShardIdentity {
+        scan: id,
+        shard,
+        probes: raw.probes.ok_or_else(|| missing("probes"))?,
+        part,
+        complete: raw.complete.ok_or_else(|| missing("complete"))?,
+    }))
 }
 
 fn parse_state(s: &str) -> Result<PortState, LineError> {

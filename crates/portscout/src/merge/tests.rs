@@ -79,6 +79,7 @@ fn counted(ports: &[PortResult], hosts: u128, downs: u64, elapsed_ms: u64) -> Su
         elapsed: Duration::from_millis(elapsed_ms),
         open_everywhere: Vec::new(),
         paused: false,
+        identity: None,
     }
 }
 
@@ -148,6 +149,7 @@ fn same_port_same_state_is_kept_once_and_counted_once() {
             elapsed: Duration::from_millis(30),
             open_everywhere: Vec::new(),
             paused: false,
+            identity: None,
         }
     );
 }
@@ -239,6 +241,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
         elapsed: Duration::from_millis(1500),
         open_everywhere: Vec::new(),
         paused: false,
+        identity: None,
     };
     let sb = Summary {
         hosts: 256,
@@ -249,6 +252,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
         elapsed: Duration::from_millis(1700),
         open_everywhere: Vec::new(),
         paused: false,
+        identity: None,
     };
     let merged = merge(&[
         ("a", &ndjson(&a, &[], Some(sa))),
@@ -265,6 +269,7 @@ fn summary_sums_counts_and_elapsed_takes_the_largest_host_count() {
             elapsed: Duration::from_millis(3200),
             open_everywhere: Vec::new(),
             paused: false,
+            identity: None,
         }
     );
 }
@@ -313,6 +318,7 @@ fn an_input_without_summary_is_counted_from_its_records() {
             elapsed: Duration::from_millis(40),
             open_everywhere: Vec::new(),
             paused: false,
+            identity: None,
         }
     );
 }
@@ -420,6 +426,7 @@ fn older_summaries_without_hosts_down_and_unknown_keys_and_types_are_accepted() 
             elapsed: Duration::from_millis(7),
             open_everywhere: Vec::new(),
             paused: false,
+            identity: None,
         }
     );
 }
@@ -535,6 +542,208 @@ fn rtt_reads_back_to_the_microsecond() {
     assert_eq!(rtt("null"), None);
 }
 
+// Shard identity (issue 19): missing, repeated and foreign shards.
+
+/// Shard `i/n`, run `part`, of scan `scan` (100 probes).
+fn ident(scan: u64, i: u64, n: u64, part: u32, complete: bool) -> ShardIdentity {
+    ShardIdentity {
+        scan,
+        shard: Shard::new(i, n).unwrap(),
+        probes: 100,
+        part,
+        complete,
+    }
+}
+
+/// One run's output: one open port (on port `port`), 5 closed ports only counted (as
+/// `--show open` writes them), and a summary saying `id`.
+fn shard_output(port: u16, id: ShardIdentity) -> String {
+    let open = [self::port("198.18.0.1", port, PortState::Open)];
+    let summary = Summary {
+        closed: 5,
+        identity: Some(id),
+        ..counted(&open, 1, 0, 10)
+    };
+    let summary_line = ndjson(&[], &[], Some(summary));
+    ndjson(&open, &[], None) + &summary_line
+}
+
+fn problems(inputs: &[(&str, &str)]) -> Vec<String> {
+    merge(inputs)
+        .shard_problems
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn identity_reads_back_as_written() {
+    let text = shard_output(22, ident(0xdead_beef, 2, 3, 4, false));
+    assert!(
+        text.contains(
+            r#""scan":"00000000deadbeef","shard":"2/3","probes":100,"part":4,"complete":false"#
+        ),
+        "{text}"
+    );
+    let summary = text.lines().last().unwrap();
+    let Record::Summary(s) = parse_line(summary).unwrap() else {
+        panic!("{summary}")
+    };
+    assert_eq!(s.identity, Some(ident(0xdead_beef, 2, 3, 4, false)));
+    for (bad, key) in [
+        (r#""scan":"xyz","#, "scan"),
+        (r#""scan":"00000000deadbeef0","#, "scan"),
+    ] {
+        let line = summary.replace(r#""scan":"00000000deadbeef","#, bad);
+        assert!(
+            parse_line(&line).unwrap_err().to_string().contains(key),
+            "{line}"
+        );
+    }
+    for (bad, key) in [("2/3", "4/3"), ("2/3", "0/3"), ("2/3", "2")] {
+        let line = summary.replace(bad, key);
+        assert!(matches!(
+            parse_line(&line),
+            Err(LineError::BadValue { key: "shard", .. })
+        ));
+    }
+    let line = summary.replace(r#","part":4"#, "");
+    assert!(matches!(
+        parse_line(&line),
+        Err(LineError::Missing { key: "part", .. })
+    ));
+}
+
+#[test]
+fn every_shard_once_merges_without_problem_into_the_whole_scan() {
+    let a = shard_output(22, ident(7, 1, 3, 1, true));
+    let b = shard_output(80, ident(7, 2, 3, 1, true));
+    let c = shard_output(443, ident(7, 3, 3, 1, true));
+    let merged = merge(&[("c", &c), ("a", &a), ("b", &b)]);
+    assert_eq!(merged.shard_problems, []);
+    assert_eq!((merged.summary.open, merged.summary.closed), (3, 15));
+    assert_eq!(merged.summary.identity, Some(ident(7, 1, 1, 1, true)));
+}
+
+#[test]
+fn a_missing_shard_is_named() {
+    let a = shard_output(22, ident(7, 1, 3, 1, true));
+    let c = shard_output(443, ident(7, 3, 3, 1, true));
+    assert_eq!(
+        problems(&[("a", &a), ("c", &c)]),
+        ["shard 2/3 of scan 0000000000000007 is missing"]
+    );
+    // Runs of missing shards are one problem each, however many shards.
+    let b = shard_output(80, ident(7, 5, 1_000_000, 1, true));
+    assert_eq!(
+        problems(&[("b", &b)]),
+        [
+            "shards 1/1000000 to 4/1000000 of scan 0000000000000007 are missing",
+            "shards 6/1000000 to 1000000/1000000 of scan 0000000000000007 are missing"
+        ]
+    );
+    let merged = merge(&[("a", &a), ("c", &c)]);
+    assert_eq!(merged.summary.identity, None);
+    assert_eq!(merged.summary.closed, 10);
+}
+
+#[test]
+fn a_repeated_shard_is_named_and_counted_once() {
+    let a = shard_output(22, ident(7, 1, 2, 1, true));
+    let b = shard_output(80, ident(7, 2, 2, 1, true));
+    let merged = merge(&[("a", &a), ("b", &b), ("a again", &a)]);
+    assert_eq!(
+        merged
+            .shard_problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["`a again` repeats `a` (shard 1/2 of scan 0000000000000007, part 1): read once"]
+    );
+    // The closed ports only counted are not counted twice (they were: 15).
+    assert_eq!((merged.summary.open, merged.summary.closed), (2, 10));
+    assert_eq!(merged.summary.elapsed, Duration::from_millis(20));
+    // Also within one input (a file concatenated to itself).
+    let twice = a.clone() + &a;
+    let merged = merge(&[("twice", &twice), ("b", &b)]);
+    assert_eq!(merged.summary.closed, 10);
+    assert!(matches!(
+        merged.shard_problems[..],
+        [ShardProblem::Repeated { .. }]
+    ));
+}
+
+#[test]
+fn shards_of_another_scan_or_split_are_named_and_not_accepted_by_partial() {
+    let a = shard_output(22, ident(7, 1, 2, 1, true));
+    let other = shard_output(80, ident(8, 2, 2, 1, true));
+    let p = merge(&[("a", &a), ("other", &other)]).shard_problems;
+    assert_eq!(
+        p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            "`other` is from another scan (0000000000000008, 100 probes) than `a` \
+             (0000000000000007, 100 probes)",
+            "shard 2/2 of scan 0000000000000007 is missing"
+        ]
+    );
+    assert!(!p[0].partial_accepts() && p[1].partial_accepts());
+    let split = shard_output(80, ident(7, 2, 3, 1, true));
+    assert_eq!(
+        problems(&[("a", &a), ("split", &split)])[0],
+        "`split` splits scan 0000000000000007 into 3 shards, `a` into 2"
+    );
+}
+
+#[test]
+fn a_resumed_shard_needs_every_part_up_to_a_complete_one() {
+    let paused = shard_output(22, ident(7, 1, 1, 1, false));
+    let resumed = shard_output(80, ident(7, 1, 1, 2, true));
+    assert_eq!(problems(&[("p", &paused), ("r", &resumed)]), [""; 0]);
+    // One file: the resumed run appended to the paused one's output.
+    let appended = paused.clone() + &resumed;
+    let merged = merge(&[("f", &appended)]);
+    assert_eq!(merged.shard_problems, []);
+    assert_eq!(merged.summary.closed, 10);
+    assert_eq!(
+        problems(&[("r", &resumed)]),
+        ["shard 1/1 of scan 0000000000000007 lacks part 1 (a run that a given one resumed)"]
+    );
+    assert_eq!(
+        problems(&[("p", &paused)]),
+        [
+            "shard 1/1 of scan 0000000000000007 is unfinished: its part 1 was paused or \
+             stopped early and no later part is given"
+        ]
+    );
+}
+
+#[test]
+fn inputs_without_identity_are_named() {
+    let a = shard_output(22, ident(7, 1, 1, 1, true));
+    let old = ndjson(
+        &[port("198.18.0.1", 80, PortState::Open)],
+        &[],
+        Some(counted(&[], 1, 0, 1)),
+    );
+    let killed = ndjson(&[port("198.18.0.1", 81, PortState::Open)], &[], None);
+    let merged = merge(&[("a", &a), ("old", &old), ("killed", &killed)]);
+    assert_eq!(
+        merged
+            .shard_problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [
+            "`old` has a summary without scan identity (written by an older portscout): its \
+             shard cannot be checked",
+            "`killed` has records that no summary covers (a run that was killed?): their \
+             shard cannot be checked"
+        ]
+    );
+    assert!(merged.shard_problems.iter().all(|p| p.partial_accepts()));
+    assert_eq!(merged.summary.identity, None);
+    assert_eq!(merged.results.len(), 3);
+}
 /// Issue 19: PTR names (`hostname` records) are read back, the first for each address kept,
 /// and are not records of an unknown kind; a name no host has is refused.
 #[test]

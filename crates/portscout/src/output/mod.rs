@@ -598,7 +598,7 @@ pub const NDJSON_SCHEMA: u32 = 1;
 impl Serialize for SummaryRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.summary;
-        let mut st = s.serialize_struct("Summary", 8)?;
+        let mut st = s.serialize_struct("Summary", 13)?;
         if self.tagged {
             st.serialize_field("type", "summary")?;
         }
@@ -618,6 +618,22 @@ impl Serialize for SummaryRecord<'_> {
             st.skip_field("open_everywhere")?;
         } else {
             st.serialize_field("open_everywhere", &m.open_everywhere)?;
+        }
+        // Which scan, shard and run (merge checks them); summaries without one stay as they
+        // were.
+        match &m.identity {
+            Some(id) => {
+                st.serialize_field("scan", &id.scan_hex())?;
+                st.serialize_field("shard", &format!("{}/{}", id.shard.index, id.shard.count))?;
+                st.serialize_field("probes", &id.probes)?;
+                st.serialize_field("part", &id.part)?;
+                st.serialize_field("complete", &id.complete)?;
+            }
+            None => {
+                for key in ["scan", "shard", "probes", "part", "complete"] {
+                    st.skip_field(key)?;
+                }
+            }
         }
         if self.schema {
             st.serialize_field("schema", &NDJSON_SCHEMA)?;

@@ -65,6 +65,7 @@ fn summary_of(results: &[PortResult], hosts: u128) -> Summary {
         elapsed: Duration::from_millis(412),
         open_everywhere: Vec::new(),
         paused: false,
+        identity: None,
     }
 }
 

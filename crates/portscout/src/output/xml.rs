@@ -414,6 +414,18 @@ pub(crate) fn render_part(
         if total == 1 { "address" } else { "addresses" },
         if up == 1 { "host" } else { "hosts" },
     );
+    // A shard names itself (nmap's `summary` is free text; the DTD has no place for it).
+    if let Some(id) = summary.identity.filter(|id| id.shard.count > 1) {
+        let _ = write!(
+            done,
+            "; shard {}/{} of scan {} ({} probes), part {}",
+            id.shard.index,
+            id.shard.count,
+            id.scan_hex(),
+            id.probes,
+            id.part
+        );
+    }
     // As nmap ends a scan it did not finish: `exit="error"` and why. `--max-open` is an end
     // that was asked for: a success.
     let exit = if summary.paused {

@@ -40,6 +40,14 @@ pub struct Checkpoint {
     /// same reason: their remaining ports are skipped, not probed again. A silent range is one
     /// run, so the file stays O(runs), not O(hosts decided).
     pub down: Vec<(IpAddr, IpAddr, DownReason)>,
+    /// Which run of the shard paused (1 for the first; the resumed run is the next). Files
+    /// written before it existed read as 1.
+    #[serde(default = "first_part")]
+    pub part: u32,
+}
+
+fn first_part() -> u32 {
+    1
 }
 
 /// A [`Reason`] a host was found down for, as the checkpoint spells it.

@@ -90,7 +90,7 @@ impl Default for Walk {
 }
 
 /// One shard of a scan split over `count` runs (`--shard I/N`, 1-based `index`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
     /// Which shard, `1..=count`.
     pub index: u64,
@@ -164,6 +164,8 @@ pub struct Plan {
     /// The slot where each segment starts.
     starts: Vec<u64>,
     len: u64,
+    /// Which run of the shard this is: 1, or one more than the checkpoint's.
+    part: u32,
 }
 
 impl Plan {
@@ -197,7 +199,9 @@ impl Plan {
             return Err(Error::BadResume(format!("{p} is not part of the scan")));
         }
         let segments = c.segments.iter().map(|&(s, e)| s..e).collect();
-        Ok(Plan::with_work(space, c.walk, c.pending.clone(), segments))
+        let mut plan = Plan::with_work(space, c.walk, c.pending.clone(), segments);
+        plan.part = c.part.saturating_add(1);
+        Ok(plan)
     }
 
     fn with_work(
@@ -225,6 +229,7 @@ impl Plan {
             segments,
             starts,
             len,
+            part: 1,
         }
     }
 
@@ -261,6 +266,42 @@ impl Plan {
     /// The shard.
     pub fn shard(&self) -> Shard {
         self.walk.shard
+    }
+
+    /// Which run of the shard this plan is: 1 for a fresh one, one more than its
+    /// checkpoint's for a resumed one.
+    pub fn part(&self) -> u32 {
+        self.part
+    }
+
+    /// The scan id ([`crate::ShardIdentity::scan`]): a digest of the probe space (address
+    /// and port ranges, size), the order and, for [`Order::Random`], the seed. The same for
+    /// every shard and run of one scan, on every machine.
+    pub fn scan_id(&self) -> u64 {
+        let mut h = Fnv::new();
+        h.eat(b"portscout scan 1;");
+        h.eat(&fingerprint(&self.space).to_be_bytes());
+        h.eat(&self.space.len().to_be_bytes());
+        match self.walk.order {
+            Order::Random => {
+                h.eat(b"random;");
+                h.eat(&self.walk.seed.to_be_bytes());
+            }
+            Order::Serial => h.eat(b"serial;"),
+        }
+        h.0
+    }
+
+    /// What this run's summary says about it, `complete` when it reached the end of its
+    /// shard.
+    pub fn identity(&self, complete: bool) -> crate::ShardIdentity {
+        crate::ShardIdentity {
+            scan: self.scan_id(),
+            shard: self.walk.shard,
+            probes: self.space.len(),
+            part: self.part,
+            complete,
+        }
     }
 
     /// The probe at sequence number `k` of the shard.
@@ -345,6 +386,7 @@ impl Plan {
             segments: segments.into_iter().map(|r| (r.start, r.end)).collect(),
             up: Vec::new(),
             down: Vec::new(),
+            part: self.part,
         }
     }
 }
@@ -352,22 +394,32 @@ impl Plan {
 /// A digest of the probe space (its address and port ranges), so that a checkpoint is not
 /// applied to another scan. FNV-1a over the ranges, the same on every machine.
 fn fingerprint(space: &ProbeSpace) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = Fnv::new();
     for r in space.addrs().ranges() {
-        eat(r.to_string().as_bytes());
-        eat(b";");
+        h.eat(r.to_string().as_bytes());
+        h.eat(b";");
     }
     for &(a, b) in space.ports().ranges() {
-        eat(&a.to_be_bytes());
-        eat(&b.to_be_bytes());
+        h.eat(&a.to_be_bytes());
+        h.eat(&b.to_be_bytes());
     }
-    h
+    h.0
+}
+
+/// FNV-1a, 64 bits: a digest that is the same on every machine and in every version.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn eat(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Slots of a plan, handed to workers in claims; and the switch that pauses them.

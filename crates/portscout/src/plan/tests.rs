@@ -336,3 +336,45 @@ proptest! {
         prop_assert_eq!(n as u64, s.len());
     }
 }
+
+/// The scan id is the same for every shard and run of one scan, another for another space,
+/// order or seed; a resumed run is the next part.
+#[test]
+fn identity_of_shards_and_runs() {
+    let s = space(&[(1, 30)], "1-200");
+    let plan = |space: &Arc<ProbeSpace>, order, seed, index| {
+        Plan::new(Arc::clone(space), order, seed, Shard { index, count: 3 })
+    };
+    let first = plan(&s, Order::Random, 3, 1);
+    let id = first.identity(true);
+    assert_eq!(
+        (id.shard, id.probes, id.part),
+        (Shard { index: 1, count: 3 }, 6000, 1)
+    );
+    assert_eq!(plan(&s, Order::Random, 3, 3).scan_id(), id.scan);
+    assert_ne!(plan(&s, Order::Random, 4, 1).scan_id(), id.scan);
+    assert_ne!(plan(&s, Order::Serial, 3, 1).scan_id(), id.scan);
+    // The seed means nothing to the serial order.
+    assert_eq!(
+        plan(&s, Order::Serial, 3, 1).scan_id(),
+        plan(&s, Order::Serial, 4, 2).scan_id()
+    );
+    let other = space(&[(1, 30)], "1-199,201");
+    assert_ne!(plan(&other, Order::Random, 3, 1).scan_id(), id.scan);
+    let other = space(&[(1, 29), (31, 31)], "1-200");
+    assert_ne!(plan(&other, Order::Random, 3, 1).scan_id(), id.scan);
+
+    // Runs: a resumed plan is part 2, its checkpoint's resumed run part 3.
+    let first = Arc::new(first);
+    let (_, cp) = drain(&first, 1, Some(10));
+    assert_eq!(cp.part, 1);
+    let second = Arc::new(Plan::resume(Arc::clone(&s), &cp).unwrap());
+    assert_eq!((second.part(), second.scan_id()), (2, id.scan));
+    let (_, cp) = drain(&second, 1, Some(10));
+    assert_eq!(Plan::resume(Arc::clone(&s), &cp).unwrap().part(), 3);
+    // A checkpoint written before parts existed was written by part 1.
+    let mut json: serde_json::Value = serde_json::to_value(&cp).unwrap();
+    json.as_object_mut().unwrap().remove("part");
+    let old: Checkpoint = serde_json::from_value(json).unwrap();
+    assert_eq!(Plan::resume(Arc::clone(&s), &old).unwrap().part(), 2);
+}

@@ -138,6 +138,10 @@ impl Scan {
         summary.elapsed = options.since.elapsed();
         summary.open_everywhere = tally.hosts();
         summary.paused = !stopped && self.checkpoint().is_some();
+        summary.identity = Some(
+            self.plan()
+                .identity(!stopped && self.checkpoint().is_none()),
+        );
         sink.end(&summary).map_err(Error::Output)?;
         let ending = match (stopped, self.checkpoint()) {
             (true, _) => Ending::Stopped,
