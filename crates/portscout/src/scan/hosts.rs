@@ -61,6 +61,10 @@ const MAX_BACKOFF: u32 = 6;
 /// A horizon (loss is counted per horizon of sending) lasts this many timeouts.
 const HORIZON_TIMEOUTS: u32 = 1;
 
+/// A worker looks for entries of hosts decided by other workers once it holds this many
+/// more than after its last look (or a quarter more, if that is more).
+const PRUNE_MIN: usize = 1024;
+
 /// Idle entries of hosts found up that a worker keeps (their own estimates) before it drops
 /// them as they go idle: a few hosts with many ports keep theirs for the whole scan.
 const KEEP_IDLE: usize = 256;
@@ -116,11 +120,13 @@ pub(crate) struct Board {
 /// Spaces up to this many addresses get a dense board (64 MB at most).
 pub(crate) const DENSE_LIMIT: u128 = 1 << 27;
 
-/// 4 bits per address of the space: 0 undecided, then [`encode`]'s codes.
+/// 4 bits per address of the space: 0 undecided, then [`encode`]'s codes; and 4 more: how
+/// many of its ports every worker together saw end silent or unreachable (saturating at 15).
 #[derive(Debug)]
 struct Dense {
     addrs: AddrSet,
     words: Box<[AtomicU64]>,
+    silence: Box<[AtomicU64]>,
 }
 
 /// The code of a decision in a dense board: 1 up, 2–5 down for these reasons, 15 in the map.
@@ -153,6 +159,11 @@ impl Dense {
         let i = usize::try_from(self.addrs.index_of(ip)?).ok()?;
         Some((self.words.get(i / 16)?, (i % 16) as u32 * 4))
     }
+
+    fn silence_slot(&self, ip: IpAddr) -> Option<(&AtomicU64, u32)> {
+        let i = usize::try_from(self.addrs.index_of(ip)?).ok()?;
+        Some((self.silence.get(i / 16)?, (i % 16) as u32 * 4))
+    }
 }
 
 /// One worker's count of probes done: written only by its worker (a plain store, on a cache
@@ -169,14 +180,43 @@ impl Board {
             let words = (0..(n as usize).div_ceil(16))
                 .map(|_| AtomicU64::new(0))
                 .collect();
+            let silence = (0..(n as usize).div_ceil(16))
+                .map(|_| AtomicU64::new(0))
+                .collect();
             Dense {
                 addrs: addrs.clone(),
                 words,
+                silence,
             }
         });
         Board {
             dense,
             ..Board::default()
+        }
+    }
+
+    /// One more port of `ip` ended silent (or unreachable) in some worker: the count over
+    /// every worker (saturating at 15), or `None` where the board keeps no count (spaces over
+    /// [`DENSE_LIMIT`]). A host's ports are spread over the workers' claims, so no worker alone
+    /// may see enough of them to call the host down; the shared count lets the worker that
+    /// settles the last of them decide, instead of every worker holding the host to the end.
+    pub(crate) fn add_silent(&self, ip: IpAddr) -> Option<u32> {
+        let (word, shift) = self.dense.as_ref()?.silence_slot(ip)?;
+        let mut current = word.load(Ordering::Acquire);
+        loop {
+            let n = (current >> shift) & 0xf;
+            if n == 0xf {
+                return Some(15);
+            }
+            match word.compare_exchange_weak(
+                current,
+                current + (1 << shift),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(n as u32 + 1),
+                Err(now) => current = now,
+            }
         }
     }
 
@@ -279,11 +319,14 @@ impl Board {
         all.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
     }
 
-    /// The decided hosts as runs of consecutive addresses with the same decision: up, and
-    /// down with the reason, each sorted by address. O(runs): a range of silent addresses is
-    /// one run, however many addresses it has.
+    /// The decided hosts for which `keep` is true, as runs of consecutive addresses with the
+    /// same decision: up, and down with the reason, each sorted by address. O(runs): a range
+    /// of silent addresses is one run, however many addresses it has.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn decided(&self) -> (Vec<(IpAddr, IpAddr)>, Vec<(IpAddr, IpAddr, Reason)>) {
+    pub(crate) fn decided(
+        &self,
+        keep: impl Fn(IpAddr) -> bool,
+    ) -> (Vec<(IpAddr, IpAddr)>, Vec<(IpAddr, IpAddr, Reason)>) {
         let mut all: Vec<(IpAddr, Alive)> = Vec::new();
         let mut runs: Vec<(IpAddr, IpAddr, Alive)> = Vec::new();
         let push = |runs: &mut Vec<(IpAddr, IpAddr, Alive)>, ip: IpAddr, alive: Alive| match runs
@@ -301,7 +344,7 @@ impl Board {
                     let word = dense.words[i / 16].load(Ordering::Acquire);
                     let code = (word >> ((i % 16) * 4)) & 0xf;
                     if code != 0 {
-                        if let Some(ip) = range.nth(k) {
+                        if let Some(ip) = range.nth(k).filter(|&ip| keep(ip)) {
                             push(&mut runs, ip, self.read(ip, code));
                         }
                     }
@@ -316,7 +359,7 @@ impl Board {
         }
         all.sort_unstable_by_key(|&(ip, _)| ip);
         for (ip, alive) in all {
-            if self.dense.as_ref().is_none_or(|d| d.slot(ip).is_none()) {
+            if keep(ip) && self.dense.as_ref().is_none_or(|d| d.slot(ip).is_none()) {
                 push(&mut runs, ip, alive);
             }
         }
@@ -444,6 +487,9 @@ pub(crate) struct Hosts {
     map: HashMap<IpAddr, Host>,
     /// The most entries `map` held at once.
     peak_hosts: usize,
+    /// When `map` grows past this, entries of hosts another worker decided are dropped (see
+    /// [`Hosts::prune_decided`]).
+    prune_at: usize,
     rtt: RttEstimator,
     /// Every round trip of the worker, for the timeout of addresses that never answered.
     sketch: RttSketch,
@@ -484,6 +530,7 @@ impl Hosts {
         Hosts {
             map: HashMap::new(),
             peak_hosts: 0,
+            prune_at: PRUNE_MIN,
             rtt: RttEstimator::new(),
             sketch: RttSketch::new(),
             unanswered_timeout: None,
@@ -896,6 +943,9 @@ impl Hosts {
     /// wide scan holds an entry per address only while that address has probes under way,
     /// and a scan of a few hosts keeps every host's own estimates.
     fn forget_if_idle(&mut self, ip: IpAddr) {
+        if self.map.len() > self.prune_at {
+            self.prune_decided();
+        }
         let crowded = self.map.len() > KEEP_IDLE;
         let Entry::Occupied(e) = self.map.entry(ip) else {
             return;
@@ -923,6 +973,21 @@ impl Hosts {
         if idle {
             e.remove();
         }
+    }
+
+    /// Drops the idle entries of hosts this worker holds undecided that another worker has
+    /// found down meanwhile (their held results are dropped with them, as at the end of the
+    /// worker). Without this, a host whose ports were spread over several workers stayed in
+    /// every worker but the deciding one until the end of the scan. O(entries), run each time
+    /// the entries grew by a quarter (at least [`PRUNE_MIN`]), so O(1) a settle in all.
+    fn prune_decided(&mut self) {
+        let board = &self.board;
+        self.map.retain(|&ip, host| {
+            let busy = host.in_flight > 0 || !host.deferred.is_empty() || host.later > 0;
+            busy || !matches!(host.live, Liveness::Unknown { .. })
+                || !matches!(board.get(ip), Some(Alive::Down(_)))
+        });
+        self.prune_at = self.map.len() + (self.map.len() / 4).max(PRUNE_MIN);
     }
 
     fn settle_in(
@@ -1116,12 +1181,14 @@ impl Hosts {
                     held.reserve_exact(1);
                     held.push((result, job));
                     *silent += 1;
+                    // Every worker's count: a host's ports may be spread over several.
+                    let seen = self.board.add_silent(ip).unwrap_or(0).max(*silent);
                     // Silence waits for a farther host to answer; an unreachable is an answer.
                     let long_enough = unreachable.is_some()
                         || since.is_none_or(|t| {
                             now().saturating_duration_since(t) >= (*longest).max(DOWN_SILENCE)
                         });
-                    (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
+                    (seen >= DOWN_AFTER.min(self.ports) && long_enough)
                         .then(|| unreachable.unwrap_or(Reason::NoResponse))
                 } else {
                     // Neutral (local-denied, an error): nothing about the host.
@@ -1368,13 +1435,13 @@ mod tests {
             2,
             "only the odd ones in the map"
         );
-        let (ups, downs) = board.decided();
+        let (ups, downs) = board.decided(|_| true);
         assert_eq!(ups, vec![(up, up), (outside, outside)]);
         assert_eq!(downs.len(), 4, "{downs:?}");
         assert_eq!(downs[2], (odd, odd, Reason::AdminProhibited));
         // Seeded from those runs, a board says the same.
         let seeded = Board::seeded(&space, &ups, &downs);
-        assert_eq!(seeded.decided(), (ups, downs));
+        assert_eq!(seeded.decided(|_| true), (ups, downs));
     }
 
     /// Issue 18: a worker holds a host's entry only while the host has something under way: a
