@@ -717,7 +717,10 @@ fn host_entries_stay_flat_as_the_space_grows() {
         let config = scan(&format!("198.18.0.0/{prefix}"), "22,80,443").workers(2);
         let report = run(config, &net);
         assert_eq!(
-            report.ports().filter(|r| r.state == PortState::Open).count(),
+            report
+                .ports()
+                .filter(|r| r.state == PortState::Open)
+                .count(),
             (size / 64) as usize,
             "/{prefix}"
         );

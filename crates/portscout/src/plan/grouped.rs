@@ -194,7 +194,10 @@ mod tests {
             first[host] = first[host].min(position);
             last[host] = last[host].max(position);
         }
-        let widest = (0..hosts as usize).map(|h| last[h] - first[h]).max().unwrap_or(0);
+        let widest = (0..hosts as usize)
+            .map(|h| last[h] - first[h])
+            .max()
+            .unwrap_or(0);
         assert!(widest < GROUP_HOSTS * ports, "{widest:?}");
     }
 }

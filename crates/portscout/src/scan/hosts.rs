@@ -484,7 +484,9 @@ pub(crate) enum Settled {
 /// One worker's view of its hosts.
 #[derive(Debug)]
 pub(crate) struct Hosts {
-    map: HashMap<IpAddr, Host>,
+    /// Boxed: the table's buckets stay small (a few bytes each, not a whole entry), so the
+    /// room a growing table keeps empty, and the old table while it grows, cost little.
+    map: HashMap<IpAddr, Box<Host>>,
     /// The most entries `map` held at once.
     peak_hosts: usize,
     /// When `map` grows past this, entries of hosts another worker decided are dropped (see
@@ -1321,28 +1323,35 @@ fn before_floor(live: &Liveness, timeout: Timeout) -> bool {
 }
 
 /// The state of `ip` in `map`, created on first use.
-fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: usize) -> &mut Host {
-    map.entry(ip).or_insert_with(|| Host {
-        rtt: RttEstimator::new(),
-        backoff: 0,
-        backoff_at: None,
-        sampled: false,
-        loss: LossEstimate::new(),
-        window: CongestionWindow::new(max),
-        in_flight: 0,
-        deferred: VecDeque::new(),
-        later: 0,
-        live: if host_check {
-            Liveness::Unknown {
-                silent: 0,
-                held: Vec::new(),
-                since: None,
-                longest: Duration::ZERO,
-                unreachable: None,
-            }
-        } else {
-            Liveness::Up
-        },
+fn host_in(
+    map: &mut HashMap<IpAddr, Box<Host>>,
+    ip: IpAddr,
+    host_check: bool,
+    max: usize,
+) -> &mut Host {
+    map.entry(ip).or_insert_with(|| {
+        Box::new(Host {
+            rtt: RttEstimator::new(),
+            backoff: 0,
+            backoff_at: None,
+            sampled: false,
+            loss: LossEstimate::new(),
+            window: CongestionWindow::new(max),
+            in_flight: 0,
+            deferred: VecDeque::new(),
+            later: 0,
+            live: if host_check {
+                Liveness::Unknown {
+                    silent: 0,
+                    held: Vec::new(),
+                    since: None,
+                    longest: Duration::ZERO,
+                    unreachable: None,
+                }
+            } else {
+                Liveness::Up
+            },
+        })
     })
 }
 
