@@ -342,6 +342,7 @@ proptest! {
 /// hosts are kept, the 61,440 others (every probe done) are not; with one group (a /20) or
 /// the serial order, every host is.
 #[test]
+#[allow(clippy::single_range_in_vec_init)]
 fn a_checkpoint_keeps_only_the_hosts_of_groups_with_work_left() {
     let base = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0));
     let held = |plan: &Plan, left: &[Range<u64>]| {
