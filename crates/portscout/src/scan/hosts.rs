@@ -98,12 +98,14 @@ pub(crate) enum Alive {
     Down(Reason),
 }
 
-/// The workers' shared record of decided hosts. Touched only when a worker decides a host or
-/// starts a probe of a host it holds no entry for, never on the probe path of an up host.
+/// The workers' shared record of decided hosts. Touched only when a worker decides a host,
+/// starts a probe of a host it holds no entry for, or settles a silent port of an undecided
+/// host, never on the probe path of an up host.
 ///
 /// For a space of at most [`DENSE_LIMIT`] addresses (a /5 of IPv4) it is 4 bits per address
 /// of the space, by the address's index, set with one compare-and-swap and read with one load
-/// (no lock, no entry per host: 32 KB for a /16, 8 MB for a /8); the few decisions it cannot
+/// (no lock, no entry per host: 32 KB for a /16, 8 MB for a /8; as much again counts each
+/// address's silent ports over every worker); the few decisions it cannot
 /// encode, and every decision of a larger space, go to a map.
 #[derive(Debug, Default)]
 pub(crate) struct Board {
@@ -117,7 +119,8 @@ pub(crate) struct Board {
     done: Mutex<Vec<Arc<DoneCounter>>>,
 }
 
-/// Spaces up to this many addresses get a dense board (64 MB at most).
+/// Spaces up to this many addresses get a dense board (64 MB at most, and as much again for
+/// the silent-port counts).
 pub(crate) const DENSE_LIMIT: u128 = 1 << 27;
 
 /// 4 bits per address of the space: 0 undecided, then [`encode`]'s codes; and 4 more: how
