@@ -6,6 +6,9 @@
 #
 #   bench/rss.sh [path/to/portscout]     (default: target/release/portscout)
 #
+# RSS_NAME (default i18b, at most 10 characters) names the namespaces and veth ends, so that two
+# runs at once (two branches) do not collide.
+#
 # The target namespace makes 1 address in 64 local (`ip route add local A/32 dev lo`, a
 # scattered offset in each block of 64) and accepts on port 22; every other address is silent
 # (forwarding is off there, so nothing answers for it).
@@ -13,8 +16,11 @@ set -euo pipefail
 
 bin=${1:-target/release/portscout}
 bin=$(realpath "$bin")
-scan_ns=i18b-rss-scan
-target_ns=i18b-rss-tgt
+name=${RSS_NAME:-i18b}
+scan_ns=$name-rss-scan
+target_ns=$name-rss-tgt
+veth_scan=$name-rs
+veth_target=$name-rt
 work=$(mktemp -d)
 
 cleanup() {
@@ -28,14 +34,14 @@ trap cleanup EXIT
 [[ $(id -u) == 0 ]] || { echo "rss.sh: needs root" >&2; exit 1; }
 ip netns add "$scan_ns"
 ip netns add "$target_ns"
-ip link add i18b-rs type veth peer name i18b-rt
-ip link set i18b-rs netns "$scan_ns"
-ip link set i18b-rt netns "$target_ns"
-ip -n "$scan_ns" addr add 198.19.255.253/30 dev i18b-rs
-ip -n "$target_ns" addr add 198.19.255.254/30 dev i18b-rt
+ip link add "$veth_scan" type veth peer name "$veth_target"
+ip link set "$veth_scan" netns "$scan_ns"
+ip link set "$veth_target" netns "$target_ns"
+ip -n "$scan_ns" addr add 198.19.255.253/30 dev "$veth_scan"
+ip -n "$target_ns" addr add 198.19.255.254/30 dev "$veth_target"
 for ns in "$scan_ns" "$target_ns"; do ip -n "$ns" link set lo up; done
-ip -n "$scan_ns" link set i18b-rs up
-ip -n "$target_ns" link set i18b-rt up
+ip -n "$scan_ns" link set "$veth_scan" up
+ip -n "$target_ns" link set "$veth_target" up
 ip -n "$scan_ns" route add 198.18.0.0/15 via 198.19.255.254
 
 # 1 in 64 of 198.18.0.0/15 local in the target (2,048 addresses), scattered in each block.

@@ -691,6 +691,53 @@ fn a_sparse_slash_16_is_exact() {
     }
 }
 
+/// Issue 18, memory: the host entries a scan holds at once stay flat as the space grows. A
+/// /20 and a /16 where 1 address in 64 answers, × 3 ports: with the whole space permuted, a
+/// host's three ports were spread over the whole scan, so nearly every address of the /16 was
+/// undecided, and held, at once (about 97,000 entries at the peak, against about 6,000 for the
+/// /20). The random order now takes hosts in groups of at most 4096, one group's probes after
+/// another's, so a host is decided soon after its first probe.
+#[test]
+fn host_entries_stay_flat_as_the_space_grows() {
+    let peak = |prefix: u32| {
+        let size = 1u32 << (32 - prefix);
+        let mut net = SimNet::new(1);
+        for i in 0..size / 64 {
+            let offset = (i.wrapping_mul(2_654_435_761) >> 8) % 64;
+            let addr = std::net::Ipv4Addr::from(
+                u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)) + i * 64 + offset,
+            );
+            net = net.host(
+                IpAddr::V4(addr),
+                SimHost::answering(ms(20))
+                    .jitter(ms(10))
+                    .port(22, SimPort::Open),
+            );
+        }
+        let config = scan(&format!("198.18.0.0/{prefix}"), "22,80,443").workers(2);
+        let report = run(config, &net);
+        assert_eq!(
+            report
+                .ports()
+                .filter(|r| r.state == PortState::Open)
+                .count(),
+            (size / 64) as usize,
+            "/{prefix}"
+        );
+        assert_eq!(report.hosts_down().count(), (size - size / 64) as usize);
+        println!(
+            "/{prefix} x 3 ports, 1 in 64 live: peak host entries {}, {:?} simulated",
+            report.stats.peak_hosts, report.elapsed
+        );
+        report.stats.peak_hosts
+    };
+    let (small, large) = (peak(17), peak(16));
+    assert!(
+        large * 4 <= small * 5,
+        "host entries grow with the space: {small} at /17, {large} at /16"
+    );
+}
+
 /// `--rate` caps the probes sent per second (retransmissions included), in simulated time.
 #[test]
 fn rate_caps_the_probes_per_second() {

@@ -8,8 +8,10 @@ use super::Walk;
 use crate::model::Reason;
 
 /// The checkpoint format's version; a file of another version is refused. Version 2 lists
-/// decided hosts as runs of consecutive addresses (version 1 listed every host).
-pub const VERSION: u32 = 2;
+/// decided hosts as runs of consecutive addresses (version 1 listed every host); version 3
+/// comes with the grouped random order of spaces over 4096 addresses (a version-2 file's
+/// sequence numbers name other probes there) and lists only the hosts with probes left.
+pub const VERSION: u32 = 3;
 
 /// What a paused scan left to do: enough, with the scan's arguments, to finish it so that the
 /// two runs together give exactly the results of one uninterrupted scan.

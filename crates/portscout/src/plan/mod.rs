@@ -4,8 +4,9 @@
 //! through three lenses, none of which stores a probe:
 //!
 //! 1. **Order.** Position `p` of the scan is probe `π(p)`: a keyed permutation
-//!    ([`Order::Random`], see [`permute`](self) for the construction and its source) or the
-//!    identity ([`Order::Serial`]).
+//!    ([`Order::Random`], see [`permute`](self) for the construction and its source; past
+//!    4096 addresses, hosts in groups whose probes are permuted one group after the other, so
+//!    that a host's ports come close together) or the identity ([`Order::Serial`]).
 //! 2. **Shard.** Shard `I/N` takes the positions `p ≡ I−1 (mod N)`: its `k`-th probe is at
 //!    position `I−1 + N·k`. The `N` shards are disjoint and cover every position exactly once,
 //!    for any `N`, and need nothing but the seed and the arguments to agree.
@@ -18,6 +19,7 @@
 //! claim and the cursor's position describe exactly what was not sent.
 
 mod checkpoint;
+mod grouped;
 mod permute;
 
 use std::fmt;
@@ -28,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use checkpoint::{Checkpoint, DownReason, VERSION as CHECKPOINT_VERSION};
-use permute::Permutation;
+use grouped::Grouped;
 
 use crate::error::Error;
 use crate::space::ProbeSpace;
@@ -38,7 +40,10 @@ use crate::space::ProbeSpace;
 #[serde(rename_all = "lowercase")]
 pub enum Order {
     /// A pseudo-random permutation of the probe space, keyed by the seed (the default): load
-    /// spreads over hosts and over time, and no network sees a sweep.
+    /// spreads over hosts and over time, and no network sees a sweep. Past 4096 addresses the
+    /// hosts go in groups (every `C`-th address), one group's probes after the other's, so a
+    /// host's ports come close together and the scan holds about one group's hosts at once
+    /// (`grouped.rs`).
     #[default]
     Random,
     /// Ascending: port by port, each over every address.
@@ -156,7 +161,7 @@ impl fmt::Display for Shard {
 pub struct Plan {
     space: Arc<ProbeSpace>,
     walk: Walk,
-    perm: Option<Permutation>,
+    perm: Option<Grouped>,
     /// Explicit probes, sent first (unanswered at a pause).
     pending: Vec<SocketAddr>,
     /// Ranges of the shard's sequence numbers still to send.
@@ -211,7 +216,11 @@ impl Plan {
         segments: Vec<Range<u64>>,
     ) -> Plan {
         let perm = match walk.order {
-            Order::Random => Some(Permutation::new(space.len(), walk.seed)),
+            Order::Random => Some(Grouped::new(
+                space.hosts(),
+                u64::from(space.ports().len()),
+                walk.seed,
+            )),
             Order::Serial => None,
         };
         let segments: Vec<Range<u64>> = segments.into_iter().filter(|r| !r.is_empty()).collect();
@@ -388,6 +397,64 @@ impl Plan {
             down: Vec::new(),
             part: self.part,
         }
+    }
+}
+
+/// Which hosts still have probes in a checkpoint's work: the hosts of every group (of the
+/// grouped order) that the work left touches. Only their decisions go into the resume file:
+/// a host whose every probe is done is never asked about again, so the file holds about one
+/// group's decisions, not every host decided (with one group, or the serial order, every
+/// host is kept).
+#[derive(Debug)]
+pub(crate) struct HostsLeft<'a> {
+    space: &'a ProbeSpace,
+    /// Per group, whether it has work left; `None`: every host is kept.
+    groups: Option<Vec<bool>>,
+}
+
+impl HostsLeft<'_> {
+    /// Whether `ip`'s decision must be kept.
+    pub(crate) fn holds(&self, ip: std::net::IpAddr) -> bool {
+        let Some(groups) = &self.groups else {
+            return true;
+        };
+        match self.space.addrs().index_of(ip) {
+            Some(i) => groups[(i % groups.len() as u128) as usize],
+            None => false,
+        }
+    }
+}
+
+impl Plan {
+    /// The hosts of `checkpoint` (made by [`Plan::left`] of this plan) with work left.
+    pub(crate) fn hosts_left(&self, checkpoint: &Checkpoint) -> HostsLeft<'_> {
+        let space = self.space.as_ref();
+        let groups = self.perm.as_ref().filter(|g| g.groups() > 1).map(|g| {
+            let mut left = vec![false; g.groups() as usize];
+            let shard = self.walk.shard;
+            let position = |k: u64| {
+                k.checked_mul(shard.count)
+                    .and_then(|p| p.checked_add(shard.index - 1))
+                    .unwrap_or(u64::MAX)
+                    .min(space.len() - 1)
+            };
+            for &(s, e) in &checkpoint.segments {
+                if s >= e {
+                    continue;
+                }
+                let (from, to) = (g.ordinal_at(position(s)), g.ordinal_at(position(e - 1)));
+                for ordinal in from..=to {
+                    left[g.group_at(ordinal) as usize] = true;
+                }
+            }
+            for p in &checkpoint.pending {
+                if let Some(i) = space.addrs().index_of(p.ip()) {
+                    left[g.group_of(i as u64) as usize] = true;
+                }
+            }
+            left
+        });
+        HostsLeft { space, groups }
     }
 }
 

@@ -378,3 +378,34 @@ fn identity_of_shards_and_runs() {
     let old: Checkpoint = serde_json::from_value(json).unwrap();
     assert_eq!(Plan::resume(Arc::clone(&s), &old).unwrap().part(), 2);
 }
+
+/// Issue 18: a resume file keeps the decisions of hosts with probes left only. Near the end of
+/// a /16 × 3 ports (16 groups of 4096 hosts), what is left lies in the last group: its 4096
+/// hosts are kept, the 61,440 others (every probe done) are not; with one group (a /20) or
+/// the serial order, every host is.
+#[test]
+#[allow(clippy::single_range_in_vec_init)]
+fn a_checkpoint_keeps_only_the_hosts_of_groups_with_work_left() {
+    let base = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0));
+    let held = |plan: &Plan, left: &[Range<u64>]| {
+        let checkpoint = plan.left(left, Vec::new());
+        let hosts = plan.hosts_left(&checkpoint);
+        (0..plan.space().hosts() as u32)
+            .filter(|&i| hosts.holds(std::net::Ipv4Addr::from(base + i).into()))
+            .count()
+    };
+    let wide = space(&[(base, base + 65_535)], "22,80,443");
+    let plan = Plan::new(Arc::clone(&wide), Order::Random, 7, Shard::WHOLE);
+    let n = plan.len();
+    assert_eq!(held(&plan, &[n - 100..n]), 4096);
+    assert_eq!(held(&plan, &[]), 0);
+    // A probe left unanswered keeps its host's group.
+    let probe = plan.get(0).unwrap();
+    let checkpoint = plan.left(&[], vec![probe]);
+    assert!(plan.hosts_left(&checkpoint).holds(probe.ip()));
+    let serial = Plan::new(Arc::clone(&wide), Order::Serial, 7, Shard::WHOLE);
+    assert_eq!(held(&serial, &[n - 100..n]), 65_536);
+    let small = space(&[(base, base + 4095)], "22,80,443");
+    let plan = Plan::new(small, Order::Random, 7, Shard::WHOLE);
+    assert_eq!(held(&plan, &[0..1]), 4096);
+}

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::job::{Job, Next};
 use super::ScanStats;
-use crate::model::{Event, HostDown, PortResult, Reason};
+use crate::model::{Event, HostDown, PortResult, PortState, Reason};
 use crate::probe::{HostSignal, Outcome};
 use crate::target::{AddrRange, AddrSet};
 use crate::timing::congestion::{CongestionWindow, Verdict};
@@ -60,6 +60,10 @@ const MAX_BACKOFF: u32 = 6;
 
 /// A horizon (loss is counted per horizon of sending) lasts this many timeouts.
 const HORIZON_TIMEOUTS: u32 = 1;
+
+/// A worker looks for entries of hosts decided by other workers once it holds this many
+/// more than after its last look (or a quarter more, if that is more).
+const PRUNE_MIN: usize = 1024;
 
 /// Idle entries of hosts found up that a worker keeps (their own estimates) before it drops
 /// them as they go idle: a few hosts with many ports keep theirs for the whole scan.
@@ -94,12 +98,14 @@ pub(crate) enum Alive {
     Down(Reason),
 }
 
-/// The workers' shared record of decided hosts. Touched only when a worker decides a host or
-/// starts a probe of a host it holds no entry for, never on the probe path of an up host.
+/// The workers' shared record of decided hosts. Touched only when a worker decides a host,
+/// starts a probe of a host it holds no entry for, or settles a silent port of an undecided
+/// host, never on the probe path of an up host.
 ///
 /// For a space of at most [`DENSE_LIMIT`] addresses (a /5 of IPv4) it is 4 bits per address
 /// of the space, by the address's index, set with one compare-and-swap and read with one load
-/// (no lock, no entry per host: 32 KB for a /16, 8 MB for a /8); the few decisions it cannot
+/// (no lock, no entry per host: 32 KB for a /16, 8 MB for a /8; as much again counts each
+/// address's silent ports over every worker); the few decisions it cannot
 /// encode, and every decision of a larger space, go to a map.
 #[derive(Debug, Default)]
 pub(crate) struct Board {
@@ -113,14 +119,17 @@ pub(crate) struct Board {
     done: Mutex<Vec<Arc<DoneCounter>>>,
 }
 
-/// Spaces up to this many addresses get a dense board (64 MB at most).
+/// Spaces up to this many addresses get a dense board (64 MB at most, and as much again for
+/// the silent-port counts).
 pub(crate) const DENSE_LIMIT: u128 = 1 << 27;
 
-/// 4 bits per address of the space: 0 undecided, then [`encode`]'s codes.
+/// 4 bits per address of the space: 0 undecided, then [`encode`]'s codes; and 4 more: how
+/// many of its ports every worker together saw end silent or unreachable (saturating at 15).
 #[derive(Debug)]
 struct Dense {
     addrs: AddrSet,
     words: Box<[AtomicU64]>,
+    silence: Box<[AtomicU64]>,
 }
 
 /// The code of a decision in a dense board: 1 up, 2–5 down for these reasons, 15 in the map.
@@ -153,6 +162,11 @@ impl Dense {
         let i = usize::try_from(self.addrs.index_of(ip)?).ok()?;
         Some((self.words.get(i / 16)?, (i % 16) as u32 * 4))
     }
+
+    fn silence_slot(&self, ip: IpAddr) -> Option<(&AtomicU64, u32)> {
+        let i = usize::try_from(self.addrs.index_of(ip)?).ok()?;
+        Some((self.silence.get(i / 16)?, (i % 16) as u32 * 4))
+    }
 }
 
 /// One worker's count of probes done: written only by its worker (a plain store, on a cache
@@ -169,14 +183,43 @@ impl Board {
             let words = (0..(n as usize).div_ceil(16))
                 .map(|_| AtomicU64::new(0))
                 .collect();
+            let silence = (0..(n as usize).div_ceil(16))
+                .map(|_| AtomicU64::new(0))
+                .collect();
             Dense {
                 addrs: addrs.clone(),
                 words,
+                silence,
             }
         });
         Board {
             dense,
             ..Board::default()
+        }
+    }
+
+    /// One more port of `ip` ended silent (or unreachable) in some worker: the count over
+    /// every worker (saturating at 15), or `None` where the board keeps no count (spaces over
+    /// [`DENSE_LIMIT`]). A host's ports are spread over the workers' claims, so no worker alone
+    /// may see enough of them to call the host down; the shared count lets the worker that
+    /// settles the last of them decide, instead of every worker holding the host to the end.
+    pub(crate) fn add_silent(&self, ip: IpAddr) -> Option<u32> {
+        let (word, shift) = self.dense.as_ref()?.silence_slot(ip)?;
+        let mut current = word.load(Ordering::Acquire);
+        loop {
+            let n = (current >> shift) & 0xf;
+            if n == 0xf {
+                return Some(15);
+            }
+            match word.compare_exchange_weak(
+                current,
+                current + (1 << shift),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(n as u32 + 1),
+                Err(now) => current = now,
+            }
         }
     }
 
@@ -279,11 +322,14 @@ impl Board {
         all.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
     }
 
-    /// The decided hosts as runs of consecutive addresses with the same decision: up, and
-    /// down with the reason, each sorted by address. O(runs): a range of silent addresses is
-    /// one run, however many addresses it has.
+    /// The decided hosts for which `keep` is true, as runs of consecutive addresses with the
+    /// same decision: up, and down with the reason, each sorted by address. O(runs): a range
+    /// of silent addresses is one run, however many addresses it has.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn decided(&self) -> (Vec<(IpAddr, IpAddr)>, Vec<(IpAddr, IpAddr, Reason)>) {
+    pub(crate) fn decided(
+        &self,
+        keep: impl Fn(IpAddr) -> bool,
+    ) -> (Vec<(IpAddr, IpAddr)>, Vec<(IpAddr, IpAddr, Reason)>) {
         let mut all: Vec<(IpAddr, Alive)> = Vec::new();
         let mut runs: Vec<(IpAddr, IpAddr, Alive)> = Vec::new();
         let push = |runs: &mut Vec<(IpAddr, IpAddr, Alive)>, ip: IpAddr, alive: Alive| match runs
@@ -301,7 +347,7 @@ impl Board {
                     let word = dense.words[i / 16].load(Ordering::Acquire);
                     let code = (word >> ((i % 16) * 4)) & 0xf;
                     if code != 0 {
-                        if let Some(ip) = range.nth(k) {
+                        if let Some(ip) = range.nth(k).filter(|&ip| keep(ip)) {
                             push(&mut runs, ip, self.read(ip, code));
                         }
                     }
@@ -316,7 +362,7 @@ impl Board {
         }
         all.sort_unstable_by_key(|&(ip, _)| ip);
         for (ip, alive) in all {
-            if self.dense.as_ref().is_none_or(|d| d.slot(ip).is_none()) {
+            if keep(ip) && self.dense.as_ref().is_none_or(|d| d.slot(ip).is_none()) {
                 push(&mut runs, ip, alive);
             }
         }
@@ -341,13 +387,53 @@ fn next_ip(ip: IpAddr) -> Option<IpAddr> {
     }
 }
 
+/// A result held until its host is decided. A silent port (`filtered` / `no-response`, the
+/// whole of a never-answered host's results) is held as its job alone, its result made again
+/// when it is needed: 56 bytes, not 120, for most of what a wide scan holds.
+#[derive(Debug)]
+enum Held {
+    Silent(Job),
+    Other(Box<(PortResult, Job)>),
+}
+
+impl Held {
+    fn new(result: PortResult, job: Job) -> Held {
+        if result == Held::silent(&job) {
+            Held::Silent(job)
+        } else {
+            Held::Other(Box::new((result, job)))
+        }
+    }
+
+    /// The result of a port that stayed silent through every attempt (as [`Job::next`]
+    /// reports it).
+    fn silent(job: &Job) -> PortResult {
+        PortResult {
+            ip: job.target.ip(),
+            port: job.target.port(),
+            state: PortState::Filtered,
+            reason: Reason::NoResponse,
+            rtt: None,
+            banner: None,
+            service: None,
+        }
+    }
+
+    fn into_parts(self) -> (PortResult, Job) {
+        match self {
+            Held::Silent(job) => (Held::silent(&job), job),
+            Held::Other(both) => *both,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Liveness {
     /// Nothing answered yet: results held back, silent (or unreachable) ports counted, since
     /// the first probe, and the last host-level unreachable's reason.
     Unknown {
         silent: u32,
-        held: Vec<(PortResult, Job)>,
+        held: Vec<Held>,
         since: Option<Instant>,
         /// The longest timeout any of its probes was given: silence is judged over at least
         /// that long since the first probe (a probe sent with the initial timeout, before the
@@ -441,9 +527,14 @@ pub(crate) enum Settled {
 /// One worker's view of its hosts.
 #[derive(Debug)]
 pub(crate) struct Hosts {
-    map: HashMap<IpAddr, Host>,
+    /// Boxed: the table's buckets stay small (a few bytes each, not a whole entry), so the
+    /// room a growing table keeps empty, and the old table while it grows, cost little.
+    map: HashMap<IpAddr, Box<Host>>,
     /// The most entries `map` held at once.
     peak_hosts: usize,
+    /// When `map` grows past this, entries of hosts another worker decided are dropped (see
+    /// [`Hosts::prune_decided`]).
+    prune_at: usize,
     rtt: RttEstimator,
     /// Every round trip of the worker, for the timeout of addresses that never answered.
     sketch: RttSketch,
@@ -484,6 +575,7 @@ impl Hosts {
         Hosts {
             map: HashMap::new(),
             peak_hosts: 0,
+            prune_at: PRUNE_MIN,
             rtt: RttEstimator::new(),
             sketch: RttSketch::new(),
             unanswered_timeout: None,
@@ -824,7 +916,7 @@ impl Hosts {
         let mut requeued = 0;
         match again {
             Some(again) => {
-                for (result, mut job) in held {
+                for (result, mut job) in held.into_iter().map(Held::into_parts) {
                     let early = result.reason == Reason::NoResponse
                         && srtt
                             .zip(job.waited())
@@ -840,7 +932,7 @@ impl Hosts {
                     }
                 }
             }
-            None => events.extend(held.into_iter().map(|(r, _)| Event::Port(r))),
+            None => events.extend(held.into_iter().map(|h| Event::Port(h.into_parts().0))),
         }
         requeued
     }
@@ -896,6 +988,9 @@ impl Hosts {
     /// wide scan holds an entry per address only while that address has probes under way,
     /// and a scan of a few hosts keeps every host's own estimates.
     fn forget_if_idle(&mut self, ip: IpAddr) {
+        if self.map.len() > self.prune_at {
+            self.prune_decided();
+        }
         let crowded = self.map.len() > KEEP_IDLE;
         let Entry::Occupied(e) = self.map.entry(ip) else {
             return;
@@ -923,6 +1018,21 @@ impl Hosts {
         if idle {
             e.remove();
         }
+    }
+
+    /// Drops the idle entries of hosts this worker holds undecided that another worker has
+    /// found down meanwhile (their held results are dropped with them, as at the end of the
+    /// worker). Without this, a host whose ports were spread over several workers stayed in
+    /// every worker but the deciding one until the end of the scan. O(entries), run each time
+    /// the entries grew by a quarter (at least [`PRUNE_MIN`]), so O(1) a settle in all.
+    fn prune_decided(&mut self) {
+        let board = &self.board;
+        self.map.retain(|&ip, host| {
+            let busy = host.in_flight > 0 || !host.deferred.is_empty() || host.later > 0;
+            busy || !matches!(host.live, Liveness::Unknown { .. })
+                || !matches!(board.get(ip), Some(Alive::Down(_)))
+        });
+        self.prune_at = self.map.len() + (self.map.len() / 4).max(PRUNE_MIN);
     }
 
     fn settle_in(
@@ -1114,19 +1224,21 @@ impl Hosts {
                     // One held result per port: a wide scan holds several hosts' few ports,
                     // so grow by one (a Vec's first push makes room for 4).
                     held.reserve_exact(1);
-                    held.push((result, job));
+                    held.push(Held::new(result, job));
                     *silent += 1;
+                    // Every worker's count: a host's ports may be spread over several.
+                    let seen = self.board.add_silent(ip).unwrap_or(0).max(*silent);
                     // Silence waits for a farther host to answer; an unreachable is an answer.
                     let long_enough = unreachable.is_some()
                         || since.is_none_or(|t| {
                             now().saturating_duration_since(t) >= (*longest).max(DOWN_SILENCE)
                         });
-                    (*silent >= DOWN_AFTER.min(self.ports) && long_enough)
+                    (seen >= DOWN_AFTER.min(self.ports) && long_enough)
                         .then(|| unreachable.unwrap_or(Reason::NoResponse))
                 } else {
                     // Neutral (local-denied, an error): nothing about the host.
                     held.reserve_exact(1);
-                    held.push((result, job));
+                    held.push(Held::new(result, job));
                     None
                 }
             }
@@ -1181,7 +1293,7 @@ impl Hosts {
 
     pub fn finish(&mut self, events: &mut Vec<Event>, held_out: &mut Vec<PortResult>) {
         self.release_held(events, |held| {
-            held_out.extend(held.drain(..).map(|(r, _)| r))
+            held_out.extend(held.drain(..).map(|h| h.into_parts().0))
         });
     }
 
@@ -1191,7 +1303,7 @@ impl Hosts {
     pub fn pause(&mut self, events: &mut Vec<Event>, unanswered: &mut Vec<SocketAddr>) {
         let before = unanswered.len();
         self.release_held(events, |held| {
-            unanswered.extend(held.drain(..).map(|(r, _)| SocketAddr::new(r.ip, r.port)));
+            unanswered.extend(held.drain(..).map(|h| h.into_parts().1.target));
         });
         // Sent again on resume: no longer done.
         self.done -= (unanswered.len() - before) as u64;
@@ -1200,11 +1312,7 @@ impl Hosts {
 
     /// Results held for undecided hosts: reported if the board says up, dropped if down, and
     /// given to `undecided` otherwise.
-    fn release_held(
-        &mut self,
-        events: &mut Vec<Event>,
-        mut undecided: impl FnMut(&mut Vec<(PortResult, Job)>),
-    ) {
+    fn release_held(&mut self, events: &mut Vec<Event>, mut undecided: impl FnMut(&mut Vec<Held>)) {
         for (&ip, host) in self.map.iter_mut() {
             if let Liveness::Unknown { held, .. } = &mut host.live {
                 if held.is_empty() {
@@ -1254,28 +1362,35 @@ fn before_floor(live: &Liveness, timeout: Timeout) -> bool {
 }
 
 /// The state of `ip` in `map`, created on first use.
-fn host_in(map: &mut HashMap<IpAddr, Host>, ip: IpAddr, host_check: bool, max: usize) -> &mut Host {
-    map.entry(ip).or_insert_with(|| Host {
-        rtt: RttEstimator::new(),
-        backoff: 0,
-        backoff_at: None,
-        sampled: false,
-        loss: LossEstimate::new(),
-        window: CongestionWindow::new(max),
-        in_flight: 0,
-        deferred: VecDeque::new(),
-        later: 0,
-        live: if host_check {
-            Liveness::Unknown {
-                silent: 0,
-                held: Vec::new(),
-                since: None,
-                longest: Duration::ZERO,
-                unreachable: None,
-            }
-        } else {
-            Liveness::Up
-        },
+fn host_in(
+    map: &mut HashMap<IpAddr, Box<Host>>,
+    ip: IpAddr,
+    host_check: bool,
+    max: usize,
+) -> &mut Host {
+    map.entry(ip).or_insert_with(|| {
+        Box::new(Host {
+            rtt: RttEstimator::new(),
+            backoff: 0,
+            backoff_at: None,
+            sampled: false,
+            loss: LossEstimate::new(),
+            window: CongestionWindow::new(max),
+            in_flight: 0,
+            deferred: VecDeque::new(),
+            later: 0,
+            live: if host_check {
+                Liveness::Unknown {
+                    silent: 0,
+                    held: Vec::new(),
+                    since: None,
+                    longest: Duration::ZERO,
+                    unreachable: None,
+                }
+            } else {
+                Liveness::Up
+            },
+        })
     })
 }
 
@@ -1368,13 +1483,13 @@ mod tests {
             2,
             "only the odd ones in the map"
         );
-        let (ups, downs) = board.decided();
+        let (ups, downs) = board.decided(|_| true);
         assert_eq!(ups, vec![(up, up), (outside, outside)]);
         assert_eq!(downs.len(), 4, "{downs:?}");
         assert_eq!(downs[2], (odd, odd, Reason::AdminProhibited));
         // Seeded from those runs, a board says the same.
         let seeded = Board::seeded(&space, &ups, &downs);
-        assert_eq!(seeded.decided(), (ups, downs));
+        assert_eq!(seeded.decided(|_| true), (ups, downs));
     }
 
     /// Issue 18: a worker holds a host's entry only while the host has something under way: a

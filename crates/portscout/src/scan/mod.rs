@@ -492,7 +492,9 @@ impl Scan {
             unanswered.sort_unstable();
             unanswered.dedup();
             let mut checkpoint = self.plan.left(&left, unanswered);
-            let (up, down) = self.board.decided();
+            // Only hosts with probes left: the others' decisions are never read again.
+            let hosts_left = self.plan.hosts_left(&checkpoint);
+            let (up, down) = self.board.decided(|ip| hosts_left.holds(ip));
             checkpoint.up = up;
             checkpoint.down = down
                 .into_iter()
