@@ -431,6 +431,9 @@ fn streamed_results_on_the_same_terminal_never_mix_with_the_bar() {
 const SUMMARY: &str = "{\"type\":\"summary\"";
 /// The start of a result record.
 const RESULT: &str = "{\"ip\":\"127.0.0.1\",";
+/// The start of a host name record (the PTR name of 127.0.0.1, written when its lookup
+/// answers, among the results).
+const HOSTNAME: &str = "{\"type\":\"hostname\"";
 
 /// The first line of a screen of streamed ndjson results that is neither a whole record nor,
 /// as the last line, a part of one (cut anywhere, even inside [`RESULT`]) or of the bar (the
@@ -439,10 +442,11 @@ const RESULT: &str = "{\"ip\":\"127.0.0.1\",";
 /// in them (the one-line summary on stderr, the shell's exit mark).
 fn mixed_line(screen: &str) -> Option<(usize, &str)> {
     let lines: Vec<&str> = screen.lines().filter(|l| !l.is_empty()).collect();
-    let record_start =
-        |l: &str| (l.starts_with(RESULT) || l.starts_with(SUMMARY)) && l.matches('{').count() == 1;
+    let record_start = |l: &str| {
+        [RESULT, SUMMARY, HOSTNAME].iter().any(|r| l.starts_with(r)) && l.matches('{').count() == 1
+    };
     // A record's first characters, cut before its start is whole: `{"ip":"127.0.0`.
-    let cut_start = |l: &str| RESULT.starts_with(l) || SUMMARY.starts_with(l);
+    let cut_start = |l: &str| [RESULT, SUMMARY, HOSTNAME].iter().any(|r| r.starts_with(l));
     let plain = |l: &str| !(l.contains('{') || l.contains('}'));
     let mut ended = false;
     lines.iter().enumerate().find_map(|(k, &line)| {
@@ -466,6 +470,16 @@ fn a_screen_read_between_the_summary_and_the_exit_mark_is_not_mixed() {
     let summary = r#"{"type":"summary","hosts":1,"open":1,"closed":30000,"filtered":0,"elapsed_ms":3012,"hosts_down":0}"#;
     let bar = format!("  [=====>   ] 12,345/{TOTAL} probes, 9,998/s, 1 open, ETA 2s");
     assert_eq!(mixed_line(&format!("{result}\n{summary}\n")), None);
+    // A host name record among the results (issue 19) is a whole record too.
+    let name = r#"{"type":"hostname","ip":"127.0.0.1","name":"localhost","kind":"PTR","time":"2026-12-03T17:58:48.172Z"}"#;
+    assert_eq!(
+        mixed_line(&format!("{result}\n{name}\n{result}\n{summary}\n")),
+        None
+    );
+    assert_eq!(
+        mixed_line(&format!("{result}\n{name}{bar}\n{result}\n")).map(|m| m.0),
+        Some(1)
+    );
     let stderr = "portscout: 1 host, 30001 ports in 6.27 s (4785 ports/s): 2 open, 29999 closed";
     assert_eq!(
         mixed_line(&format!("{result}\n{summary}\n{stderr}\n")),
