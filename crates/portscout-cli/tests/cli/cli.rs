@@ -205,11 +205,7 @@ fn ndjson_lists_exactly_the_listeners_then_a_summary() {
 #[test]
 fn show_all_lists_every_probed_port() {
     let (_held, open) = hold_listeners(2);
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_closed_socket, closed) = crate::support::closed_port("127.0.0.1");
     let mut ports = open.clone();
     ports.insert(closed);
     let out = stdout_of(portscout().args([
@@ -565,11 +561,7 @@ fn ndjson_streams_results_before_the_scan_ends() {
 #[test]
 fn list_format_is_ip_colon_port_per_open_port() {
     let (_held, open) = hold_listeners(2);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_closed_socket, closed) = crate::support::closed_port("127.0.0.1");
     let v6 = std::net::TcpListener::bind("[::1]:0").ok();
     let mut targets = vec!["127.0.0.1".to_string()];
     let mut ports: Vec<u16> = open.iter().copied().chain([closed]).collect();

@@ -18,11 +18,7 @@ fn portscout() -> Command {
 fn scan(extra: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let open = held.local_addr().unwrap().port();
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_closed_socket, closed) = crate::support::closed_port("127.0.0.1");
     let mut cmd = portscout();
     cmd.args([
         "127.0.0.1",

@@ -101,11 +101,7 @@ fn strings(items: &[&str]) -> BTreeSet<String> {
 /// A listening port and a closed one on 127.0.0.1 (the listener is held by the first).
 fn open_and_closed() -> (TcpListener, u16, u16) {
     let open = TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_closed_socket, closed) = crate::support::closed_port("127.0.0.1");
     let port = open.local_addr().unwrap().port();
     (open, port, closed)
 }

@@ -73,11 +73,7 @@ fn bad_timing_values_exit_2_naming_the_token_before_any_probe() {
 fn good_timing_values_are_accepted() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open = listener.local_addr().unwrap().port();
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_closed_socket, closed) = crate::support::closed_port("127.0.0.1");
     let ports = format!("{open},{closed}");
     let variants: &[&[&str]] = &[
         &["--rate", "2000"],

@@ -107,15 +107,6 @@ fn listen(ip: &str, n: usize) -> (Vec<TcpListener>, BTreeSet<u16>) {
     (held, ports)
 }
 
-/// A port of `ip` that nothing listens on (bound once, then released).
-fn closed_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spec(ports: impl IntoIterator<Item = u16>) -> String {
     ports
         .into_iter()
@@ -165,7 +156,7 @@ fn loopback_scan_validates_against_nmaps_dtd_and_lists_what_listens() {
     }
     let dir = TempDir::new("xml-dtd");
     let (_held4, open4) = listen("127.0.0.1", 3);
-    let closed4 = closed_port("127.0.0.1");
+    let (_closed_socket, closed4) = support::closed_port("127.0.0.1");
     // IPv6 loopback too, where the machine has it (addrtype="ipv6").
     let (_held6, open6) = match TcpListener::bind("[::1]:0") {
         Ok(_) => listen("::1", 2),
@@ -524,10 +515,10 @@ fn ndiff_against_nmap(target: &str, flags: &[&str]) -> Option<(String, String)> 
             held.push(l);
         }
     }
-    let closed = loop {
-        let p = closed_port(ip);
+    let (_closed_socket, closed) = loop {
+        let (socket, p) = support::closed_port(ip);
         if unnamed(p) {
-            break p;
+            break (socket, p);
         }
     };
     let ports = spec(

@@ -236,3 +236,26 @@ pub fn portscout_local<S: AsRef<str>>(args: &[S]) -> ScanRun {
     cmd.args(&args);
     run_scan(cmd, &args)
 }
+
+/// A port of `ip` (an IPv4 or IPv6 literal) that refuses connections for as long as the
+/// returned socket lives: bound, never listening, without `SO_REUSEADDR`, so no other socket
+/// of the machine can take the port meanwhile. (Binding a listener to port 0 and dropping it
+/// hands back an ephemeral port that a test running beside it may take and listen on: the
+/// fresh-clone CI saw such a "closed" port open.)
+pub fn closed_port(ip: &str) -> (socket2::Socket, u16) {
+    let addr = std::net::SocketAddr::new(ip.parse().expect("an address literal"), 0);
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    socket.bind(&addr.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .expect("local address")
+        .as_socket()
+        .expect("an IP socket")
+        .port();
+    (socket, port)
+}
