@@ -300,7 +300,17 @@ fn sv_finds_https_inside_tls_and_shows_its_certificate() {
         "{text}"
     );
 
-    let ndjson = success(&["127.0.0.1", "-p", &port, "-sV", "-q", "--format", "ndjson"]);
+    // -n: no `hostname` record that might come first.
+    let ndjson = success(&[
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-sV",
+        "-q",
+        "-n",
+        "--format",
+        "ndjson",
+    ]);
     let record: serde_json::Value = serde_json::from_str(ndjson.lines().next().unwrap()).unwrap();
     let service = &record["service"];
     assert_eq!(service["name"], "http", "{ndjson}");
