@@ -13,7 +13,7 @@ use portscout::ports::PortSet;
 use portscout::scan::{Engine, Scan, ScanConfig};
 use portscout::target::Target;
 use portscout::{Banner, PortResult, PortState, Reason};
-use support::{eventually, service, Behaviour};
+use support::{closed_port, eventually, service, Behaviour};
 
 const ENGINES: [Engine; 3] = [Engine::Threads, Engine::Async, Engine::Sharded];
 
@@ -24,25 +24,6 @@ fn builder(engine: Engine, ports: &str) -> portscout::scan::ScanConfigBuilder {
         .ports(PortSet::parse(ports).unwrap())
         .timeout(Duration::from_millis(500))
         .retries(0)
-}
-
-/// A port that refuses connections for as long as the returned socket lives: bound, never
-/// listening. Binding and dropping a listener would hand back a port of the ephemeral range
-/// that anything on the machine may take meanwhile (a fresh-clone run beside another test
-/// suite saw one of them open); a bound port is taken by no other socket.
-fn closed_port() -> (socket2::Socket, u16) {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-    (socket, port)
 }
 
 fn by_port(results: Vec<PortResult>) -> BTreeMap<u16, PortResult> {

@@ -14,7 +14,7 @@ use portscout::scan::{Engine, Scan, ScanConfig};
 use portscout::service::{DetectOptions, Method};
 use portscout::target::Target;
 use portscout::{PortResult, PortState};
-use support::{busy_daemon, service, Behaviour};
+use support::{busy_daemon, closed_port, service, Behaviour};
 
 const ENGINES: [Engine; 3] = [Engine::Threads, Engine::Async, Engine::Sharded];
 
@@ -27,25 +27,6 @@ fn quick() -> DetectOptions {
         budget: Duration::from_secs(3),
         ..DetectOptions::default()
     }
-}
-
-/// A port that refuses connections for as long as the returned socket lives: bound, never
-/// listening. Binding and dropping a listener would hand back a port of the ephemeral range
-/// that anything on the machine may take meanwhile (a fresh-clone run beside another test
-/// suite saw one of them open); a bound port is taken by no other socket.
-fn closed_port() -> (socket2::Socket, u16) {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-    (socket, port)
 }
 
 #[test]
