@@ -10,7 +10,7 @@
 use crate::support;
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -234,16 +234,12 @@ fn ndiff_reports_the_ports_that_opened_and_closed_between_two_scans() {
     let dir = TempDir::new("xml-ndiff");
     let ip = "127.0.0.1";
     let (stays, _) = listen(ip, 1);
-    let (mut goes, _) = listen(ip, 1);
-    // Bound without listening: closed (the kernel refuses), and the port stays ours until it
-    // listens for the second scan.
-    let comes = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    comes
-        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    let port = |l: &TcpListener| l.local_addr().unwrap().port();
-    let (stays_port, goes_port) = (port(&stays[0]), port(&goes[0]));
-    let comes_port = comes.local_addr().unwrap().as_socket().unwrap().port();
+    // Each port held by one socket through the three scans, listening or not: a dropped
+    // listener's port could be taken (and listened on) by a test running beside this one.
+    let goes = support::HeldPort::open(ip);
+    let comes = support::HeldPort::closed(ip);
+    let stays_port = stays[0].local_addr().unwrap().port();
+    let (goes_port, comes_port) = (goes.port(), comes.port());
     let ports = spec([stays_port, goes_port, comes_port]);
     let scan = |name: &str| {
         let file = dir.file(name);
@@ -253,8 +249,8 @@ fn ndiff_reports_the_ports_that_opened_and_closed_between_two_scans() {
     };
 
     let before = scan("before.xml");
-    goes.clear();
-    comes.listen(8).unwrap();
+    goes.stop_listening();
+    comes.listen();
     let after = scan("after.xml");
     let again = scan("again.xml");
 

@@ -259,3 +259,79 @@ pub fn closed_port(ip: &str) -> (socket2::Socket, u16) {
         .port();
     (socket, port)
 }
+
+/// A port of `ip` that one socket holds for as long as the value lives, listening (open) or
+/// not (closed) as the test says: for a port that closes between two scans. A dropped
+/// listener's port is free for any other test to take and listen on; this socket stops
+/// listening and keeps its port. It is bound to its port by number, without `SO_REUSEADDR`, and
+/// stops listening by a shutdown for reading: Linux then refuses connections and keeps the port
+/// bound (it lets it go only for a socket bound to port 0).
+pub struct HeldPort {
+    socket: socket2::Socket,
+    addr: SocketAddr,
+}
+
+impl HeldPort {
+    /// A held port of `ip` (an IPv4 or IPv6 literal), not listening yet (closed).
+    pub fn closed(ip: &str) -> HeldPort {
+        // The kernel picks a free port, which is then bound again by number. Another socket
+        // may take it in between: then the bind fails and another port is tried, so the port
+        // held is never one that anything else uses.
+        for _ in 0..100 {
+            let (picked, port) = closed_port(ip);
+            drop(picked);
+            let addr = SocketAddr::new(ip.parse().expect("an address literal"), port);
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                None,
+            )
+            .expect("socket");
+            if socket.bind(&addr.into()).is_ok() {
+                return HeldPort { socket, addr };
+            }
+        }
+        panic!("no port of {ip} could be bound by number in 100 tries");
+    }
+
+    /// A held port of `ip`, listening (open).
+    pub fn open(ip: &str) -> HeldPort {
+        let held = HeldPort::closed(ip);
+        held.listen();
+        held
+    }
+
+    /// Its port number.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Starts listening: connections to the port are accepted (queued; nothing reads them).
+    pub fn listen(&self) {
+        self.socket.listen(128).expect("listen");
+    }
+
+    /// Stops listening and keeps the port: connections are refused from now on. Checks both
+    /// (a connect refused; the port still taken), so that a kernel that behaved otherwise would
+    /// fail here, not as a wrong port state in a scan.
+    pub fn stop_listening(&self) {
+        self.socket
+            .shutdown(std::net::Shutdown::Read)
+            .expect("shutdown of the listener");
+        match std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(30)) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+            other => panic!("{}: still accepts after the shutdown: {other:?}", self.addr),
+        }
+        let other = socket2::Socket::new(
+            socket2::Domain::for_address(self.addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .expect("socket");
+        assert!(
+            other.bind(&self.addr.into()).is_err(),
+            "{}: the port was let go when its listener stopped",
+            self.addr
+        );
+    }
+}
