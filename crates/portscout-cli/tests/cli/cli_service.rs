@@ -82,16 +82,13 @@ fn require_python() -> bool {
     support::require_tool("python3", "python3")
 }
 
-/// A port that accepts and says nothing while held, and one nothing listens on.
-fn silent_and_closed() -> (TcpListener, u16, u16) {
+/// A port that accepts and says nothing, and one that refuses (bound, never listening:
+/// [`support::closed_port`]), each for as long as the returned sockets live.
+fn silent_and_closed() -> ((TcpListener, socket2::Socket), u16, u16) {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    (silent, port, closed)
+    let (closed_socket, closed) = support::closed_port("127.0.0.1");
+    ((silent, closed_socket), port, closed)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -124,7 +121,7 @@ fn sv_names_python_http_server_with_its_version_in_text_ndjson_and_xml() {
     let www = dir.path().join("www");
     std::fs::create_dir(&www).unwrap();
     let http = Server::start(&www, None);
-    let (_silent, silent, closed) = silent_and_closed();
+    let (_held, silent, closed) = silent_and_closed();
     let ports = format!("{},{silent},{closed}", http.port);
     let xml = dir.path().join("scan.xml");
     let xml = xml.to_str().unwrap();
@@ -354,33 +351,50 @@ fn bad_service_options_exit_2_naming_the_token_and_touch_nothing() {
     }
 }
 
-/// A service that sends `greeting` on every connection and closes it, until dropped.
+/// A service on a port of its own that sends its greeting on every connection and closes it,
+/// until dropped. The greeting can change while it runs (a new version on the same port).
 struct Greeter {
+    port: u16,
+    greeting: std::sync::Arc<std::sync::Mutex<&'static [u8]>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Greeter {
-    fn start(listener: TcpListener, greeting: &'static [u8]) -> Greeter {
+    fn start(greeting: &'static [u8]) -> Greeter {
         use std::io::Write;
         use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
+        let greeting = std::sync::Arc::new(std::sync::Mutex::new(greeting));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop2 = std::sync::Arc::clone(&stop);
+        let (greeting2, stop2) = (
+            std::sync::Arc::clone(&greeting),
+            std::sync::Arc::clone(&stop),
+        );
         let thread = std::thread::spawn(move || {
             while !stop2.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((mut conn, _)) => {
-                        let _ = conn.write_all(greeting);
+                        let bytes = *greeting2.lock().unwrap();
+                        let _ = conn.write_all(bytes);
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
                 }
             }
         });
         Greeter {
+            port,
+            greeting,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Greets every later connection with `greeting`.
+    fn greet_with(&self, greeting: &'static [u8]) {
+        *self.greeting.lock().unwrap() = greeting;
     }
 }
 
@@ -398,18 +412,17 @@ fn a_new_version_on_the_same_port_is_a_change_in_diff() {
     let dir = TempDir::new("sv-diff");
     let db = dir.path().join("scans.db");
     let db = db.to_str().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    // One listener for both scans: closing it and binding its port again for the second
+    // would leave the port free in between for a test running beside this one to take.
+    let service = Greeter::start(b"SSH-2.0-OpenSSH_9.2p1\r\n");
+    let port = service.port;
     let spec = port.to_string();
-    let scan = |greeting: &'static [u8], listener: TcpListener| {
-        let _service = Greeter::start(listener, greeting);
-        success(&["127.0.0.1", "-p", &spec, "-sV", "-q", "--db", db])
-    };
-    let first = scan(b"SSH-2.0-OpenSSH_9.2p1\r\n", listener);
+    let scan = || success(&["127.0.0.1", "-p", &spec, "-sV", "-q", "--db", db]);
+    let first = scan();
     assert!(first.contains("OpenSSH 9.2p1"), "{first}");
-    // The same port, another version (the listener of the first is closed by now).
-    let again = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let second = scan(b"SSH-2.0-OpenSSH_9.6p1\r\n", again);
+    // The same port, another version.
+    service.greet_with(b"SSH-2.0-OpenSSH_9.6p1\r\n");
+    let second = scan();
     assert!(second.contains("OpenSSH 9.6p1"), "{second}");
 
     let out = run(&["diff", "--db", db, "--exit-code"]);
