@@ -118,7 +118,8 @@ impl Drop for Service {
 }
 
 /// The services of one test: an SSH-like greeter, a hostile one, a silent one, an HTTP
-/// server on a well-known HTTP port, and a port where nothing listens.
+/// server on a well-known HTTP port, and a port where nothing listens (bound, never
+/// listening, so that no other test can take it while this one runs).
 struct Services {
     ip: Ipv4Addr,
     ssh: Service,
@@ -126,17 +127,23 @@ struct Services {
     silent: Service,
     http: Service,
     closed: u16,
+    _closed_socket: socket2::Socket,
 }
 
 impl Services {
-    /// Binds them with `bind` (which may create the sockets in a namespace) on `ip`.
-    fn start(ip: Ipv4Addr, bind: impl Fn(u16) -> std::io::Result<TcpListener>) -> Services {
+    /// Binds them with `bind` (which may create the sockets in a namespace) on `ip`; the
+    /// closed port is `closed`'s (`support::closed_port` there).
+    fn start(
+        ip: Ipv4Addr,
+        bind: impl Fn(u16) -> std::io::Result<TcpListener>,
+        closed: impl FnOnce() -> (socket2::Socket, u16),
+    ) -> Services {
         // The first HTTP port of portscout's list that is free at this address.
         let http = portscout::banner::HTTP_PORTS
             .iter()
             .find_map(|&p| bind(p).ok())
             .expect("no HTTP port free");
-        let closed = bind(0).unwrap().local_addr().unwrap().port();
+        let (closed_socket, closed) = closed();
         Services {
             ip,
             ssh: Service::start(bind(0).unwrap(), Behaviour::Greet(GREETING)),
@@ -144,6 +151,7 @@ impl Services {
             silent: Service::start(bind(0).unwrap(), Behaviour::Silent),
             http: Service::start(http, Behaviour::Http),
             closed,
+            _closed_socket: closed_socket,
         }
     }
 
@@ -151,7 +159,11 @@ impl Services {
     fn on_loopback() -> Services {
         let pid = std::process::id();
         let ip = Ipv4Addr::new(127, 66, (pid >> 8) as u8, pid as u8 | 1);
-        Services::start(ip, |port| TcpListener::bind((ip, port)))
+        Services::start(
+            ip,
+            |port| TcpListener::bind((ip, port)),
+            || support::closed_port(&ip.to_string()),
+        )
     }
 
     fn ports(&self) -> String {
@@ -391,7 +403,11 @@ fn syn_scan_banners() {
     }
     let ns = support::Netns::new("bansyn");
     let ip = Ipv4Addr::LOCALHOST;
-    let s = Services::start(ip, |port| ns.run_in(|| TcpListener::bind((ip, port))));
+    let s = Services::start(
+        ip,
+        |port| ns.run_in(|| TcpListener::bind((ip, port))),
+        || ns.run_in(|| support::closed_port("127.0.0.1")),
+    );
     let ports = s.ports();
     let args = [
         "127.0.0.1",

@@ -9,12 +9,13 @@ use std::net::TcpListener;
 
 use crate::support::{portscout, TempDir};
 
-/// A listening port and a port nothing listens on, on `ip`.
-fn open_and_closed(ip: &str) -> io::Result<(TcpListener, u16, u16)> {
+/// A listening port and a port nothing listens on, on `ip`, each held for as long as the
+/// returned sockets live (the closed one bound, never listening: `support::closed_port`).
+fn open_and_closed(ip: &str) -> io::Result<((TcpListener, socket2::Socket), u16, u16)> {
     let listener = TcpListener::bind((ip, 0))?;
     let open = listener.local_addr()?.port();
-    let closed = TcpListener::bind((ip, 0))?.local_addr()?.port();
-    Ok((listener, open, closed))
+    let (closed_socket, closed) = crate::support::closed_port(ip);
+    Ok(((listener, closed_socket), open, closed))
 }
 
 /// The ports of `state` in an ndjson output.
@@ -33,7 +34,7 @@ fn ports(ndjson: &str, state: &str) -> BTreeSet<u16> {
 /// listener the command points at, no output file created.
 #[test]
 fn refused_nmap_options_exit_2_plainly_before_anything() {
-    let (listener, open, _) = open_and_closed("127.0.0.1").unwrap();
+    let ((listener, _closed_socket), open, _) = open_and_closed("127.0.0.1").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = open.to_string();
     let tcp_udp = format!("T:{port},U:53");
@@ -109,7 +110,7 @@ fn refused_nmap_options_exit_2_plainly_before_anything() {
 /// Each accepted option (alone) scans exactly: the listener's port open, the other closed.
 #[test]
 fn accepted_nmap_options_scan_exactly() {
-    let (_listener, open, closed) = open_and_closed("127.0.0.1").unwrap();
+    let (_held, open, closed) = open_and_closed("127.0.0.1").unwrap();
     let ports_arg = format!("{open},{closed}");
     let tcp_ports = format!("T:{open},{closed}");
     let mixed = format!("{open},T:{closed}");
@@ -177,7 +178,7 @@ fn accepted_nmap_options_scan_exactly() {
 /// print.
 #[test]
 fn reverse_dns_flags_and_verbose_say_what_they_do() {
-    let (_listener, open, _) = open_and_closed("127.0.0.1").unwrap();
+    let (_held, open, _) = open_and_closed("127.0.0.1").unwrap();
     let port = open.to_string();
     let dir = TempDir::new("nmap-stderr");
     let run = |flags: &[&str]| {
@@ -253,7 +254,7 @@ fn fast_mode_and_excludefile_plan_as_their_long_forms() {
 /// `-6` scans an IPv6 target (`::1`) exactly. Skips when this machine has no IPv6 loopback.
 #[test]
 fn ipv6_only_scans_ipv6_loopback() {
-    let Ok((_listener, open, closed)) = open_and_closed("::1") else {
+    let Ok((_held, open, closed)) = open_and_closed("::1") else {
         eprintln!("SKIPPED cli::cli_nmap_options::ipv6_only_scans_ipv6_loopback: no ::1 here");
         return;
     };
