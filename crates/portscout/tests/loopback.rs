@@ -4,6 +4,7 @@
 // Written once for the whole workspace, in the command's test support.
 #[path = "../../portscout-cli/tests/support/skip.rs"]
 mod skip;
+mod support;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, TcpListener};
@@ -14,15 +15,15 @@ use portscout::scan::{Scan, ScanConfig};
 use portscout::target::Target;
 use portscout::PortState;
 
-/// Binds `n` listeners on `ip` (kernel-chosen ports) and returns them with one port that
-/// was bound and released, so nothing listens there.
-fn listeners(ip: &str, n: usize) -> Option<(Vec<TcpListener>, u16)> {
+/// Binds `n` listeners on `ip` (kernel-chosen ports) and returns them with a closed port: a
+/// socket bound and never listening, which holds the port until it is dropped (a port
+/// released at once could be taken by a test running beside this one).
+fn listeners(ip: &str, n: usize) -> Option<(Vec<TcpListener>, (socket2::Socket, u16))> {
     let mut held = Vec::new();
     for _ in 0..n {
         held.push(TcpListener::bind((ip, 0)).ok()?);
     }
-    let closed = TcpListener::bind((ip, 0)).ok()?.local_addr().ok()?.port();
-    Some((held, closed))
+    Some((held, support::closed_port_on(ip)))
 }
 
 fn scan(ip: &str, ports: &PortSet) -> Vec<portscout::PortResult> {
@@ -40,7 +41,7 @@ fn scan(ip: &str, ports: &PortSet) -> Vec<portscout::PortResult> {
 }
 
 fn check_exact(ip: &str) {
-    let Some((held, closed)) = listeners(ip, 5) else {
+    let Some((held, (_closed_socket, closed))) = listeners(ip, 5) else {
         skip::skip(&format!(
             "cannot bind listeners on {ip} (no such loopback here)"
         ));

@@ -961,11 +961,16 @@ mod tests {
             matches!(outcome, Outcome::OpenUnconfirmed { .. }),
             "{outcome:?}"
         );
-        // A port we just had and released: nothing listens there any more.
-        let closed = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap()
-        };
+        // A port bound and never listening, held until the test ends: the kernel refuses
+        // connections to it, and no other test can take it meanwhile (as it could a port
+        // whose listener was dropped).
+        let holder = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        holder
+            .bind(&SockAddr::from(
+                "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+            ))
+            .unwrap();
+        let closed = holder.local_addr().unwrap().as_socket().unwrap();
         let outcome = probe(closed, Duration::from_secs(2)).await;
         assert!(
             matches!(

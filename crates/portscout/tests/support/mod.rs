@@ -181,16 +181,14 @@ impl Drop for Service {
 /// that anything on the machine may take meanwhile (a fresh-clone run beside another test
 /// suite saw one of them open); a bound port is taken by no other socket.
 pub fn closed_port() -> (socket2::Socket, u16) {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
+    closed_port_on("127.0.0.1")
+}
+
+/// [`closed_port`] on `ip` (an IPv4 or IPv6 literal).
+pub fn closed_port_on(ip: &str) -> (socket2::Socket, u16) {
+    let addr = SocketAddr::new(ip.parse().expect("an address literal"), 0);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.bind(&addr.into()).unwrap();
     let port = socket.local_addr().unwrap().as_socket().unwrap().port();
     (socket, port)
 }
