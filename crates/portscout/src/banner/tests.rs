@@ -24,6 +24,17 @@ fn received(mut s: TcpStream) -> Vec<u8> {
     got
 }
 
+/// Bytes written to `s` that its peer has not acknowledged yet (`SIOCOUTQ`).
+fn unacknowledged(s: &TcpStream) -> libc::c_int {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) stores one c_int through the pointer, which is valid; the
+    // descriptor is open for as long as `s` lives.
+    let rc = unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+    n
+}
+
 /// Options for a port that is not an HTTP port, with a timeout.
 fn options(timeout_ms: u64) -> BannerOptions {
     BannerOptions::default().with_timeout(Duration::from_millis(timeout_ms))
@@ -218,8 +229,16 @@ async fn a_service_that_closes_at_once_gives_no_banner() {
 async fn a_greeting_before_a_reset_is_kept() {
     let (addr, server) = serve(|mut s| {
         s.write_all(b"220 ready\r\n").unwrap();
-        // Wait until the greeting is in the client's socket, then reset.
-        thread::sleep(Duration::from_millis(50));
+        // Reset once the greeting is in the client's socket: once the client's kernel has
+        // acknowledged it (not after a fixed time, which a loaded machine can outlast).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while unacknowledged(&s) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the greeting was not acknowledged in 30 s"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
         socket2::SockRef::from(&s)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
@@ -231,10 +250,13 @@ async fn a_greeting_before_a_reset_is_kept() {
 
 #[tokio::test]
 async fn a_closed_port_is_an_error() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Bound and never listening, held until the test ends: refused, and no other test can
+    // take the port meanwhile (as it could a port whose listener was dropped).
+    let holder = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    holder
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = holder.local_addr().unwrap().as_socket().unwrap().port();
     let err = grab(SocketAddr::from(([127, 0, 0, 1], port)), &options(1000))
         .await
         .unwrap_err();
