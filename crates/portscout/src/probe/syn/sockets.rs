@@ -534,10 +534,32 @@ mod tests {
             }
         }
         assert!(blocks[0].last < blocks[1].first || blocks[1].last < blocks[0].first);
-        let first = blocks[0].first;
+        // Released with the scan: every socket that held them is closed. (Binding a port
+        // again would say so too, but a test running beside this one may hold it by then.)
+        let holders: Vec<String> = blocks
+            .iter()
+            .flat_map(|b| &b._held)
+            .map(|s| descriptor(s.as_raw_fd()).expect("a held socket is open"))
+            .collect();
+        assert_eq!(holders.len(), 8);
+        assert!(
+            holders.iter().all(|h| h.starts_with("socket:[")),
+            "{holders:?}"
+        );
         drop(blocks);
-        // Released with the scan.
-        assert!(std::net::TcpListener::bind(("127.0.0.1", first)).is_ok());
+        let open: Vec<String> = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .map(|target| target.to_string_lossy().into_owned())
+            .collect();
+        let left: Vec<&String> = holders.iter().filter(|h| open.contains(h)).collect();
+        assert!(left.is_empty(), "still open after the drop: {left:?}");
+    }
+
+    /// What descriptor `fd` of this process is (`socket:[inode]` for a socket).
+    fn descriptor(fd: std::os::fd::RawFd) -> Option<String> {
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+        Some(target.to_string_lossy().into_owned())
     }
 
     #[test]
