@@ -1,5 +1,5 @@
 //! Service detection against real services on loopback that the tests start themselves:
-//! Python's `http.server`, an `sshd` on a free port (when openssh-server is installed), TLS
+//! Python's `http.server`, an `sshd` in inetd mode (when openssh-server is installed), TLS
 //! servers made with rustls, a greeting MySQL-like service, a silent port, a tarpit that
 //! trickles, a port that closes at once, a port that never accepts. Exact service and
 //! version; bounded time; the built-in probes and nmap's database agree where both answer.
@@ -114,8 +114,12 @@ async fn python_http_server() {
     }
 }
 
-/// `sshd` on a free loopback port with a temporary configuration and host key.
-fn sshd() -> Option<(Reaped, u16, tempdir::Dir)> {
+/// `sshd` on a loopback port the test holds: its listener hands each connection to a fresh
+/// `sshd -i` (inetd mode: the connection is its standard input and output), with a temporary
+/// configuration and host key. The port is never free: a port picked free and given to a
+/// daemon to bind is free until the daemon binds it, for any test running beside this one to
+/// take (then the daemon fails, and the test reads the other test's service).
+fn sshd() -> Option<(Inetd, u16, tempdir::Dir)> {
     let sshd = std::path::Path::new("/usr/sbin/sshd");
     if !sshd.exists() {
         assert!(!in_ci(), "CI is set but /usr/sbin/sshd is missing");
@@ -132,35 +136,86 @@ fn sshd() -> Option<(Reaped, u16, tempdir::Dir)> {
     assert!(status.success());
     // The privilege separation directory sshd insists on (made at boot on a full system).
     let _ = std::fs::create_dir_all("/run/sshd");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let config = dir.path.join("sshd_config");
     std::fs::write(
         &config,
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
-             StrictModes no\n",
+            "HostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\n",
             key.display(),
             dir.path.join("sshd.pid").display()
         ),
     )
     .unwrap();
-    let child = Command::new(sshd)
-        .args(["-D", "-e", "-f"])
+    // The configuration is sound before any connection depends on it (`-t`: test mode).
+    let check = Command::new(sshd)
+        .args(["-t", "-f"])
         .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sshd");
-    let child = Reaped(child);
-    let up = support::eventually(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(addr(port)).is_ok()
-    });
-    assert!(up, "sshd did not listen on {port}");
-    Some((child, port, dir))
+        .output()
+        .expect("sshd -t");
+    assert!(
+        check.status.success(),
+        "sshd -t: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut command = Command::new(sshd);
+    command.args(["-i", "-e", "-f"]).arg(&config);
+    Some((Inetd::start(listener, command), port, dir))
+}
+
+/// An inetd of one service: runs `command` for each connection to its listener, the
+/// connection as the command's standard input and output, until dropped; then stops
+/// accepting, and kills and reaps every command it started.
+struct Inetd {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    children: Arc<std::sync::Mutex<Vec<Reaped>>>,
+}
+
+impl Inetd {
+    fn start(listener: TcpListener, mut command: Command) -> Inetd {
+        use std::sync::atomic::Ordering;
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let children = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop2, children2) = (Arc::clone(&stop), Arc::clone(&children));
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let Ok((conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let _ = conn.set_nonblocking(false);
+                let input = conn.try_clone().expect("clone the connection");
+                let child = command
+                    .stdin(Stdio::from(std::os::fd::OwnedFd::from(input)))
+                    .stdout(Stdio::from(std::os::fd::OwnedFd::from(conn)))
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start the service");
+                children2.lock().unwrap().push(Reaped(child));
+            }
+        });
+        Inetd {
+            stop,
+            thread: Some(thread),
+            children,
+        }
+    }
+}
+
+impl Drop for Inetd {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 mod tempdir {
@@ -452,11 +507,7 @@ async fn a_port_that_never_accepts_is_an_error_within_the_budget() {
     };
     let err = detect(addr(silent.port), &options).await.unwrap_err();
     assert!(matches!(err, DetectError::ConnectTimeout(_)), "{err}");
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_closed_socket, closed) = support::closed_port();
     let err = detect(addr(closed), &options).await.unwrap_err();
     assert!(matches!(err, DetectError::Connect { .. }), "{err}");
 }
