@@ -277,6 +277,7 @@ fn quiet_shows_no_bar() {
     let dir = TempDir::new("quiet");
     let tmux = Tmux::start(&scan_command(dir.path(), open, "", "--quiet", ""));
     let mut looks = 0;
+    let start = Instant::now();
     loop {
         let screen = tmux.capture(false);
         assert!(bar_line(&screen).is_none(), "a bar with --quiet:\n{screen}");
@@ -284,6 +285,11 @@ fn quiet_shows_no_bar() {
         if screen.contains(EXIT_MARK) {
             break;
         }
+        // Waited for as wait_exit does: a scan that never ends fails the test, not hangs it.
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the command did not end in 120 s:\n{screen}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
