@@ -296,7 +296,10 @@ pub(crate) async fn drive<P: Prober>(
         // the window has room; waiting for the next answer first would delay them by up to a
         // whole timeout.
         let more_to_start = !again.is_empty() || !exhausted;
-        let room = hosts.in_flight() < hosts.window(false);
+        // Below --min-rate the window may be exceeded: a whole round sent so goes on at once
+        // while still behind (sleeping a timer tick between rounds of 256 capped the floor).
+        let behind = fill == Fill::Round && floor.as_mut().is_some_and(|f| f.behind(now()));
+        let room = hosts.in_flight() < hosts.window(behind);
         // (The window may have been full when the round stopped and have room now: answers
         // settled just above.)
         if more_to_start && room && !pressed && !matches!(fill, Fill::Paced(_)) {
@@ -314,7 +317,9 @@ pub(crate) async fn drive<P: Prober>(
         let wake = match fill {
             Fill::Paced(wait) => Some(wait),
             // Below --min-rate the window may be exceeded: look again when one probe is due.
-            Fill::Full => timing
+            // (Also after a whole round sent below the floor, past the window: nothing else
+            // would wake the loop before an answer or a deadline.)
+            Fill::Full | Fill::Round => timing
                 .min_rate
                 .map(|r| Duration::from_secs_f64(1.0 / r).max(Duration::from_millis(1))),
             _ => None,

@@ -218,6 +218,32 @@ fn an_answer_after_its_wait_ended_is_a_stray() {
     assert!(c.m.is_empty());
 }
 
+/// A probe whose deadline passed ends unanswered, and its answer coming after that is a
+/// stray: it never ends the port's next attempt, nor a second time the one that expired.
+#[test]
+fn an_answer_after_the_deadline_is_a_stray() {
+    let mut c = Case::new("198.18.0.1:61000", "198.18.0.2:80");
+    c.m.expire(c.t0 + Duration::from_secs(9));
+    assert!(c.m.done.is_empty(), "expired before its deadline");
+    c.m.expire(c.t0 + Duration::from_secs(10));
+    assert_eq!(c.m.done.len(), 1);
+    assert_eq!(c.m.done[0].1, Outcome::NoResponse);
+    c.m.done.clear();
+    let p = tcp(c.target, c.ours, 0x12, c.ack());
+    assert_eq!(c.feed(&p), Err(Stray::NotInFlight));
+    // The next attempt leaves from another source port: the late answer is not its answer.
+    let next = a("198.18.0.1:61001");
+    c.m.sent(
+        Job::new(c.target),
+        next,
+        c.target,
+        c.t0,
+        c.t0 + Duration::from_secs(20),
+    );
+    assert_eq!(c.feed(&p), Err(Stray::OtherAttempt));
+    assert!(c.m.done.is_empty());
+}
+
 /// Every ICMP row of the table, through real packets, IPv4 and IPv6, sent by a router and by
 /// the target itself (a firewall rule on the target answers from the target's address). The
 /// reasons are nmap's (`-sS --reason`): 3/3 is `port-unreach` (only a RST is closed), 3/13
