@@ -244,6 +244,15 @@ fn an_answer_after_the_deadline_is_a_stray() {
     assert!(c.m.done.is_empty());
 }
 
+/// What a SYN in flight costs: its table entry (the job, 52 bytes, most of it) and a heap
+/// entry, under 100 bytes (a future, a tokio timer and a `SocketAddr`-keyed slot were several
+/// hundred).
+#[test]
+fn a_syn_in_flight_costs_under_100_bytes() {
+    let bytes = crate::probe::inflight::bytes_per_probe::<Probe>();
+    assert!(bytes <= 100, "{bytes} bytes");
+}
+
 /// Every ICMP row of the table, through real packets, IPv4 and IPv6, sent by a router and by
 /// the target itself (a firewall rule on the target answers from the target's address). The
 /// reasons are nmap's (`-sS --reason`): 3/3 is `port-unreach` (only a RST is closed), 3/13
