@@ -31,11 +31,13 @@
 //!
 //! The scan type picks how probes leave, as the real probers do. A connect scan decides a probe
 //! answered in no time (round trip 0) inside `start`, and every other probe waits on its own. A
-//! SYN scan (`--scan syn`) batches, as `SynProber` does: `start` only queues the SYN, `flush`
-//! sends the round (its round trips start then), answers are read by `read_answers` when the
-//! loop sees them arrive, and the loop's `retime` shortens the probes sent before the first
-//! round trip was measured. An answer to an attempt that has timed out is dropped in both (a
-//! connect's socket is closed; a SYN's retry leaves from another source port).
+//! SYN scan (`--scan syn`) batches, as `SynProber` does: `start` only queues the SYN and keeps
+//! the probe in the prober's own table (no future per probe), `flush` sends the round (its
+//! round trips start then), answers are read by `read_answers` when the loop sees them arrive,
+//! the loop takes answered and expired probes from `completed`, and its `retime_all` shortens
+//! the probes sent before the first round trip was measured. An answer to an attempt that has
+//! timed out is dropped in both (a connect's socket is closed; a SYN's retry leaves from
+//! another source port).
 //!
 //! What it does not model: the kernel's own SYN retransmission (after 1 s; a probe's timeout is
 //! usually shorter), the threads engine (a blocking thread per probe cannot run on a paused

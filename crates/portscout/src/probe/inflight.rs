@@ -11,6 +11,7 @@
 //! or the next answer, whatever the number of probes.
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -83,13 +84,16 @@ impl<K: Hash + Eq + Ord + Copy, T> Table<K, T> {
 
     /// Removes the probes whose deadline is at or before `now`, earliest first.
     fn expire(&mut self, now: u64, mut each: impl FnMut(K, T)) {
-        while let Some(at) = self.next() {
+        // One lookup per heap entry: a stale one (its probe answered, retimed or replaced) is
+        // dropped here as in `next`.
+        while let Some(&Reverse((at, key))) = self.queue.peek() {
             if at > now {
                 return;
             }
-            if let Some(Reverse((_, key))) = self.queue.pop() {
-                if let Some(slot) = self.slots.remove(&key) {
-                    each(key, slot.value);
+            self.queue.pop();
+            if let Entry::Occupied(e) = self.slots.entry(key) {
+                if e.get().deadline == at {
+                    each(key, e.remove().value);
                 }
             }
         }

@@ -158,7 +158,7 @@ pub enum Stray {
     Meaningless,
 }
 
-/// The probes in flight (one compact table, see [`InFlight`]) and the check that matches an
+/// The probes in flight (one compact table, `probe::inflight`) and the check that matches an
 /// answer to one of them. A probe leaves the table with its first answer, a send error or its
 /// deadline, and waits in `done` until the event loop takes it.
 #[derive(Debug)]

@@ -471,8 +471,8 @@ impl Answers {
 ///
 /// The cache keeps two generations, by compact keys (an IPv4 address as a `u32`): lookups go
 /// to the current one, then the previous one (and a hit there moves to the current one); when
-/// the current one holds [`ROUTE_CACHE`] destinations it becomes the previous one and the
-/// oldest is dropped. So every destination of the last [`ROUTE_CACHE`] looked up (at least)
+/// the current one holds 65,536 destinations it becomes the previous one and the
+/// oldest is dropped. So every destination of the last 65,536 looked up (at least)
 /// is found again, as a port's retransmission a timeout later is, and the cache never holds
 /// more than twice that. (A clear-when-full cache of 8,192 made 110,000 of 131,072 SYNs of a
 /// silent /16 pay a lookup.)
