@@ -31,11 +31,13 @@
 //!
 //! The scan type picks how probes leave, as the real probers do. A connect scan decides a probe
 //! answered in no time (round trip 0) inside `start`, and every other probe waits on its own. A
-//! SYN scan (`--scan syn`) batches, as `SynProber` does: `start` only queues the SYN, `flush`
-//! sends the round (its round trips start then), answers are read by `read_answers` when the
-//! loop sees them arrive, and the loop's `retime` shortens the probes sent before the first
-//! round trip was measured. An answer to an attempt that has timed out is dropped in both (a
-//! connect's socket is closed; a SYN's retry leaves from another source port).
+//! SYN scan (`--scan syn`) batches, as `SynProber` does: `start` only queues the SYN and keeps
+//! the probe in the prober's own table (no future per probe), `flush` sends the round (its
+//! round trips start then), answers are read by `read_answers` when the loop sees them arrive,
+//! the loop takes answered and expired probes from `completed`, and its `retime_all` shortens
+//! the probes sent before the first round trip was measured. An answer to an attempt that has
+//! timed out is dropped in both (a connect's socket is closed; a SYN's retry leaves from
+//! another source port).
 //!
 //! What it does not model: the kernel's own SYN retransmission (after 1 s; a probe's timeout is
 //! usually shorter), the threads engine (a blocking thread per probe cannot run on a paused
@@ -74,7 +76,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -84,7 +86,9 @@ use crate::model::{Event, HostDown, PortResult};
 use crate::packet::IcmpKind;
 use crate::ports::PortSet;
 use crate::probe::connect::{classify_error, classify_established, QueuedIcmp};
-use crate::probe::{Attempt, Outcome, Prober, ScanType};
+use crate::probe::inflight::InFlight;
+use crate::probe::{Outcome, Prober, ScanType, Start};
+use crate::scan::job::Job;
 use crate::scan::{ScanConfig, ScanStats};
 use crate::target::AddrRange;
 
@@ -366,11 +370,6 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
     let wire = Rc::new(Wire {
         net: net.clone(),
         batching: config.scan_type() == ScanType::Syn,
-        queued: RefCell::default(),
-        arrivals: RefCell::default(),
-        answers: RefCell::default(),
-        latest: RefCell::default(),
-        sequence: Cell::new(0),
         epoch: Cell::new(None),
         attempts: RefCell::default(),
         in_flight: Cell::new(0),
@@ -378,7 +377,7 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
         path: RefCell::default(),
         dropped: Cell::new(0),
     });
-    let done = crate::scan::simulate(config, plan, || SimProber(Rc::clone(&wire)))?;
+    let done = crate::scan::simulate(config, plan, || SimProber::new(Rc::clone(&wire)))?;
     Ok(SimReport {
         events: done.events,
         decided_at: done.times,
@@ -396,14 +395,6 @@ struct Wire {
     net: SimNet,
     /// A SYN scan: probes leave on `flush`, answers are read on `read_answers`.
     batching: bool,
-    /// Batching: started, not yet flushed (with their answer, if one comes, and its delay).
-    queued: RefCell<Vec<(Rc<Slot>, Option<Answer>)>>,
-    /// Batching: answers on their way, by arrival time and sequence number.
-    arrivals: RefCell<BinaryHeap<Reverse<(Instant, u64)>>>,
-    answers: RefCell<HashMap<u64, (Weak<Slot>, Outcome)>>,
-    /// Batching: the attempt in flight of each target (for `retime`).
-    latest: RefCell<HashMap<SocketAddr, Weak<Slot>>>,
-    sequence: Cell<u64>,
     /// When the first probe started (what [`SimHost::reachable_from`] counts from).
     epoch: Cell<Option<Instant>>,
     attempts: RefCell<HashMap<SocketAddr, u32>>,
@@ -414,34 +405,52 @@ struct Wire {
     dropped: Cell<u64>,
 }
 
-/// The prober of a simulated scan.
+/// The prober of a simulated scan (one per worker).
 #[derive(Debug)]
-pub(crate) struct SimProber(Rc<Wire>);
+pub(crate) struct SimProber {
+    wire: Rc<Wire>,
+    /// Batching: the probes in flight, as `SynProber` keeps them (with their attempt number:
+    /// an answer to an earlier attempt is dropped).
+    table: InFlight<(Job, u32)>,
+    /// Batching: started, not yet flushed (with their answer, if one comes, and its delay).
+    queued: Vec<(SocketAddr, u32, Option<Answer>)>,
+    /// Batching: answers on their way, by arrival time and sequence number.
+    arrivals: BinaryHeap<Reverse<(Instant, u64)>>,
+    answers: HashMap<u64, (SocketAddr, u32, Outcome)>,
+    sequence: u64,
+    /// Batching: completed probes, for `completed`.
+    done: Vec<(Job, Outcome)>,
+}
+
+impl SimProber {
+    fn new(wire: Rc<Wire>) -> SimProber {
+        SimProber {
+            wire,
+            table: InFlight::new(),
+            queued: Vec::new(),
+            arrivals: BinaryHeap::new(),
+            answers: HashMap::new(),
+            sequence: 0,
+            done: Vec::new(),
+        }
+    }
+
+    /// A batched probe is over: one fewer on the wire.
+    fn ended(&mut self, job: Job, outcome: Outcome) {
+        self.wire.in_flight.set(self.wire.in_flight.get() - 1);
+        self.done.push((job, outcome));
+    }
+}
 
 /// An answer on its way: after this long, this outcome.
 type Answer = (Duration, Outcome);
 
-/// A simulated probe in flight.
+/// A simulated connect probe in flight: when its answer arrives (if it does) and what it
+/// says.
 #[derive(Debug)]
 pub(crate) struct SimPending {
-    how: Waiting,
+    answer: Option<(Instant, Outcome)>,
     wire: Rc<Wire>,
-}
-
-#[derive(Debug)]
-enum Waiting {
-    /// A connect: when its answer arrives (if it does) and what it says.
-    Own(Option<(Instant, Outcome)>),
-    /// A batched SYN: its answer is put in the slot by `read_answers`.
-    Batched(Rc<Slot>),
-}
-
-/// Where `read_answers` puts a batched probe's answer, and where `retime` shortens its wait.
-#[derive(Debug, Default)]
-struct Slot {
-    outcome: Cell<Option<Outcome>>,
-    deadline: Cell<Option<Instant>>,
-    wake: tokio::sync::Notify,
 }
 
 /// The draws of one attempt.
@@ -453,8 +462,13 @@ impl Prober for SimProber {
     type Pending = SimPending;
     type Spare = std::convert::Infallible;
 
-    fn start(&mut self, target: SocketAddr) -> Attempt<SimPending> {
-        let wire = &self.0;
+    fn tracks(&self) -> bool {
+        self.wire.batching
+    }
+
+    fn start(&mut self, job: Job, deadline: Instant) -> Start<SimPending> {
+        let target = job.target;
+        let wire = &self.wire;
         let attempt = {
             let mut attempts = wire.attempts.borrow_mut();
             let n = attempts.entry(target).or_insert(0);
@@ -493,53 +507,34 @@ impl Prober for SimProber {
         };
         if rtt.is_zero() && !wire.batching {
             if let Some(outcome) = answer {
-                return Attempt::Done(outcome);
+                return Start::Done(outcome);
             }
         }
         let waiting = wire.in_flight.get() + 1;
         wire.in_flight.set(waiting);
         wire.peak.set(wire.peak.get().max(waiting));
-        let how = if wire.batching {
-            let slot = Rc::new(Slot::default());
-            wire.latest
-                .borrow_mut()
-                .insert(target, Rc::downgrade(&slot));
-            wire.queued
-                .borrow_mut()
-                .push((Rc::clone(&slot), answer.map(|a| (rtt, a))));
-            Waiting::Batched(slot)
-        } else {
-            Waiting::Own(answer.map(|a| (now + rtt, a)))
-        };
-        Attempt::Pending(SimPending {
-            how,
+        if wire.batching {
+            self.table.insert(target, now, deadline, (job, attempt));
+            self.queued
+                .push((target, attempt, answer.map(|a| (rtt, a))));
+            return Start::Tracked;
+        }
+        Start::Pending(SimPending {
+            answer: answer.map(|a| (now + rtt, a)),
             wire: Rc::clone(wire),
         })
     }
 
     async fn wait(pending: SimPending, deadline: Instant) -> (Outcome, Option<Self::Spare>) {
-        let outcome = match pending.how {
-            Waiting::Own(Some((at, outcome))) if at <= deadline => {
+        let outcome = match pending.answer {
+            Some((at, outcome)) if at <= deadline => {
                 tokio::time::sleep_until(at).await;
                 outcome
             }
-            Waiting::Own(_) => {
+            _ => {
                 tokio::time::sleep_until(deadline).await;
                 Outcome::NoResponse
             }
-            Waiting::Batched(ref slot) => loop {
-                if let Some(outcome) = slot.outcome.take() {
-                    break outcome;
-                }
-                let until = slot.deadline.get().map_or(deadline, |d| d.min(deadline));
-                if Instant::now() >= until {
-                    break Outcome::NoResponse;
-                }
-                tokio::select! {
-                    () = slot.wake.notified() => {}
-                    () = tokio::time::sleep_until(until) => {}
-                }
-            },
         };
         let wire = &pending.wire;
         wire.in_flight.set(wire.in_flight.get() - 1);
@@ -551,51 +546,64 @@ impl Prober for SimProber {
     }
 
     fn flush(&mut self) {
-        let wire = &self.0;
         let now = Instant::now();
-        for (slot, answer) in wire.queued.borrow_mut().drain(..) {
+        for (target, attempt, answer) in self.queued.drain(..) {
             if let Some((rtt, outcome)) = answer {
-                let seq = wire.sequence.get();
-                wire.sequence.set(seq + 1);
-                wire.arrivals.borrow_mut().push(Reverse((now + rtt, seq)));
-                wire.answers
-                    .borrow_mut()
-                    .insert(seq, (Rc::downgrade(&slot), outcome));
+                let seq = self.sequence;
+                self.sequence += 1;
+                self.arrivals.push(Reverse((now + rtt, seq)));
+                self.answers.insert(seq, (target, attempt, outcome));
             }
         }
     }
 
     fn read_answers(&mut self) {
-        let wire = &self.0;
         let now = Instant::now();
-        let mut arrivals = wire.arrivals.borrow_mut();
-        while let Some(&Reverse((at, seq))) = arrivals.peek() {
+        while let Some(&Reverse((at, seq))) = self.arrivals.peek() {
             if at > now {
                 break;
             }
-            arrivals.pop();
-            let Some((slot, outcome)) = wire.answers.borrow_mut().remove(&seq) else {
+            self.arrivals.pop();
+            let Some((target, attempt, outcome)) = self.answers.remove(&seq) else {
                 continue;
             };
             // Its attempt is over (timed out): a late answer, dropped.
-            if let Some(slot) = slot.upgrade() {
-                slot.outcome.set(Some(outcome));
-                slot.wake.notify_one();
+            if self
+                .table
+                .get(target)
+                .is_some_and(|((_, a), _)| *a == attempt)
+            {
+                if let Some((job, _)) = self.table.remove(target) {
+                    self.ended(job, outcome);
+                }
             }
         }
     }
 
-    fn retime(&mut self, target: SocketAddr, deadline: Instant) {
-        let latest = self.0.latest.borrow();
-        if let Some(slot) = latest.get(&target).and_then(Weak::upgrade) {
-            let shorter = slot.deadline.get().map_or(deadline, |d| d.min(deadline));
-            slot.deadline.set(Some(shorter));
-            slot.wake.notify_one();
+    fn completed(&mut self, done: &mut Vec<(Job, Outcome)>) {
+        let mut expired = Vec::new();
+        self.table
+            .expire(Instant::now(), |_, (job, _)| expired.push(job));
+        for job in expired {
+            self.ended(job, Outcome::NoResponse);
         }
+        done.append(&mut self.done);
+    }
+
+    fn tracked(&self) -> usize {
+        self.table.len() + self.done.len()
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        self.table.next_deadline()
+    }
+
+    fn retime_all(&mut self, deadline: &mut dyn FnMut(&Job, Instant) -> Option<Instant>) {
+        self.table.retime_all(|(job, _), sent| deadline(job, sent));
     }
 
     fn answers_ready(&self) -> impl std::future::Future<Output = ()> + '_ {
-        let next = self.0.arrivals.borrow().peek().map(|Reverse((at, _))| *at);
+        let next = self.arrivals.peek().map(|Reverse((at, _))| *at);
         async move {
             match next {
                 Some(at) => tokio::time::sleep_until(at).await,

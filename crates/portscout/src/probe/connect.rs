@@ -489,8 +489,12 @@ impl Prober for Connector {
     type Pending = Pending;
     type Spare = Reusable;
 
-    fn start(&mut self, target: SocketAddr) -> Attempt {
-        Connector::start(self, target)
+    fn start(
+        &mut self,
+        job: crate::scan::job::Job,
+        _deadline: tokio::time::Instant,
+    ) -> super::Start<Pending> {
+        Connector::start(self, job.target).into()
     }
 
     fn wait(

@@ -7,27 +7,42 @@
 
 pub mod connect;
 pub mod icmp;
+pub(crate) mod inflight;
 pub mod syn;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::model::{PortState, Reason};
+use crate::scan::job::Job;
 
 // The scan type lives with the other result types (it is in every output).
 pub use crate::model::ScanType;
 
-/// What an event-loop worker needs from a prober: start a probe, wait for its outcome, and,
-/// for probers that batch, send what was started and read what arrived.
+/// What an event-loop worker needs from a prober: start a probe, and learn its outcome.
+///
+/// Two kinds, one loop. A prober whose probes need a future each (connect: a socket to wait
+/// on) hands back [`Start::Pending`], which the loop waits on with [`Prober::wait`]. A batching
+/// prober (SYN) keeps its probes in flight itself, in one compact table with one deadline
+/// queue ([`inflight::InFlight`]): it answers [`Start::Tracked`], sends what was started on
+/// [`Prober::flush`], reads answers on [`Prober::read_answers`], and hands the loop every
+/// probe that has completed (answered, or its deadline passed) on [`Prober::completed`]; the
+/// loop sleeps once, until [`Prober::next_deadline`] or [`Prober::answers_ready`].
 pub(crate) trait Prober {
     /// A probe in flight.
     type Pending;
     /// What a finished probe may hand back for reuse (a socket).
     type Spare;
 
-    /// Starts a probe of `target`: decided at once, or in flight.
-    fn start(&mut self, target: SocketAddr) -> Attempt<Self::Pending>;
+    /// Whether probes in flight are kept by the prober ([`Start::Tracked`]) rather than
+    /// waited on one by one. Fixed for the prober's life.
+    fn tracks(&self) -> bool {
+        false
+    }
+
+    /// Starts a probe of `job.target`, to be given up at `deadline`: decided at once, in
+    /// flight as a future, or in flight in the prober's own table (keeping `job`).
+    fn start(&mut self, job: Job, deadline: tokio::time::Instant) -> Start<Self::Pending>;
 
     /// Waits for a probe's outcome until `deadline` (then [`Outcome::NoResponse`]).
     fn wait(
@@ -41,18 +56,58 @@ pub(crate) trait Prober {
     /// Sends the probes started since the last flush (if `start` only queues them).
     fn flush(&mut self) {}
 
-    /// Reads the answers that have arrived, without waiting, and wakes their probes.
+    /// Reads the answers that have arrived, without waiting.
     fn read_answers(&mut self) {}
 
-    /// Shortens the wait of the probe of `target` (in flight) to end at `deadline`: it was
-    /// started with the initial timeout, before any round trip was measured. Probers whose
-    /// first answers come inside `start` (connect) need not.
-    fn retime(&mut self, _target: SocketAddr, _deadline: tokio::time::Instant) {}
+    /// Tracked probes that have completed: answered (read by [`Prober::read_answers`] or
+    /// refused when sent), or whose deadline has passed ([`Outcome::NoResponse`]); each
+    /// with the job it was started with.
+    fn completed(&mut self, _done: &mut Vec<(Job, Outcome)>) {}
+
+    /// How many tracked probes are in flight.
+    fn tracked(&self) -> usize {
+        0
+    }
+
+    /// The earliest deadline of a tracked probe in flight.
+    fn next_deadline(&mut self) -> Option<tokio::time::Instant> {
+        None
+    }
+
+    /// Moves the deadline of every tracked probe in flight earlier where `deadline` (given
+    /// its job and send time) says so: they were started with the initial timeout, before any
+    /// round trip was measured. Probers whose first answers come inside `start` (connect)
+    /// need not.
+    fn retime_all(
+        &mut self,
+        _deadline: &mut dyn FnMut(&Job, tokio::time::Instant) -> Option<tokio::time::Instant>,
+    ) {
+    }
 
     /// Completes when answers may have arrived (never, for probers whose waits read their own
     /// answers).
     fn answers_ready(&self) -> impl Future<Output = ()> + '_ {
         std::future::pending()
+    }
+}
+
+/// How a probe started (see [`Prober::start`]).
+#[derive(Debug)]
+pub(crate) enum Start<P> {
+    /// The outcome is known at once.
+    Done(Outcome),
+    /// In flight: wait for it with [`Prober::wait`].
+    Pending(P),
+    /// In flight in the prober's own table: its outcome comes from [`Prober::completed`].
+    Tracked,
+}
+
+impl<P> From<Attempt<P>> for Start<P> {
+    fn from(a: Attempt<P>) -> Start<P> {
+        match a {
+            Attempt::Done(o) => Start::Done(o),
+            Attempt::Pending(p) => Start::Pending(p),
+        }
     }
 }
 

@@ -3,7 +3,11 @@
 //! engine runs one per core, each over a disjoint slice (no locks on the probe path).
 //!
 //! A probe the kernel answers inside `connect(2)` (loopback, a local veth) is settled at once
-//! and never enters the window; only probes still waiting for an answer do. How many may wait,
+//! and never enters the window; only probes still waiting for an answer do. A connect probe
+//! waits as a future of its own (its socket); a SYN probe waits in its prober's table, with
+//! no future and no timer of its own, and the loop takes completed SYN probes in batches
+//! (answers read, deadlines passed) and sleeps once, until the earliest deadline or the next
+//! answer (see [`Prober`]). How many may wait,
 //! how long each waits, how often a silent port is asked again and how fast probes leave is
 //! decided per host by [`Hosts`] (see [`crate::timing`]); this loop only starts, waits and
 //! hands over.
@@ -26,7 +30,7 @@ use crate::model::Event;
 use crate::plan::Feed;
 use crate::probe::connect::Connector;
 use crate::probe::syn::SynProber;
-use crate::probe::{Attempt, Outcome, Prober};
+use crate::probe::{Outcome, Prober, Start};
 use crate::timing::now;
 use crate::timing::rate::{RateFloor, TokenBucket};
 
@@ -100,8 +104,12 @@ pub(crate) async fn drive<P: Prober>(
         held: Vec::new(),
     };
     let mut in_flight = FuturesUnordered::new();
-    // Probes started before the first round trip was measured (see `Prober::retime`).
-    let mut provisional: Vec<(SocketAddr, Instant)> = Vec::new();
+    // A batching prober keeps its probes in flight itself, and hands back completed ones here.
+    let tracks = prober.tracks();
+    let mut done: Vec<(Job, Outcome)> = Vec::new();
+    // Whether the probes started before the first round trip was measured were retimed
+    // (see `Prober::retime_all`).
+    let mut retimed = false;
     let mut again: VecDeque<Job> = VecDeque::new();
     let mut events: Vec<Event> = Vec::with_capacity(BATCH);
     let mut bucket = timing.rate.map(|r| TokenBucket::new(r, now()));
@@ -175,13 +183,18 @@ pub(crate) async fn drive<P: Prober>(
             if let Some(floor) = &mut floor {
                 floor.sent();
             }
-            match prober.start(job.target) {
-                Attempt::Done(outcome) => {
+            let deadline = Instant::now() + timeout;
+            if tracks {
+                // The prober keeps the job as it is once sent.
+                hosts.sent(&mut job, true);
+            }
+            match prober.start(job, deadline) {
+                Start::Done(outcome) => {
                     let mut job = job;
-                    if outcome != Outcome::Backpressure {
+                    if !tracks && outcome != Outcome::Backpressure {
                         hosts.sent(&mut job, false);
                     }
-                    if hosts.settle(job, outcome, false, &mut events, &mut again)
+                    if hosts.settle(job, outcome, tracks, &mut events, &mut again)
                         == Settled::Pressed
                     {
                         pressed = true;
@@ -189,20 +202,16 @@ pub(crate) async fn drive<P: Prober>(
                         break;
                     }
                 }
-                Attempt::Pending(pending) => {
+                Start::Pending(pending) => {
                     let mut job = job;
-                    // (Not one waiting out its host's floor of silence: that wait is no
-                    // guess at a round trip.)
-                    if !hosts.has_rtt() && !job.floor() {
-                        provisional.push((job.target, Instant::now()));
-                    }
                     hosts.sent(&mut job, true);
-                    let wait = P::wait(pending, Instant::now() + timeout);
+                    let wait = P::wait(pending, deadline);
                     in_flight.push(async move {
                         let (outcome, spare) = wait.await;
                         (job, outcome, spare)
                     });
                 }
+                Start::Tracked => {}
             }
         }
         if !pressed {
@@ -221,15 +230,25 @@ pub(crate) async fn drive<P: Prober>(
             pressed |=
                 hosts.settle(job, outcome, true, &mut events, &mut again) == Settled::Pressed;
         }
-        if !provisional.is_empty() && hosts.has_rtt() {
-            // Probes started before any round trip was measured wait out the initial timeout
-            // (1 s by default); now that the round trip is known, they wait what any other
-            // probe would. (The connect prober's first answers come inside `start`, so this is
-            // mostly for batching probers, whose first round goes out before any answer.)
-            for (target, sent) in provisional.drain(..) {
-                prober.retime(target, sent + hosts.timeout_of(target.ip()));
+        if tracks {
+            prober.completed(&mut done);
+            for (job, outcome) in done.drain(..) {
+                pressed |=
+                    hosts.settle(job, outcome, true, &mut events, &mut again) == Settled::Pressed;
             }
         }
+        if !retimed && hosts.has_rtt() {
+            retimed = true;
+            // Probes started before any round trip was measured wait out the initial timeout
+            // (1 s by default); now that the round trip is known, they wait what any other
+            // probe would. (The connect prober's first answers come inside `start`; a
+            // batching prober's first round goes out before any answer.) Not one waiting out
+            // its host's floor of silence: that wait is no guess at a round trip.
+            prober.retime_all(&mut |job, sent| {
+                (!job.floor()).then(|| sent + hosts.timeout_of(job.target.ip()))
+            });
+        }
+        let idle = in_flight.is_empty() && prober.tracked() == 0;
         if events.len() >= BATCH && !flush(&results, &mut events).await {
             return Ok(end(&hosts, &feed, unanswered));
         }
@@ -237,7 +256,7 @@ pub(crate) async fn drive<P: Prober>(
             return Ok(end(&hosts, &feed, unanswered));
         }
 
-        if in_flight.is_empty() && again.is_empty() && exhausted && hosts.later() == 0 {
+        if idle && again.is_empty() && exhausted && hosts.later() == 0 {
             if hosts.deferred() > 0 {
                 // Cannot happen (a job waits only behind a probe in flight), but never hang.
                 hosts.release_all(&mut again);
@@ -258,7 +277,7 @@ pub(crate) async fn drive<P: Prober>(
                 ..end(&hosts, &feed, unanswered)
             });
         }
-        if in_flight.is_empty() && pressed {
+        if idle && pressed {
             // Starved: back-pressure with nothing in flight to wait for.
             if !flush(&results, &mut events).await {
                 return Ok(end(&hosts, &feed, unanswered));
@@ -277,11 +296,14 @@ pub(crate) async fn drive<P: Prober>(
         // the window has room; waiting for the next answer first would delay them by up to a
         // whole timeout.
         let more_to_start = !again.is_empty() || !exhausted;
-        let room = hosts.in_flight() < hosts.window(false);
+        // Below --min-rate the window may be exceeded: a whole round sent so goes on at once
+        // while still behind (sleeping a timer tick between rounds of 256 capped the floor).
+        let behind = fill == Fill::Round && floor.as_mut().is_some_and(|f| f.behind(now()));
+        let room = hosts.in_flight() < hosts.window(behind);
         // (The window may have been full when the round stopped and have room now: answers
         // settled just above.)
         if more_to_start && room && !pressed && !matches!(fill, Fill::Paced(_)) {
-            if fill == Fill::Round && !in_flight.is_empty() {
+            if fill == Fill::Round && !idle {
                 // Let the runtime poll its sockets and timers between rounds.
                 tokio::task::yield_now().await;
             }
@@ -295,7 +317,9 @@ pub(crate) async fn drive<P: Prober>(
         let wake = match fill {
             Fill::Paced(wait) => Some(wait),
             // Below --min-rate the window may be exceeded: look again when one probe is due.
-            Fill::Full => timing
+            // (Also after a whole round sent below the floor, past the window: nothing else
+            // would wake the loop before an answer or a deadline.)
+            Fill::Full | Fill::Round => timing
                 .min_rate
                 .map(|r| Duration::from_secs_f64(1.0 / r).max(Duration::from_millis(1))),
             _ => None,
@@ -315,20 +339,29 @@ pub(crate) async fn drive<P: Prober>(
                 None => std::future::pending().await,
             }
         };
-        if in_flight.is_empty() && wake.is_none() {
+        if idle && wake.is_none() {
             // Nothing to wait for (cannot happen: with nothing in flight the window has room).
             tokio::task::yield_now().await;
             continue;
         }
-        let done = tokio::select! {
+        // The earliest deadline of a probe the prober keeps.
+        let deadline = prober.next_deadline();
+        let expiry = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let finished = tokio::select! {
             biased;
             _ = results.closed() => return Ok(end(&hosts, &feed, unanswered)),
-            done = in_flight.next(), if !in_flight.is_empty() => done,
-            // Answers are read (and their probes settled) at the top of the loop.
+            finished = in_flight.next(), if !in_flight.is_empty() => finished,
+            // Answers are read, and completed probes settled, at the top of the loop.
             () = prober.answers_ready() => None,
+            () = expiry => None,
             _ = sleep => None,
         };
-        if let Some((job, outcome, spare)) = done {
+        if let Some((job, outcome, spare)) = finished {
             if let Some(spare) = spare {
                 prober.recycle(spare);
             }
@@ -440,60 +473,39 @@ mod tests {
 
     type Shared<T> = std::rc::Rc<std::cell::RefCell<T>>;
 
-    /// A batching prober on the paused clock: SYNs go out on `flush`, ports listed in
-    /// `silent` never answer, every other port answers (closed) on the next `read_answers`.
-    /// It records what the loop asks of `retime`.
+    /// A batching prober on the paused clock, keeping its probes in flight as `SynProber`
+    /// does: SYNs go out on `flush`, ports listed in `silent` never answer, every other port
+    /// answers (closed) on the next `read_answers`. It records which probes `retime_all`
+    /// shortened.
     #[derive(Default)]
     struct Batching {
         silent: Vec<u16>,
         queued: Vec<SocketAddr>,
         sent: Vec<SocketAddr>,
-        answered: Shared<Vec<SocketAddr>>,
-        retimed: Shared<Vec<(SocketAddr, Instant)>>,
+        table: crate::probe::inflight::InFlight<Job>,
+        done: Vec<(Job, Outcome)>,
+        retimed: Shared<Vec<SocketAddr>>,
     }
 
     impl Prober for Batching {
-        type Pending = (
-            SocketAddr,
-            Shared<Vec<SocketAddr>>,
-            Shared<Vec<(SocketAddr, Instant)>>,
-        );
+        type Pending = std::convert::Infallible;
         type Spare = std::convert::Infallible;
 
-        fn start(&mut self, target: SocketAddr) -> Attempt<Self::Pending> {
-            self.queued.push(target);
-            Attempt::Pending((
-                target,
-                std::rc::Rc::clone(&self.answered),
-                std::rc::Rc::clone(&self.retimed),
-            ))
+        fn tracks(&self) -> bool {
+            true
+        }
+
+        fn start(&mut self, job: Job, deadline: Instant) -> Start<Self::Pending> {
+            self.queued.push(job.target);
+            self.table.insert(job.target, Instant::now(), deadline, job);
+            Start::Tracked
         }
 
         async fn wait(
-            (target, answered, retimed): Self::Pending,
-            deadline: Instant,
+            pending: Self::Pending,
+            _deadline: Instant,
         ) -> (Outcome, Option<Self::Spare>) {
-            loop {
-                if answered.borrow().contains(&target) {
-                    let outcome = Outcome::Decided {
-                        state: PortState::Closed,
-                        reason: Reason::ConnRefused,
-                        rtt: Some(Duration::from_micros(100)),
-                        host: crate::probe::HostSignal::Alive,
-                    };
-                    return (outcome, None);
-                }
-                let shortened = retimed
-                    .borrow()
-                    .iter()
-                    .filter(|(t, _)| *t == target)
-                    .map(|(_, d)| *d)
-                    .min();
-                if Instant::now() >= shortened.unwrap_or(deadline).min(deadline) {
-                    return (Outcome::NoResponse, None);
-                }
-                tokio::time::sleep(Duration::from_micros(100)).await;
-            }
+            match pending {}
         }
 
         fn recycle(&mut self, spare: Self::Spare) {
@@ -505,14 +517,47 @@ mod tests {
         }
 
         fn read_answers(&mut self) {
-            let silent = &self.silent;
-            self.answered
-                .borrow_mut()
-                .extend(self.sent.drain(..).filter(|t| !silent.contains(&t.port())));
+            for target in self.sent.drain(..) {
+                if self.silent.contains(&target.port()) {
+                    continue;
+                }
+                if let Some(job) = self.table.remove(target) {
+                    let outcome = Outcome::Decided {
+                        state: PortState::Closed,
+                        reason: Reason::ConnRefused,
+                        rtt: Some(Duration::from_micros(100)),
+                        host: crate::probe::HostSignal::Alive,
+                    };
+                    self.done.push((job, outcome));
+                }
+            }
         }
 
-        fn retime(&mut self, target: SocketAddr, deadline: Instant) {
-            self.retimed.borrow_mut().push((target, deadline));
+        fn completed(&mut self, done: &mut Vec<(Job, Outcome)>) {
+            let ours = &mut self.done;
+            self.table.expire(Instant::now(), |_, job| {
+                ours.push((job, Outcome::NoResponse))
+            });
+            done.append(ours);
+        }
+
+        fn tracked(&self) -> usize {
+            self.table.len() + self.done.len()
+        }
+
+        fn next_deadline(&mut self) -> Option<Instant> {
+            self.table.next_deadline()
+        }
+
+        fn retime_all(&mut self, deadline: &mut dyn FnMut(&Job, Instant) -> Option<Instant>) {
+            let retimed = &self.retimed;
+            self.table.retime_all(|job, sent| {
+                let at = deadline(job, sent);
+                if at.is_some() {
+                    retimed.borrow_mut().push(job.target);
+                }
+                at
+            });
         }
     }
 
@@ -578,7 +623,7 @@ mod tests {
             .map(|r| r.port)
             .collect();
         assert_eq!(filtered.len(), 2, "{filtered:?}");
-        let shortened: Vec<u16> = retimed.borrow().iter().map(|(t, _)| t.port()).collect();
+        let shortened: Vec<u16> = retimed.borrow().iter().map(|t| t.port()).collect();
         assert!(
             shortened.contains(&3) && shortened.contains(&4),
             "the first round's silent ports were not retimed: {shortened:?}"

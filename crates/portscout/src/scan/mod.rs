@@ -22,7 +22,7 @@ mod drive;
 mod engine;
 mod event_loop;
 mod hosts;
-mod job;
+pub(crate) mod job;
 mod threads;
 
 use std::io;

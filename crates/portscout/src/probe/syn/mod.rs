@@ -43,18 +43,18 @@ pub mod bpf;
 pub mod cookie;
 pub mod sockets;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{icmp, Attempt, HostSignal, Outcome, Prober};
+use tokio::time::Instant;
+
+use super::inflight::InFlight;
+use super::{icmp, HostSignal, Outcome, Prober, Start};
 use crate::model::{PortState, Reason};
 use crate::packet::{self, Answer, Syn, TcpFlags};
+use crate::scan::job::Job;
 use cookie::Cookies;
 use sockets::{Answers, Batch, Router, WorkerSockets};
 
@@ -133,15 +133,12 @@ fn wire(target: SocketAddr) -> SocketAddr {
     }
 }
 
-/// One probe in flight: where its SYN left from, when, and its answer once read.
+/// What the table keeps of one SYN in flight, beside its target, deadline and send time: the
+/// worker's job and the source port it left from (its source address is in its cookie).
 #[derive(Debug)]
-struct Slot {
-    ours: SocketAddr,
-    sent: Instant,
-    /// An earlier end than the wait's own deadline (see [`Prober::retime`]).
-    expire_at: Option<tokio::time::Instant>,
-    answer: Option<Outcome>,
-    waker: Option<Waker>,
+struct Probe {
+    job: Job,
+    ours: u16,
 }
 
 /// Why an answer was not taken.
@@ -149,7 +146,8 @@ struct Slot {
 pub enum Stray {
     /// Not a packet [`packet::parse`] reads as an answer.
     Unreadable,
-    /// No probe of that address and port is in flight (a late answer, or not ours).
+    /// No probe of that address and port is in flight (a late answer, a second answer to
+    /// one probe, or not ours).
     NotInFlight,
     /// A probe is in flight, but from another source port or address (an earlier attempt's
     /// answer, or not ours).
@@ -158,15 +156,16 @@ pub enum Stray {
     BadCookie,
     /// Says nothing about the port (a bare ACK, an ICMP too big).
     Meaningless,
-    /// The probe has its answer already.
-    Duplicate,
 }
 
-/// The probes in flight and the check that matches an answer to one of them.
+/// The probes in flight (one compact table, `probe::inflight`) and the check that matches an
+/// answer to one of them. A probe leaves the table with its first answer, a send error or its
+/// deadline, and waits in `done` until the event loop takes it.
 #[derive(Debug)]
 pub struct Matcher {
     cookies: Cookies,
-    slots: HashMap<SocketAddr, Slot>,
+    probes: InFlight<Probe>,
+    done: Vec<(Job, Outcome)>,
 }
 
 impl Matcher {
@@ -174,34 +173,35 @@ impl Matcher {
     pub fn new(cookies: Cookies) -> Matcher {
         Matcher {
             cookies,
-            slots: HashMap::with_capacity(1024),
+            probes: InFlight::new(),
+            done: Vec::new(),
         }
     }
 
-    /// Records a SYN from `ours` to `target`, sent at `sent`.
-    fn sent(&mut self, ours: SocketAddr, target: SocketAddr, sent: Instant) {
-        self.slots.insert(
-            target,
-            Slot {
-                ours,
-                sent,
-                expire_at: None,
-                answer: None,
-                waker: None,
-            },
-        );
+    /// Records a SYN of `job` from `ours` to `target` (its wire form), sent at `sent`, given
+    /// up at `deadline`.
+    pub(crate) fn sent(
+        &mut self,
+        job: Job,
+        ours: SocketAddr,
+        target: SocketAddr,
+        sent: Instant,
+        deadline: Instant,
+    ) {
+        let probe = Probe {
+            job,
+            ours: ours.port(),
+        };
+        if let Some(old) = self.probes.insert(target, sent, deadline, probe) {
+            // Never two attempts of one port at once; were there, the first ends unanswered.
+            self.done.push((old.job, Outcome::NoResponse));
+        }
     }
 
-    /// Gives the probe of `target` its outcome (the first one counts) and wakes its waiter.
+    /// Ends the probe of `target` with `outcome` (the first one counts).
     fn settle(&mut self, target: SocketAddr, outcome: Outcome) -> Result<(), Stray> {
-        let slot = self.slots.get_mut(&target).ok_or(Stray::NotInFlight)?;
-        if slot.answer.is_some() {
-            return Err(Stray::Duplicate);
-        }
-        slot.answer = Some(outcome);
-        if let Some(w) = slot.waker.take() {
-            w.wake();
-        }
+        let probe = self.probes.remove(target).ok_or(Stray::NotInFlight)?;
+        self.done.push((probe.job, outcome));
         Ok(())
     }
 
@@ -217,91 +217,39 @@ impl Matcher {
                 i.probe_seq == self.cookies.cookie(i.probe_from, i.probe_to),
             ),
         };
-        let slot = self.slots.get(&target).ok_or(Stray::NotInFlight)?;
+        let (probe, sent) = self.probes.get(target).ok_or(Stray::NotInFlight)?;
         if !valid {
             return Err(Stray::BadCookie);
         }
-        if slot.ours != ours {
+        // The source address is in the cookie; the port tells the attempts apart.
+        if probe.ours != ours.port() {
             return Err(Stray::OtherAttempt);
         }
-        let rtt = now.saturating_duration_since(slot.sent);
+        let rtt = now.saturating_duration_since(sent);
         let outcome = classify(&answer, rtt).ok_or(Stray::Meaningless)?;
         self.settle(target, outcome)?;
         Ok(target)
     }
 
-    /// The probe's outcome if it has one; otherwise `waker` is woken when it does.
-    fn poll(&mut self, target: SocketAddr, waker: &Waker) -> Option<Outcome> {
-        let slot = self.slots.get_mut(&target)?;
-        match slot.answer {
-            Some(outcome) => {
-                self.slots.remove(&target);
-                Some(outcome)
-            }
-            None => {
-                if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                    slot.waker = Some(waker.clone());
-                }
-                None
-            }
-        }
-    }
-
-    /// Ends the waits whose shortened deadline has passed (no response); returns the earliest
-    /// shortened deadline still ahead. `retimed` lists the probes that have one.
-    fn expire(
-        &mut self,
-        retimed: &mut Vec<SocketAddr>,
-        now: tokio::time::Instant,
-    ) -> Option<tokio::time::Instant> {
-        let mut next: Option<tokio::time::Instant> = None;
-        retimed.retain(|target| {
-            let Some(at) = self.slots.get(target).and_then(|s| s.expire_at) else {
-                return false;
-            };
-            if at <= now {
-                let _ = self.settle(*target, Outcome::NoResponse);
-                false
-            } else {
-                next = Some(next.map_or(at, |n| n.min(at)));
-                true
-            }
-        });
-        next
-    }
-
-    /// Forgets the probe of `target` (its wait ended).
-    fn forget(&mut self, target: SocketAddr) {
-        self.slots.remove(&target);
+    /// Ends the probes whose deadline is at or before `now` (no response).
+    fn expire(&mut self, now: Instant) {
+        let done = &mut self.done;
+        self.probes
+            .expire(now, |_, p| done.push((p.job, Outcome::NoResponse)));
     }
 
     /// Whether no probe is in flight.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.probes.is_empty()
     }
 }
 
-/// A SYN probe in flight (see [`SynProber`]).
-#[derive(Debug)]
-pub struct SynPending {
-    matcher: Rc<RefCell<Matcher>>,
-    target: SocketAddr,
-}
-
-impl Drop for SynPending {
-    fn drop(&mut self) {
-        // Its wait ended (answer, timeout, or the scan stopped): a later answer is a stray.
-        if let Ok(mut m) = self.matcher.try_borrow_mut() {
-            m.forget(self.target);
-        }
-    }
-}
-
-/// One worker's SYN prober: builds SYNs into per-family batches, sends them on
-/// the event loop's flush, reads answers when it asks.
+/// One worker's SYN prober: builds SYNs into per-family batches, sends them on the event
+/// loop's flush, reads answers when it asks, and keeps the probes in flight in its
+/// [`Matcher`] (no future and no timer per probe).
 pub struct SynProber {
     cookies: Cookies,
-    matcher: Rc<RefCell<Matcher>>,
+    matcher: Matcher,
     send4: socket2::Socket,
     send6: Option<socket2::Socket>,
     batches: [Batch; 2],
@@ -313,9 +261,6 @@ pub struct SynProber {
     ip_id: u16,
     /// Held for the scan's lifetime (see [`sockets`]).
     _ports: sockets::PortBlock,
-    /// Probes whose wait was shortened, and the earliest of those deadlines.
-    retimed: Vec<SocketAddr>,
-    expiry: Option<tokio::time::Instant>,
 }
 
 impl SynProber {
@@ -329,7 +274,7 @@ impl SynProber {
             ports,
         } = sockets;
         Ok(SynProber {
-            matcher: Rc::new(RefCell::new(Matcher::new(cookies.clone()))),
+            matcher: Matcher::new(cookies.clone()),
             cookies,
             send4,
             send6,
@@ -341,8 +286,6 @@ impl SynProber {
             next_port: 0,
             ip_id: std::process::id() as u16,
             _ports: ports,
-            retimed: Vec::new(),
-            expiry: None,
         })
     }
 
@@ -354,25 +297,29 @@ impl SynProber {
                 None => return,
             },
         };
-        let matcher = &self.matcher;
+        let matcher = &mut self.matcher;
         let now = Instant::now();
         self.batches[family].send(socket, |to, err| {
             let outcome = classify_send_error(&err, now.elapsed());
-            let _ = matcher.borrow_mut().settle(to, outcome);
+            let _ = matcher.settle(to, outcome);
         });
     }
 }
 
 impl Prober for SynProber {
-    type Pending = SynPending;
+    type Pending = Infallible;
     type Spare = Infallible;
 
-    fn start(&mut self, target: SocketAddr) -> Attempt<SynPending> {
+    fn tracks(&self) -> bool {
+        true
+    }
+
+    fn start(&mut self, job: Job, deadline: Instant) -> Start<Infallible> {
         let started = Instant::now();
         // An IPv4-mapped IPv6 address (`::ffff:198.18.0.2`) is that IPv4 address on the wire,
         // as it is for connect(): the SYN, its answer and the probe in flight use the IPv4 form.
-        let target = wire(target);
-        let failed = |e: io::Error| Attempt::Done(classify_send_error(&e, started.elapsed()));
+        let target = wire(job.target);
+        let failed = |e: io::Error| Start::Done(classify_send_error(&e, started.elapsed()));
         let family = usize::from(target.is_ipv6());
         if family == 1 && self.send6.is_none() {
             return failed(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
@@ -398,32 +345,12 @@ impl Prober for SynProber {
             Ok(len) => batch.push(len, target),
             Err(_) => return failed(io::Error::from_raw_os_error(libc::EINVAL)),
         }
-        self.matcher.borrow_mut().sent(ours, target, started);
-        Attempt::Pending(SynPending {
-            matcher: Rc::clone(&self.matcher),
-            target,
-        })
+        self.matcher.sent(job, ours, target, started, deadline);
+        Start::Tracked
     }
 
-    async fn wait(
-        pending: SynPending,
-        deadline: tokio::time::Instant,
-    ) -> (Outcome, Option<Infallible>) {
-        let answer = std::future::poll_fn(|cx| {
-            match pending
-                .matcher
-                .borrow_mut()
-                .poll(pending.target, cx.waker())
-            {
-                Some(outcome) => Poll::Ready(outcome),
-                None => Poll::Pending,
-            }
-        });
-        let outcome = tokio::time::timeout_at(deadline, answer)
-            .await
-            .unwrap_or(Outcome::NoResponse);
-        drop(pending);
-        (outcome, None)
+    async fn wait(pending: Infallible, _deadline: Instant) -> (Outcome, Option<Infallible>) {
+        match pending {}
     }
 
     fn recycle(&mut self, spare: Infallible) {
@@ -438,48 +365,38 @@ impl Prober for SynProber {
         }
     }
 
-    fn retime(&mut self, target: SocketAddr, deadline: tokio::time::Instant) {
-        let target = wire(target);
-        if let Some(slot) = self.matcher.borrow_mut().slots.get_mut(&target) {
-            slot.expire_at = Some(slot.expire_at.map_or(deadline, |d| d.min(deadline)));
-            self.retimed.push(target);
-            self.expiry = Some(self.expiry.map_or(deadline, |e| e.min(deadline)));
-        }
-    }
-
     fn read_answers(&mut self) {
-        if self
-            .expiry
-            .is_some_and(|e| e <= tokio::time::Instant::now())
-        {
-            self.expiry = self
-                .matcher
-                .borrow_mut()
-                .expire(&mut self.retimed, tokio::time::Instant::now());
-        }
         let now = Instant::now();
-        let matcher = &self.matcher;
+        let matcher = &mut self.matcher;
         self.answers.drain(|packet| {
             // A stray (see [`Stray`]) is ignored.
-            let _ = matcher.borrow_mut().answer(packet, now);
+            let _ = matcher.answer(packet, now);
         });
     }
 
+    fn completed(&mut self, done: &mut Vec<(Job, Outcome)>) {
+        self.matcher.expire(Instant::now());
+        done.append(&mut self.matcher.done);
+    }
+
+    fn tracked(&self) -> usize {
+        self.matcher.probes.len() + self.matcher.done.len()
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        self.matcher.probes.next_deadline()
+    }
+
+    fn retime_all(&mut self, deadline: &mut dyn FnMut(&Job, Instant) -> Option<Instant>) {
+        self.matcher
+            .probes
+            .retime_all(|probe, sent| deadline(&probe.job, sent));
+    }
+
     async fn answers_ready(&self) {
-        let expiry = async {
-            match self.expiry {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            readable = self.answers.readable() => {
-                if readable.is_err() {
-                    // Not readable ever again: never wake for it (timeouts still end probes).
-                    std::future::pending::<()>().await;
-                }
-            }
-            () = expiry => {}
+        if self.answers.readable().await.is_err() {
+            // Not readable ever again: never wake for it (deadlines still end probes).
+            std::future::pending::<()>().await;
         }
     }
 }
