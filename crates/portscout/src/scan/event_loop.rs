@@ -277,7 +277,8 @@ pub(crate) async fn drive<P: Prober>(
         // the window has room; waiting for the next answer first would delay them by up to a
         // whole timeout.
         let more_to_start = !again.is_empty() || !exhausted;
-        let room = hosts.in_flight() < hosts.window(false);
+        let room = hosts.in_flight() < hosts.window(false)
+            && (!again.is_empty() || hosts.deferred() < DEFER_LIMIT);
         // (The window may have been full when the round stopped and have room now: answers
         // settled just above.)
         if more_to_start && room && !pressed && !matches!(fill, Fill::Paced(_)) {
