@@ -545,16 +545,17 @@ fn a_far_host_beside_a_near_one_keeps_every_port_exact() {
 /// (recorded when the simulator came): nothing answered, so every probe waited the initial
 /// 1 s, each address was asked 10 times (11 with issue 17's retry rule) and a worker's window
 /// stayed at 32: 40,960 probes in 1,280 s (one worker) or 640 s (two), 64 probes/s (45,056 in
-/// 1,408 s and 704 s with 11). Now silence is no evidence of loss (2
-/// attempts: no loss was measured) and no reason to wait (the window grows by slow start on
-/// silent probes as on answers, to its maximum of 4096): 8,192 probes, done once the window
-/// has grown (7 doublings of 1 s) and the last probes waited their second.
+/// 1,408 s and 704 s with 11). Then silence became no evidence of loss (2 attempts: no loss was
+/// measured) and the window grew by slow start on silent probes, to its maximum of 4096:
+/// 8,192 probes in 8-9 s (7 doublings of 1 s). Now, before the scan's first answer, a probe
+/// holds no window at all (only the unanswered maximum, 4096 here, bounds the probes in
+/// flight): the 4,096 first attempts leave at once, the second ones a second later.
 #[test]
 fn baseline_a_silent_slash_20() {
     for (scan_type, workers, seconds) in [
-        (ScanType::Connect, 1usize, 9u64),
-        (ScanType::Connect, 2, 9),
-        (ScanType::Syn, 2, 9),
+        (ScanType::Connect, 1usize, 3u64),
+        (ScanType::Connect, 2, 3),
+        (ScanType::Syn, 2, 3),
     ] {
         let config = scan("198.18.192.0/20", "22")
             .workers(workers)
@@ -755,16 +756,73 @@ fn rate_caps_the_probes_per_second() {
     );
 }
 
-/// `--min-rate` sends past the congestion window: on a silent /20 the window starts at 32 and
-/// doubles once per second (each probe waits the initial 1 s), so the 8192 probes take 8 s or
-/// more; with a floor of 2000 probes/s they leave in about 4 s and the scan ends a second later.
+/// `--min-rate` sends past the congestion window: on a /20 whose first address answers at once
+/// and the rest are silent, with a fixed 1 s timeout, every probe after the first answer holds
+/// the window, which starts at 32 and doubles once per second, so the 8190 probes take 8 s
+/// or more; with a floor of 2000 probes/s they leave in about 4 s and the scan ends a second
+/// later.
 #[test]
 fn min_rate_sends_past_the_window() {
-    let report = run(scan("198.18.0.0/20", "22").min_rate(2000), &SimNet::new(1));
-    assert_eq!(report.stats.hosts_down, 4096);
+    let net = SimNet::new(1).host(ip("198.18.0.0"), SimHost::answering(ms(1)));
+    let config = || {
+        scan("198.18.0.0/20", "22")
+            .order(Order::Serial)
+            .timeout(ms(1000))
+    };
+    let report = run(config().min_rate(2000), &net);
+    assert_eq!(report.stats.hosts_down, 4095);
     assert!(report.elapsed < ms(6000), "{:?}", report.elapsed);
-    let report = run(scan("198.18.0.0/20", "22"), &SimNet::new(1));
+    let report = run(config(), &net);
+    assert_eq!(report.stats.hosts_down, 4095);
     assert!(report.elapsed >= ms(8000), "{:?}", report.elapsed);
+}
+
+/// Issue 18, the window rule for silence: before the scan's first answer nothing measured
+/// says what the path carries, so a probe to a never-answered address holds no window; only
+/// `--rate` (and the unanswered maximum, 65,536 probes of a SYN scan) bounds them. A silent
+/// /16 × 1 port at `--rate 20000` takes (65,536 × 2) / 20,000 s plus the last probes'
+/// second. (Bound by the window, whose 4096 probes each waited the initial 1 s, it took 33 s
+/// or more.)
+#[test]
+fn a_silent_slash_16_is_not_window_bound() {
+    let rate = 20_000u32;
+    for workers in [1usize, 2] {
+        let config = scan("198.18.0.0/16", "22")
+            .rate(rate)
+            .workers(workers)
+            .scan_type(ScanType::Syn);
+        let report = run(config, &SimNet::new(1));
+        let probes = report.probes();
+        assert_eq!(probes, 65536 * 2);
+        assert_eq!(report.stats.hosts_down, 65536);
+        let ideal = probes as f64 / f64::from(rate);
+        let took = report.elapsed.as_secs_f64();
+        println!(
+            "silent /16 x 1 port, syn at --rate {rate}, {workers} worker(s): {probes} probes in \
+             {took:.2} s (ideal {ideal:.2} s), peak window {}, peak host entries {}",
+            report.stats.peak_window, report.stats.peak_hosts
+        );
+        assert!(took >= ideal && took <= ideal + 2.0, "{took} s");
+        assert!(report.stats.peak_window > 4096, "{:?}", report.stats);
+    }
+}
+
+/// Issue 18: once anything has answered, every probe holds the window again, and a path that
+/// carries 100 probes at once still gets the window cut, with silent addresses around it
+/// (which the SYN scan sent before the first answer without holding any window).
+#[test]
+fn a_capacity_limited_path_beside_silence_still_cuts_the_window() {
+    let net = SimNet::new(1).host(ip("198.18.0.1"), SimHost::answering(ms(10)).capacity(100));
+    let config = scan("198.18.0.0/27", "1-3000").scan_type(ScanType::Syn);
+    let report = run(config, &net);
+    assert!(report.dropped_at_capacity > 0);
+    assert!(report.stats.congestion_cuts > 0, "{:?}", report.stats);
+    assert_eq!(report.hosts_down().count(), 31);
+    let closed = report
+        .ports()
+        .filter(|r| r.ip == ip("198.18.0.1") && r.state == PortState::Closed)
+        .count();
+    assert_eq!(closed, 3000);
 }
 
 /// A host with fewer than 8 ports is down once all of them stayed silent (and 1 s passed).

@@ -30,6 +30,12 @@ pub const DEFAULT_INITIAL_RTT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_RETRIES: u8 = 10;
 /// The largest in-flight window chosen when `concurrency` is not given.
 pub const DEFAULT_MAX_WINDOW: usize = 4096;
+/// The most SYN probes in flight at once before the scan's first answer, over all workers,
+/// when `concurrency` is not given. Until something answers, nothing measured says what the
+/// path carries, so silence holds no window (`docs/timing.md`): this bounds only the memory of
+/// the probes waiting (a SYN in flight holds no descriptor). A connect scan's probes hold a
+/// descriptor each and stay within [`DEFAULT_MAX_WINDOW`] and the descriptor budget.
+pub const DEFAULT_MAX_UNANSWERED: usize = 1 << 16;
 /// The most ports whose service is detected at once (`--service-version`), when nothing
 /// lowers it (see [`ScanConfigBuilder::service_version`]).
 pub const DEFAULT_DETECTIONS: usize = crate::service::DEFAULT_CONCURRENCY;

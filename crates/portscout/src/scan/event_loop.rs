@@ -299,7 +299,10 @@ pub(crate) async fn drive<P: Prober>(
         // Below --min-rate the window may be exceeded: a whole round sent so goes on at once
         // while still behind (sleeping a timer tick between rounds of 256 capped the floor).
         let behind = fill == Fill::Round && floor.as_mut().is_some_and(|f| f.behind(now()));
-        let room = hosts.in_flight() < hosts.window(behind);
+        // (And only if a job can start: with hosts' queues at their limit and no retry, going
+        // on would spin.)
+        let room = hosts.in_flight() < hosts.window(behind)
+            && (!again.is_empty() || hosts.deferred() < DEFER_LIMIT);
         // (The window may have been full when the round stopped and have room now: answers
         // settled just above.)
         if more_to_start && room && !pressed && !matches!(fill, Fill::Paced(_)) {

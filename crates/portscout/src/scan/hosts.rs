@@ -21,7 +21,7 @@ use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use super::ScanStats;
 use crate::model::{Event, HostDown, PortResult, PortState, Reason};
 use crate::probe::{HostSignal, Outcome};
 use crate::target::{AddrRange, AddrSet};
-use crate::timing::congestion::{CongestionWindow, Verdict};
+use crate::timing::congestion::{CongestionWindow, Verdict, INITIAL_WINDOW};
 use crate::timing::loss::{attempts_unanswered, LossEstimate};
 use crate::timing::now;
 use crate::timing::rtt::{RtoBounds, RttEstimator, RttSketch};
@@ -117,6 +117,13 @@ pub(crate) struct Board {
     rto_hint: AtomicU64,
     /// Each worker's count of probes done (see [`Hosts::done`]), read by [`Board::done`].
     done: Mutex<Vec<Arc<DoneCounter>>>,
+    /// Some probe of the scan has been answered (SYN-ACK or RST), by any worker: from then
+    /// on every probe holds its worker's window (see [`Hosts::window`]).
+    answered: AtomicBool,
+    /// Before the scan's first answer, the most probes a worker may have in flight (a memory
+    /// bound, and the descriptor bound of a connect scan), however small its window: see
+    /// [`Board::set_unanswered_window`]. 0: the worker's maximum window.
+    unanswered_window: usize,
 }
 
 /// Spaces up to this many addresses get a dense board (64 MB at most, and as much again for
@@ -195,6 +202,25 @@ impl Board {
         Board {
             dense,
             ..Board::default()
+        }
+    }
+
+    /// Before the scan's first answer, a worker may have `per_worker` probes in flight (if that
+    /// is above its maximum window): nothing measured says what the path carries, so silence
+    /// is bounded only by this, the rate, back-pressure and the per-host windows.
+    pub(crate) fn set_unanswered_window(&mut self, per_worker: usize) {
+        self.unanswered_window = per_worker;
+    }
+
+    /// Whether any probe of the scan has been answered yet.
+    pub(crate) fn answered(&self) -> bool {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// A probe was answered (written once: the workers share this cache line).
+    fn set_answered(&self) {
+        if !self.answered.load(Ordering::Relaxed) {
+            self.answered.store(true, Ordering::Relaxed);
         }
     }
 
@@ -445,8 +471,24 @@ enum Liveness {
     Down,
 }
 
+/// What a worker holds for a host. A host that never answered (most of a wide scan) needs only
+/// this: what [`Liveness::Unknown`] counts, and its probes under way; it waits the scan-wide
+/// timeout and is judged on the scan's evidence, in a window of [`INITIAL_WINDOW`]. Its own
+/// estimates, window and queue ([`Own`]) are made on its first answer, or when it needs a
+/// queue or a window of its own (its probes fill the initial window, the kernel pushes back),
+/// and behave from there exactly as if they had been made with the entry.
 #[derive(Debug)]
 struct Host {
+    in_flight: u32,
+    /// Its jobs waiting in [`Hosts::later`] for their time.
+    later: u32,
+    live: Liveness,
+    own: Option<Box<Own>>,
+}
+
+/// A host's own round trip, loss, congestion window and queue.
+#[derive(Debug)]
+struct Own {
     rtt: RttEstimator,
     /// RFC 6298 §5.5 back-off: the timeout is doubled this many times (see [`Hosts::timed_out`]).
     backoff: u32,
@@ -455,11 +497,46 @@ struct Host {
     sampled: bool,
     loss: LossEstimate,
     window: CongestionWindow,
-    in_flight: usize,
     deferred: VecDeque<Job>,
-    /// Its jobs waiting in [`Hosts::later`] for their time.
-    later: u32,
-    live: Liveness,
+}
+
+impl Host {
+    /// Its own state, made now if it has none (a window of at most `max`).
+    fn own(&mut self, max: usize) -> &mut Own {
+        self.own.get_or_insert_with(|| {
+            Box::new(Own {
+                rtt: RttEstimator::new(),
+                backoff: 0,
+                backoff_at: None,
+                sampled: false,
+                loss: LossEstimate::new(),
+                window: CongestionWindow::new(max),
+                deferred: VecDeque::new(),
+            })
+        })
+    }
+
+    /// Its window: its own, or the initial one.
+    fn window(&self, max: usize) -> usize {
+        self.own
+            .as_ref()
+            .map_or(INITIAL_WINDOW.min(max.max(1)), |o| o.window.get())
+    }
+
+    /// Its smoothed round trip, if it answered.
+    fn srtt(&self) -> Option<Duration> {
+        self.own.as_ref().and_then(|o| o.rtt.srtt())
+    }
+
+    /// Jobs waiting in its queue.
+    fn deferred(&self) -> usize {
+        self.own.as_ref().map_or(0, |o| o.deferred.len())
+    }
+
+    /// Something of it is in flight, queued or delayed.
+    fn busy(&self) -> bool {
+        self.in_flight > 0 || self.deferred() > 0 || self.later > 0
+    }
 }
 
 /// A job that starts at `at` (the last attempt of a port of a host that never answered,
@@ -547,6 +624,13 @@ pub(crate) struct Hosts {
     space_hosts: u64,
     window: CongestionWindow,
     in_flight: usize,
+    /// Probes in flight that hold no slot of the window: sent before the scan's first answer
+    /// (see [`Hosts::window`]).
+    unbound: usize,
+    /// The most probes in flight at once, bound or not.
+    peak_in_flight: usize,
+    /// The most probes in flight before the scan's first answer (at least `max_window`).
+    unanswered_window: usize,
     deferred: usize,
     /// Last attempts waiting for their time (see [`Admit::Later`]), earliest first.
     later: BinaryHeap<Reverse<Later>>,
@@ -583,6 +667,9 @@ impl Hosts {
             space_hosts: 1,
             window: CongestionWindow::new(max_window),
             in_flight: 0,
+            unbound: 0,
+            peak_in_flight: 0,
+            unanswered_window: board.unanswered_window.max(max_window),
             deferred: 0,
             later: BinaryHeap::new(),
             later_seq: 0,
@@ -621,7 +708,7 @@ impl Hosts {
     }
 
     fn host(&mut self, ip: IpAddr) -> &mut Host {
-        host_in(&mut self.map, ip, self.spec.host_check, self.max_window)
+        host_in(&mut self.map, ip, self.spec.host_check)
     }
 
     /// The last attempt of a port of a host that never answered, which must end no sooner
@@ -670,10 +757,18 @@ impl Hosts {
     }
 
     /// The worker's window: probes that may wait at once (`behind` = below `--min-rate`, when
-    /// only the descriptor limit counts).
+    /// only the descriptor limit counts). Probes sent before the scan's first answer do not
+    /// hold it (silence is not a measure of what the path carries): they count on top of the
+    /// congestion window, up to the worker's share of the unanswered maximum (a memory bound,
+    /// the descriptors of a connect scan). So the probes that do hold it stay within the
+    /// congestion window, and all of them within that maximum. Not while a host's queue holds
+    /// jobs: its own window is full, and more probes taken from the space would only queue
+    /// behind it, ahead of its retries (a silent host of 100 ports took 3 s instead of 2).
     pub fn window(&self, behind: bool) -> usize {
         if behind {
             self.max_window
+        } else if self.deferred == 0 && (self.unbound > 0 || !self.board.answered()) {
+            (self.window.get() + self.unbound).min(self.unanswered_window)
         } else {
             self.window.get()
         }
@@ -684,15 +779,15 @@ impl Hosts {
     /// another worker measured, or the initial timeout before the scan's first answer.
     fn timeout_for(
         spec: &TimingSpec,
-        host: &RttEstimator,
+        own: Option<&Own>,
         unanswered: Option<Duration>,
         board: &Board,
-        backoff: u32,
     ) -> Duration {
+        let backoff = own.map_or(0, |o| o.backoff);
         match spec.timeout {
             Timeout::Fixed(t) => t,
             Timeout::Adaptive(bounds) => bounds.clamp(
-                host.rto(&bounds)
+                own.and_then(|o| o.rtt.rto(&bounds))
                     .or(unanswered)
                     .or_else(|| {
                         let hint = board.rto_hint.load(Ordering::Relaxed);
@@ -733,22 +828,12 @@ impl Hosts {
 
     /// The timeout a probe of `ip` would get now.
     pub fn timeout_of(&self, ip: IpAddr) -> Duration {
-        match self.map.get(&ip) {
-            Some(host) => Self::timeout_for(
-                &self.spec,
-                &host.rtt,
-                self.unanswered_timeout,
-                &self.board,
-                host.backoff,
-            ),
-            None => Self::timeout_for(
-                &self.spec,
-                &RttEstimator::new(),
-                self.unanswered_timeout,
-                &self.board,
-                0,
-            ),
-        }
+        Self::timeout_for(
+            &self.spec,
+            self.map.get(&ip).and_then(|h| h.own.as_deref()),
+            self.unanswered_timeout,
+            &self.board,
+        )
     }
 
     /// Whether `job` may start now. `behind`: sending is below `--min-rate`, so the host's
@@ -770,7 +855,7 @@ impl Hosts {
             self.done(1);
             return Admit::Skipped;
         }
-        let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
+        let host = host_in(&mut self.map, ip, self.spec.host_check);
         if let Liveness::Unknown { .. } = host.live {
             match self.board.get(ip) {
                 Some(Alive::Down(_)) => host.live = Liveness::Down,
@@ -787,24 +872,24 @@ impl Hosts {
             self.done(1);
             return Admit::Skipped;
         }
-        if host.in_flight >= host.window.get() && !behind {
+        if host.in_flight as usize >= host.window(self.max_window) && !behind {
             // A port already under way goes first: behind the host's fresh ports it would wait
             // for all of them, and a host's ports get decided (and a silent host found down)
-            // only when their attempts are done.
+            // only when their attempts are done. (The queue is the host's own: made now.)
+            let deferred = &mut host.own(self.max_window).deferred;
             if job.started() {
-                host.deferred.push_front(job);
+                deferred.push_front(job);
             } else {
-                host.deferred.push_back(job);
+                deferred.push_back(job);
             }
             self.deferred += 1;
             return Admit::Deferred;
         }
         let timeout = Self::timeout_for(
             &self.spec,
-            &host.rtt,
+            host.own.as_deref(),
             self.unanswered_timeout,
             &self.board,
-            host.backoff,
         );
         // The floor of silence: a host that never answered is given up only once
         // DOWN_SILENCE passed since its first probe, so the last attempt of its port waits
@@ -821,17 +906,18 @@ impl Hosts {
                 Timeout::Adaptive(_),
             ) => {
                 let judged = DOWN_AFTER.min(self.ports);
-                let attempts = if host.loss.attempts() > 0 {
-                    host.loss
-                        .attempts_needed(u64::from(self.ports), self.spec.max_attempts)
-                } else {
-                    attempts_unanswered(
-                        &self.pooled,
-                        self.space_hosts,
-                        judged,
-                        self.spec.max_attempts,
-                    )
-                };
+                let attempts =
+                    if let Some(own) = host.own.as_ref().filter(|o| o.loss.attempts() > 0) {
+                        own.loss
+                            .attempts_needed(u64::from(self.ports), self.spec.max_attempts)
+                    } else {
+                        attempts_unanswered(
+                            &self.pooled,
+                            self.space_hosts,
+                            judged,
+                            self.spec.max_attempts,
+                        )
+                    };
                 // Its first probe leaves now, if none did: the floor counts from here (not
                 // from `sent`, which a blocking thread calls once its probe is over).
                 let now = now();
@@ -891,6 +977,11 @@ impl Hosts {
         job.sent_in = self.horizon;
         if pending {
             self.in_flight += 1;
+            self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
+            // Before the scan's first answer nothing has answered: the probe waits on silence,
+            // which says nothing about what the path carries, and holds no window slot.
+            job.unbound = !self.board.answered();
+            self.unbound += usize::from(job.unbound);
         }
         let host = self.host(ip);
         if let Liveness::Unknown { since, longest, .. } = &mut host.live {
@@ -912,7 +1003,7 @@ impl Hosts {
         let Liveness::Unknown { held, .. } = std::mem::replace(&mut host.live, Liveness::Up) else {
             return 0;
         };
-        let srtt = host.rtt.srtt();
+        let srtt = host.srtt();
         let mut requeued = 0;
         match again {
             Some(again) => {
@@ -941,15 +1032,17 @@ impl Hosts {
     fn down(&mut self, ip: IpAddr, reason: Reason, events: &mut Vec<Event>) {
         let (alive, ours) = self.board.decide(ip, Alive::Down(reason));
         let ports = self.ports;
-        let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
+        let host = host_in(&mut self.map, ip, self.spec.host_check);
         match alive {
             Alive::Up => {
                 Self::up(host, events, None);
             }
             Alive::Down(_) => {
                 host.live = Liveness::Down;
-                let dropped = host.deferred.len();
-                host.deferred.clear();
+                let dropped = host.deferred();
+                if let Some(own) = host.own.as_mut() {
+                    own.deferred.clear();
+                }
                 self.deferred -= dropped;
                 self.stats.skipped += dropped as u64;
                 self.done(dropped as u64);
@@ -996,7 +1089,7 @@ impl Hosts {
             return;
         };
         let host = e.get();
-        if host.in_flight > 0 || !host.deferred.is_empty() || host.later > 0 {
+        if host.busy() {
             return;
         }
         let idle = match &host.live {
@@ -1028,8 +1121,8 @@ impl Hosts {
     fn prune_decided(&mut self) {
         let board = &self.board;
         self.map.retain(|&ip, host| {
-            let busy = host.in_flight > 0 || !host.deferred.is_empty() || host.later > 0;
-            busy || !matches!(host.live, Liveness::Unknown { .. })
+            host.busy()
+                || !matches!(host.live, Liveness::Unknown { .. })
                 || !matches!(board.get(ip), Some(Alive::Down(_)))
         });
         self.prune_at = self.map.len() + (self.map.len() / 4).max(PRUNE_MIN);
@@ -1046,14 +1139,21 @@ impl Hosts {
         let ip = job.target.ip();
         let ports = u64::from(self.ports);
         let max_attempts = self.spec.max_attempts;
-        let host = host_in(&mut self.map, ip, self.spec.host_check, self.max_window);
+        let host = host_in(&mut self.map, ip, self.spec.host_check);
+        let unbound = pending && job.unbound;
         if pending {
             host.in_flight -= 1;
             self.in_flight -= 1;
-            let room = host.window.get().saturating_sub(host.in_flight);
-            let n = room.min(host.deferred.len());
-            again.extend(host.deferred.drain(..n));
-            self.deferred -= n;
+            if job.unbound {
+                self.unbound -= 1;
+                job.unbound = false;
+            }
+            if let Some(own) = host.own.as_mut() {
+                let room = own.window.get().saturating_sub(host.in_flight as usize);
+                let n = room.min(own.deferred.len());
+                again.extend(own.deferred.drain(..n));
+                self.deferred -= n;
+            }
         }
         if let Liveness::Down = host.live {
             // Its host was found down while it waited: dropped.
@@ -1062,7 +1162,6 @@ impl Hosts {
         }
         if outcome == Outcome::NoResponse
             && host
-                .rtt
                 .srtt()
                 .zip(job.waited())
                 .is_some_and(|(srtt, waited)| waited < srtt)
@@ -1088,29 +1187,31 @@ impl Hosts {
                 let now = now();
                 let current = Self::timeout_for(
                     &self.spec,
-                    &host.rtt,
+                    host.own.as_deref(),
                     self.unanswered_timeout,
                     &self.board,
-                    host.backoff,
                 );
                 // Only while answers still come in (a sample since the last doubling): a host
                 // that never answered borrows the worker's timeout and is found down by its
                 // silence, and a run of filtered ports is not a reason to wait longer.
-                if host.sampled
-                    && host
-                        .backoff_at
-                        .is_none_or(|at| now.saturating_duration_since(at) >= current)
-                {
-                    host.backoff = (host.backoff + 1).min(MAX_BACKOFF);
-                    host.backoff_at = Some(now);
-                    host.sampled = false;
+                if let Some(own) = host.own.as_mut().filter(|o| {
+                    o.sampled
+                        && o.backoff_at
+                            .is_none_or(|at| now.saturating_duration_since(at) >= current)
+                }) {
+                    own.backoff = (own.backoff + 1).min(MAX_BACKOFF);
+                    own.backoff_at = Some(now);
+                    own.sampled = false;
                 }
-                if host.loss.attempts() > 0 {
-                    host.loss.attempts_needed(ports, max_attempts)
+                if let Some(own) = host.own.as_ref().filter(|o| o.loss.attempts() > 0) {
+                    own.loss.attempts_needed(ports, max_attempts)
                 } else {
                     // Nothing of its own answered: silence is no loss signal, and the window
-                    // grows past it (see `CongestionWindow::silent`).
-                    self.window.silent(self.horizon);
+                    // grows past it (see `CongestionWindow::silent`); not past a probe that
+                    // held no slot of it (sent before the scan's first answer).
+                    if !unbound {
+                        self.window.silent(self.horizon);
+                    }
                     if let Liveness::Unknown { .. } = host.live {
                         // Judged as a whole, by its first ports, on the scan's evidence.
                         let judged = DOWN_AFTER.min(self.ports);
@@ -1153,7 +1254,8 @@ impl Hosts {
             }
             Next::Backpressure => {
                 again.push_front(job);
-                host.window.pressed(host.in_flight);
+                let in_flight = host.in_flight as usize;
+                host.own(self.max_window).window.pressed(in_flight);
                 self.window.pressed(self.in_flight);
                 return Settled::Pressed;
             }
@@ -1167,22 +1269,25 @@ impl Hosts {
             self.stats.local_denied += 1;
         }
         if answered {
+            self.board.set_answered();
             let lost = job.lost();
-            host.loss.answered(lost + 1);
+            // Its first answer: its own estimates from here.
+            let own = host.own(self.max_window);
+            own.loss.answered(lost + 1);
             self.pooled.answered(lost + 1);
             if let Some(rtt) = result.rtt {
-                if host.rtt.sample(rtt) {
+                if own.rtt.sample(rtt) {
                     // A fresh sample: the estimate catches up, the back-off unwinds by one.
-                    host.backoff = host.backoff.saturating_sub(1);
-                    host.sampled = true;
+                    own.backoff = own.backoff.saturating_sub(1);
+                    own.sampled = true;
                 }
                 if self.rtt.sample(rtt) {
                     fresh = Some(rtt);
                 }
             }
             let now = self.horizon;
-            host.window
-                .answered(job.sent_in, lost, job.lost_in, now, host.rtt.queueing());
+            own.window
+                .answered(job.sent_in, lost, job.lost_in, now, own.rtt.queueing());
             self.stats.confirmed_losses += u64::from(lost);
             // Delay is a property of one path (host); the worker mixes paths of every length.
             if self
@@ -1259,7 +1364,9 @@ impl Hosts {
     /// answer would release them).
     pub fn release_all(&mut self, again: &mut VecDeque<Job>) {
         for host in self.map.values_mut() {
-            again.extend(host.deferred.drain(..));
+            if let Some(own) = host.own.as_mut() {
+                again.extend(own.deferred.drain(..));
+            }
             host.later = 0;
         }
         self.deferred = 0;
@@ -1336,7 +1443,7 @@ impl Hosts {
             Timeout::Adaptive(bounds) => self.rtt.rto(&bounds),
         };
         ScanStats {
-            peak_window: self.window.peak(),
+            peak_window: self.window.peak().max(self.peak_in_flight),
             peak_hosts: self.peak_hosts,
             srtt: self.rtt.srtt(),
             timeout,
@@ -1362,22 +1469,11 @@ fn before_floor(live: &Liveness, timeout: Timeout) -> bool {
 }
 
 /// The state of `ip` in `map`, created on first use.
-fn host_in(
-    map: &mut HashMap<IpAddr, Box<Host>>,
-    ip: IpAddr,
-    host_check: bool,
-    max: usize,
-) -> &mut Host {
+fn host_in(map: &mut HashMap<IpAddr, Box<Host>>, ip: IpAddr, host_check: bool) -> &mut Host {
     map.entry(ip).or_insert_with(|| {
         Box::new(Host {
-            rtt: RttEstimator::new(),
-            backoff: 0,
-            backoff_at: None,
-            sampled: false,
-            loss: LossEstimate::new(),
-            window: CongestionWindow::new(max),
             in_flight: 0,
-            deferred: VecDeque::new(),
+            own: None,
             later: 0,
             live: if host_check {
                 Liveness::Unknown {
@@ -1490,6 +1586,59 @@ mod tests {
         // Seeded from those runs, a board says the same.
         let seeded = Board::seeded(&space, &ups, &downs);
         assert_eq!(seeded.decided(|_| true), (ups, downs));
+    }
+
+    /// Issue 18: a host that never answered is a small record (its in-flight count, silent
+    /// count, first-probe time, longest timeout, held results, unreachable reason, delayed
+    /// jobs), not the whole per-host state (round trip, back-off, loss, congestion window,
+    /// queue): 304 bytes before, in every entry of a wide scan's map. The full state is made
+    /// on the host's first answer.
+    #[test]
+    fn a_never_answered_host_is_a_small_record() {
+        let (host, own) = (std::mem::size_of::<Host>(), std::mem::size_of::<Own>());
+        // A map entry: the key and the box in the table (plus its share of empty room), the
+        // record on the heap with the allocator's 16 bytes.
+        let slot = std::mem::size_of::<(IpAddr, Box<Host>)>();
+        println!("host record {host} B, own state {own} B, table slot {slot} B");
+        assert!(host <= 96, "{host} bytes");
+        let spec = TimingSpec {
+            timeout: Timeout::Adaptive(RtoBounds {
+                min: Duration::from_millis(50),
+                max: Duration::from_secs(10),
+                initial: Duration::from_secs(1),
+            }),
+            max_attempts: 11,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        };
+        let mut hosts = Hosts::new(spec, Arc::new(Board::default()), 1, 4096);
+        let (mut events, mut again) = (Vec::new(), VecDeque::new());
+        let silent: SocketAddr = "198.18.0.2:22".parse().unwrap();
+        let live: SocketAddr = "198.18.0.3:22".parse().unwrap();
+        for target in [silent, live] {
+            let mut job = Job::new(target);
+            assert!(matches!(
+                hosts.admit(job, false, &mut events, &mut again),
+                Admit::Go(_)
+            ));
+            hosts.sent(&mut job, true);
+            let outcome = if target == live {
+                Outcome::Decided {
+                    state: PortState::Closed,
+                    reason: Reason::ConnRefused,
+                    host: HostSignal::Alive,
+                    rtt: Some(Duration::from_millis(5)),
+                }
+            } else {
+                Outcome::NoResponse
+            };
+            hosts.settle(job, outcome, true, &mut events, &mut again);
+        }
+        // The silent one waits for its retry with no state of its own; the one that answered
+        // has its own.
+        assert!(hosts.map[&silent.ip()].own.is_none());
+        assert!(hosts.map[&live.ip()].own.is_some());
     }
 
     /// Issue 18: a worker holds a host's entry only while the host has something under way: a

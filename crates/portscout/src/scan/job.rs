@@ -31,6 +31,9 @@ pub(crate) struct Job {
     premature: u8,
     /// The current attempt waits out its host's floor of silence (see [`Job::set_floor`]).
     floor: bool,
+    /// The current attempt holds no slot of its worker's window (sent to a never-answered
+    /// host before the scan's first answer; see `Hosts::sent`).
+    pub unbound: bool,
 }
 
 /// What to do after an attempt.
@@ -59,6 +62,7 @@ impl Job {
             waited_us: u32::MAX,
             premature: 0,
             floor: false,
+            unbound: false,
         }
     }
 

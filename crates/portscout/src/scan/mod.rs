@@ -40,7 +40,8 @@ use tokio::sync::mpsc;
 pub use crate::plan::{Checkpoint, Order, Shard, Walk};
 pub use config::{
     ScanConfig, ScanConfigBuilder, DEFAULT_DETECTIONS, DEFAULT_INITIAL_RTT_TIMEOUT,
-    DEFAULT_MAX_RTT_TIMEOUT, DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT, DEFAULT_RETRIES,
+    DEFAULT_MAX_RTT_TIMEOUT, DEFAULT_MAX_UNANSWERED, DEFAULT_MAX_WINDOW, DEFAULT_MIN_RTT_TIMEOUT,
+    DEFAULT_RETRIES,
 };
 pub use drive::{DriveOptions, Driven, Ending};
 pub use engine::Engine;
@@ -324,7 +325,7 @@ impl Scan {
         .min(window)
         .max(1);
         let (tx, results) = mpsc::channel(RESULT_BUFFER);
-        let board = Arc::new(board_for(config, &plan));
+        let board = Arc::new(board_for(config, &plan, window, workers));
         let timing = config.timing_spec(workers);
         let cursor = Arc::new(Cursor::new(plan.len(), workers));
         // Everything that needs a privilege is opened here, in the calling thread, before any
@@ -564,15 +565,24 @@ fn decide_held(
 }
 
 /// The host board a scan of `plan` starts with: empty, or what a checkpoint says was decided.
-fn board_for(config: &ScanConfig, plan: &Plan) -> Board {
+/// The workers' shared board, knowing what a checkpoint decided, and how many probes a worker
+/// may have in flight before the scan's first answer: a SYN scan's [`DEFAULT_MAX_UNANSWERED`]
+/// (unless `--concurrency` sets the window), a connect scan's `window` (its descriptors).
+fn board_for(config: &ScanConfig, plan: &Plan, window: usize, workers: usize) -> Board {
     let addrs = plan.space().addrs();
-    match &config.resume {
+    let mut board = match &config.resume {
         Some(c) => {
             let down: Vec<_> = c.down.iter().map(|&(a, b, r)| (a, b, r.reason())).collect();
             Board::seeded(addrs, &c.up, &down)
         }
         None => Board::for_space(addrs),
-    }
+    };
+    let unanswered = match (config.scan_type, config.concurrency) {
+        (ScanType::Syn, None) => DEFAULT_MAX_UNANSWERED.max(window),
+        _ => window,
+    };
+    board.set_unanswered_window(unanswered.div_ceil(workers.max(1)));
+    board
 }
 
 /// What [`simulate`] hands back.
@@ -601,7 +611,7 @@ pub(crate) fn simulate<P: crate::probe::Prober>(
     let plan = Arc::new(plan);
     let window = config.concurrency.unwrap_or(DEFAULT_MAX_WINDOW);
     let workers = config.workers.unwrap_or(1).min(window).max(1);
-    let board = Arc::new(board_for(config, &plan));
+    let board = Arc::new(board_for(config, &plan, window, workers));
     let timing = config.timing_spec(workers);
     let cursor = Arc::new(Cursor::new(plan.len(), workers));
     let runtime = tokio::runtime::Builder::new_current_thread()
