@@ -431,10 +431,11 @@ async fn greeting_service() {
 
 #[tokio::test]
 async fn silent_port_costs_bounded_time() {
+    use std::sync::atomic::Ordering::SeqCst;
     let svc = service(Behaviour::Silent);
-    // A budget far above: only giving up after silent probes bounds the time here.
+    // A budget far above: only giving up after silent probes ends the detection in time.
     let options = DetectOptions {
-        budget: Duration::from_secs(60),
+        budget: Duration::from_secs(300),
         ..DetectOptions::default()
     };
     let start = Instant::now();
@@ -443,10 +444,25 @@ async fn silent_port_costs_bounded_time() {
     // Nothing recognised: the port table's name (none for an ephemeral port), a guess.
     assert_eq!(info.method, Method::Table);
     assert_eq!(info.confidence, 3);
+    // It was asked something: the GET after the greeting's wait, then other probes, each on
+    // a connection of its own (the GET on the greeting's).
+    assert!(
+        support::eventually(Duration::from_secs(60), || svc.accepted.load(SeqCst) >= 2),
+        "no probe after the greeting"
+    );
+    // Given up after `silent_probes` silent waits, the greeting's included: at most that many
+    // connections, where the whole sequence (a dozen probes and the TLS handshake) takes one
+    // for nearly every probe. Counted, not timed: what the give-up bounds is the number of
+    // waits, and so the time.
+    let accepted = svc.accepted.load(SeqCst);
+    assert!(
+        accepted <= options.silent_probes,
+        "{accepted} connections: the silent port was not given up on"
+    );
+    // And the budget did not end it: the waits of the silent probes, and 30 s for a loaded
+    // machine, are far below it. (No speed is asserted: that is `bench/`'s business.)
     let bound = options.greeting_wait + options.probe_wait * options.silent_probes as u32;
-    assert!(took < bound + Duration::from_secs(3), "{took:?}");
-    // It was asked something: the GET after the greeting's wait, then the other probes.
-    assert!(svc.accepted.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert!(took < bound + Duration::from_secs(30), "{took:?}");
 }
 
 /// A tarpit: accepts, then sends a byte every 100 ms forever (each read comes before the
@@ -470,19 +486,27 @@ async fn trickling_tarpit_stops_at_the_budget() {
             });
         }
     });
+    let budget = Duration::from_secs(2);
     let options = DetectOptions {
-        budget: Duration::from_secs(2),
+        budget,
         ..DetectOptions::default()
     };
     let start = Instant::now();
-    let info = tokio::time::timeout(Duration::from_secs(20), detect(addr(port), &options))
-        .await
-        .expect("detection outlived its budget")
-        .unwrap();
+    // Without the budget the tarpit would hold the first answer until its 16 KiB cap (27
+    // minutes at 10 bytes a second). The bound, the budget and 30 s for a loaded machine,
+    // tells the budget from that; it asserts no speed.
+    let info = tokio::time::timeout(
+        budget + Duration::from_secs(30),
+        detect(addr(port), &options),
+    )
+    .await
+    .expect("detection outlived its budget")
+    .unwrap();
     let took = start.elapsed();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(info.method, Method::Table);
-    assert!(took < Duration::from_millis(3500), "{took:?}");
+    // The budget, and nothing before it, ended the detection.
+    assert!(took >= budget, "{took:?}");
 }
 
 #[tokio::test]
@@ -521,11 +545,22 @@ async fn detect_all_runs_ports_concurrently() {
     let silent: Vec<_> = (0..4).map(|_| service(Behaviour::Silent)).collect();
     let mut targets = vec![addr(ssh.port), addr(ftp.port)];
     targets.extend(silent.iter().map(|s| addr(s.port)));
-    let options = DetectOptions::default();
-    let one_silent = options.greeting_wait + options.probe_wait * options.silent_probes as u32;
-    let start = Instant::now();
-    let results: Vec<_> = detect_all(targets.clone(), options, 256).collect().await;
-    let took = start.elapsed();
+    let accepted = || {
+        silent
+            .iter()
+            .map(|s| s.accepted.load(std::sync::atomic::Ordering::SeqCst))
+            .collect::<Vec<_>>()
+    };
+    let mut results = Vec::new();
+    // The silent ports' connections when the first silent port's result came.
+    let mut at_first_silent = None;
+    let mut stream = std::pin::pin!(detect_all(targets.clone(), DetectOptions::default(), 256));
+    while let Some((target, result)) = stream.next().await {
+        if at_first_silent.is_none() && silent.iter().any(|s| s.port == target.port()) {
+            at_first_silent = Some(accepted());
+        }
+        results.push((target, result));
+    }
     assert_eq!(results.len(), targets.len());
     // The greeting services come first: they do not wait for the silent ones.
     let names: Vec<_> = results
@@ -535,6 +570,12 @@ async fn detect_all_runs_ports_concurrently() {
     let mut first_two = names[..2].to_vec();
     first_two.sort();
     assert_eq!(first_two, ["ftp", "ssh"]);
-    // Four silent ports at once take about one silent port's time, not four.
-    assert!(took < one_silent * 2 + Duration::from_secs(2), "{took:?}");
+    // Four silent ports at once: when the first of them is given up on (after seconds of
+    // waits), every one of them has been connected to. One at a time, the other three would
+    // not have been yet. An order of events, not a time: no speed is asserted.
+    let at_first_silent = at_first_silent.expect("a silent port's result");
+    assert!(
+        at_first_silent.iter().all(|&n| n >= 1),
+        "connections to the silent ports when the first was given up on: {at_first_silent:?}"
+    );
 }

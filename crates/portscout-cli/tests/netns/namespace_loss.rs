@@ -505,11 +505,13 @@ fn loss_fixture_is_what_the_tests_assume() {
     let sa = |ip: &str, port: u16| SocketAddr::new(ip.parse().unwrap(), port);
     let scanner = &fix.scanner;
     std::thread::scope(|s| {
-        // The silent address, in parallel with the rest (it takes ~3 s).
+        // The silent address, in parallel with the rest (it takes ~3 s: the kernel's ARP
+        // resolution fails). 60 s for the connect leaves a loaded machine room: a timed-out
+        // connect (no EHOSTUNREACH) is what says the address is not silent as ARP sees it.
         let silent = s.spawn(|| {
             fix.scanner.run_in(|| {
                 let started = Instant::now();
-                let e = connect(sa(SILENT, 80), 10_000).expect_err("nobody has the address");
+                let e = connect(sa(SILENT, 80), 60_000).expect_err("nobody has the address");
                 (e, started.elapsed())
             })
         });
@@ -558,8 +560,11 @@ fn loss_fixture_is_what_the_tests_assume() {
             Some(libc::EHOSTUNREACH),
             "{SILENT}: {e} after {took:?}"
         );
+        // Not before the kernel's ARP solicitations (3, 1 s apart) went unanswered: a lower
+        // bound the kernel waits by design. No upper bound but the connect's own: the
+        // error says what happened, and how late it came on a loaded machine says nothing.
         assert!(
-            took >= Duration::from_millis(2500) && took <= Duration::from_secs(6),
+            took >= Duration::from_millis(2500),
             "{SILENT}: EHOSTUNREACH after {took:?}, want about 3 s"
         );
     });

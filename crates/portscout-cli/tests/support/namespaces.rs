@@ -542,7 +542,7 @@ impl VethPair {
         self.add_target_addr(target_cidr);
     }
 
-    /// Waits (at most 10 s) until IPv6 works on both ends: until each end has a link-local
+    /// Waits (at most 60 s, for a loaded machine) until IPv6 works on both ends: until each end has a link-local
     /// address and no address is still tentative (duplicate address detection done).
     ///
     /// For about a second after a veth comes up, the other end silently drops IPv6 multicast,
@@ -553,7 +553,7 @@ impl VethPair {
     /// are added with `nodad`).
     #[track_caller]
     pub fn wait_ipv6_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         for (ns, ifname) in [
             (&self.scanner_ns, &self.scanner_if),
             (&self.target_ns, &self.target_if),
@@ -572,7 +572,7 @@ impl VethPair {
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "IPv6 on {ifname} in {ns} not ready after 10 s:\n{text}"
+                    "IPv6 on {ifname} in {ns} not ready after 60 s:\n{text}"
                 );
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -414,18 +414,35 @@ fn results_are_committed_in_batches_of_n_rows() {
 
 #[test]
 fn results_are_committed_once_they_have_waited_the_interval() {
-    let dir = Dir::new("interval");
-    let path = dir.file("scans.db");
-    let mut r = Db::open(&path)
-        .unwrap()
-        .record(&new_scan("127.0.0.1", "1-10"))
-        .unwrap()
-        .batch(1000, Duration::from_millis(300));
-    let id = r.id();
-    r.begin(&ScanInfo::default()).unwrap();
-    r.result(&port("127.0.0.1", 1, PortState::Open)).unwrap();
-    assert_eq!(rows_in(&path, id), 0);
-    std::thread::sleep(Duration::from_millis(350));
+    let interval = Duration::from_millis(300);
+    // A result that has not waited the interval is not committed. That shows only when this
+    // thread got from `begin` (the interval's start) to the check within the interval, which a
+    // loaded machine (or a slow fsync) may not allow: then the try says nothing, and the test
+    // tries again with a new file, rather than bound the machine's speed.
+    let (_dir, path, id, mut r) = (0..20)
+        .find_map(|_| {
+            let dir = Dir::new("interval");
+            let path = dir.file("scans.db");
+            let mut r = Db::open(&path)
+                .unwrap()
+                .record(&new_scan("127.0.0.1", "1-10"))
+                .unwrap()
+                .batch(1000, interval);
+            let id = r.id();
+            let started = std::time::Instant::now();
+            r.begin(&ScanInfo::default()).unwrap();
+            r.result(&port("127.0.0.1", 1, PortState::Open)).unwrap();
+            let rows = rows_in(&path, id);
+            if started.elapsed() >= interval {
+                return None;
+            }
+            assert_eq!(rows, 0, "a result committed before it waited the interval");
+            Some((dir, path, id, r))
+        })
+        .expect("in 20 tries, never from `begin` to a result within 300 ms");
+    // Once the interval has passed (a lower bound: what the recorder waits by design), the
+    // next result commits the batch.
+    std::thread::sleep(interval + Duration::from_millis(50));
     r.result(&port("127.0.0.1", 2, PortState::Open)).unwrap();
     assert_eq!(rows_in(&path, id), 2);
 }
