@@ -35,7 +35,7 @@ pub const DEFAULT_MAX_WINDOW: usize = 4096;
 /// path carries, so silence holds no window (`docs/timing.md`): this bounds only the memory of
 /// the probes waiting (a SYN in flight holds no descriptor). A connect scan's probes hold a
 /// descriptor each and stay within [`DEFAULT_MAX_WINDOW`] and the descriptor budget.
-pub const DEFAULT_MAX_UNANSWERED: usize = 1 << 16;
+pub const DEFAULT_MAX_UNANSWERED: usize = 1 << 19;
 /// The most ports whose service is detected at once (`--service-version`), when nothing
 /// lowers it (see [`ScanConfigBuilder::service_version`]).
 pub const DEFAULT_DETECTIONS: usize = crate::service::DEFAULT_CONCURRENCY;
