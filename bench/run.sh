@@ -48,7 +48,7 @@
 #   w2-17, w2-15  w2 at /(B+1) and /(B-1) (/17 and /15 by default) for peak RSS: portscout only
 #   Every W run's SYNs are counted as they enter the target (nftables counter): the CSV
 #   columns probes, space (addresses x ports scanned) and send_s (w1, w4: the sampled span).
-#   portscout runs without -q there: its "portscout: timing:" line goes to summary.txt.
+#   portscout runs with -v there: its "portscout: timing:" line goes to summary.txt.
 #
 # Tools: portscout-ENGINE for each --engines entry; the peers nmap (-sT, every scenario),
 # nmap-syn (nmap -sS: s1, s3, s1v6, s3v6), masscan (s1, s3, s1v6, s3v6), rustscan (IPv4
@@ -894,8 +894,11 @@ w_tool_cmd() {
     case "$tool" in
         portscout-*)
             local e=${tool#portscout-}
-            # No -q: the "portscout: timing:" line on stderr says how many probes went out.
-            CMD=("$BIN" "$net" -p "$ports" --format ndjson --show open "${excl[@]}" "${NO_DNS[@]}")
+            # -v: the "portscout: timing:" line on stderr says how many probes went out, the
+            # peak window and the peak hosts held (a build before -v printed it by default).
+            local talk=()
+            "$BIN" --help 2>/dev/null | grep -q -- '--verbose' && talk=(-v)
+            CMD=("$BIN" "$net" -p "$ports" --format ndjson --show open "${talk[@]}" "${excl[@]}" "${NO_DNS[@]}")
             case "$e" in
                 syn) CMD+=(--scan syn) ;;
                 serial) CMD+=(--order serial) ;;
