@@ -548,9 +548,9 @@ pub const SAME_REQUEST: Duration = Duration::from_secs(1);
 /// Stop requests (SIGINT, SIGTERM), watched from before the scan starts until its results are
 /// written.
 ///
-/// One request is one request: signals that arrive within [`SAME_REQUEST`] of the first
-/// count once (GNU `timeout` signals the process and then its process group, microseconds
-/// apart; a service manager may follow SIGINT with SIGTERM). The first request pauses the
+/// One request is one request: signals read together, or within [`SAME_REQUEST`] of the
+/// first request's acknowledgement, count once (GNU `timeout` signals the process and then its
+/// process group, microseconds apart; a service manager may follow SIGINT with SIGTERM). The first request pauses the
 /// scan (or, before it has started, pauses it as soon as it starts, so the resume file
 /// holds everything); a request after that window quits at once, without a resume file.
 struct StopRequests {
@@ -621,12 +621,22 @@ impl StopRequests {
         std::thread::Builder::new()
             .name("portscout-signals".into())
             .spawn(move || {
-                for _ in signals.forever() {
+                loop {
+                    // Signals pending together (read in one wake-up) are one request,
+                    // however long the last acknowledgement took.
+                    if signals.wait().count() == 0 {
+                        if signals.is_closed() {
+                            break;
+                        }
+                        continue;
+                    }
                     let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
                     match state.first {
                         None => {
-                            state.first = Some(Instant::now());
                             state.acknowledge();
+                            // The window counts from the acknowledgement: a loaded machine
+                            // that took long to pause the scan does not shorten it.
+                            state.first = Some(Instant::now());
                         }
                         Some(first) if first.elapsed() < SAME_REQUEST => {}
                         Some(_) => {
