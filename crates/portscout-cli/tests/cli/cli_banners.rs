@@ -442,13 +442,15 @@ fn syn_scan_banners() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(running.is_running(), "the scan ended too soon");
+    // (Whether it still runs matters only when no banner thread was seen: once seen, the
+    // scan may end at any moment.)
+    let still_running = running.is_running();
     let run = running.wait();
     run.assert_success();
     assert_ndjson_banners(&s, &run.stdout);
     assert!(
         seen.iter().any(|(name, _)| name == "portscout-grabs"),
-        "no banner thread: {seen:?}"
+        "no banner thread (scan still running when the look ended: {still_running}): {seen:?}"
     );
     for (name, caps) in &seen {
         assert_eq!(caps, &[0, 0, 0], "thread {name} holds capabilities");
