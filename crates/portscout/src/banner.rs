@@ -198,10 +198,15 @@ pub fn http_request(addr: SocketAddr) -> String {
 /// its I/O and time drivers.
 pub async fn grab(addr: SocketAddr, options: &BannerOptions) -> io::Result<Option<Banner>> {
     let deadline = Instant::now() + options.timeout;
-    let Ok(stream) = timeout_at(deadline, connect(addr, deadline)).await else {
+    let Ok(connected) = timeout_at(deadline, connect(addr, deadline)).await else {
         return Ok(None);
     };
-    let stream = stream?;
+    let (stream, reset) = connected?;
+    if reset {
+        // The service spoke and reset before the connect was seen complete: what it said is
+        // still queued (and no connection to itself is reset).
+        return read_banner(&stream, options, deadline).await;
+    }
     if stream.local_addr()? == stream.peer_addr()? {
         // RFC 793 simultaneous open with itself: the listener went away since the scan.
         return Ok(None);
@@ -226,11 +231,12 @@ pub async fn grab(addr: SocketAddr, options: &BannerOptions) -> io::Result<Optio
 }
 
 /// Connects, waiting and trying again while the scanner is short of descriptors, buffers or
-/// source ports (the prober's back-pressure errors), until the deadline.
-async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
+/// source ports (the prober's back-pressure errors), until the deadline. `true`: the
+/// connection was made and then reset (or closed and reset) before it was seen complete.
+async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<(TcpStream, bool)> {
     let mut backoff = Duration::from_millis(1);
     loop {
-        match TcpStream::connect(addr).await {
+        match connect_keeping_greeting(addr).await {
             Err(e)
                 if matches!(
                     classify_error(&e, Duration::ZERO, None),
@@ -242,6 +248,46 @@ async fn connect(addr: SocketAddr, deadline: Instant) -> io::Result<TcpStream> {
             }
             other => return other,
         }
+    }
+}
+
+/// Connects to `addr` once; `true`: the connection was made and then reset before it was
+/// seen complete, and what the service said before the reset is still queued in it (see
+/// [`finish_connect`]). Banner grabs and service detection's first connection use it.
+pub(crate) async fn connect_keeping_greeting(addr: SocketAddr) -> io::Result<(TcpStream, bool)> {
+    finish_connect(begin_connect(addr)?).await
+}
+
+/// A non-blocking socket whose connect to `addr` is under way (or done).
+fn begin_connect(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}
+
+/// Waits for the connect of `socket` to complete. Unlike a plain connect, a connection that
+/// was made and then reset is no error here (`true`): a service that greets and resets at
+/// once leaves its greeting in the socket, and the socket's pending error (`ECONNRESET`, or
+/// `EPIPE` after a close and then a reset; a refused SYN gives `ECONNREFUSED`) would
+/// otherwise hide it.
+async fn finish_connect(socket: std::net::TcpStream) -> io::Result<(TcpStream, bool)> {
+    let stream = TcpStream::from_std(socket)?;
+    stream.writable().await?;
+    match stream.take_error()? {
+        None => Ok((stream, false)),
+        Some(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET | libc::EPIPE)) => {
+            Ok((stream, true))
+        }
+        Some(e) => Err(e),
     }
 }
 

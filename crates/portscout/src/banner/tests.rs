@@ -247,9 +247,8 @@ async fn a_service_that_closes_at_once_gives_no_banner() {
 async fn a_greeting_before_a_reset_is_kept() {
     let (addr, server) = serve(|mut s| {
         // Speak only once the grab has sent its request (its port is taken for an HTTP port
-        // below): then its connect is over. A reset that comes before the grab's connect has
-        // completed fails the connect itself (the socket's pending error), whatever is queued:
-        // a reset right after the greeting lost that race one run in three under load.
+        // below): the reset comes after a connect seen complete, on the read path. (A reset
+        // before that is the next test's case.)
         let mut request = [0u8; 1];
         s.read_exact(&mut request).unwrap();
         s.write_all(b"220 ready\r\n").unwrap();
@@ -271,6 +270,46 @@ async fn a_greeting_before_a_reset_is_kept() {
     let banner = grab(addr, &options).await.unwrap().unwrap();
     assert_eq!(banner.as_bytes(), b"220 ready\r\n");
     server.join().unwrap();
+}
+
+/// A service that greets and resets before the grab has seen its connect complete: the
+/// greeting is still the banner (a plain connect reads the socket's pending reset and loses
+/// it). Deterministic: the connect is begun, the service speaks and resets (the greeting
+/// acknowledged by our kernel first), and only then is the connect finished.
+#[tokio::test]
+async fn a_greeting_and_reset_before_the_connect_completes_is_kept() {
+    let (addr, server) = serve(|mut s| {
+        s.write_all(b"220 quick\r\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while unacknowledged(&s) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the greeting was not acknowledged in 30 s"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    });
+    let socket = begin_connect(addr).unwrap();
+    // The listener's kernel completes the handshake without us; the service then speaks and
+    // resets (its thread ends with the reset).
+    server.join().unwrap();
+    let (stream, reset) = finish_connect(socket).await.unwrap();
+    assert!(
+        reset,
+        "the connection was reset before it was seen complete"
+    );
+    let banner = read_banner(
+        &stream,
+        &options(3000),
+        tokio::time::Instant::now() + Duration::from_secs(3),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(banner.as_bytes(), b"220 quick\r\n");
 }
 
 #[tokio::test]

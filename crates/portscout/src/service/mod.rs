@@ -208,12 +208,15 @@ pub async fn detect(
     options: &DetectOptions,
 ) -> Result<ServiceInfo, DetectError> {
     let deadline = Instant::now() + options.budget;
-    let first = match timeout_at(deadline, TcpStream::connect(target)).await {
-        Err(_) => return Err(DetectError::ConnectTimeout(target)),
-        Ok(Err(source)) => return Err(DetectError::Connect { target, source }),
-        Ok(Ok(s)) => s,
-    };
-    if matches!((first.local_addr(), first.peer_addr()), (Ok(l), Ok(p)) if l == p) {
+    // A service that greets and resets at once keeps its greeting for the first probe (the
+    // empty one, which only reads): a plain connect would report the reset instead.
+    let (first, reset) =
+        match timeout_at(deadline, crate::banner::connect_keeping_greeting(target)).await {
+            Err(_) => return Err(DetectError::ConnectTimeout(target)),
+            Ok(Err(source)) => return Err(DetectError::Connect { target, source }),
+            Ok(Ok(s)) => s,
+        };
+    if !reset && matches!((first.local_addr(), first.peer_addr()), (Ok(l), Ok(p)) if l == p) {
         // RFC 793 simultaneous open with itself: nothing listens there.
         let source = io::Error::from(io::ErrorKind::ConnectionRefused);
         return Err(DetectError::Connect { target, source });
