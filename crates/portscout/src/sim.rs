@@ -308,6 +308,9 @@ pub struct SimReport {
     pub elapsed: Duration,
     /// SYNs sent to each `(address, port)` (retransmissions and confirmations included).
     pub attempts: HashMap<SocketAddr, u32>,
+    /// When each SYN of `attempts` was sent (simulated time since the scan's first probe), in
+    /// order.
+    pub sent_at: HashMap<SocketAddr, Vec<Duration>>,
     /// The most probes waiting for an answer at once, over all workers.
     pub peak_in_flight: usize,
     /// SYNs dropped because their host's path was full ([`SimHost::capacity`]).
@@ -372,6 +375,7 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
         batching: config.scan_type() == ScanType::Syn,
         epoch: Cell::new(None),
         attempts: RefCell::default(),
+        sent_at: RefCell::default(),
         in_flight: Cell::new(0),
         peak: Cell::new(0),
         path: RefCell::default(),
@@ -384,6 +388,7 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
         stats: done.stats,
         elapsed: done.elapsed,
         attempts: wire.attempts.take(),
+        sent_at: wire.sent_at.take(),
         peak_in_flight: wire.peak.get(),
         dropped_at_capacity: wire.dropped.get(),
     })
@@ -398,6 +403,7 @@ struct Wire {
     /// When the first probe started (what [`SimHost::reachable_from`] counts from).
     epoch: Cell<Option<Instant>>,
     attempts: RefCell<HashMap<SocketAddr, u32>>,
+    sent_at: RefCell<HashMap<SocketAddr, Vec<Duration>>>,
     in_flight: Cell<usize>,
     peak: Cell<usize>,
     /// Per host with a capacity: when each probe on its path ends its round trip.
@@ -480,6 +486,11 @@ impl Prober for SimProber {
         let now = Instant::now();
         let epoch = *wire.epoch.get().get_or_insert(now);
         wire.epoch.set(Some(epoch));
+        wire.sent_at
+            .borrow_mut()
+            .entry(target)
+            .or_default()
+            .push(now - epoch);
         // A SYN sent before the path delivers waits until it does: that wait is part of the
         // round trip.
         let held = (epoch + host.reachable_from).saturating_duration_since(now);
