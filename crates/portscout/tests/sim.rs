@@ -644,6 +644,47 @@ fn before_the_first_answer_a_retry_leaves_after_half_the_initial_timeout() {
     }
 }
 
+/// The attempt after a half-second first one is under way when the first one's answer comes
+/// (a far host, an address whose SYN waited in an ARP queue): the SYN scan takes that answer
+/// (it still names one of the scan's source ports), so every SYN has at least a second to be
+/// answered: a round trip of 0.5-1.5 s still finds the port open, without a round-trip sample
+/// nor a loss (the first attempt was late, not lost). Before, the answer to an attempt whose
+/// wait was over was dropped, and a round trip past 1 s (the first attempt's whole wait) made
+/// the port `filtered` and its host down. A connect scan closes the first attempt's socket: its
+/// second attempt finds a round trip of up to 1 s.
+#[test]
+fn an_answer_to_a_first_attempt_after_its_half_second_still_counts() {
+    for (scan_type, rtt) in [
+        (ScanType::Syn, 600u64),
+        (ScanType::Syn, 1_200),
+        (ScanType::Syn, 1_450),
+        (ScanType::Connect, 600),
+        (ScanType::Connect, 900),
+    ] {
+        let what = format!("{scan_type}, round trip {rtt} ms");
+        let net = SimNet::new(1).host(
+            ip("198.18.0.1"),
+            SimHost::answering(ms(rtt)).port(22, SimPort::Open),
+        );
+        let report = run(scan("198.18.0.1", "22").scan_type(scan_type), &net);
+        let target = SocketAddr::new(ip("198.18.0.1"), 22);
+        assert_eq!(report.hosts_down().count(), 0, "{what}");
+        let result = report.result(target).expect(&what);
+        assert_eq!(result.state, PortState::Open, "{what}");
+        assert_eq!(report.attempts[&target], 2, "{what}");
+        if scan_type == ScanType::Syn {
+            // The first attempt's answer, taken during the second: no sample, no loss.
+            assert_eq!(result.rtt, None, "{what}");
+            assert_eq!(report.stats.confirmed_losses, 0, "{what}");
+            assert!(
+                report.elapsed < ms(rtt + 10),
+                "{what}: {:?}",
+                report.elapsed
+            );
+        }
+    }
+}
+
 /// Issue 18: a silent /16 × 1 port under `--rate` takes (addresses × K) / rate with K = 2
 /// (no loss measured), plus the last probe's wait: the rate sets the pace, not the silence;
 /// and a worker holds an address's state only while the address has probes under way (peak

@@ -1279,7 +1279,10 @@ impl Hosts {
         }
         if answered {
             self.board.set_answered();
-            let lost = job.lost();
+            // An answer without a round trip answered an earlier attempt (the SYN scan takes
+            // one while a later attempt is under way; `Outcome::unsampled`): that attempt was
+            // late, not lost.
+            let lost = if result.rtt.is_some() { job.lost() } else { 0 };
             // Its first answer: its own estimates from here.
             let own = host.own(self.max_window);
             own.loss.answered(lost + 1);
