@@ -36,8 +36,9 @@
 //! round trips start then), answers are read by `read_answers` when the loop sees them arrive,
 //! the loop takes answered and expired probes from `completed`, and its `retime_all` shortens
 //! the probes sent before the first round trip was measured. An answer to an attempt that has
-//! timed out is dropped in both (a connect's socket is closed; a SYN's retry leaves from
-//! another source port).
+//! timed out is dropped by a connect scan (its socket is closed); a SYN scan takes it while a
+//! later attempt of the port is under way (as `SynProber` does: it still names one of our
+//! source ports), without a round-trip sample, and drops it otherwise.
 //!
 //! What it does not model: the kernel's own SYN retransmission (after 1 s; a probe's timeout is
 //! usually shorter), the threads engine (a blocking thread per probe cannot run on a paused
@@ -308,6 +309,9 @@ pub struct SimReport {
     pub elapsed: Duration,
     /// SYNs sent to each `(address, port)` (retransmissions and confirmations included).
     pub attempts: HashMap<SocketAddr, u32>,
+    /// When each SYN of `attempts` was sent (simulated time since the scan's first probe), in
+    /// order.
+    pub sent_at: HashMap<SocketAddr, Vec<Duration>>,
     /// The most probes waiting for an answer at once, over all workers.
     pub peak_in_flight: usize,
     /// SYNs dropped because their host's path was full ([`SimHost::capacity`]).
@@ -372,6 +376,7 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
         batching: config.scan_type() == ScanType::Syn,
         epoch: Cell::new(None),
         attempts: RefCell::default(),
+        sent_at: RefCell::default(),
         in_flight: Cell::new(0),
         peak: Cell::new(0),
         path: RefCell::default(),
@@ -384,6 +389,7 @@ pub fn run(config: &ScanConfig, net: &SimNet) -> Result<SimReport, Error> {
         stats: done.stats,
         elapsed: done.elapsed,
         attempts: wire.attempts.take(),
+        sent_at: wire.sent_at.take(),
         peak_in_flight: wire.peak.get(),
         dropped_at_capacity: wire.dropped.get(),
     })
@@ -398,6 +404,7 @@ struct Wire {
     /// When the first probe started (what [`SimHost::reachable_from`] counts from).
     epoch: Cell<Option<Instant>>,
     attempts: RefCell<HashMap<SocketAddr, u32>>,
+    sent_at: RefCell<HashMap<SocketAddr, Vec<Duration>>>,
     in_flight: Cell<usize>,
     peak: Cell<usize>,
     /// Per host with a capacity: when each probe on its path ends its round trip.
@@ -410,7 +417,7 @@ struct Wire {
 pub(crate) struct SimProber {
     wire: Rc<Wire>,
     /// Batching: the probes in flight, as `SynProber` keeps them (with their attempt number:
-    /// an answer to an earlier attempt is dropped).
+    /// an answer to an earlier attempt is no round-trip sample).
     table: InFlight<(Job, u32)>,
     /// Batching: started, not yet flushed (with their answer, if one comes, and its delay).
     queued: Vec<(SocketAddr, u32, Option<Answer>)>,
@@ -480,6 +487,11 @@ impl Prober for SimProber {
         let now = Instant::now();
         let epoch = *wire.epoch.get().get_or_insert(now);
         wire.epoch.set(Some(epoch));
+        wire.sent_at
+            .borrow_mut()
+            .entry(target)
+            .or_default()
+            .push(now - epoch);
         // A SYN sent before the path delivers waits until it does: that wait is part of the
         // round trip.
         let held = (epoch + host.reachable_from).saturating_duration_since(now);
@@ -567,15 +579,19 @@ impl Prober for SimProber {
             let Some((target, attempt, outcome)) = self.answers.remove(&seq) else {
                 continue;
             };
-            // Its attempt is over (timed out): a late answer, dropped.
-            if self
-                .table
-                .get(target)
-                .is_some_and(|((_, a), _)| *a == attempt)
-            {
-                if let Some((job, _)) = self.table.remove(target) {
-                    self.ended(job, outcome);
-                }
+            // No attempt of its port under way: a late answer, dropped. One to an earlier
+            // attempt while a later one is under way decides the port, without a round trip
+            // (as `SynProber` takes one: another source port, a valid cookie).
+            let Some((&(_, current), _)) = self.table.get(target) else {
+                continue;
+            };
+            if let Some((job, _)) = self.table.remove(target) {
+                let outcome = if current == attempt {
+                    outcome
+                } else {
+                    outcome.unsampled()
+                };
+                self.ended(job, outcome);
             }
         }
     }

@@ -147,7 +147,9 @@ pub enum Outcome {
         state: PortState,
         /// The answer behind it.
         reason: Reason,
-        /// Time from sending to the answer.
+        /// Time from sending to the answer (`None` with an answer, a SYN-ACK or RST: it
+        /// answered an earlier attempt of the port, whose sending time is not known, so it is
+        /// no round-trip sample and proves no attempt lost; see [`Outcome::unsampled`]).
         rtt: Option<Duration>,
         /// What the answer says about the host as a whole.
         host: HostSignal,
@@ -167,4 +169,25 @@ pub enum Outcome {
     /// The attempt said nothing about the port and can be repeated at once (a
     /// self-connection, an interrupted call, a 4-tuple collision).
     Retry,
+}
+
+impl Outcome {
+    /// The same outcome as the answer to an earlier attempt of the port than the one in flight
+    /// (its wait had ended): a decided state without a round trip, which is then no sample.
+    pub fn unsampled(self) -> Outcome {
+        match self {
+            Outcome::Decided {
+                state,
+                reason,
+                host,
+                ..
+            } => Outcome::Decided {
+                state,
+                reason,
+                rtt: None,
+                host,
+            },
+            other => other,
+        }
+    }
 }

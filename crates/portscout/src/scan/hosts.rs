@@ -885,7 +885,7 @@ impl Hosts {
             self.deferred += 1;
             return Admit::Deferred;
         }
-        let timeout = Self::timeout_for(
+        let mut timeout = Self::timeout_for(
             &self.spec,
             host.own.as_deref(),
             self.unanswered_timeout,
@@ -903,7 +903,7 @@ impl Hosts {
                     unreachable: None,
                     ..
                 },
-                Timeout::Adaptive(_),
+                Timeout::Adaptive(bounds),
             ) => {
                 let judged = DOWN_AFTER.min(self.ports);
                 let attempts =
@@ -923,8 +923,17 @@ impl Hosts {
                 let now = now();
                 let first = !job.started();
                 let until = *since.get_or_insert(now) + DOWN_SILENCE;
-                (job.silent_attempts() + 1 >= attempts)
-                    .then(|| until.saturating_duration_since(now))
+                let last = job.silent_attempts() + 1 >= attempts;
+                if !last && !self.board.answered() {
+                    // Before the scan's first answer every wait is the initial timeout, a
+                    // guess. An attempt that is not its port's last waits half of it: the
+                    // retransmission leaves sooner (two probes half a second apart, so a short
+                    // burst of loss does not take both), while the last attempt still waits
+                    // the whole initial timeout, so the address is given up no sooner than
+                    // `initial/2 + initial` after its first probe, past its floor of silence.
+                    timeout = timeout.min(bounds.clamp(bounds.initial / 2));
+                }
+                last.then(|| until.saturating_duration_since(now))
                     .filter(|&rest| rest > timeout)
                     .map(|rest| (rest, (!first).then(|| until - timeout)))
             }
@@ -1270,7 +1279,10 @@ impl Hosts {
         }
         if answered {
             self.board.set_answered();
-            let lost = job.lost();
+            // An answer without a round trip answered an earlier attempt (the SYN scan takes
+            // one while a later attempt is under way; `Outcome::unsampled`): that attempt was
+            // late, not lost.
+            let lost = if result.rtt.is_some() { job.lost() } else { 0 };
             // Its first answer: its own estimates from here.
             let own = host.own(self.max_window);
             own.loss.answered(lost + 1);

@@ -14,7 +14,9 @@
 //! This table is implemented by [`classify`] (answers) and [`classify_send_error`] (what the
 //! kernel says when the SYN is sent); they are the only places a SYN's answer becomes a port
 //! state. An answer counts only if it passes [`Matcher::answer`]: its SYN cookie is right and
-//! it answers the attempt in flight (same source port). Everything else is ignored. The host
+//! a probe of its address and port is in flight. Everything else is ignored. An answer to an
+//! earlier attempt of that port (its cookie names another of our source ports) still decides
+//! it, without a round-trip sample (Karn's rule: which SYN it answers is not known). The host
 //! column is what the answer says about the host as a whole ([`HostSignal`]).
 //!
 //! | answer | outcome | state / reason | host |
@@ -149,9 +151,6 @@ pub enum Stray {
     /// No probe of that address and port is in flight (a late answer, a second answer to
     /// one probe, or not ours).
     NotInFlight,
-    /// A probe is in flight, but from another source port or address (an earlier attempt's
-    /// answer, or not ours).
-    OtherAttempt,
     /// The SYN cookie is wrong: forged, or from another scan.
     BadCookie,
     /// Says nothing about the port (a bare ACK, an ICMP too big).
@@ -221,12 +220,17 @@ impl Matcher {
         if !valid {
             return Err(Stray::BadCookie);
         }
-        // The source address is in the cookie; the port tells the attempts apart.
-        if probe.ours != ours.port() {
-            return Err(Stray::OtherAttempt);
-        }
+        // The source address is in the cookie; the port tells the attempts apart. An answer
+        // to an earlier attempt (another source port) came after that attempt's wait ended,
+        // while this one is under way: it still says what the port is (before the scan's
+        // first answer, an attempt that is not its port's last waits only half the initial
+        // timeout; `Hosts::admit`), but not when it was sent, so it is no round-trip sample.
+        let earlier = probe.ours != ours.port();
         let rtt = now.saturating_duration_since(sent);
-        let outcome = classify(&answer, rtt).ok_or(Stray::Meaningless)?;
+        let mut outcome = classify(&answer, rtt).ok_or(Stray::Meaningless)?;
+        if earlier {
+            outcome = outcome.unsampled();
+        }
         self.settle(target, outcome)?;
         Ok(target)
     }
