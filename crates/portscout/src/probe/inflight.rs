@@ -1,17 +1,19 @@
 //! The probes in flight of a batching prober: one compact table and one deadline queue, in
 //! place of a future and a timer per probe.
 //!
-//! A probe is a flat record in a hash table of its family: its target's address and port (the
-//! key, an IPv4 address as a `u32`; IPv6 in a table of its own), its deadline and send time
-//! (32-bit microsecond counts, below) and what the prober keeps with it (the SYN prober: the
-//! worker's job without its target, and its source port, 18 bytes). An IPv4 record is 32 bytes
-//! (a `HashMap` keyed by the target would pad the key and the value apart). Deadlines wait in
-//! a binary heap ordered by time (exact microseconds since the table's epoch); an entry whose
-//! probe was answered, retimed or replaced meanwhile is dropped when it comes to the top (its
+//! A probe is a flat record: its target's address and port (an IPv4 address as a `u32`; IPv6
+//! in a table of its own), its deadline and send time (32-bit microsecond counts, below) and
+//! what the prober keeps with it (the SYN prober: the worker's job without its target, and
+//! its source port, 18 bytes). An IPv4 record is 32 bytes. The records of a family lie side
+//! by side in a vector, and a hash table keyed by target holds their positions (4 bytes a
+//! bucket): a hash table is at most 7/8 full and doubles, so up to half its buckets are
+//! spare, and a spare bucket costs 5 bytes, not a record's 33. Deadlines wait in a binary
+//! heap ordered by time (exact microseconds since the table's epoch); an entry whose probe
+//! was answered, retimed or replaced meanwhile is dropped when it comes to the top (its
 //! deadline no longer matches the probe's), and the heap is rebuilt from the table when such
-//! entries outnumber the probes. So a probe in flight costs a record (and its control byte)
-//! and a heap entry, and the event loop sleeps once, until the earliest deadline or the next
-//! answer, whatever the number of probes.
+//! entries outnumber the probes. So a probe in flight costs 53 bytes (record, position,
+//! control byte, heap entry) besides spare room, and the event loop sleeps once, until the
+//! earliest deadline or the next answer, whatever the number of probes.
 //!
 //! A record keeps the low 32 bits of its deadline's and send time's microseconds (they wrap
 //! every 71 minutes): the heap entry that is the probe's deadline is the one with the same low
@@ -55,10 +57,14 @@ struct Slot<A, T> {
     value: T,
 }
 
-/// One family's probes.
+/// One family's probes: their records side by side (no spare room but the vector's), and a
+/// hash table of their positions (4 bytes and a control byte a bucket: the hash table's
+/// spare room, up to half its buckets after it doubles, costs 5 bytes a bucket, not 33).
 #[derive(Debug)]
 struct Table<A, T> {
-    slots: HashTable<Slot<A, T>>,
+    /// Where each probe's record is in `slots`, by target.
+    index: HashTable<u32>,
+    slots: Vec<Slot<A, T>>,
     hasher: foldhash::fast::RandomState,
     /// Deadlines (microseconds since the epoch, exact) and their targets.
     queue: BinaryHeap<Reverse<(u64, A, u16)>>,
@@ -72,7 +78,8 @@ fn is_current(at: u64, deadline: u32) -> bool {
 impl<A: Addr, T> Table<A, T> {
     fn new() -> Table<A, T> {
         Table {
-            slots: HashTable::new(),
+            index: HashTable::new(),
+            slots: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
             queue: BinaryHeap::new(),
         }
@@ -86,32 +93,64 @@ impl<A: Addr, T> Table<A, T> {
         self.slots.len()
     }
 
+    /// The position of the record of `ip`, `port`.
+    fn find(&self, ip: A, port: u16) -> Option<usize> {
+        let slots = &self.slots;
+        let at = self.index.find(self.hash(ip, port), |&i| {
+            let s = &slots[i as usize];
+            s.ip == ip && s.port == port
+        })?;
+        Some(*at as usize)
+    }
+
     fn get(&self, ip: A, port: u16) -> Option<&Slot<A, T>> {
-        self.slots
-            .find(self.hash(ip, port), |s| s.ip == ip && s.port == port)
+        self.find(ip, port).map(|i| &self.slots[i])
     }
 
     fn remove(&mut self, ip: A, port: u16) -> Option<Slot<A, T>> {
         let hash = self.hash(ip, port);
-        let found = self
-            .slots
-            .find_entry(hash, |s| s.ip == ip && s.port == port);
-        found.ok().map(|e| e.remove().0)
+        let slots = &self.slots;
+        let found = self.index.find_entry(hash, |&i| {
+            let s = &slots[i as usize];
+            s.ip == ip && s.port == port
+        });
+        let (at, _) = found.ok()?.remove();
+        Some(self.take(at as usize))
+    }
+
+    /// Takes the record at `at` out of `slots` (its position already out of the index): the
+    /// last record moves into its place.
+    fn take(&mut self, at: usize) -> Slot<A, T> {
+        let last = self.slots.len() - 1;
+        let slot = self.slots.swap_remove(at);
+        if at != last {
+            let moved = &self.slots[at];
+            let hash = self.hash(moved.ip, moved.port);
+            if let Some(i) = self.index.find_mut(hash, |&i| i as usize == last) {
+                *i = at as u32;
+            }
+        }
+        slot
     }
 
     fn insert(&mut self, ip: A, port: u16, deadline: u64, sent: u32, value: T) -> Option<T> {
         self.queue.push(Reverse((deadline, ip, port)));
         let old = self.remove(ip, port).map(|s| s.value);
-        let slot = Slot {
+        // (A worker never has 4 billion probes in flight: 128 GB of records.)
+        let at = self.slots.len() as u32;
+        self.slots.push(Slot {
             ip,
             port,
             deadline: deadline as u32,
             sent,
             value,
-        };
-        let (hasher, hash) = (&self.hasher, self.hash(ip, port));
-        self.slots
-            .insert_unique(hash, slot, |s| hasher.hash_one((s.ip, s.port)));
+        });
+        let hash = self.hash(ip, port);
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.index.insert_unique(hash, at, |&i| {
+            let s = &slots[i as usize];
+            hasher.hash_one((s.ip, s.port))
+        });
         self.compact();
         old
     }
@@ -152,13 +191,14 @@ impl<A: Addr, T> Table<A, T> {
             }
             self.queue.pop();
             let hash = self.hash(ip, port);
-            if let Ok(e) = self
-                .slots
-                .find_entry(hash, |s| s.ip == ip && s.port == port)
-            {
-                if is_current(at, e.get().deadline) {
-                    each(ip, port, e.remove().0.value);
-                }
+            let slots = &self.slots;
+            let found = self.index.find_entry(hash, |&i| {
+                let s = &slots[i as usize];
+                s.ip == ip && s.port == port && is_current(at, s.deadline)
+            });
+            if let Ok(e) = found {
+                let (i, _) = e.remove();
+                each(ip, port, self.take(i as usize).value);
             }
         }
     }
@@ -166,8 +206,8 @@ impl<A: Addr, T> Table<A, T> {
     /// Moves the deadline of the probe of `ip`, `port` to `deadline` if that is earlier
     /// (both within [`MAX_WAIT`] after its send time: their low bits compare exactly).
     fn retime(&mut self, ip: A, port: u16, deadline: u64) {
-        let hash = self.hash(ip, port);
-        if let Some(slot) = self.slots.find_mut(hash, |s| s.ip == ip && s.port == port) {
+        if let Some(i) = self.find(ip, port) {
+            let slot = &mut self.slots[i];
             let earlier = (deadline as u32).wrapping_sub(slot.deadline) as i32;
             if earlier < 0 {
                 slot.deadline = deadline as u32;
@@ -360,16 +400,22 @@ impl<T> Default for InFlight<T> {
     }
 }
 
-/// Bytes one IPv4 probe in flight costs in the table (its record and control byte) and its
-/// queue, what it holds (`T`) included, not counting the hash table's spare room (it is at
-/// most 7/8 full, and grows by doubling).
+/// Bytes one IPv4 probe in flight costs in the table (its record, its position in the hash
+/// table and that bucket's control byte) and its queue, what it holds (`T`) included, not
+/// counting spare room (the hash table is at most 7/8 full, and it, the records and the
+/// queue grow by doubling).
 #[cfg(test)]
 pub(crate) const fn bytes_per_probe<T>() -> usize {
-    std::mem::size_of::<Slot<u32, T>>() + 1 + std::mem::size_of::<Reverse<(u64, u32, u16)>>()
+    std::mem::size_of::<Slot<u32, T>>()
+        + std::mem::size_of::<u32>()
+        + 1
+        + std::mem::size_of::<Reverse<(u64, u32, u16)>>()
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn a(s: &str) -> SocketAddr {
@@ -474,12 +520,84 @@ mod tests {
         assert!(t.is_empty());
     }
 
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(usize, u64),
+        Remove(usize),
+        Advance(u64),
+    }
+
+    proptest::proptest! {
+        /// Records move when another one leaves (the last takes its place): the table agrees
+        /// with a plain map of target to deadline and value through any sequence of sends,
+        /// answers and expiries.
+        #[test]
+        fn the_table_agrees_with_a_map(ops in proptest::collection::vec(
+            proptest::prop_oneof![
+                (0..12usize, 1..50u64).prop_map(|(k, d)| Op::Insert(k, d)),
+                (0..12usize).prop_map(Op::Remove),
+                (0..30u64).prop_map(Op::Advance),
+            ],
+            1..300,
+        )) {
+            use std::collections::HashMap;
+            let targets: Vec<SocketAddr> = (0..12)
+                .map(|i| match i {
+                    0..=8 => SocketAddr::new(Ipv4Addr::new(198, 18, 0, i % 3).into(), 20 + i as u16 / 3),
+                    _ => SocketAddr::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16).into(), 22),
+                })
+                .collect();
+            let mut t = InFlight::new();
+            let start = t.epoch;
+            let mut model: HashMap<SocketAddr, (u64, u32)> = HashMap::new();
+            let mut now = 0u64;
+            for (n, op) in ops.into_iter().enumerate() {
+                let value = n as u32;
+                match op {
+                    Op::Insert(k, d) => {
+                        let at = start + Duration::from_millis(now + d);
+                        let old = t.insert(targets[k], start + Duration::from_millis(now), at, value);
+                        let want = model.insert(targets[k], (now + d, value)).map(|(_, v)| v);
+                        prop_assert_eq!(old, want);
+                    }
+                    Op::Remove(k) => {
+                        let want = model.remove(&targets[k]).map(|(_, v)| v);
+                        prop_assert_eq!(t.remove(targets[k]), want);
+                    }
+                    Op::Advance(d) => {
+                        now += d;
+                        let mut got = Vec::new();
+                        t.expire(start + Duration::from_millis(now), |k, v| got.push((k, v)));
+                        let mut want: Vec<_> = model
+                            .iter()
+                            .filter(|(_, (at, _))| *at <= now)
+                            .map(|(k, (_, v))| (*k, *v))
+                            .collect();
+                        model.retain(|_, (at, _)| *at > now);
+                        got.sort();
+                        want.sort();
+                        prop_assert_eq!(got, want);
+                    }
+                }
+                prop_assert_eq!(t.len(), model.len());
+                for (k, (_, v)) in &model {
+                    prop_assert_eq!(t.get(*k).map(|(v, _)| *v), Some(*v));
+                }
+                let earliest = model.values().map(|(at, _)| *at).min();
+                prop_assert_eq!(
+                    t.next_deadline(),
+                    earliest.map(|at| start + Duration::from_millis(at))
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_probe_in_flight_costs_a_few_dozen_bytes() {
-        // The record's target, deadline, send time, its control byte and a heap entry
-        // (without what it holds).
+        // The record's target, deadline, send time, its position in the hash table and that
+        // bucket's control byte, and a heap entry (without what it holds).
         assert_eq!(std::mem::size_of::<Slot<u32, ()>>(), 16);
-        assert_eq!(bytes_per_probe::<()>(), 33);
+        assert_eq!(bytes_per_probe::<()>(), 37);
         // What a prober keeps beside them fills the record's padding first: 18 bytes of
         // alignment 2 (the SYN prober's) make a 32-byte record.
         assert_eq!(std::mem::size_of::<Slot<u32, [u16; 9]>>(), 32);
