@@ -615,7 +615,8 @@ impl Prober for SimProber {
     }
 
     fn retime_all(&mut self, deadline: &mut dyn FnMut(&Job, Instant) -> Option<Instant>) {
-        self.table.retime_all(|(job, _), sent| deadline(job, sent));
+        self.table
+            .retime_all(|_, (job, _), sent| deadline(job, sent));
     }
 
     fn answers_ready(&self) -> impl std::future::Future<Output = ()> + '_ {

@@ -554,7 +554,7 @@ mod tests {
 
         fn retime_all(&mut self, deadline: &mut dyn FnMut(&Job, Instant) -> Option<Instant>) {
             let retimed = &self.retimed;
-            self.table.retime_all(|job, sent| {
+            self.table.retime_all(|_, job, sent| {
                 let at = deadline(job, sent);
                 if at.is_some() {
                     retimed.borrow_mut().push(job.target);

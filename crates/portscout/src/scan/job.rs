@@ -36,6 +36,19 @@ pub(crate) struct Job {
     pub unbound: bool,
 }
 
+/// A [`Job`] without its target, in 16 bytes of no alignment: what a probe in flight keeps
+/// of its job beside the key of its table (`probe::inflight`), which is the target. See
+/// [`Job::pack`] and [`Job::unpack`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PackedJob([u8; 16]);
+
+/// The flags byte of a [`PackedJob`].
+const CONFIRMING: u8 = 1;
+const FLOOR: u8 = 2;
+const UNBOUND: u8 = 4;
+/// The target is an IPv4-mapped IPv6 address (`::ffff:198.18.0.2`), keyed by its IPv4 form.
+const MAPPED: u8 = 8;
+
 /// What to do after an attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Next {
@@ -63,6 +76,55 @@ impl Job {
             premature: 0,
             floor: false,
             unbound: false,
+        }
+    }
+
+    /// This job without its target (see [`PackedJob`]): [`Job::unpack`] with the target, or
+    /// its IPv4 form if it is an IPv4-mapped IPv6 address, gives it back.
+    pub fn pack(&self) -> PackedJob {
+        let mapped = match self.target {
+            SocketAddr::V6(a) => a.ip().to_ipv4_mapped().is_some(),
+            SocketAddr::V4(_) => false,
+        };
+        let flag = |set: bool, bit: u8| if set { bit } else { 0 };
+        let flags = flag(self.confirming, CONFIRMING)
+            | flag(self.floor, FLOOR)
+            | flag(self.unbound, UNBOUND)
+            | flag(mapped, MAPPED);
+        let mut b = [0; 16];
+        b[0..4].copy_from_slice(&self.sent_in.to_le_bytes());
+        b[4..8].copy_from_slice(&self.lost_in.to_le_bytes());
+        b[8..12].copy_from_slice(&self.waited_us.to_le_bytes());
+        b[12] = self.retried;
+        b[13] = self.silent;
+        b[14] = self.premature;
+        b[15] = flags;
+        PackedJob(b)
+    }
+
+    /// The job `packed` of `target` (see [`Job::pack`]): an IPv4 target whose job was packed
+    /// with its IPv4-mapped IPv6 form gets that form back.
+    pub fn unpack(target: SocketAddr, packed: PackedJob) -> Job {
+        let b = packed.0;
+        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let flags = b[15];
+        let target = match target {
+            SocketAddr::V4(a) if flags & MAPPED != 0 => {
+                SocketAddr::new(a.ip().to_ipv6_mapped().into(), a.port())
+            }
+            other => other,
+        };
+        Job {
+            target,
+            retried: b[12],
+            silent: b[13],
+            confirming: flags & CONFIRMING != 0,
+            sent_in: word(0),
+            lost_in: word(4),
+            waited_us: word(8),
+            premature: b[14],
+            floor: flags & FLOOR != 0,
+            unbound: flags & UNBOUND != 0,
         }
     }
 
@@ -169,6 +231,8 @@ impl Job {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const RTT: Duration = Duration::from_micros(80);
@@ -182,6 +246,68 @@ mod tests {
             Next::Report(r) => Some((r.state, r.reason)),
             _ => None,
         }
+    }
+
+    fn any_job() -> impl Strategy<Value = Job> {
+        let target = prop_oneof![
+            any::<(u32, u16)>().prop_map(|(ip, port)| SocketAddr::new(
+                std::net::Ipv4Addr::from_bits(ip).into(),
+                port
+            )),
+            any::<(u128, u16)>().prop_map(|(ip, port)| SocketAddr::new(
+                std::net::Ipv6Addr::from_bits(ip).into(),
+                port
+            )),
+            // IPv4-mapped IPv6.
+            any::<(u32, u16)>().prop_map(|(ip, port)| SocketAddr::new(
+                std::net::Ipv4Addr::from_bits(ip).to_ipv6_mapped().into(),
+                port
+            )),
+        ];
+        let counts = (any::<(u8, u8, u8)>(), any::<(u32, u32, u32)>());
+        (target, counts, any::<(bool, bool, bool)>()).prop_map(
+            |(target, ((retried, silent, premature), (sent_in, lost_in, waited_us)), flags)| Job {
+                target,
+                retried,
+                silent,
+                confirming: flags.0,
+                sent_in,
+                lost_in,
+                waited_us,
+                premature,
+                floor: flags.1,
+                unbound: flags.2,
+            },
+        )
+    }
+
+    /// The key a table of probes in flight keeps a target by: an IPv4-mapped IPv6 address by
+    /// its IPv4 form, as the SYN prober does.
+    fn keyed(target: SocketAddr) -> SocketAddr {
+        match target {
+            SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(v4.into(), a.port()),
+                None => target,
+            },
+            v4 => v4,
+        }
+    }
+
+    proptest! {
+        /// A probe in flight keeps its job packed beside its target: every field comes back,
+        /// from the target or from its IPv4 form.
+        #[test]
+        fn a_packed_job_comes_back_from_its_target(job in any_job()) {
+            prop_assert_eq!(Job::unpack(keyed(job.target), job.pack()), job);
+            prop_assert_eq!(Job::unpack(job.target, job.pack()), job);
+        }
+    }
+
+    #[test]
+    fn a_packed_job_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<PackedJob>(), 16);
+        // A job as the scheduler keeps it, for comparison.
+        assert!(std::mem::size_of::<Job>() >= 48);
     }
 
     #[test]

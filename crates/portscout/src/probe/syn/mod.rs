@@ -56,7 +56,7 @@ use super::inflight::InFlight;
 use super::{icmp, HostSignal, Outcome, Prober, Start};
 use crate::model::{PortState, Reason};
 use crate::packet::{self, Answer, Syn, TcpFlags};
-use crate::scan::job::Job;
+use crate::scan::job::{Job, PackedJob};
 use cookie::Cookies;
 use sockets::{Answers, Batch, Router, WorkerSockets};
 
@@ -136,10 +136,11 @@ fn wire(target: SocketAddr) -> SocketAddr {
 }
 
 /// What the table keeps of one SYN in flight, beside its target, deadline and send time: the
-/// worker's job and the source port it left from (its source address is in its cookie).
+/// worker's job without its target (the table's key: [`Job::unpack`]) and the source port it
+/// left from (its source address is in its cookie). 18 bytes.
 #[derive(Debug)]
 struct Probe {
-    job: Job,
+    job: PackedJob,
     ours: u16,
 }
 
@@ -188,19 +189,20 @@ impl Matcher {
         deadline: Instant,
     ) {
         let probe = Probe {
-            job,
+            job: job.pack(),
             ours: ours.port(),
         };
         if let Some(old) = self.probes.insert(target, sent, deadline, probe) {
             // Never two attempts of one port at once; were there, the first ends unanswered.
-            self.done.push((old.job, Outcome::NoResponse));
+            self.done
+                .push((Job::unpack(target, old.job), Outcome::NoResponse));
         }
     }
 
     /// Ends the probe of `target` with `outcome` (the first one counts).
     fn settle(&mut self, target: SocketAddr, outcome: Outcome) -> Result<(), Stray> {
         let probe = self.probes.remove(target).ok_or(Stray::NotInFlight)?;
-        self.done.push((probe.job, outcome));
+        self.done.push((Job::unpack(target, probe.job), outcome));
         Ok(())
     }
 
@@ -238,8 +240,9 @@ impl Matcher {
     /// Ends the probes whose deadline is at or before `now` (no response).
     fn expire(&mut self, now: Instant) {
         let done = &mut self.done;
-        self.probes
-            .expire(now, |_, p| done.push((p.job, Outcome::NoResponse)));
+        self.probes.expire(now, |to, p| {
+            done.push((Job::unpack(to, p.job), Outcome::NoResponse))
+        });
     }
 
     /// Whether no probe is in flight.
@@ -394,7 +397,7 @@ impl Prober for SynProber {
     fn retime_all(&mut self, deadline: &mut dyn FnMut(&Job, Instant) -> Option<Instant>) {
         self.matcher
             .probes
-            .retime_all(|probe, sent| deadline(&probe.job, sent));
+            .retime_all(|to, probe, sent| deadline(&Job::unpack(to, probe.job), sent));
     }
 
     async fn answers_ready(&self) {
