@@ -471,11 +471,15 @@ impl Answers {
 ///
 /// The cache keeps two generations, by compact keys (an IPv4 address as a `u32`): lookups go
 /// to the current one, then the previous one (and a hit there moves to the current one); when
-/// the current one holds 65,536 destinations it becomes the previous one and the
-/// oldest is dropped. So every destination of the last 65,536 looked up (at least)
-/// is found again, as a port's retransmission a timeout later is, and the cache never holds
-/// more than twice that. (A clear-when-full cache of 8,192 made 110,000 of 131,072 SYNs of a
-/// silent /16 pay a lookup.)
+/// the current one holds [`ROUTE_CACHE`] destinations it becomes the previous one, and the
+/// previous one, emptied, the current one. So every destination of the last [`ROUTE_CACHE`]
+/// looked up (at least) is found again, as a port's retransmission a timeout later is, and
+/// the cache holds two tables of a fixed size whatever the size of the space: they are made
+/// once and reused, never grown past their bucket count nor freed and made again (each
+/// generation of 65,536 made anew, growing by doubling to 131,072 buckets, was 3.5 MB of a
+/// /15's heap peak over 2 workers, and freed tables left the allocator's arenas fragmented).
+/// (A clear-when-full cache of 8,192 made 110,000 of 131,072 SYNs of a silent /16 pay a
+/// lookup.)
 #[derive(Default)]
 pub struct Router {
     udp: [Option<Socket>; 2],
@@ -485,9 +489,10 @@ pub struct Router {
     v6: [foldhash::HashMap<u128, IpAddr>; 2],
 }
 
-/// Destinations per generation of the route cache (see [`Router`]): a /16 at once. An IPv4
-/// entry costs about 18 bytes with the table's spare room, so at most ~2.4 MB a worker.
-const ROUTE_CACHE: usize = 1 << 16;
+/// Destinations per generation of the route cache (see [`Router`]): 7/8 of 65,536, the most a
+/// table of 65,536 buckets holds before it doubles. An IPv4 bucket costs 9 bytes, so two
+/// generations cost about 1.2 MB a worker.
+const ROUTE_CACHE: usize = 57_344;
 
 /// Looks `key` up in two generations, moving a hit in the older one to the newer one.
 fn cached<K: std::hash::Hash + Eq + Copy, V: Copy>(
@@ -504,7 +509,11 @@ fn cached<K: std::hash::Hash + Eq + Copy, V: Copy>(
 
 fn remember<K: std::hash::Hash + Eq, V>(gens: &mut [foldhash::HashMap<K, V>; 2], key: K, v: V) {
     if gens[0].len() >= ROUTE_CACHE {
-        gens[1] = mem::take(&mut gens[0]);
+        // The previous generation's table, emptied, is the current one (its allocation kept);
+        // the first time, when it was never filled, it is made at its full size at once.
+        gens.swap(0, 1);
+        gens[0].clear();
+        gens[0].reserve(ROUTE_CACHE);
     }
     gens[0].insert(key, v);
 }
@@ -642,5 +651,37 @@ mod tests {
             r.source_for(dst(i)).unwrap();
         }
         assert!(r.cached() <= 2 * ROUTE_CACHE, "{}", r.cached());
+        // The last ROUTE_CACHE are all there.
+        let looked = r.lookups;
+        for i in (3 * n - ROUTE_CACHE as u32..3 * n).rev() {
+            r.source_for(dst(i)).unwrap();
+        }
+        assert_eq!(r.lookups, looked, "one of the last ROUTE_CACHE was looked up");
+    }
+
+    /// The cache's memory is two tables of 65,536 buckets (a capacity of 57,344) a family,
+    /// whatever the number of destinations: a generation never grows past that bucket count,
+    /// and once both are made they are reused, not freed and grown again by doubling. (With
+    /// generations of 65,536 each table doubled to 131,072 buckets, and each new generation
+    /// was a new table: 3.5 MB of a /15's heap peak over 2 workers.)
+    #[test]
+    fn the_route_cache_keeps_two_tables_of_a_fixed_size() {
+        const FULL: usize = 57_344; // the capacity of 65,536 buckets
+        let mut r = Router::default();
+        let dst = |i: u32| IpAddr::V4(Ipv4Addr::from_bits(0x7f00_0001 + i));
+        let mut i = 0;
+        // Until both generations are made (the second rotation).
+        while r.v4[1].capacity() < FULL {
+            r.source_for(dst(i)).unwrap();
+            assert!(r.v4[0].capacity() <= FULL, "{}", r.v4[0].capacity());
+            i += 1;
+            assert!(i < 4 * FULL as u32, "the second generation was never made");
+        }
+        for _ in 0..3 * FULL {
+            r.source_for(dst(i)).unwrap();
+            i += 1;
+            let caps = [r.v4[0].capacity(), r.v4[1].capacity()];
+            assert_eq!(caps, [FULL, FULL], "after {i} destinations");
+        }
     }
 }
