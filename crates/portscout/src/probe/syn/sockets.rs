@@ -656,7 +656,10 @@ mod tests {
         for i in (3 * n - ROUTE_CACHE as u32..3 * n).rev() {
             r.source_for(dst(i)).unwrap();
         }
-        assert_eq!(r.lookups, looked, "one of the last ROUTE_CACHE was looked up");
+        assert_eq!(
+            r.lookups, looked,
+            "one of the last ROUTE_CACHE was looked up"
+        );
     }
 
     /// The cache's memory is two tables of 65,536 buckets (a capacity of 57,344) a family,
