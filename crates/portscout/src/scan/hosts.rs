@@ -20,7 +20,7 @@
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -501,6 +501,26 @@ struct Own {
 }
 
 impl Host {
+    /// A host nothing was sent to yet: undecided, or up when there is no host check.
+    fn new(host_check: bool) -> Host {
+        Host {
+            in_flight: 0,
+            own: None,
+            later: 0,
+            live: if host_check {
+                Liveness::Unknown {
+                    silent: 0,
+                    held: Vec::new(),
+                    since: None,
+                    longest: Duration::ZERO,
+                    unreachable: None,
+                }
+            } else {
+                Liveness::Up
+            },
+        }
+    }
+
     /// Its own state, made now if it has none (a window of at most `max`).
     fn own(&mut self, max: usize) -> &mut Own {
         self.own.get_or_insert_with(|| {
@@ -604,9 +624,7 @@ pub(crate) enum Settled {
 /// One worker's view of its hosts.
 #[derive(Debug)]
 pub(crate) struct Hosts {
-    /// Boxed: the table's buckets stay small (a few bytes each, not a whole entry), so the
-    /// room a growing table keeps empty, and the old table while it grows, cost little.
-    map: HashMap<IpAddr, Box<Host>>,
+    map: HostMap,
     /// The most entries `map` held at once.
     peak_hosts: usize,
     /// When `map` grows past this, entries of hosts another worker decided are dropped (see
@@ -657,7 +675,7 @@ impl Hosts {
         let max_window = max_window.max(1);
         let done_shown = board.done_counter();
         Hosts {
-            map: HashMap::new(),
+            map: HostMap::default(),
             peak_hosts: 0,
             prune_at: PRUNE_MIN,
             rtt: RttEstimator::new(),
@@ -708,7 +726,7 @@ impl Hosts {
     }
 
     fn host(&mut self, ip: IpAddr) -> &mut Host {
-        host_in(&mut self.map, ip, self.spec.host_check)
+        self.map.get_or_make(ip, self.spec.host_check)
     }
 
     /// The last attempt of a port of a host that never answered, which must end no sooner
@@ -729,7 +747,7 @@ impl Hosts {
             let Some(Reverse(l)) = self.later.pop() else {
                 break;
             };
-            if let Some(host) = self.map.get_mut(&l.job.target.ip()) {
+            if let Some(host) = self.map.get_mut(l.job.target.ip()) {
                 host.later = host.later.saturating_sub(1);
             }
             again.push_back(l.job);
@@ -830,7 +848,7 @@ impl Hosts {
     pub fn timeout_of(&self, ip: IpAddr) -> Duration {
         Self::timeout_for(
             &self.spec,
-            self.map.get(&ip).and_then(|h| h.own.as_deref()),
+            self.map.get(ip).and_then(|h| h.own.as_deref()),
             self.unanswered_timeout,
             &self.board,
         )
@@ -847,7 +865,7 @@ impl Hosts {
     ) -> Admit {
         let ip = job.target.ip();
         if self.spec.host_check
-            && !self.map.contains_key(&ip)
+            && !self.map.contains(ip)
             && matches!(self.board.get(ip), Some(Alive::Down(_)))
         {
             // A host found down whose entry is gone: no entry made again to skip it.
@@ -855,7 +873,7 @@ impl Hosts {
             self.done(1);
             return Admit::Skipped;
         }
-        let host = host_in(&mut self.map, ip, self.spec.host_check);
+        let host = self.map.get_or_make(ip, self.spec.host_check);
         if let Liveness::Unknown { .. } = host.live {
             match self.board.get(ip) {
                 Some(Alive::Down(_)) => host.live = Liveness::Down,
@@ -1032,7 +1050,7 @@ impl Hosts {
     fn down(&mut self, ip: IpAddr, reason: Reason, events: &mut Vec<Event>) {
         let (alive, ours) = self.board.decide(ip, Alive::Down(reason));
         let ports = self.ports;
-        let host = host_in(&mut self.map, ip, self.spec.host_check);
+        let host = self.map.get_or_make(ip, self.spec.host_check);
         match alive {
             Alive::Up => {
                 Self::up(host, events, None);
@@ -1085,32 +1103,27 @@ impl Hosts {
             self.prune_decided();
         }
         let crowded = self.map.len() > KEEP_IDLE;
-        let Entry::Occupied(e) = self.map.entry(ip) else {
-            return;
-        };
-        let host = e.get();
-        if host.busy() {
-            return;
-        }
-        let idle = match &host.live {
-            Liveness::Down => true,
-            Liveness::Up => crowded,
-            // Within its floor of silence it keeps its first probe's time (its retries are
-            // under way).
-            Liveness::Unknown {
-                held,
-                silent,
-                since,
-                ..
-            } => {
-                held.is_empty()
-                    && *silent == 0
-                    && since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE)
+        self.map.remove_if(ip, |host| {
+            if host.busy() {
+                return false;
             }
-        };
-        if idle {
-            e.remove();
-        }
+            match &host.live {
+                Liveness::Down => true,
+                Liveness::Up => crowded,
+                // Within its floor of silence it keeps its first probe's time (its retries are
+                // under way).
+                Liveness::Unknown {
+                    held,
+                    silent,
+                    since,
+                    ..
+                } => {
+                    held.is_empty()
+                        && *silent == 0
+                        && since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE)
+                }
+            }
+        });
     }
 
     /// Drops the idle entries of hosts this worker holds undecided that another worker has
@@ -1120,7 +1133,7 @@ impl Hosts {
     /// the entries grew by a quarter (at least [`PRUNE_MIN`]), so O(1) a settle in all.
     fn prune_decided(&mut self) {
         let board = &self.board;
-        self.map.retain(|&ip, host| {
+        self.map.retain(|ip, host| {
             host.busy()
                 || !matches!(host.live, Liveness::Unknown { .. })
                 || !matches!(board.get(ip), Some(Alive::Down(_)))
@@ -1139,7 +1152,7 @@ impl Hosts {
         let ip = job.target.ip();
         let ports = u64::from(self.ports);
         let max_attempts = self.spec.max_attempts;
-        let host = host_in(&mut self.map, ip, self.spec.host_check);
+        let host = self.map.get_or_make(ip, self.spec.host_check);
         let unbound = pending && job.unbound;
         if pending {
             host.in_flight -= 1;
@@ -1363,7 +1376,7 @@ impl Hosts {
     /// Moves every job waiting in a host's queue to `again` (when nothing is in flight, no
     /// answer would release them).
     pub fn release_all(&mut self, again: &mut VecDeque<Job>) {
-        for host in self.map.values_mut() {
+        for (_, host) in self.map.iter_mut() {
             if let Some(own) = host.own.as_mut() {
                 again.extend(own.deferred.drain(..));
             }
@@ -1387,7 +1400,7 @@ impl Hosts {
     /// judged by the rule for never-answered hosts. True if any was: the worker goes on.
     pub fn requeue_found_up(&mut self, events: &mut Vec<Event>, again: &mut VecDeque<Job>) -> bool {
         let mut requeued = 0;
-        for (&ip, host) in self.map.iter_mut() {
+        for (ip, host) in self.map.iter_mut() {
             if let Liveness::Unknown { held, .. } = &host.live {
                 if !held.is_empty() && self.board.get(ip) == Some(Alive::Up) {
                     requeued += Self::up(host, events, Some(again));
@@ -1420,7 +1433,7 @@ impl Hosts {
     /// Results held for undecided hosts: reported if the board says up, dropped if down, and
     /// given to `undecided` otherwise.
     fn release_held(&mut self, events: &mut Vec<Event>, mut undecided: impl FnMut(&mut Vec<Held>)) {
-        for (&ip, host) in self.map.iter_mut() {
+        for (ip, host) in self.map.iter_mut() {
             if let Liveness::Unknown { held, .. } = &mut host.live {
                 if held.is_empty() {
                     continue;
@@ -1468,26 +1481,89 @@ fn before_floor(live: &Liveness, timeout: Timeout) -> bool {
     }
 }
 
-/// The state of `ip` in `map`, created on first use.
-fn host_in(map: &mut HashMap<IpAddr, Box<Host>>, ip: IpAddr, host_check: bool) -> &mut Host {
-    map.entry(ip).or_insert_with(|| {
-        Box::new(Host {
-            in_flight: 0,
-            own: None,
-            later: 0,
-            live: if host_check {
-                Liveness::Unknown {
-                    silent: 0,
-                    held: Vec::new(),
-                    since: None,
-                    longest: Duration::ZERO,
-                    unreachable: None,
+/// A worker's host entries, by compact keys (as the probers' in-flight tables): an IPv4
+/// address as a `u32`, IPv6 in a table of its own. A table slot is then 16 bytes (the key and
+/// the box), not 32 (an `IpAddr` takes 17, padded to 24), and a wide scan's table is mostly
+/// slots. The entries are boxed: the table's buckets stay small, so the room a growing table
+/// keeps empty, and the old table while it grows, cost little.
+#[derive(Debug, Default)]
+struct HostMap {
+    v4: foldhash::HashMap<u32, Box<Host>>,
+    v6: foldhash::HashMap<u128, Box<Host>>,
+}
+
+impl HostMap {
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    fn get(&self, ip: IpAddr) -> Option<&Host> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get(&a.to_bits()),
+            IpAddr::V6(a) => self.v6.get(&a.to_bits()),
+        }
+        .map(|h| &**h)
+    }
+
+    fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Host> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get_mut(&a.to_bits()),
+            IpAddr::V6(a) => self.v6.get_mut(&a.to_bits()),
+        }
+        .map(|h| &mut **h)
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        self.get(ip).is_some()
+    }
+
+    /// The state of `ip`, created on first use.
+    fn get_or_make(&mut self, ip: IpAddr, host_check: bool) -> &mut Host {
+        let make = || Box::new(Host::new(host_check));
+        match ip {
+            IpAddr::V4(a) => self.v4.entry(a.to_bits()).or_insert_with(make),
+            IpAddr::V6(a) => self.v6.entry(a.to_bits()).or_insert_with(make),
+        }
+    }
+
+    /// Drops `ip`'s entry if it has one and `drop` says so.
+    fn remove_if(&mut self, ip: IpAddr, drop: impl FnOnce(&Host) -> bool) {
+        fn remove<K: std::hash::Hash + Eq>(
+            map: &mut foldhash::HashMap<K, Box<Host>>,
+            key: K,
+            drop: impl FnOnce(&Host) -> bool,
+        ) {
+            if let Entry::Occupied(e) = map.entry(key) {
+                if drop(e.get()) {
+                    e.remove();
                 }
-            } else {
-                Liveness::Up
-            },
-        })
-    })
+            }
+        }
+        match ip {
+            IpAddr::V4(a) => remove(&mut self.v4, a.to_bits(), drop),
+            IpAddr::V6(a) => remove(&mut self.v6, a.to_bits(), drop),
+        }
+    }
+
+    /// Keeps the entries `keep` says to keep.
+    fn retain(&mut self, mut keep: impl FnMut(IpAddr, &mut Host) -> bool) {
+        self.v4
+            .retain(|&k, h| keep(IpAddr::V4(Ipv4Addr::from_bits(k)), h));
+        self.v6
+            .retain(|&k, h| keep(IpAddr::V6(Ipv6Addr::from_bits(k)), h));
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (IpAddr, &mut Host)> {
+        let v4 = self
+            .v4
+            .iter_mut()
+            .map(|(&k, h)| (IpAddr::V4(Ipv4Addr::from_bits(k)), &mut **h));
+        let v6 = self
+            .v6
+            .iter_mut()
+            .map(|(&k, h)| (IpAddr::V6(Ipv6Addr::from_bits(k)), &mut **h));
+        v4.chain(v6)
+    }
 }
 
 #[cfg(test)]
@@ -1588,6 +1664,51 @@ mod tests {
         assert_eq!(seeded.decided(|_| true), (ups, downs));
     }
 
+    /// The host map's compact keys find every entry again, each under its own family: an
+    /// IPv4 address and the IPv6 address with the same low bits (or its IPv4-mapped form)
+    /// are different hosts.
+    #[test]
+    fn the_host_map_finds_each_host_under_its_own_address() {
+        let mut map = HostMap::default();
+        let ips: Vec<IpAddr> = [
+            "198.18.0.2",
+            "::c612:2",
+            "::ffff:198.18.0.2",
+            "0.0.0.0",
+            "::",
+            "255.255.255.255",
+            "2001:db8::1",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        for (i, &ip) in ips.iter().enumerate() {
+            assert!(!map.contains(ip), "{ip} before it was made");
+            map.get_or_make(ip, true).in_flight = i as u32 + 1;
+        }
+        assert_eq!(map.len(), ips.len());
+        for (i, &ip) in ips.iter().enumerate() {
+            assert_eq!(map.get(ip).map(|h| h.in_flight), Some(i as u32 + 1), "{ip}");
+            assert_eq!(map.get_or_make(ip, true).in_flight, i as u32 + 1, "{ip}");
+        }
+        let mut seen: Vec<(IpAddr, u32)> =
+            map.iter_mut().map(|(ip, h)| (ip, h.in_flight)).collect();
+        seen.sort();
+        let mut want: Vec<(IpAddr, u32)> = ips.iter().zip(1..).map(|(&ip, n)| (ip, n)).collect();
+        want.sort();
+        assert_eq!(seen, want);
+        // Removed only when asked, and only that one.
+        map.remove_if(ips[0], |_| false);
+        assert!(map.contains(ips[0]));
+        map.remove_if(ips[0], |h| h.in_flight == 1);
+        assert!(!map.contains(ips[0]));
+        assert!(map.contains(ips[1]) && map.contains(ips[2]));
+        map.retain(|ip, h| ip.is_ipv4() || h.in_flight == 2);
+        let left: Vec<IpAddr> = map.iter_mut().map(|(ip, _)| ip).collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(map.contains(ips[1]) && map.contains(ips[3]) && map.contains(ips[5]));
+    }
+
     /// Issue 18: a host that never answered is a small record (its in-flight count, silent
     /// count, first-probe time, longest timeout, held results, unreachable reason, delayed
     /// jobs), not the whole per-host state (round trip, back-off, loss, congestion window,
@@ -1598,9 +1719,12 @@ mod tests {
         let (host, own) = (std::mem::size_of::<Host>(), std::mem::size_of::<Own>());
         // A map entry: the key and the box in the table (plus its share of empty room), the
         // record on the heap with the allocator's 16 bytes.
-        let slot = std::mem::size_of::<(IpAddr, Box<Host>)>();
+        let slot = std::mem::size_of::<(u32, Box<Host>)>();
         println!("host record {host} B, own state {own} B, table slot {slot} B");
         assert!(host <= 96, "{host} bytes");
+        // An IPv4 host's slot is its address as a `u32` and the box (an `IpAddr` key made it
+        // 32 bytes).
+        assert_eq!(slot, 16);
         let spec = TimingSpec {
             timeout: Timeout::Adaptive(RtoBounds {
                 min: Duration::from_millis(50),
@@ -1637,8 +1761,8 @@ mod tests {
         }
         // The silent one waits for its retry with no state of its own; the one that answered
         // has its own.
-        assert!(hosts.map[&silent.ip()].own.is_none());
-        assert!(hosts.map[&live.ip()].own.is_some());
+        assert!(hosts.map.get(silent.ip()).unwrap().own.is_none());
+        assert!(hosts.map.get(live.ip()).unwrap().own.is_some());
     }
 
     /// Issue 18: a worker holds a host's entry only while the host has something under way: a
