@@ -559,18 +559,49 @@ impl Host {
     }
 }
 
-/// A job that starts at `at` (the last attempt of a port of a host that never answered,
-/// timed to end at the host's floor of silence), `seq` to keep their order.
+/// A job that starts at its time (the last attempt of a port of a host that never answered,
+/// timed to end at the host's floor of silence). A wide scan holds about a second of such
+/// jobs (every first attempt's port, while the first attempts go out at full speed), so the
+/// entry is kept small: the job and one `u64` for the time and the order, 64 bytes (a
+/// `(Instant, u64)` made it 80).
 #[derive(Debug)]
 struct Later {
-    at: Instant,
-    seq: u64,
+    /// When it starts, in microseconds since the worker's epoch (rounded up: never early),
+    /// shifted left by [`LATER_SEQ_BITS`] above a sequence number that keeps jobs due in the
+    /// same microsecond in the order they came (it wraps: only a wrap within one microsecond,
+    /// after a million jobs, could swap two of them).
+    key: u64,
     job: Job,
+}
+
+/// The low bits of [`Later::key`]: a sequence number.
+const LATER_SEQ_BITS: u32 = 20;
+
+impl Later {
+    fn new(at: Instant, epoch: Instant, seq: u64, job: Job) -> Later {
+        let nanos = at.saturating_duration_since(epoch).as_nanos();
+        let micros = u64::try_from(nanos.div_ceil(1000)).unwrap_or(u64::MAX >> LATER_SEQ_BITS);
+        Later {
+            key: micros.min(u64::MAX >> LATER_SEQ_BITS) << LATER_SEQ_BITS
+                | (seq & ((1 << LATER_SEQ_BITS) - 1)),
+            job,
+        }
+    }
+
+    /// When it starts, in microseconds since the epoch.
+    fn micros(&self) -> u64 {
+        self.key >> LATER_SEQ_BITS
+    }
+
+    /// When it starts.
+    fn at(&self, epoch: Instant) -> Instant {
+        epoch + Duration::from_micros(self.micros())
+    }
 }
 
 impl PartialEq for Later {
     fn eq(&self, other: &Later) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        self.key == other.key
     }
 }
 
@@ -584,7 +615,7 @@ impl PartialOrd for Later {
 
 impl Ord for Later {
     fn cmp(&self, other: &Later) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+        self.key.cmp(&other.key)
     }
 }
 
@@ -653,6 +684,8 @@ pub(crate) struct Hosts {
     /// Last attempts waiting for their time (see [`Admit::Later`]), earliest first.
     later: BinaryHeap<Reverse<Later>>,
     later_seq: u64,
+    /// What [`Later`]'s times count from.
+    epoch: Instant,
     /// Delay such attempts instead of stretching their wait (an event loop can; a blocking
     /// thread cannot).
     delay_floor: bool,
@@ -691,6 +724,7 @@ impl Hosts {
             deferred: 0,
             later: BinaryHeap::new(),
             later_seq: 0,
+            epoch: now(),
             delay_floor: false,
             max_window,
             spec,
@@ -742,8 +776,12 @@ impl Hosts {
         if self.later.is_empty() {
             return;
         }
-        let now = now();
-        while self.later.peek().is_some_and(|Reverse(l)| l.at <= now) {
+        let now = now().saturating_duration_since(self.epoch).as_micros();
+        while self
+            .later
+            .peek()
+            .is_some_and(|Reverse(l)| u128::from(l.micros()) <= now)
+        {
             let Some(Reverse(l)) = self.later.pop() else {
                 break;
             };
@@ -756,7 +794,7 @@ impl Hosts {
 
     /// When the next delayed job is due.
     pub fn next_due(&self) -> Option<Instant> {
-        self.later.peek().map(|Reverse(l)| l.at)
+        self.later.peek().map(|Reverse(l)| l.at(self.epoch))
     }
 
     /// Jobs delayed to their host's floor of silence.
@@ -955,11 +993,8 @@ impl Hosts {
                 // leaves now and waits.)
                 host.later += 1;
                 self.later_seq += 1;
-                self.later.push(Reverse(Later {
-                    at,
-                    seq: self.later_seq,
-                    job,
-                }));
+                self.later
+                    .push(Reverse(Later::new(at, self.epoch, self.later_seq, job)));
                 return Admit::Later;
             }
             other => other.map(|(rest, _)| rest),
@@ -1662,6 +1697,60 @@ mod tests {
         // Seeded from those runs, a board says the same.
         let seeded = Board::seeded(&space, &ups, &downs);
         assert_eq!(seeded.decided(|_| true), (ups, downs));
+    }
+
+    /// A delayed job's entry is 64 bytes (80 with an `Instant` and a `u64`), never starts
+    /// before its time, and jobs come out earliest first, those due at the same time in the
+    /// order they came.
+    #[test]
+    fn delayed_jobs_are_small_and_keep_their_time_and_order() {
+        assert!(
+            std::mem::size_of::<Later>() <= 64,
+            "{} bytes",
+            std::mem::size_of::<Later>()
+        );
+        let epoch = Instant::now();
+        let job = |port: u16| Job::new(SocketAddr::new("198.18.0.2".parse().unwrap(), port));
+        let times = [
+            Duration::from_nanos(1),
+            Duration::from_micros(5),
+            Duration::from_nanos(5_001),
+            Duration::from_millis(950),
+            Duration::from_secs(3 * 3600),
+        ];
+        for t in times {
+            let l = Later::new(epoch + t, epoch, 7, job(1));
+            let at = l.at(epoch);
+            assert!(at >= epoch + t, "{t:?} starts early: {:?}", at - epoch);
+            assert!(at - (epoch + t) < Duration::from_micros(1), "{t:?}");
+        }
+        // Before the epoch: at the epoch.
+        let early = epoch.checked_sub(Duration::from_millis(1)).unwrap_or(epoch);
+        assert_eq!(Later::new(early, epoch, 0, job(1)).at(epoch), epoch);
+        // Earliest first; equal times in the order they came (sequence numbers past a wrap
+        // of their bits).
+        let mut heap = BinaryHeap::new();
+        let t = epoch + Duration::from_millis(10);
+        let seq0 = (1 << LATER_SEQ_BITS) * 3 + 5;
+        for (i, port) in [30u16, 31, 32].into_iter().enumerate() {
+            heap.push(Reverse(Later::new(t, epoch, seq0 + i as u64, job(port))));
+        }
+        heap.push(Reverse(Later::new(
+            t + Duration::from_micros(1),
+            epoch,
+            1,
+            job(40),
+        )));
+        heap.push(Reverse(Later::new(
+            t - Duration::from_micros(1),
+            epoch,
+            9,
+            job(20),
+        )));
+        let order: Vec<u16> = std::iter::from_fn(|| heap.pop())
+            .map(|Reverse(l)| l.job.target.port())
+            .collect();
+        assert_eq!(order, [20, 30, 31, 32, 40]);
     }
 
     /// The host map's compact keys find every entry again, each under its own family: an
