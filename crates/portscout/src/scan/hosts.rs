@@ -62,8 +62,13 @@ const MAX_BACKOFF: u32 = 6;
 const HORIZON_TIMEOUTS: u32 = 1;
 
 /// A worker looks for entries of hosts decided by other workers once it holds this many
-/// more than after its last look (or a quarter more, if that is more).
+/// more than after its last look (or a [`PRUNE_FRACTION`]th more, if that is more).
 const PRUNE_MIN: usize = 1024;
+
+/// See [`PRUNE_MIN`]. A look walks the entries, so a sixteenth more is about 16 entries
+/// looked at a settle; what it saves is the entries of hosts found down meanwhile, up to a
+/// quarter more entries before (which took a wide scan's map past a doubling of its table).
+const PRUNE_FRACTION: usize = 16;
 
 /// Idle entries of hosts found up that a worker keeps (their own estimates) before it drops
 /// them as they go idle: a few hosts with many ports keep theirs for the whole scan.
@@ -1178,7 +1183,8 @@ impl Hosts {
     /// found down meanwhile (their held results are dropped with them, as at the end of the
     /// worker). Without this, a host whose ports were spread over several workers stayed in
     /// every worker but the deciding one until the end of the scan. O(entries), run each time
-    /// the entries grew by a quarter (at least [`PRUNE_MIN`]), so O(1) a settle in all.
+    /// the entries grew by a [`PRUNE_FRACTION`]th (at least [`PRUNE_MIN`]), so O(1) a settle in
+    /// all.
     fn prune_decided(&mut self) {
         let board = &self.board;
         self.map.retain(|ip, host| {
@@ -1186,7 +1192,7 @@ impl Hosts {
                 || !matches!(host.live, Liveness::Unknown { .. })
                 || !matches!(board.get(ip), Some(Alive::Down(_)))
         });
-        self.prune_at = self.map.len() + (self.map.len() / 4).max(PRUNE_MIN);
+        self.prune_at = self.map.len() + (self.map.len() / PRUNE_FRACTION).max(PRUNE_MIN);
     }
 
     fn settle_in(
