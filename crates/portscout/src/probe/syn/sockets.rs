@@ -472,14 +472,17 @@ impl Answers {
 /// The cache keeps two generations, by compact entries (an IPv4 destination as 4 bytes of no
 /// alignment, its source as an index into the sources seen: most scans have one): lookups go
 /// to the current one, then the previous one (and a hit there moves to the current one); when
-/// the current one holds 57,344 destinations it becomes the previous one, and the previous
-/// one, emptied, the current one. So every destination of the last 57,344 looked up (at least)
+/// the current one holds 28,672 destinations it becomes the previous one, and the previous
+/// one, emptied, the current one. So every destination of the last 28,672 looked up (at least)
 /// is found again, as a port's retransmission a timeout later is, and the cache holds two
-/// tables of a fixed size (65,536 buckets) whatever the size of the space: they are made once
+/// tables of a fixed size (32,768 buckets) whatever the size of the space: they are made once
 /// and reused, never grown past their bucket count nor freed and made again. (Generations of
 /// 65,536, each made anew and doubling to 131,072 buckets of 9 bytes, were 3.5 MB of a /15's
-/// heap peak over 2 workers; now about 1.6 MB.) (A clear-when-full cache of 8,192 made
-/// 110,000 of 131,072 SYNs of a silent /16 pay a lookup.)
+/// heap peak over 2 workers; now 0.8 MB.) 28,672 destinations are more than a worker starts in
+/// a second at W2's or W4's rate (about 13,000 and 18,000 hosts a second), and a port's last
+/// attempt leaves within about a second of its host's first probe; a destination found in
+/// neither generation costs one lookup, never a wrong source. (A clear-when-full cache of
+/// 8,192 made 110,000 of 131,072 SYNs of a silent /16 pay a lookup.)
 #[derive(Default)]
 pub struct Router {
     udp: [Option<Socket>; 2],
@@ -504,10 +507,10 @@ impl std::hash::Hash for Dst4 {
     }
 }
 
-/// Destinations per generation of the route cache (see [`Router`]): 7/8 of 65,536, the most a
-/// table of 65,536 buckets holds before it doubles. An IPv4 bucket costs 6 bytes, so two
-/// generations cost about 0.8 MB a worker.
-const ROUTE_CACHE: usize = 57_344;
+/// Destinations per generation of the route cache (see [`Router`]): 7/8 of 32,768, the most a
+/// table of 32,768 buckets holds before it doubles. An IPv4 bucket costs 6 bytes, so two
+/// generations cost about 0.4 MB a worker.
+const ROUTE_CACHE: usize = 28_672;
 
 /// Looks `key` up in two generations, moving a hit in the older one to the newer one.
 fn cached<K: std::hash::Hash + Eq + Copy, V: Copy>(
@@ -715,14 +718,14 @@ mod tests {
         }
     }
 
-    /// The cache's memory is two tables of 65,536 buckets (a capacity of 57,344) a family,
+    /// The cache's memory is two tables of 32,768 buckets (a capacity of 28,672) a family,
     /// whatever the number of destinations: a generation never grows past that bucket count,
     /// and once both are made they are reused, not freed and grown again by doubling. (With
     /// generations of 65,536 each table doubled to 131,072 buckets, and each new generation
     /// was a new table: 3.5 MB of a /15's heap peak over 2 workers.)
     #[test]
     fn the_route_cache_keeps_two_tables_of_a_fixed_size() {
-        const FULL: usize = 57_344; // the capacity of 65,536 buckets
+        const FULL: usize = 28_672; // the capacity of 32,768 buckets
         let mut r = Router::default();
         let dst = |i: u32| IpAddr::V4(Ipv4Addr::from_bits(0x7f00_0001 + i));
         let mut i = 0;
