@@ -1789,6 +1789,52 @@ mod tests {
         }
     }
 
+    /// Entries of hosts another worker found down (this one held their silent ports, idle)
+    /// are dropped once the entries grew by a sixteenth (at least PRUNE_MIN) since the last
+    /// look, so beside 20,000 undecided hosts a worker never holds more than 1,250 such dead
+    /// entries (a quarter let 5,000 pile up, which took a wide scan's map past a doubling).
+    #[test]
+    fn entries_of_hosts_found_down_elsewhere_go_soon() {
+        let spec = TimingSpec {
+            timeout: Timeout::Fixed(Duration::from_millis(10)),
+            max_attempts: 1,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        };
+        let board = Arc::new(Board::default());
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 8);
+        let (mut events, mut again) = (Vec::new(), VecDeque::new());
+        let ip = |i: u32| IpAddr::V4(Ipv4Addr::from_bits(0xc612_0000 + i));
+        // One silent port of `ip(i)` held, its host undecided (1 of 100 ports).
+        let mut hold = |hosts: &mut Hosts, i: u32| {
+            let mut job = Job::new(SocketAddr::new(ip(i), 22));
+            assert!(matches!(
+                hosts.admit(job, false, &mut events, &mut again),
+                Admit::Go(_)
+            ));
+            hosts.sent(&mut job, true);
+            hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
+        };
+        const LIVE: u32 = 20_000;
+        for i in 0..LIVE {
+            hold(&mut hosts, i);
+        }
+        assert_eq!(hosts.map.len(), LIVE as usize);
+        let mut most = 0;
+        for i in LIVE..LIVE + 50_000 {
+            hold(&mut hosts, i);
+            // Another worker settles its other ports and finds it down.
+            board.decide(ip(i), Alive::Down(Reason::NoResponse));
+            most = most.max(hosts.map.len());
+        }
+        let dead = most - LIVE as usize;
+        assert!(
+            dead <= (LIVE / 16) as usize + 1,
+            "{dead} dead entries at once"
+        );
+    }
+
     /// The host map's compact keys find every entry again, each under its own family: an
     /// IPv4 address and the IPv6 address with the same low bits (or its IPv4-mapped form)
     /// are different hosts.
