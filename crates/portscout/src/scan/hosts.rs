@@ -20,7 +20,7 @@
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -62,8 +62,13 @@ const MAX_BACKOFF: u32 = 6;
 const HORIZON_TIMEOUTS: u32 = 1;
 
 /// A worker looks for entries of hosts decided by other workers once it holds this many
-/// more than after its last look (or a quarter more, if that is more).
+/// more than after its last look (or a [`PRUNE_FRACTION`]th more, if that is more).
 const PRUNE_MIN: usize = 1024;
+
+/// See [`PRUNE_MIN`]. A look walks the entries, so a sixteenth more is about 16 entries
+/// looked at a settle; what it saves is the entries of hosts found down meanwhile, up to a
+/// quarter more entries before (which took a wide scan's map past a doubling of its table).
+const PRUNE_FRACTION: usize = 16;
 
 /// Idle entries of hosts found up that a worker keeps (their own estimates) before it drops
 /// them as they go idle: a few hosts with many ports keep theirs for the whole scan.
@@ -501,6 +506,26 @@ struct Own {
 }
 
 impl Host {
+    /// A host nothing was sent to yet: undecided, or up when there is no host check.
+    fn new(host_check: bool) -> Host {
+        Host {
+            in_flight: 0,
+            own: None,
+            later: 0,
+            live: if host_check {
+                Liveness::Unknown {
+                    silent: 0,
+                    held: Vec::new(),
+                    since: None,
+                    longest: Duration::ZERO,
+                    unreachable: None,
+                }
+            } else {
+                Liveness::Up
+            },
+        }
+    }
+
     /// Its own state, made now if it has none (a window of at most `max`).
     fn own(&mut self, max: usize) -> &mut Own {
         self.own.get_or_insert_with(|| {
@@ -539,18 +564,60 @@ impl Host {
     }
 }
 
-/// A job that starts at `at` (the last attempt of a port of a host that never answered,
-/// timed to end at the host's floor of silence), `seq` to keep their order.
+/// A job that starts at its time (the last attempt of a port of a host that never answered,
+/// timed to end at the host's floor of silence). A wide scan holds about a second of such
+/// jobs (every first attempt's port, while the first attempts go out at full speed), so the
+/// entry is kept small: the job and one `u64` for the time and the order, 64 bytes (a
+/// `(Instant, u64)` made it 80).
 #[derive(Debug)]
 struct Later {
-    at: Instant,
-    seq: u64,
+    /// When it starts, in microseconds since the worker's epoch (rounded up: never early),
+    /// shifted left by [`LATER_SEQ_BITS`] above a sequence number that keeps jobs due in the
+    /// same microsecond in the order they came (it wraps: only a wrap within one microsecond,
+    /// after a million jobs, could swap two of them).
+    key: u64,
     job: Job,
+}
+
+/// The low bits of [`Later::key`]: a sequence number.
+const LATER_SEQ_BITS: u32 = 20;
+
+/// Adds `l` to `later`, growing it by a quarter when it is full, not by doubling: it holds
+/// about a second of a wide scan's first attempts, tens of thousands of jobs, and doubling
+/// from 65,536 to 131,072 entries (8 MB at 64 bytes) for a few more was the largest single
+/// step of a /15's heap (heaptrack). The few extra moves cost nothing next to a probe.
+fn push_later(later: &mut BinaryHeap<Reverse<Later>>, l: Later) {
+    if later.len() == later.capacity() {
+        later.reserve_exact(later.capacity() / 4 + 64);
+    }
+    later.push(Reverse(l));
+}
+
+impl Later {
+    fn new(at: Instant, epoch: Instant, seq: u64, job: Job) -> Later {
+        let nanos = at.saturating_duration_since(epoch).as_nanos();
+        let micros = u64::try_from(nanos.div_ceil(1000)).unwrap_or(u64::MAX >> LATER_SEQ_BITS);
+        Later {
+            key: micros.min(u64::MAX >> LATER_SEQ_BITS) << LATER_SEQ_BITS
+                | (seq & ((1 << LATER_SEQ_BITS) - 1)),
+            job,
+        }
+    }
+
+    /// When it starts, in microseconds since the epoch.
+    fn micros(&self) -> u64 {
+        self.key >> LATER_SEQ_BITS
+    }
+
+    /// When it starts.
+    fn at(&self, epoch: Instant) -> Instant {
+        epoch + Duration::from_micros(self.micros())
+    }
 }
 
 impl PartialEq for Later {
     fn eq(&self, other: &Later) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        self.key == other.key
     }
 }
 
@@ -564,7 +631,7 @@ impl PartialOrd for Later {
 
 impl Ord for Later {
     fn cmp(&self, other: &Later) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+        self.key.cmp(&other.key)
     }
 }
 
@@ -604,9 +671,7 @@ pub(crate) enum Settled {
 /// One worker's view of its hosts.
 #[derive(Debug)]
 pub(crate) struct Hosts {
-    /// Boxed: the table's buckets stay small (a few bytes each, not a whole entry), so the
-    /// room a growing table keeps empty, and the old table while it grows, cost little.
-    map: HashMap<IpAddr, Box<Host>>,
+    map: HostMap,
     /// The most entries `map` held at once.
     peak_hosts: usize,
     /// When `map` grows past this, entries of hosts another worker decided are dropped (see
@@ -635,6 +700,8 @@ pub(crate) struct Hosts {
     /// Last attempts waiting for their time (see [`Admit::Later`]), earliest first.
     later: BinaryHeap<Reverse<Later>>,
     later_seq: u64,
+    /// What [`Later`]'s times count from.
+    epoch: Instant,
     /// Delay such attempts instead of stretching their wait (an event loop can; a blocking
     /// thread cannot).
     delay_floor: bool,
@@ -657,7 +724,7 @@ impl Hosts {
         let max_window = max_window.max(1);
         let done_shown = board.done_counter();
         Hosts {
-            map: HashMap::new(),
+            map: HostMap::default(),
             peak_hosts: 0,
             prune_at: PRUNE_MIN,
             rtt: RttEstimator::new(),
@@ -673,6 +740,7 @@ impl Hosts {
             deferred: 0,
             later: BinaryHeap::new(),
             later_seq: 0,
+            epoch: now(),
             delay_floor: false,
             max_window,
             spec,
@@ -708,7 +776,7 @@ impl Hosts {
     }
 
     fn host(&mut self, ip: IpAddr) -> &mut Host {
-        host_in(&mut self.map, ip, self.spec.host_check)
+        self.map.get_or_make(ip, self.spec.host_check)
     }
 
     /// The last attempt of a port of a host that never answered, which must end no sooner
@@ -724,12 +792,16 @@ impl Hosts {
         if self.later.is_empty() {
             return;
         }
-        let now = now();
-        while self.later.peek().is_some_and(|Reverse(l)| l.at <= now) {
+        let now = now().saturating_duration_since(self.epoch).as_micros();
+        while self
+            .later
+            .peek()
+            .is_some_and(|Reverse(l)| u128::from(l.micros()) <= now)
+        {
             let Some(Reverse(l)) = self.later.pop() else {
                 break;
             };
-            if let Some(host) = self.map.get_mut(&l.job.target.ip()) {
+            if let Some(host) = self.map.get_mut(l.job.target.ip()) {
                 host.later = host.later.saturating_sub(1);
             }
             again.push_back(l.job);
@@ -738,7 +810,7 @@ impl Hosts {
 
     /// When the next delayed job is due.
     pub fn next_due(&self) -> Option<Instant> {
-        self.later.peek().map(|Reverse(l)| l.at)
+        self.later.peek().map(|Reverse(l)| l.at(self.epoch))
     }
 
     /// Jobs delayed to their host's floor of silence.
@@ -830,7 +902,7 @@ impl Hosts {
     pub fn timeout_of(&self, ip: IpAddr) -> Duration {
         Self::timeout_for(
             &self.spec,
-            self.map.get(&ip).and_then(|h| h.own.as_deref()),
+            self.map.get(ip).and_then(|h| h.own.as_deref()),
             self.unanswered_timeout,
             &self.board,
         )
@@ -847,7 +919,7 @@ impl Hosts {
     ) -> Admit {
         let ip = job.target.ip();
         if self.spec.host_check
-            && !self.map.contains_key(&ip)
+            && !self.map.contains(ip)
             && matches!(self.board.get(ip), Some(Alive::Down(_)))
         {
             // A host found down whose entry is gone: no entry made again to skip it.
@@ -855,7 +927,7 @@ impl Hosts {
             self.done(1);
             return Admit::Skipped;
         }
-        let host = host_in(&mut self.map, ip, self.spec.host_check);
+        let host = self.map.get_or_make(ip, self.spec.host_check);
         if let Liveness::Unknown { .. } = host.live {
             match self.board.get(ip) {
                 Some(Alive::Down(_)) => host.live = Liveness::Down,
@@ -946,11 +1018,10 @@ impl Hosts {
                 // leaves now and waits.)
                 host.later += 1;
                 self.later_seq += 1;
-                self.later.push(Reverse(Later {
-                    at,
-                    seq: self.later_seq,
-                    job,
-                }));
+                push_later(
+                    &mut self.later,
+                    Later::new(at, self.epoch, self.later_seq, job),
+                );
                 return Admit::Later;
             }
             other => other.map(|(rest, _)| rest),
@@ -1041,7 +1112,7 @@ impl Hosts {
     fn down(&mut self, ip: IpAddr, reason: Reason, events: &mut Vec<Event>) {
         let (alive, ours) = self.board.decide(ip, Alive::Down(reason));
         let ports = self.ports;
-        let host = host_in(&mut self.map, ip, self.spec.host_check);
+        let host = self.map.get_or_make(ip, self.spec.host_check);
         match alive {
             Alive::Up => {
                 Self::up(host, events, None);
@@ -1094,47 +1165,43 @@ impl Hosts {
             self.prune_decided();
         }
         let crowded = self.map.len() > KEEP_IDLE;
-        let Entry::Occupied(e) = self.map.entry(ip) else {
-            return;
-        };
-        let host = e.get();
-        if host.busy() {
-            return;
-        }
-        let idle = match &host.live {
-            Liveness::Down => true,
-            Liveness::Up => crowded,
-            // Within its floor of silence it keeps its first probe's time (its retries are
-            // under way).
-            Liveness::Unknown {
-                held,
-                silent,
-                since,
-                ..
-            } => {
-                held.is_empty()
-                    && *silent == 0
-                    && since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE)
+        self.map.remove_if(ip, |host| {
+            if host.busy() {
+                return false;
             }
-        };
-        if idle {
-            e.remove();
-        }
+            match &host.live {
+                Liveness::Down => true,
+                Liveness::Up => crowded,
+                // Within its floor of silence it keeps its first probe's time (its retries are
+                // under way).
+                Liveness::Unknown {
+                    held,
+                    silent,
+                    since,
+                    ..
+                } => {
+                    held.is_empty()
+                        && *silent == 0
+                        && since.is_none_or(|t| now().saturating_duration_since(t) >= DOWN_SILENCE)
+                }
+            }
+        });
     }
 
     /// Drops the idle entries of hosts this worker holds undecided that another worker has
     /// found down meanwhile (their held results are dropped with them, as at the end of the
     /// worker). Without this, a host whose ports were spread over several workers stayed in
     /// every worker but the deciding one until the end of the scan. O(entries), run each time
-    /// the entries grew by a quarter (at least [`PRUNE_MIN`]), so O(1) a settle in all.
+    /// the entries grew by a [`PRUNE_FRACTION`]th (at least [`PRUNE_MIN`]), so O(1) a settle in
+    /// all.
     fn prune_decided(&mut self) {
         let board = &self.board;
-        self.map.retain(|&ip, host| {
+        self.map.retain(|ip, host| {
             host.busy()
                 || !matches!(host.live, Liveness::Unknown { .. })
                 || !matches!(board.get(ip), Some(Alive::Down(_)))
         });
-        self.prune_at = self.map.len() + (self.map.len() / 4).max(PRUNE_MIN);
+        self.prune_at = self.map.len() + (self.map.len() / PRUNE_FRACTION).max(PRUNE_MIN);
     }
 
     fn settle_in(
@@ -1148,7 +1215,7 @@ impl Hosts {
         let ip = job.target.ip();
         let ports = u64::from(self.ports);
         let max_attempts = self.spec.max_attempts;
-        let host = host_in(&mut self.map, ip, self.spec.host_check);
+        let host = self.map.get_or_make(ip, self.spec.host_check);
         let unbound = pending && job.unbound;
         if pending {
             host.in_flight -= 1;
@@ -1375,7 +1442,7 @@ impl Hosts {
     /// Moves every job waiting in a host's queue to `again` (when nothing is in flight, no
     /// answer would release them).
     pub fn release_all(&mut self, again: &mut VecDeque<Job>) {
-        for host in self.map.values_mut() {
+        for (_, host) in self.map.iter_mut() {
             if let Some(own) = host.own.as_mut() {
                 again.extend(own.deferred.drain(..));
             }
@@ -1399,7 +1466,7 @@ impl Hosts {
     /// judged by the rule for never-answered hosts. True if any was: the worker goes on.
     pub fn requeue_found_up(&mut self, events: &mut Vec<Event>, again: &mut VecDeque<Job>) -> bool {
         let mut requeued = 0;
-        for (&ip, host) in self.map.iter_mut() {
+        for (ip, host) in self.map.iter_mut() {
             if let Liveness::Unknown { held, .. } = &host.live {
                 if !held.is_empty() && self.board.get(ip) == Some(Alive::Up) {
                     requeued += Self::up(host, events, Some(again));
@@ -1432,7 +1499,7 @@ impl Hosts {
     /// Results held for undecided hosts: reported if the board says up, dropped if down, and
     /// given to `undecided` otherwise.
     fn release_held(&mut self, events: &mut Vec<Event>, mut undecided: impl FnMut(&mut Vec<Held>)) {
-        for (&ip, host) in self.map.iter_mut() {
+        for (ip, host) in self.map.iter_mut() {
             if let Liveness::Unknown { held, .. } = &mut host.live {
                 if held.is_empty() {
                     continue;
@@ -1480,26 +1547,89 @@ fn before_floor(live: &Liveness, timeout: Timeout) -> bool {
     }
 }
 
-/// The state of `ip` in `map`, created on first use.
-fn host_in(map: &mut HashMap<IpAddr, Box<Host>>, ip: IpAddr, host_check: bool) -> &mut Host {
-    map.entry(ip).or_insert_with(|| {
-        Box::new(Host {
-            in_flight: 0,
-            own: None,
-            later: 0,
-            live: if host_check {
-                Liveness::Unknown {
-                    silent: 0,
-                    held: Vec::new(),
-                    since: None,
-                    longest: Duration::ZERO,
-                    unreachable: None,
+/// A worker's host entries, by compact keys (as the probers' in-flight tables): an IPv4
+/// address as a `u32`, IPv6 in a table of its own. A table slot is then 16 bytes (the key and
+/// the box), not 32 (an `IpAddr` takes 17, padded to 24), and a wide scan's table is mostly
+/// slots. The entries are boxed: the table's buckets stay small, so the room a growing table
+/// keeps empty, and the old table while it grows, cost little.
+#[derive(Debug, Default)]
+struct HostMap {
+    v4: foldhash::HashMap<u32, Box<Host>>,
+    v6: foldhash::HashMap<u128, Box<Host>>,
+}
+
+impl HostMap {
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    fn get(&self, ip: IpAddr) -> Option<&Host> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get(&a.to_bits()),
+            IpAddr::V6(a) => self.v6.get(&a.to_bits()),
+        }
+        .map(|h| &**h)
+    }
+
+    fn get_mut(&mut self, ip: IpAddr) -> Option<&mut Host> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get_mut(&a.to_bits()),
+            IpAddr::V6(a) => self.v6.get_mut(&a.to_bits()),
+        }
+        .map(|h| &mut **h)
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        self.get(ip).is_some()
+    }
+
+    /// The state of `ip`, created on first use.
+    fn get_or_make(&mut self, ip: IpAddr, host_check: bool) -> &mut Host {
+        let make = || Box::new(Host::new(host_check));
+        match ip {
+            IpAddr::V4(a) => self.v4.entry(a.to_bits()).or_insert_with(make),
+            IpAddr::V6(a) => self.v6.entry(a.to_bits()).or_insert_with(make),
+        }
+    }
+
+    /// Drops `ip`'s entry if it has one and `drop` says so.
+    fn remove_if(&mut self, ip: IpAddr, drop: impl FnOnce(&Host) -> bool) {
+        fn remove<K: std::hash::Hash + Eq>(
+            map: &mut foldhash::HashMap<K, Box<Host>>,
+            key: K,
+            drop: impl FnOnce(&Host) -> bool,
+        ) {
+            if let Entry::Occupied(e) = map.entry(key) {
+                if drop(e.get()) {
+                    e.remove();
                 }
-            } else {
-                Liveness::Up
-            },
-        })
-    })
+            }
+        }
+        match ip {
+            IpAddr::V4(a) => remove(&mut self.v4, a.to_bits(), drop),
+            IpAddr::V6(a) => remove(&mut self.v6, a.to_bits(), drop),
+        }
+    }
+
+    /// Keeps the entries `keep` says to keep.
+    fn retain(&mut self, mut keep: impl FnMut(IpAddr, &mut Host) -> bool) {
+        self.v4
+            .retain(|&k, h| keep(IpAddr::V4(Ipv4Addr::from_bits(k)), h));
+        self.v6
+            .retain(|&k, h| keep(IpAddr::V6(Ipv6Addr::from_bits(k)), h));
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (IpAddr, &mut Host)> {
+        let v4 = self
+            .v4
+            .iter_mut()
+            .map(|(&k, h)| (IpAddr::V4(Ipv4Addr::from_bits(k)), &mut **h));
+        let v6 = self
+            .v6
+            .iter_mut()
+            .map(|(&k, h)| (IpAddr::V6(Ipv6Addr::from_bits(k)), &mut **h));
+        v4.chain(v6)
+    }
 }
 
 #[cfg(test)]
@@ -1600,6 +1730,168 @@ mod tests {
         assert_eq!(seeded.decided(|_| true), (ups, downs));
     }
 
+    /// A delayed job's entry is 64 bytes (80 with an `Instant` and a `u64`), never starts
+    /// before its time, and jobs come out earliest first, those due at the same time in the
+    /// order they came.
+    #[test]
+    fn delayed_jobs_are_small_and_keep_their_time_and_order() {
+        assert!(
+            std::mem::size_of::<Later>() <= 64,
+            "{} bytes",
+            std::mem::size_of::<Later>()
+        );
+        let epoch = Instant::now();
+        let job = |port: u16| Job::new(SocketAddr::new("198.18.0.2".parse().unwrap(), port));
+        let times = [
+            Duration::from_nanos(1),
+            Duration::from_micros(5),
+            Duration::from_nanos(5_001),
+            Duration::from_millis(950),
+            Duration::from_secs(3 * 3600),
+        ];
+        for t in times {
+            let l = Later::new(epoch + t, epoch, 7, job(1));
+            let at = l.at(epoch);
+            assert!(at >= epoch + t, "{t:?} starts early: {:?}", at - epoch);
+            assert!(at - (epoch + t) < Duration::from_micros(1), "{t:?}");
+        }
+        // Before the epoch: at the epoch.
+        let early = epoch.checked_sub(Duration::from_millis(1)).unwrap_or(epoch);
+        assert_eq!(Later::new(early, epoch, 0, job(1)).at(epoch), epoch);
+        // Earliest first; equal times in the order they came (sequence numbers past a wrap
+        // of their bits).
+        let mut heap = BinaryHeap::new();
+        let t = epoch + Duration::from_millis(10);
+        let seq0 = (1 << LATER_SEQ_BITS) * 3 + 5;
+        for (i, port) in [30u16, 31, 32].into_iter().enumerate() {
+            heap.push(Reverse(Later::new(t, epoch, seq0 + i as u64, job(port))));
+        }
+        heap.push(Reverse(Later::new(
+            t + Duration::from_micros(1),
+            epoch,
+            1,
+            job(40),
+        )));
+        heap.push(Reverse(Later::new(
+            t - Duration::from_micros(1),
+            epoch,
+            9,
+            job(20),
+        )));
+        let order: Vec<u16> = std::iter::from_fn(|| heap.pop())
+            .map(|Reverse(l)| l.job.target.port())
+            .collect();
+        assert_eq!(order, [20, 30, 31, 32, 40]);
+    }
+
+    /// The delayed jobs' heap grows by a quarter, not by doubling: holding n jobs it never
+    /// keeps room for many more than n / 4 (doubling kept up to n).
+    #[test]
+    fn the_delayed_jobs_heap_grows_by_a_quarter() {
+        let epoch = Instant::now();
+        let job = Job::new("198.18.0.2:22".parse().unwrap());
+        let mut later = BinaryHeap::new();
+        for n in 1..=100_000u64 {
+            push_later(&mut later, Later::new(epoch, epoch, n, job));
+            let room = later.capacity() - later.len();
+            assert!(
+                room <= later.len() / 4 + 64,
+                "{n} jobs, room for {room} more"
+            );
+        }
+    }
+
+    /// Entries of hosts another worker found down (this one held their silent ports, idle)
+    /// are dropped once the entries grew by a sixteenth (at least PRUNE_MIN) since the last
+    /// look, so beside 20,000 undecided hosts a worker never holds more than 1,250 such dead
+    /// entries (a quarter let 5,000 pile up, which took a wide scan's map past a doubling).
+    #[test]
+    fn entries_of_hosts_found_down_elsewhere_go_soon() {
+        let spec = TimingSpec {
+            timeout: Timeout::Fixed(Duration::from_millis(10)),
+            max_attempts: 1,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        };
+        let board = Arc::new(Board::default());
+        let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 8);
+        let (mut events, mut again) = (Vec::new(), VecDeque::new());
+        let ip = |i: u32| IpAddr::V4(Ipv4Addr::from_bits(0xc612_0000 + i));
+        // One silent port of `ip(i)` held, its host undecided (1 of 100 ports).
+        let mut hold = |hosts: &mut Hosts, i: u32| {
+            let mut job = Job::new(SocketAddr::new(ip(i), 22));
+            assert!(matches!(
+                hosts.admit(job, false, &mut events, &mut again),
+                Admit::Go(_)
+            ));
+            hosts.sent(&mut job, true);
+            hosts.settle(job, Outcome::NoResponse, true, &mut events, &mut again);
+        };
+        const LIVE: u32 = 20_000;
+        for i in 0..LIVE {
+            hold(&mut hosts, i);
+        }
+        assert_eq!(hosts.map.len(), LIVE as usize);
+        let mut most = 0;
+        for i in LIVE..LIVE + 50_000 {
+            hold(&mut hosts, i);
+            // Another worker settles its other ports and finds it down.
+            board.decide(ip(i), Alive::Down(Reason::NoResponse));
+            most = most.max(hosts.map.len());
+        }
+        let dead = most - LIVE as usize;
+        assert!(
+            dead <= (LIVE / 16) as usize + 1,
+            "{dead} dead entries at once"
+        );
+    }
+
+    /// The host map's compact keys find every entry again, each under its own family: an
+    /// IPv4 address and the IPv6 address with the same low bits (or its IPv4-mapped form)
+    /// are different hosts.
+    #[test]
+    fn the_host_map_finds_each_host_under_its_own_address() {
+        let mut map = HostMap::default();
+        let ips: Vec<IpAddr> = [
+            "198.18.0.2",
+            "::c612:2",
+            "::ffff:198.18.0.2",
+            "0.0.0.0",
+            "::",
+            "255.255.255.255",
+            "2001:db8::1",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        for (i, &ip) in ips.iter().enumerate() {
+            assert!(!map.contains(ip), "{ip} before it was made");
+            map.get_or_make(ip, true).in_flight = i as u32 + 1;
+        }
+        assert_eq!(map.len(), ips.len());
+        for (i, &ip) in ips.iter().enumerate() {
+            assert_eq!(map.get(ip).map(|h| h.in_flight), Some(i as u32 + 1), "{ip}");
+            assert_eq!(map.get_or_make(ip, true).in_flight, i as u32 + 1, "{ip}");
+        }
+        let mut seen: Vec<(IpAddr, u32)> =
+            map.iter_mut().map(|(ip, h)| (ip, h.in_flight)).collect();
+        seen.sort();
+        let mut want: Vec<(IpAddr, u32)> = ips.iter().zip(1..).map(|(&ip, n)| (ip, n)).collect();
+        want.sort();
+        assert_eq!(seen, want);
+        // Removed only when asked, and only that one.
+        map.remove_if(ips[0], |_| false);
+        assert!(map.contains(ips[0]));
+        map.remove_if(ips[0], |h| h.in_flight == 1);
+        assert!(!map.contains(ips[0]));
+        assert!(map.contains(ips[1]) && map.contains(ips[2]));
+        map.retain(|ip, h| ip.is_ipv4() || h.in_flight == 2);
+        let left: Vec<IpAddr> = map.iter_mut().map(|(ip, _)| ip).collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(map.contains(ips[1]) && map.contains(ips[3]) && map.contains(ips[5]));
+    }
+
     /// Issue 18: a host that never answered is a small record (its in-flight count, silent
     /// count, first-probe time, longest timeout, held results, unreachable reason, delayed
     /// jobs), not the whole per-host state (round trip, back-off, loss, congestion window,
@@ -1610,9 +1902,12 @@ mod tests {
         let (host, own) = (std::mem::size_of::<Host>(), std::mem::size_of::<Own>());
         // A map entry: the key and the box in the table (plus its share of empty room), the
         // record on the heap with the allocator's 16 bytes.
-        let slot = std::mem::size_of::<(IpAddr, Box<Host>)>();
+        let slot = std::mem::size_of::<(u32, Box<Host>)>();
         println!("host record {host} B, own state {own} B, table slot {slot} B");
         assert!(host <= 96, "{host} bytes");
+        // An IPv4 host's slot is its address as a `u32` and the box (an `IpAddr` key made it
+        // 32 bytes).
+        assert_eq!(slot, 16);
         let spec = TimingSpec {
             timeout: Timeout::Adaptive(RtoBounds {
                 min: Duration::from_millis(50),
@@ -1649,8 +1944,8 @@ mod tests {
         }
         // The silent one waits for its retry with no state of its own; the one that answered
         // has its own.
-        assert!(hosts.map[&silent.ip()].own.is_none());
-        assert!(hosts.map[&live.ip()].own.is_some());
+        assert!(hosts.map.get(silent.ip()).unwrap().own.is_none());
+        assert!(hosts.map.get(live.ip()).unwrap().own.is_some());
     }
 
     /// Issue 18: a worker holds a host's entry only while the host has something under way: a

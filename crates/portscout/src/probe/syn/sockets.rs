@@ -469,25 +469,48 @@ impl Answers {
 /// The source address the kernel would use for each destination (a connected UDP socket's
 /// local address: a route lookup, nothing sent), cached.
 ///
-/// The cache keeps two generations, by compact keys (an IPv4 address as a `u32`): lookups go
+/// The cache keeps two generations, by compact entries (an IPv4 destination as 4 bytes of no
+/// alignment, its source as an index into the sources seen: most scans have one): lookups go
 /// to the current one, then the previous one (and a hit there moves to the current one); when
-/// the current one holds 65,536 destinations it becomes the previous one and the
-/// oldest is dropped. So every destination of the last 65,536 looked up (at least)
-/// is found again, as a port's retransmission a timeout later is, and the cache never holds
-/// more than twice that. (A clear-when-full cache of 8,192 made 110,000 of 131,072 SYNs of a
-/// silent /16 pay a lookup.)
+/// the current one holds 28,672 destinations it becomes the previous one, and the previous
+/// one, emptied, the current one. So every destination of the last 28,672 looked up (at least)
+/// is found again, as a port's retransmission a timeout later is, and the cache holds two
+/// tables of a fixed size (32,768 buckets) whatever the size of the space: they are made once
+/// and reused, never grown past their bucket count nor freed and made again. (Generations of
+/// 65,536, each made anew and doubling to 131,072 buckets of 9 bytes, were 3.5 MB of a /15's
+/// heap peak over 2 workers; now 0.8 MB.) 28,672 destinations are more than a worker starts in
+/// a second at W2's or W4's rate (about 13,000 and 18,000 hosts a second), and a port's last
+/// attempt leaves within about a second of its host's first probe; a destination found in
+/// neither generation costs one lookup, never a wrong source. (A clear-when-full cache of
+/// 8,192 made 110,000 of 131,072 SYNs of a silent /16 pay a lookup.)
 #[derive(Default)]
 pub struct Router {
     udp: [Option<Socket>; 2],
     /// Route lookups made (cache misses).
     lookups: u64,
-    v4: [foldhash::HashMap<u32, Ipv4Addr>; 2],
+    v4: [foldhash::HashMap<Dst4, u8>; 2],
+    /// The IPv4 sources the cache's entries name, by index (at most 256: a destination whose
+    /// source would be the 257th is not cached).
+    sources4: Vec<Ipv4Addr>,
     v6: [foldhash::HashMap<u128, IpAddr>; 2],
 }
 
-/// Destinations per generation of the route cache (see [`Router`]): a /16 at once. An IPv4
-/// entry costs about 18 bytes with the table's spare room, so at most ~2.4 MB a worker.
-const ROUTE_CACHE: usize = 1 << 16;
+/// An IPv4 destination in the route cache: its 4 bytes, aligned to 1, so an entry with its
+/// source's index is 5 bytes (a table bucket 6, with the control byte; 9 with a `u32` key and
+/// the address).
+#[derive(Copy, Clone, PartialEq, Eq)]
+struct Dst4([u8; 4]);
+
+impl std::hash::Hash for Dst4 {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u32(u32::from_ne_bytes(self.0));
+    }
+}
+
+/// Destinations per generation of the route cache (see [`Router`]): 7/8 of 32,768, the most a
+/// table of 32,768 buckets holds before it doubles. An IPv4 bucket costs 6 bytes, so two
+/// generations cost about 0.4 MB a worker.
+const ROUTE_CACHE: usize = 28_672;
 
 /// Looks `key` up in two generations, moving a hit in the older one to the newer one.
 fn cached<K: std::hash::Hash + Eq + Copy, V: Copy>(
@@ -504,7 +527,11 @@ fn cached<K: std::hash::Hash + Eq + Copy, V: Copy>(
 
 fn remember<K: std::hash::Hash + Eq, V>(gens: &mut [foldhash::HashMap<K, V>; 2], key: K, v: V) {
     if gens[0].len() >= ROUTE_CACHE {
-        gens[1] = mem::take(&mut gens[0]);
+        // The previous generation's table, emptied, is the current one (its allocation kept);
+        // the first time, when it was never filled, it is made at its full size at once.
+        gens.swap(0, 1);
+        gens[0].clear();
+        gens[0].reserve(ROUTE_CACHE);
     }
     gens[0].insert(key, v);
 }
@@ -513,7 +540,8 @@ impl Router {
     /// The source address for packets to `dst`.
     pub fn source_for(&mut self, dst: IpAddr) -> io::Result<IpAddr> {
         let hit = match dst {
-            IpAddr::V4(a) => cached(&mut self.v4, a.to_bits()).map(IpAddr::V4),
+            IpAddr::V4(a) => cached(&mut self.v4, Dst4(a.octets()))
+                .map(|i| IpAddr::V4(self.sources4[usize::from(i)])),
             IpAddr::V6(a) => cached(&mut self.v6, a.to_bits()),
         };
         if let Some(src) = hit {
@@ -521,12 +549,26 @@ impl Router {
         }
         let src = self.lookup(dst)?;
         match (dst, src) {
-            (IpAddr::V4(d), IpAddr::V4(s)) => remember(&mut self.v4, d.to_bits(), s),
+            (IpAddr::V4(d), IpAddr::V4(s)) => self.remember4(d, s),
             (IpAddr::V6(d), s) => remember(&mut self.v6, d.to_bits(), s),
             // (An IPv4 destination routed from an IPv6 address: not cached.)
             _ => {}
         }
         Ok(src)
+    }
+
+    /// Caches `src` as the source for `dst`, unless it would be the 257th source.
+    fn remember4(&mut self, dst: Ipv4Addr, src: Ipv4Addr) {
+        let i = match self.sources4.iter().position(|&s| s == src) {
+            Some(i) => i,
+            None if self.sources4.len() <= usize::from(u8::MAX) => {
+                self.sources4.push(src);
+                self.sources4.len() - 1
+            }
+            None => return,
+        };
+        // (At most 256 sources: the index fits.)
+        remember(&mut self.v4, Dst4(dst.octets()), i as u8);
     }
 
     /// Asks the kernel.
@@ -642,5 +684,63 @@ mod tests {
             r.source_for(dst(i)).unwrap();
         }
         assert!(r.cached() <= 2 * ROUTE_CACHE, "{}", r.cached());
+        // The last ROUTE_CACHE are all there.
+        let looked = r.lookups;
+        for i in (3 * n - ROUTE_CACHE as u32..3 * n).rev() {
+            r.source_for(dst(i)).unwrap();
+        }
+        assert_eq!(
+            r.lookups, looked,
+            "one of the last ROUTE_CACHE was looked up"
+        );
+    }
+
+    /// Each destination gets its own source back from the compact entries, whichever of
+    /// several sources it had; past 256 sources a destination is not cached (asked again),
+    /// and the cached ones keep theirs.
+    #[test]
+    fn the_route_cache_gives_each_destination_its_source() {
+        let mut r = Router::default();
+        let dst = |i: u32| Ipv4Addr::from_bits(0xc612_0000 + i);
+        let src = |i: u32| Ipv4Addr::from_bits(0x0a00_0000 + i % 300);
+        assert_eq!(std::mem::size_of::<(Dst4, u8)>(), 5);
+        for i in 0..1000 {
+            r.remember4(dst(i), src(i));
+        }
+        assert_eq!(r.sources4.len(), 256);
+        for i in 0..1000 {
+            let got = cached(&mut r.v4, Dst4(dst(i).octets())).map(|k| r.sources4[usize::from(k)]);
+            if i % 300 < 256 {
+                assert_eq!(got, Some(src(i)), "destination {i}");
+            } else {
+                assert_eq!(got, None, "destination {i}: its source has no index");
+            }
+        }
+    }
+
+    /// The cache's memory is two tables of 32,768 buckets (a capacity of 28,672) a family,
+    /// whatever the number of destinations: a generation never grows past that bucket count,
+    /// and once both are made they are reused, not freed and grown again by doubling. (With
+    /// generations of 65,536 each table doubled to 131,072 buckets, and each new generation
+    /// was a new table: 3.5 MB of a /15's heap peak over 2 workers.)
+    #[test]
+    fn the_route_cache_keeps_two_tables_of_a_fixed_size() {
+        const FULL: usize = 28_672; // the capacity of 32,768 buckets
+        let mut r = Router::default();
+        let dst = |i: u32| IpAddr::V4(Ipv4Addr::from_bits(0x7f00_0001 + i));
+        let mut i = 0;
+        // Until both generations are made (the second rotation).
+        while r.v4[1].capacity() < FULL {
+            r.source_for(dst(i)).unwrap();
+            assert!(r.v4[0].capacity() <= FULL, "{}", r.v4[0].capacity());
+            i += 1;
+            assert!(i < 4 * FULL as u32, "the second generation was never made");
+        }
+        for _ in 0..3 * FULL {
+            r.source_for(dst(i)).unwrap();
+            i += 1;
+            let caps = [r.v4[0].capacity(), r.v4[1].capacity()];
+            assert_eq!(caps, [FULL, FULL], "after {i} destinations");
+        }
     }
 }
