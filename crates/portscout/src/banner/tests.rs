@@ -35,6 +35,23 @@ fn unacknowledged(s: &TcpStream) -> libc::c_int {
     n
 }
 
+/// Makes `s` end in a reset once what was written to it is in the client's socket: once the
+/// client's kernel has acknowledged it (not after a fixed time, which a loaded machine can
+/// outlast), polled every millisecond within 30 s. The reset goes out when `s` is dropped.
+fn reset_once_acknowledged(s: &TcpStream) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while unacknowledged(s) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the greeting was not acknowledged in 30 s"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    socket2::SockRef::from(s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+}
+
 /// Options for a port that is not an HTTP port, with a timeout.
 fn options(timeout_ms: u64) -> BannerOptions {
     BannerOptions::default().with_timeout(Duration::from_millis(timeout_ms))
@@ -252,19 +269,7 @@ async fn a_greeting_before_a_reset_is_kept() {
         let mut request = [0u8; 1];
         s.read_exact(&mut request).unwrap();
         s.write_all(b"220 ready\r\n").unwrap();
-        // Reset once the greeting is in the client's socket: once the client's kernel has
-        // acknowledged it (not after a fixed time, which a loaded machine can outlast).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while unacknowledged(&s) > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "the greeting was not acknowledged in 30 s"
-            );
-            thread::sleep(Duration::from_millis(1));
-        }
-        socket2::SockRef::from(&s)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
+        reset_once_acknowledged(&s);
     });
     let options = options(3000).with_http_ports(PortSet::parse(&addr.port().to_string()).unwrap());
     let banner = grab(addr, &options).await.unwrap().unwrap();
@@ -280,17 +285,7 @@ async fn a_greeting_before_a_reset_is_kept() {
 async fn a_greeting_and_reset_before_the_connect_completes_is_kept() {
     let (addr, server) = serve(|mut s| {
         s.write_all(b"220 quick\r\n").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while unacknowledged(&s) > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "the greeting was not acknowledged in 30 s"
-            );
-            thread::sleep(Duration::from_millis(1));
-        }
-        socket2::SockRef::from(&s)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
+        reset_once_acknowledged(&s);
     });
     let socket = begin_connect(addr).unwrap();
     // The listener's kernel completes the handshake without us; the service then speaks and
