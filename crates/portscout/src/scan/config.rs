@@ -28,6 +28,9 @@ pub const DEFAULT_INITIAL_RTT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The most retries of a silent port (fewer when its host shows no loss): enough that 15 %
 /// random loss costs no open port (see [`crate::timing::loss`]).
 pub const DEFAULT_RETRIES: u8 = 10;
+/// The longest a probe may wait for its answer (`--timeout`, `--max-rtt-timeout`): half an
+/// hour, within what the SYN prober's in-flight table keeps exactly (about 35 minutes).
+pub const MAX_PROBE_WAIT: Duration = Duration::from_secs(30 * 60);
 /// The largest in-flight window chosen when `concurrency` is not given.
 pub const DEFAULT_MAX_WINDOW: usize = 4096;
 /// The most SYN probes in flight at once before the scan's first answer, over all workers,
@@ -567,6 +570,18 @@ impl ScanConfigBuilder {
                 c.min_rtt_timeout.as_millis()
             )));
         }
+        for (flag, value) in [
+            ("--timeout", c.timeout),
+            ("--max-rtt-timeout", Some(c.max_rtt_timeout)),
+        ] {
+            if let Some(t) = value.filter(|&t| t > MAX_PROBE_WAIT) {
+                return Err(Error::BadTiming(format!(
+                    "{flag} {}ms: a probe waits at most {} minutes",
+                    t.as_millis(),
+                    MAX_PROBE_WAIT.as_secs() / 60
+                )));
+            }
+        }
         if c.max_rtt_timeout < c.min_rtt_timeout {
             return Err(Error::BadTiming(format!(
                 "--max-rtt-timeout {}ms is below --min-rtt-timeout {}ms",
@@ -682,6 +697,29 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(off.banners(), None);
+    }
+
+    /// A probe waits at most half an hour (the SYN prober's in-flight table keeps deadlines
+    /// exactly up to about 35 minutes after their send): a longer `--timeout` or
+    /// `--max-rtt-timeout` is refused, not cut.
+    #[test]
+    fn a_probe_wait_past_half_an_hour_is_refused() {
+        let with = |b: ScanConfigBuilder| b.targets([Target::parse("127.0.0.1").unwrap()]).build();
+        let long = MAX_PROBE_WAIT + Duration::from_millis(1);
+        let err = with(ScanConfig::builder().timeout(long)).unwrap_err();
+        assert!(
+            matches!(err, Error::BadTiming(ref m) if m.contains("--timeout")),
+            "{err}"
+        );
+        assert!(err.is_bad_input());
+        let err = with(ScanConfig::builder().max_rtt_timeout(long)).unwrap_err();
+        assert!(
+            matches!(err, Error::BadTiming(ref m) if m.contains("--max-rtt-timeout")),
+            "{err}"
+        );
+        with(ScanConfig::builder().timeout(MAX_PROBE_WAIT)).unwrap();
+        with(ScanConfig::builder().max_rtt_timeout(MAX_PROBE_WAIT)).unwrap();
+        assert!(MAX_PROBE_WAIT < crate::probe::inflight::MAX_WAIT);
     }
 
     #[test]
