@@ -1637,19 +1637,24 @@ mod tests {
     use super::*;
     use crate::model::PortState;
 
+    /// A host-checked spec with a fixed 10 ms timeout and `max_attempts` attempts.
+    fn fixed_10ms(max_attempts: u32) -> TimingSpec {
+        TimingSpec {
+            timeout: Timeout::Fixed(Duration::from_millis(10)),
+            max_attempts,
+            host_check: true,
+            rate: None,
+            min_rate: None,
+        }
+    }
+
     /// Regression: a worker that ran out of work called a host down when its own probes of
     /// it were silent, while another worker could still be waiting for an answer from it
     /// (which would then be dropped: the first decision is final). Now it hands the held
     /// results to the scan, which decides once every worker is done.
     #[test]
     fn a_worker_that_finishes_does_not_call_a_host_down_alone() {
-        let spec = TimingSpec {
-            timeout: Timeout::Fixed(Duration::from_millis(10)),
-            max_attempts: 1,
-            host_check: true,
-            rate: None,
-            min_rate: None,
-        };
+        let spec = fixed_10ms(1);
         let board = Arc::new(Board::default());
         let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 8);
         let target: SocketAddr = "198.18.0.2:80".parse().unwrap();
@@ -1807,13 +1812,7 @@ mod tests {
     /// entries (a quarter let 5,000 pile up, which took a wide scan's map past a doubling).
     #[test]
     fn entries_of_hosts_found_down_elsewhere_go_soon() {
-        let spec = TimingSpec {
-            timeout: Timeout::Fixed(Duration::from_millis(10)),
-            max_attempts: 1,
-            host_check: true,
-            rate: None,
-            min_rate: None,
-        };
+        let spec = fixed_10ms(1);
         let board = Arc::new(Board::default());
         let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 8);
         let (mut events, mut again) = (Vec::new(), VecDeque::new());
@@ -1961,13 +1960,7 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let spec = TimingSpec {
-                timeout: Timeout::Fixed(Duration::from_millis(10)),
-                max_attempts: 2,
-                host_check: true,
-                rate: None,
-                min_rate: None,
-            };
+            let spec = fixed_10ms(2);
             let board = Arc::new(Board::default());
             let mut hosts = Hosts::new(spec, Arc::clone(&board), 1, 64);
             let (mut events, mut again) = (Vec::new(), VecDeque::new());
@@ -2012,13 +2005,7 @@ mod tests {
     /// and never while it is to be sent again.
     #[test]
     fn every_probe_is_done_once_however_it_ends() {
-        let spec = TimingSpec {
-            timeout: Timeout::Fixed(Duration::from_millis(10)),
-            max_attempts: 2,
-            host_check: true,
-            rate: None,
-            min_rate: None,
-        };
+        let spec = fixed_10ms(2);
         let board = Arc::new(Board::default());
         let mut hosts = Hosts::new(spec, Arc::clone(&board), 1, 2);
         let (mut events, mut again) = (Vec::new(), VecDeque::new());
@@ -2127,13 +2114,7 @@ mod tests {
     /// answers (`local-denied`) count for nothing.
     #[test]
     fn only_host_level_evidence_decides_a_host() {
-        let spec = TimingSpec {
-            timeout: Timeout::Fixed(Duration::from_millis(10)),
-            max_attempts: 1,
-            host_check: true,
-            rate: None,
-            min_rate: None,
-        };
+        let spec = fixed_10ms(1);
         let board = Arc::new(Board::default());
         let mut hosts = Hosts::new(spec, Arc::clone(&board), 100, 64);
         let (mut events, mut again) = (Vec::new(), VecDeque::new());
